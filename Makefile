@@ -1,0 +1,45 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Everything else installs itself.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: install demo test test-all lint format bench clean help
+
+help:
+	@echo "make demo    run the loop on generated data (embedded PostgreSQL)"
+	@echo "make test    run the test suite (real PostgreSQL, dbt, Prefect)"
+	@echo "make lint    ruff check and format check"
+	@echo "make bench   benchmarks (see BENCHMARKS.md)"
+	@echo "make clean   stop the embedded server and remove local state"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/feedbackloop demo
+
+test: install
+	$(BIN)/python -m pytest -m "not slow"
+
+test-all: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	-@test -x $(BIN)/feedbackloop && $(BIN)/feedbackloop db stop
+	rm -rf .feedbackloop dbt_project/target dbt_project/logs

@@ -1,0 +1,232 @@
+"""The `feedbackloop` command line: every command in --help works; errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from feedbackloop import progress
+from feedbackloop.config import ENV_PREFIX, ConfigError, get_settings
+
+app = typer.Typer(
+    name="feedbackloop",
+    help="Turn what customers say into action: collect, govern, score, route, marts.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(
+    help="The database: embedded server lifecycle and migrations.", no_args_is_help=True
+)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _prefect_defaults() -> None:
+    """Keep Prefect's local state beside ours and quiet offline, unless the user set it."""
+    settings = get_settings()
+    os.environ.setdefault("PREFECT_HOME", str(settings.state_path / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # Prefect's own run logs would tear through the progress bars; warnings still show.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+@app.callback()
+def _root() -> None:
+    # Our own loggers at the configured level; libraries (alembic, dbt, httpx) only warn.
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for name in ("feedbackloop", "flows", "nlp", "expectations"):
+        logging.getLogger(name).setLevel(get_settings().log_level)
+
+
+# ------------------------------------------------------------------------------------- db
+
+
+@db_app.command("start")
+def db_start() -> None:
+    """Start the embedded PostgreSQL server (or reuse the running one) and create the database."""
+    from feedbackloop.db import database_url, masked_url
+
+    settings = get_settings()
+    if not settings.embedded:
+        raise ConfigError("FEEDBACKLOOP_DATABASE_URL is set: there is no embedded server to start")
+    url = database_url(settings)
+    console.print(f"embedded PostgreSQL running: {masked_url(url)}")
+
+
+@db_app.command("stop")
+def db_stop() -> None:
+    """Stop the embedded PostgreSQL server (its data stays under the state dir)."""
+    from feedbackloop.db import embedded_server
+
+    stopped = embedded_server().stop()
+    console.print("stopped" if stopped else "not running")
+
+
+@db_app.command("status")
+def db_status() -> None:
+    """Show where the database is, whether it runs, its schema revision and row counts."""
+    from feedbackloop.db import check_connection, embedded_server, get_engine, masked_url
+    from feedbackloop.db.migrate import current_revision, head_revision
+    from feedbackloop.db.stats import row_counts
+
+    settings = get_settings()
+    if settings.embedded:
+        status = embedded_server(settings).status()
+        console.print(f"embedded server: {'running' if status.running else 'stopped'}")
+        console.print(f"data directory: {status.pgdata}")
+        if not status.running:
+            raise typer.Exit(1)
+        console.print(f"pid: {status.pid}")
+    url = check_connection(settings)
+    console.print(f"url: {masked_url(url)}")
+    engine = get_engine(settings)
+    revision = current_revision(engine)
+    console.print(f"schema revision: {revision or 'none'} (head {head_revision()})")
+    if revision:
+        table = Table("table", "rows")
+        for name, rows in row_counts(engine).items():
+            table.add_row(name, f"{rows:,}")
+        console.print(table)
+
+
+@db_app.command("url")
+def db_url(
+    show_password: Annotated[bool, typer.Option(help="Print the password too.")] = False,
+) -> None:
+    """Print the database URL every component uses (starts the embedded server if needed)."""
+    from feedbackloop.db import database_url
+
+    url = database_url()
+    print(url.render_as_string(hide_password=not show_password))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply the schema migrations (a no-op when the schema is current)."""
+    from feedbackloop.db import check_connection, get_engine
+    from feedbackloop.db.migrate import head_revision, upgrade
+
+    check_connection()
+    changed = upgrade(get_engine())
+    console.print(f"schema at {head_revision()}" + ("" if changed else " (already current)"))
+
+
+# ------------------------------------------------------------------------------------- demo
+
+
+@app.command()
+def demo(
+    tickets: Annotated[int, typer.Option(min=1, help="Tickets to generate.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Random seed of the generator.")] = 42,
+) -> None:
+    """Run the loop as far as it is built on generated data, and summarize each stage."""
+    _prefect_defaults()
+    from flows.demo import demo_loop
+
+    console.print(f"[bold]feedbackloop demo[/]: {tickets:,} tickets, seed {seed}")
+    console.print("running the demo-loop flow (Prefect, in-process)")
+    with _progress_bar() as sink, progress.reporting(sink):
+        result = demo_loop(seed=seed, tickets=tickets)
+    _print_demo_summary(result)
+
+
+@contextmanager
+def _progress_bar() -> Iterator[progress.Sink]:
+    """One Rich bar per stage, created when the stage first reports."""
+    bars: dict[str, TaskID] = {}
+    with Progress(
+        TextColumn("{task.description:<32}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+
+        def sink(stage: str, advance: int, total: int | None) -> None:
+            if stage not in bars:
+                bars[stage] = bar.add_task(stage, total=total)
+            bar.update(bars[stage], advance=advance, total=total)
+
+        yield sink
+
+
+def _print_demo_summary(result: dict) -> None:
+    report = result["report"]
+    table = Table(title="Collect and govern: generated -> raw", show_lines=False)
+    for column in ("stream", "generated", "stored", "quarantined"):
+        table.add_column(column, justify="left" if column == "stream" else "right")
+    for stream, generated in report.generated.items():
+        table.add_row(
+            stream,
+            f"{generated:,}",
+            f"{report.written[stream]:,}",
+            f"{report.quarantined[stream]:,}",
+        )
+    console.print(table)
+
+    masked = Table(title="Personal data masked before storage")
+    masked.add_column("entity type")
+    masked.add_column("masked", justify="right")
+    for kind, count in sorted(report.masked_entities.items()):
+        masked.add_row(kind, f"{count:,}")
+    masked.add_row("invalid emails flagged", f"{report.invalid_emails:,}")
+    console.print(masked)
+
+    counts = Table(title="Rows in the database now")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for name, rows in result["counts"].items():
+        if rows:
+            counts.add_row(name, f"{rows:,}")
+    console.print(counts)
+    console.print(
+        "Next: `feedbackloop db status` for every table, `feedbackloop db url` to connect "
+        "with psql or a BI tool."
+    )
+
+
+def main() -> None:
+    """Console-script entry point: configuration errors are one clear line and exit code 2."""
+    from pydantic import ValidationError
+
+    from feedbackloop.db.embedded import EmbeddedServerError
+
+    try:
+        app()
+    except (ConfigError, EmbeddedServerError) as exc:
+        _fail(str(exc))
+    except ValidationError as exc:
+        # Name the setting, never echo its value (it may be a URL with a password).
+        problems = "; ".join(
+            f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        _fail(f"invalid setting: {problems}")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"error: {message}", style="red", highlight=False, soft_wrap=True)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Settings: one object, read from `FEEDBACKLOOP_*` environment variables and `.env`.
+
+The same object feeds SQLAlchemy (`feedbackloop.db`), dbt (`dbt_env()` -> env vars that
+`dbt_project/profiles.yml` reads) and Great Expectations (the SQLAlchemy URL).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "FEEDBACKLOOP_"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the setting and never holds a secret."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="PostgreSQL URL. Unset: an embedded server under STATE_DIR is used.",
+    )
+    state_dir: Path = Field(
+        default=Path(".feedbackloop"),
+        description="Where the embedded server's data, dbt artifacts, models and reports live.",
+    )
+    embedded_database: str = Field(
+        default="feedbackloop", description="Database created on the embedded server."
+    )
+    pii_hash_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Key for the keyed hash that replaces email addresses in storage. Required with "
+            "DATABASE_URL; with the embedded server a random key is created under STATE_DIR."
+        ),
+    )
+    log_level: str = Field(default="INFO", description="Log level of the CLI and flows.")
+    dbt_project_dir: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "dbt_project",
+        description="The dbt project the marts are built from.",
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_url_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def state_path(self) -> Path:
+        """STATE_DIR as an absolute path, created on first use."""
+        path = self.state_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def hash_key(self) -> bytes:
+        """The PII hash key; fails fast in production instead of defaulting to a blank key."""
+        if self.pii_hash_key is not None and self.pii_hash_key.get_secret_value():
+            return self.pii_hash_key.get_secret_value().encode()
+        if not self.embedded:
+            raise ConfigError(
+                f"{ENV_PREFIX}PII_HASH_KEY is required when {ENV_PREFIX}DATABASE_URL is set "
+                "(a random key is only generated for the embedded server)"
+            )
+        key_file = self.state_path / "pii_hash_key"
+        if not key_file.exists():
+            # O_EXCL: two first runs racing must not end with two different keys.
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+        return key_file.read_text().strip().encode()
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """For tests and the CLI after changing the environment."""
+    get_settings.cache_clear()

@@ -1,0 +1,473 @@
+"""SQLAlchemy models for the `raw`, `ops` and `nlp` schemas.
+
+Every raw table carries `source`, `source_id`, `updated_at` and `loaded_at`, and is unique on
+(`source`, `source_id`) so connectors can upsert with "newest updated_at wins". Free text in these
+tables is stored masked; email addresses are never stored, only a keyed hash (see
+docs/decisions.md, "Contacts keep a keyed email hash").
+
+Feedback items are referred to across schemas by (`item_type`, `item_source`, `item_source_id`),
+the natural key of the raw row they came from, so nothing depends on surrogate ids that differ
+between environments.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMAS = ("raw", "ops", "nlp")
+
+# Deterministic constraint names keep Alembic autogenerate diffs stable.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ITEM_TYPES = ("ticket", "ticket_comment", "satisfaction_rating", "review", "note")
+DEPARTMENTS = ("sales", "cs", "support", "marketing", "product")
+SENTIMENT_LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+CONSENT_PURPOSES = ("contact", "improvement")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        datetime: DateTime(timezone=True),
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+        Decimal: Numeric(14, 2),
+    }
+
+
+Tstz = DateTime(timezone=True)
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(Tstz, nullable=False, server_default=func.now())
+
+
+class RawMixin:
+    """Columns every raw table shares."""
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    created_at: Mapped[datetime | None] = mapped_column(Tstz)
+    updated_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
+    loaded_at: Mapped[datetime] = _now_column()
+
+
+def _raw_args(table: str, *extra: Any) -> tuple[Any, ...]:
+    return (
+        UniqueConstraint("source", "source_id", name=f"uq_{table}_source_source_id"),
+        *extra,
+        {"schema": "raw"},
+    )
+
+
+# --------------------------------------------------------------------------------------- raw
+
+
+class Account(RawMixin, Base):
+    __tablename__ = "accounts"
+    __table_args__ = _raw_args(
+        "accounts", CheckConstraint(_in("tier", ("free", "pro", "enterprise")), name="tier")
+    )
+
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    tier: Mapped[str] = mapped_column(String(32), nullable=False)
+    arr: Mapped[Decimal] = mapped_column(Numeric(14, 2), nullable=False, server_default="0")
+    churned_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+class Contact(RawMixin, Base):
+    __tablename__ = "contacts"
+    __table_args__ = _raw_args("contacts", Index("ix_contacts_email_hash", "email_hash"))
+
+    # Keyed hash of the normalized address: merges duplicates and finds a person for erasure
+    # without keeping the address itself.
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    email_domain: Mapped[str | None] = mapped_column(String(255))
+    email_valid: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+    email_invalid_reason: Mapped[str | None] = mapped_column(Text)
+    account_source_id: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(16))
+
+
+class Ticket(RawMixin, Base):
+    __tablename__ = "tickets"
+    __table_args__ = _raw_args(
+        "tickets",
+        CheckConstraint(
+            _in("status", ("new", "open", "pending", "hold", "solved", "closed", "deleted")),
+            name="status",
+        ),
+    )
+
+    subject: Mapped[str | None] = mapped_column(Text)
+    description: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    priority: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[str | None] = mapped_column(String(32))
+    product_area: Mapped[str | None] = mapped_column(String(64))
+    language: Mapped[str | None] = mapped_column(String(16))
+    requester_source_id: Mapped[str | None] = mapped_column(String(128))
+    assignee_source_id: Mapped[str | None] = mapped_column(String(128))
+    account_source_id: Mapped[str | None] = mapped_column(String(128))
+    tags: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    is_deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
+
+
+class TicketComment(RawMixin, Base):
+    __tablename__ = "ticket_comments"
+    __table_args__ = _raw_args(
+        "ticket_comments",
+        CheckConstraint(_in("author_role", ("end_user", "agent", "system")), name="author_role"),
+        Index("ix_ticket_comments_ticket", "source", "ticket_source_id"),
+    )
+
+    ticket_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    author_source_id: Mapped[str | None] = mapped_column(String(128))
+    author_role: Mapped[str] = mapped_column(String(16), nullable=False)
+    is_public: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="true")
+    body: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class TicketStatusChange(RawMixin, Base):
+    """Status audit events (Zendesk ticket events); needed for reopens and resolution times."""
+
+    __tablename__ = "ticket_status_changes"
+    __table_args__ = _raw_args(
+        "ticket_status_changes",
+        Index("ix_ticket_status_changes_ticket", "source", "ticket_source_id"),
+    )
+
+    ticket_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    previous_status: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+
+
+class SatisfactionRating(RawMixin, Base):
+    __tablename__ = "satisfaction_ratings"
+    __table_args__ = _raw_args(
+        "satisfaction_ratings",
+        CheckConstraint(_in("score", ("good", "bad", "offered", "unoffered")), name="score"),
+    )
+
+    ticket_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    requester_source_id: Mapped[str | None] = mapped_column(String(128))
+    score: Mapped[str] = mapped_column(String(16), nullable=False)
+    comment: Mapped[str | None] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Review(RawMixin, Base):
+    __tablename__ = "reviews"
+    __table_args__ = _raw_args("reviews", CheckConstraint("rating BETWEEN 1 AND 5", name="rating"))
+
+    product: Mapped[str | None] = mapped_column(String(128))
+    rating: Mapped[int] = mapped_column(Integer, nullable=False)
+    title: Mapped[str | None] = mapped_column(Text)
+    body: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
+    territory: Mapped[str | None] = mapped_column(String(8))
+    contact_source_id: Mapped[str | None] = mapped_column(String(128))
+
+
+class Note(RawMixin, Base):
+    """Sales call notes, CS notes, survey answers and other file drops."""
+
+    __tablename__ = "notes"
+    __table_args__ = _raw_args(
+        "notes", CheckConstraint(_in("department", DEPARTMENTS), name="department")
+    )
+
+    department: Mapped[str] = mapped_column(String(16), nullable=False)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    contact_source_id: Mapped[str | None] = mapped_column(String(128))
+    account_source_id: Mapped[str | None] = mapped_column(String(128))
+    rating: Mapped[int | None] = mapped_column(Integer)
+
+
+class FaqArticle(RawMixin, Base):
+    __tablename__ = "faq_articles"
+    __table_args__ = _raw_args("faq_articles")
+
+    title: Mapped[str] = mapped_column(Text, nullable=False)
+    body: Mapped[str | None] = mapped_column(Text)
+    topic_key: Mapped[str | None] = mapped_column(String(128))
+    published_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+class WebhookEvent(RawMixin, Base):
+    """A webhook delivery, stored before answering 2xx; `source_id` is the delivery id."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = _raw_args("webhook_events")
+
+    event_type: Mapped[str | None] = mapped_column(String(128))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
+    processed_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+# --------------------------------------------------------------------------------------- ops
+
+
+class SyncState(Base):
+    __tablename__ = "sync_state"
+    __table_args__ = {"schema": "ops"}
+
+    source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    stream: Mapped[str] = mapped_column(String(64), primary_key=True)
+    cursor: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class Quarantine(Base):
+    __tablename__ = "quarantine"
+    __table_args__ = {"schema": "ops"}
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    stream: Mapped[str] = mapped_column(String(64), nullable=False)
+    source_id: Mapped[str | None] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = _now_column()
+    resolved_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+class AuditLog(Base):
+    """Append-only: a trigger refuses UPDATE, DELETE and TRUNCATE (migration 0001)."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"), {"schema": "ops"})
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = _now_column()
+    actor: Mapped[str] = mapped_column(String(128), nullable=False)
+    action: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_type: Mapped[str] = mapped_column(String(64), nullable=False)
+    entity_id: Mapped[str | None] = mapped_column(String(256))
+    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Consent(Base):
+    __tablename__ = "consent"
+    __table_args__ = (
+        CheckConstraint(_in("purpose", CONSENT_PURPOSES), name="purpose"),
+        {"schema": "ops"},
+    )
+
+    contact_source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    purpose: Mapped[str] = mapped_column(String(32), primary_key=True)
+    granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    recorded_at: Mapped[datetime] = _now_column()
+    recorded_by: Mapped[str] = mapped_column(String(128), nullable=False)
+
+
+class Action(Base):
+    """Outbox: a decision is written here with its idempotency key before anything is sent."""
+
+    __tablename__ = "actions"
+    __table_args__ = (
+        UniqueConstraint("idempotency_key", name="uq_actions_idempotency_key"),
+        CheckConstraint(
+            _in("status", ("pending", "sending", "sent", "failed", "shadow", "skipped")),
+            name="status",
+        ),
+        Index("ix_actions_status", "status"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    idempotency_key: Mapped[str] = mapped_column(String(256), nullable=False)
+    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    rule: Mapped[str] = mapped_column(String(128), nullable=False)
+    action_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    target: Mapped[str | None] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    model_version: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+    sent_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+class ActionAttempt(Base):
+    __tablename__ = "action_attempts"
+    __table_args__ = {"schema": "ops"}
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    action_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ops.actions.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    attempt_no: Mapped[int] = mapped_column(Integer, nullable=False)
+    started_at: Mapped[datetime] = _now_column()
+    finished_at: Mapped[datetime | None] = mapped_column(Tstz)
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ValidationRun(Base):
+    __tablename__ = "validation_runs"
+    __table_args__ = {"schema": "ops"}
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    suite: Mapped[str] = mapped_column(String(128), nullable=False)
+    checkpoint: Mapped[str | None] = mapped_column(String(128))
+    batch: Mapped[str | None] = mapped_column(Text)
+    success: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    evaluated: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    results: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    data_docs_path: Mapped[str | None] = mapped_column(Text)
+    run_at: Mapped[datetime] = _now_column()
+
+
+class HealthPing(Base):
+    __tablename__ = "health_pings"
+    __table_args__ = (Index("ix_health_pings_check", "check_name", "checked_at"), {"schema": "ops"})
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    checked_at: Mapped[datetime] = _now_column()
+    check_name: Mapped[str] = mapped_column(String(64), nullable=False)
+    ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    latency_ms: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+
+
+class ApiUsage(Base):
+    __tablename__ = "api_usage"
+    __table_args__ = (Index("ix_api_usage_source_called", "source", "called_at"), {"schema": "ops"})
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    called_at: Mapped[datetime] = _now_column()
+    source: Mapped[str] = mapped_column(String(64), nullable=False)
+    endpoint: Mapped[str] = mapped_column(Text, nullable=False)
+    method: Mapped[str] = mapped_column(String(8), nullable=False, server_default="GET")
+    status: Mapped[int | None] = mapped_column(Integer)
+    duration_ms: Mapped[float] = mapped_column(Float, nullable=False)
+    tokens: Mapped[int | None] = mapped_column(Integer)
+    cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
+
+
+class HumanReview(Base):
+    __tablename__ = "human_reviews"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    action_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("ops.actions.id", ondelete="SET NULL")
+    )
+    reviewer: Mapped[str] = mapped_column(String(128), nullable=False)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    sentiment_label: Mapped[str | None] = mapped_column(String(16))
+    comment: Mapped[str | None] = mapped_column(Text)
+    reviewed_at: Mapped[datetime] = _now_column()
+
+
+# --------------------------------------------------------------------------------------- nlp
+
+
+class FeedbackScore(Base):
+    __tablename__ = "feedback_scores"
+    __table_args__ = (
+        UniqueConstraint(
+            "item_type",
+            "item_source",
+            "item_source_id",
+            "model_version",
+            name="uq_feedback_scores_item_model",
+        ),
+        CheckConstraint("sentiment BETWEEN -1 AND 1", name="sentiment_range"),
+        CheckConstraint(_in("label", SENTIMENT_LABELS), name="label"),
+        {"schema": "nlp"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    model_version: Mapped[str] = mapped_column(String(64), nullable=False)
+    text_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    sentiment: Mapped[float] = mapped_column(Float, nullable=False)
+    label: Mapped[str] = mapped_column(String(16), nullable=False)
+    frustrated: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    language: Mapped[str | None] = mapped_column(String(16))
+    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    scored_at: Mapped[datetime] = _now_column()
+
+
+class Cluster(Base):
+    __tablename__ = "clusters"
+    __table_args__ = {"schema": "nlp"}
+
+    cluster_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    encoder: Mapped[str] = mapped_column(String(64), nullable=False)
+    label: Mapped[str | None] = mapped_column(Text)
+    key_phrases: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    size: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = _now_column()
+
+
+class TopicAssignment(Base):
+    __tablename__ = "topic_assignments"
+    __table_args__ = (Index("ix_topic_assignments_cluster", "cluster_id"), {"schema": "nlp"})
+
+    item_type: Mapped[str] = mapped_column(String(32), primary_key=True)
+    item_source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    topic_key: Mapped[str | None] = mapped_column(String(128))
+    # -1 marks an outlier explicitly; no foreign key so outliers need no sentinel cluster row.
+    cluster_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("-1"))
+    encoder: Mapped[str] = mapped_column(String(64), nullable=False)
+    assigned_at: Mapped[datetime] = _now_column()

@@ -1,0 +1,96 @@
+"""dbt, driven from the one Settings object: connection env, artifacts under the state dir."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import URL
+
+from feedbackloop.config import Settings, get_settings
+from feedbackloop.db import database_url
+
+
+class MartsBuildError(RuntimeError):
+    """dbt failed; the message names the failing nodes (models or tests)."""
+
+
+@dataclass
+class DbtResult:
+    success: bool
+    command: str
+    passed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    target_path: Path | None = None
+
+
+def dbt_env(url: URL, settings: Settings) -> dict[str, str]:
+    """The env vars `dbt_project/profiles.yml` reads, from the same URL SQLAlchemy uses."""
+    host = url.host or url.query.get("host") or "localhost"
+    port = url.port or url.query.get("port") or 5432
+    dbt_dir = settings.state_path / "dbt"
+    return {
+        "FEEDBACKLOOP_PG_HOST": str(host),
+        "FEEDBACKLOOP_PG_PORT": str(port),
+        "FEEDBACKLOOP_PG_USER": url.username or "postgres",
+        "FEEDBACKLOOP_PG_PASSWORD": url.password or "",
+        "FEEDBACKLOOP_PG_DBNAME": url.database or "postgres",
+        "DBT_TARGET_PATH": str(dbt_dir / "target"),
+        "DBT_LOG_PATH": str(dbt_dir / "logs"),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def run_dbt(
+    args: Sequence[str], settings: Settings | None = None, *, raise_on_failure: bool = True
+) -> DbtResult:
+    """Run one dbt command in-process (dbt's programmatic runner) against our database."""
+    from dbt.cli.main import dbtRunner
+
+    settings = settings or get_settings()
+    env = dbt_env(database_url(settings), settings)
+    project_dir = str(settings.dbt_project_dir)
+    argv = [*args, "--project-dir", project_dir, "--profiles-dir", project_dir]
+    with _environ(env):
+        res = dbtRunner().invoke(argv)
+    result = DbtResult(
+        success=bool(res.success),
+        command=" ".join(args),
+        target_path=Path(env["DBT_TARGET_PATH"]),
+    )
+    for node in getattr(res.result, "results", None) or []:
+        name = node.node.unique_id if getattr(node, "node", None) else str(node)
+        status = str(node.status).lower()
+        if status in {"success", "pass"}:
+            result.passed.append(name)
+        elif status == "skipped":
+            result.skipped.append(name)
+        elif status not in {"warn"}:
+            result.failed.append(name)
+    if raise_on_failure and not result.success:
+        detail = ", ".join(result.failed) if result.failed else str(res.exception or "see dbt logs")
+        raise MartsBuildError(f"dbt {result.command} failed: {detail}")
+    return result
+
+
+def build_marts(settings: Settings | None = None, select: str | None = None) -> DbtResult:
+    args = ["build"] + (["--select", select] if select else [])
+    return run_dbt(args, settings)

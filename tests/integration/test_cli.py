@@ -1,0 +1,87 @@
+"""The console script as a user runs it: clear one-line errors, working commands."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from feedbackloop.config import Settings
+
+# The console script installed beside the interpreter running the tests (the project venv).
+FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKLOOP_")}
+    return subprocess.run(
+        [FEEDBACKLOOP, *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, **(env or {})},
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "host"),
+    [
+        ("postgresql://alice:s3cr3t-pw@127.0.0.1:1/feedback", "127.0.0.1:1"),
+        ("postgresql://alice:s3cr3t-pw@db.invalid:5432/feedback", "db.invalid:5432"),
+    ],
+)
+def test_wrong_database_url_is_one_clear_line(url: str, host: str, tmp_path: Path) -> None:
+    result = run_cli("db", "migrate", env={"FEEDBACKLOOP_DATABASE_URL": url}, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert "FEEDBACKLOOP_DATABASE_URL" in lines[0]
+    assert host in lines[0]
+    assert "alice:***@" in lines[0]
+
+
+def test_invalid_setting_names_the_setting_without_its_value(tmp_path: Path) -> None:
+    result = run_cli(
+        "db", "url", env={"FEEDBACKLOOP_DATABASE_URL": "mysql://bob:hunter2@h/db"}, cwd=tmp_path
+    )
+    assert result.returncode == 2
+    assert "FEEDBACKLOOP_DATABASE_URL" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_only_commands_that_exist() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    listed = set(re.findall(r"^│ (\w[\w-]*)\s", result.stdout, flags=re.M))
+    assert {"db", "demo"} <= listed
+    for command in listed - {"help"}:
+        sub = run_cli(command, "--help")
+        assert sub.returncode == 0, f"`feedbackloop {command} --help` fails: {sub.stderr}"
+
+
+def test_db_commands_against_the_embedded_server(settings: Settings) -> None:
+    env = {
+        "FEEDBACKLOOP_STATE_DIR": str(settings.state_dir),
+        "FEEDBACKLOOP_EMBEDDED_DATABASE": settings.embedded_database,
+    }
+    url = run_cli("db", "url", env=env)
+    assert url.returncode == 0, url.stderr
+    assert url.stdout.strip().startswith("postgresql+psycopg://postgres@/")
+    assert settings.embedded_database in url.stdout
+
+    migrate = run_cli("db", "migrate", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    again = run_cli("db", "migrate", env=env)
+    assert "already current" in again.stdout
+
+    status = run_cli("db", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "running" in status.stdout and "raw.tickets" in status.stdout
