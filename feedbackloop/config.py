@@ -48,6 +48,25 @@ class Settings(BaseSettings):
         ),
     )
     log_level: str = Field(default="INFO", description="Log level of the CLI and flows.")
+    known_sources: list[str] = Field(
+        default=[
+            "zendesk",
+            "app_store",
+            "crm",
+            "zendesk_guide",
+            "gong",
+            "salesforce",
+            "survey",
+            "cs_platform",
+        ],
+        description="Sources the raw gate accepts (JSON list); other sources are rejected.",
+    )
+    gate_max_failed_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="Share of a stream's rows that may fail the GX gate before the loop stops.",
+    )
     dbt_project_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "dbt_project",
         description="The dbt project the marts are built from.",

@@ -60,7 +60,11 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
 
 
 def run_dbt(
-    args: Sequence[str], settings: Settings | None = None, *, raise_on_failure: bool = True
+    args: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    raise_on_failure: bool = True,
+    quiet: bool = False,
 ) -> DbtResult:
     """Run one dbt command in-process (dbt's programmatic runner) against our database."""
     from dbt.cli.main import dbtRunner
@@ -69,6 +73,8 @@ def run_dbt(
     env = dbt_env(database_url(settings), settings)
     project_dir = str(settings.dbt_project_dir)
     argv = [*args, "--project-dir", project_dir, "--profiles-dir", project_dir]
+    if quiet:
+        argv.append("--quiet")  # errors still print; the per-node progress lines do not
     with _environ(env):
         res = dbtRunner().invoke(argv)
     result = DbtResult(
@@ -91,6 +97,8 @@ def run_dbt(
     return result
 
 
-def build_marts(settings: Settings | None = None, select: str | None = None) -> DbtResult:
+def build_marts(
+    settings: Settings | None = None, select: str | None = None, *, quiet: bool = False
+) -> DbtResult:
     args = ["build"] + (["--select", select] if select else [])
-    return run_dbt(args, settings)
+    return run_dbt(args, settings, quiet=quiet)

@@ -1,7 +1,9 @@
 """The demo loop: generated data through every stage that is built so far.
 
-Stages today: prepare the database -> generate -> govern and load into `raw` -> count.
-Each later stage (collect through fake APIs, score, route, marts) becomes one more task here.
+Stages today: prepare the database -> generate -> govern (mask, validate with the GX gate) and
+load into `raw` -> dbt build (staging models and their tests) -> GX checks on the dbt output
+-> count. Each later stage (collect through fake APIs, score, route, marts) becomes one more
+task here.
 """
 
 from __future__ import annotations
@@ -9,15 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from feedbackloop.demo.generator import DemoDataset, generate
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
+from expectations.checkpoints import Outcome, Validator
 from feedbackloop.config import get_settings
-from feedbackloop.db import ensure_ready
+from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.db.stats import row_counts
+from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.demo.load import LoadReport, load_dataset
+from feedbackloop.governance.gate import GateFailed, record_run
+from feedbackloop.marts import DbtResult, build_marts
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
@@ -26,13 +31,41 @@ def prepare_database() -> Engine:
 
 
 @task(cache_policy=NO_CACHE)
+def prepare_validator() -> Validator:
+    settings = get_settings()
+    url = database_url(settings).render_as_string(hide_password=False)
+    return Validator(settings, url, known_sources=settings.known_sources)
+
+
+@task(cache_policy=NO_CACHE)
 def generate_demo_data(seed: int, tickets: int, now: datetime | None) -> DemoDataset:
     return generate(seed=seed, tickets=tickets, now=now)
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=1800)
-def load_raw(engine: Engine, dataset: DemoDataset) -> LoadReport:
-    return load_dataset(engine, dataset, hash_key=get_settings().hash_key())
+def govern_and_load(engine: Engine, dataset: DemoDataset, validator: Validator) -> LoadReport:
+    settings = get_settings()
+    return load_dataset(
+        engine,
+        dataset,
+        hash_key=settings.hash_key(),
+        validator=validator,
+        max_failed_share=settings.gate_max_failed_share,
+    )
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=1800)
+def build_models(quiet: bool) -> DbtResult:
+    return build_marts(get_settings(), quiet=quiet)
+
+
+@task(cache_policy=NO_CACHE)
+def check_models(engine: Engine, validator: Validator) -> Outcome:
+    outcome = validator.check_marts()
+    docs = validator.data_docs_index
+    with engine.begin() as conn:
+        record_run(conn, outcome, batch="dbt build", data_docs_path=str(docs) if docs else None)
+    return outcome
 
 
 @task(cache_policy=NO_CACHE)
@@ -41,17 +74,32 @@ def count_rows(engine: Engine) -> dict[str, int]:
 
 
 @flow(name="demo-loop", flow_run_name="demo-seed{seed}-{tickets}-tickets")
-def demo_loop(seed: int = 42, tickets: int = 5000, now: datetime | None = None) -> dict[str, Any]:
+def demo_loop(
+    seed: int = 42, tickets: int = 5000, now: datetime | None = None, quiet: bool = False
+) -> dict[str, Any]:
     logger = get_run_logger()
     engine = prepare_database()
+    validator = prepare_validator()
     dataset = generate_demo_data(seed, tickets, now)
-    report = load_raw(engine, dataset)
+    report = govern_and_load(engine, dataset, validator)
     if not report.reconciles():
         raise RuntimeError(f"load does not reconcile: {report}")
+    if report.gate_failures:
+        # Stop before anything downstream acts on a batch that failed governance.
+        raise GateFailed(f"governance gate failed: {report.gate_failures}")
+    dbt = build_models(quiet)
+    marts_check = check_models(engine, validator)
     counts = count_rows(engine)
     logger.info(
         "loaded %s rows, quarantined %s",
         sum(report.written.values()),
         sum(report.quarantined.values()),
     )
-    return {"report": report, "counts": counts, "generated": dataset.counts()}
+    return {
+        "report": report,
+        "dbt": dbt,
+        "marts_check": marts_check,
+        "data_docs": validator.data_docs_index,
+        "counts": counts,
+        "generated": dataset.counts(),
+    }

@@ -22,6 +22,8 @@ from rich.progress import (
 from rich.table import Table
 
 from feedbackloop import progress
+from feedbackloop.cli.nlp import app as nlp_app
+from feedbackloop.cli.pii import app as pii_app
 from feedbackloop.config import ENV_PREFIX, ConfigError, get_settings
 
 app = typer.Typer(
@@ -35,6 +37,12 @@ db_app = typer.Typer(
     help="The database: embedded server lifecycle and migrations.", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+governance_app = typer.Typer(
+    help="Governance: validation runs, Data Docs, erasure.", no_args_is_help=True
+)
+app.add_typer(governance_app, name="governance")
+app.add_typer(pii_app, name="pii")
+app.add_typer(nlp_app, name="nlp")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -130,6 +138,40 @@ def db_migrate() -> None:
     console.print(f"schema at {head_revision()}" + ("" if changed else " (already current)"))
 
 
+# ------------------------------------------------------------------------------- governance
+
+
+@governance_app.command("report")
+def governance_report(
+    limit: Annotated[int, typer.Option(min=1, help="How many runs to show.")] = 20,
+) -> None:
+    """Show the latest validation runs and where the Data Docs (HTML) are."""
+    from sqlalchemy import select
+
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.db.models import ValidationRun
+
+    engine = ensure_ready()
+    with engine.connect() as conn:
+        runs = conn.execute(
+            select(ValidationRun).order_by(ValidationRun.id.desc()).limit(limit)
+        ).all()
+    table = Table("run at", "checkpoint", "batch", "result", "rows", "failed")
+    for run in runs:
+        table.add_row(
+            f"{run.run_at:%Y-%m-%d %H:%M:%S}",
+            run.checkpoint or run.suite,
+            run.batch or "",
+            "passed" if run.success else "[red]FAILED[/]",
+            f"{run.evaluated:,}",
+            f"{run.failed:,}",
+        )
+    console.print(table if runs else "no validation runs yet: run `feedbackloop demo`")
+    docs = next((r.data_docs_path for r in runs if r.data_docs_path), None)
+    docs = docs or str(get_settings().state_path / "gx" / "gx" / "uncommitted" / "data_docs")
+    console.print(f"Data Docs: {docs}")
+
+
 # ------------------------------------------------------------------------------------- demo
 
 
@@ -145,7 +187,7 @@ def demo(
     console.print(f"[bold]feedbackloop demo[/]: {tickets:,} tickets, seed {seed}")
     console.print("running the demo-loop flow (Prefect, in-process)")
     with _progress_bar() as sink, progress.reporting(sink):
-        result = demo_loop(seed=seed, tickets=tickets)
+        result = demo_loop(seed=seed, tickets=tickets, quiet=True)
     _print_demo_summary(result)
 
 
@@ -191,6 +233,20 @@ def _print_demo_summary(result: dict) -> None:
         masked.add_row(kind, f"{count:,}")
     masked.add_row("invalid emails flagged", f"{report.invalid_emails:,}")
     console.print(masked)
+    check = result["marts_check"]
+    console.print(
+        f"GX gate: {report.validation_runs} batches validated, "
+        f"{sum(report.gate_rejected.values()):,} rows quarantined by the gate; "
+        f"checks on dbt output: {'passed' if check.success else 'FAILED'}. "
+        f"Data Docs: {result['data_docs']}"
+    )
+
+    dbt = result["dbt"]
+    models = sum(1 for n in dbt.passed if n.startswith("model."))
+    tests = sum(1 for n in dbt.passed if n.startswith(("test.", "unit_test.")))
+    console.print(
+        f"dbt build: {models} models and {tests} data tests passed (artifacts in {dbt.target_path})"
+    )
 
     counts = Table(title="Rows in the database now")
     counts.add_column("table")

@@ -355,7 +355,7 @@ class ValidationRun(Base):
     __table_args__ = {"schema": "ops"}
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    suite: Mapped[str] = mapped_column(String(128), nullable=False)
+    suite: Mapped[str] = mapped_column(Text, nullable=False)
     checkpoint: Mapped[str | None] = mapped_column(String(128))
     batch: Mapped[str | None] = mapped_column(Text)
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)

@@ -8,23 +8,28 @@ nothing and the counts reconcile (`loaded + quarantined == generated`).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from feedbackloop.demo.generator import DemoDataset
-from feedbackloop.governance.pii import mask_text, mask_value
 from sqlalchemy import Engine
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import DeclarativeBase
 
 from feedbackloop import progress
 from feedbackloop.db import models as m
-from feedbackloop.db.upsert import UpsertResult, upsert_rows
+from feedbackloop.db.upsert import UpsertResult, quarantine, upsert_rows
+from feedbackloop.demo.generator import DemoDataset
 from feedbackloop.governance import audit
+from feedbackloop.governance.gate import GateDecision, gate_contacts, gate_feedback, record_run
 from feedbackloop.governance.identity import check_email, email_hash
+from feedbackloop.governance.pii import mask_text, mask_value
+
+if TYPE_CHECKING:
+    from expectations.checkpoints import Validator
 
 T = TypeVar("T")
+Row = Mapping[str, Any]
 
 ZENDESK = "zendesk"
 CRM = "crm"
@@ -39,6 +44,9 @@ class LoadReport:
     written: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
     masked_entities: Counter[str] = field(default_factory=Counter)
+    gate_rejected: Counter[str] = field(default_factory=Counter)
+    gate_failures: dict[str, str] = field(default_factory=dict)
+    validation_runs: int = 0
     invalid_emails: int = 0
 
     def reconciles(self) -> bool:
@@ -208,17 +216,46 @@ def _faq_articles(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[
 
 RowBuilder = Callable[[DemoDataset, _Masker, bytes], Iterable[dict[str, Any]]]
 
+
+@dataclass(frozen=True)
+class Stream:
+    name: str
+    model: type[DeclarativeBase]
+    source: str
+    build: RowBuilder
+    # Feedback streams: the item type and the text the gate checks; None for reference data.
+    item_type: str | None = None
+    text_of: Callable[[Row], str | None] | None = None
+
+
+def _joined(*columns: str) -> Callable[[Row], str | None]:
+    def text_of(row: Row) -> str | None:
+        parts = [row[c] for c in columns if row.get(c)]
+        return "\n".join(parts) if parts else None
+
+    return text_of
+
+
 # Load order follows references: accounts before contacts before the feedback that names them.
-STREAMS: tuple[tuple[str, type[DeclarativeBase], str, RowBuilder], ...] = (
-    ("accounts", m.Account, CRM, _accounts),
-    ("contacts", m.Contact, CRM, _contacts),
-    ("tickets", m.Ticket, ZENDESK, _tickets),
-    ("ticket_comments", m.TicketComment, ZENDESK, _comments),
-    ("ticket_status_changes", m.TicketStatusChange, ZENDESK, _status_changes),
-    ("satisfaction_ratings", m.SatisfactionRating, ZENDESK, _ratings),
-    ("reviews", m.Review, "app_store", _reviews),
-    ("notes", m.Note, "drops", _notes),
-    ("faq_articles", m.FaqArticle, HELP_CENTER, _faq_articles),
+STREAMS: tuple[Stream, ...] = (
+    Stream("accounts", m.Account, CRM, _accounts),
+    Stream("contacts", m.Contact, CRM, _contacts),
+    Stream("tickets", m.Ticket, ZENDESK, _tickets, "ticket", _joined("subject", "description")),
+    Stream(
+        "ticket_comments", m.TicketComment, ZENDESK, _comments, "ticket_comment", _joined("body")
+    ),
+    Stream("ticket_status_changes", m.TicketStatusChange, ZENDESK, _status_changes),
+    Stream(
+        "satisfaction_ratings",
+        m.SatisfactionRating,
+        ZENDESK,
+        _ratings,
+        "satisfaction_rating",
+        _joined("comment"),
+    ),
+    Stream("reviews", m.Review, "app_store", _reviews, "review", _joined("title", "body")),
+    Stream("notes", m.Note, "drops", _notes, "note", _joined("text")),
+    Stream("faq_articles", m.FaqArticle, HELP_CENTER, _faq_articles),
 )
 
 
@@ -246,25 +283,73 @@ def load_dataset(
     dataset: DemoDataset,
     *,
     hash_key: bytes,
+    validator: Validator | None = None,
+    max_failed_share: float = 0.05,
     actor: str = "feedbackloop demo",
     batch_size: int = 2000,
 ) -> LoadReport:
     """Load every stream; each batch commits on its own so a crash loses at most one batch,
-    and a rerun upserts the same rows again without duplicating anything."""
+    and a rerun upserts the same rows again without duplicating anything.
+
+    With a `validator`, each feedback and contacts batch passes the GX gate first: failing rows
+    are quarantined with the expectation that failed, the run is recorded, and a stream whose
+    failed share passes `max_failed_share` is reported in `gate_failures`."""
     report = LoadReport()
     mask = _Masker(report.masked_entities)
-    for name, model, source, build in STREAMS:
-        rows = list(build(dataset, mask, hash_key))
-        report.generated[name] = len(rows)
-        for batch in _batches(rows, batch_size):
+    for stream in STREAMS:
+        rows = list(stream.build(dataset, mask, hash_key))
+        report.generated[stream.name] = len(rows)
+        for number, batch in enumerate(_batches(rows, batch_size)):
+            decision = _gate(validator, stream, batch)
             with engine.begin() as conn:
                 result: UpsertResult = upsert_rows(
-                    conn, model, batch, source=source, stream=name, mask_payload=mask_value
+                    conn,
+                    stream.model,
+                    decision.passed,
+                    source=stream.source,
+                    stream=stream.name,
+                    mask_payload=mask_value,
                 )
-            report.written[name] += result.written
-            report.quarantined[name] += result.quarantined
-            progress.report(f"load raw.{name}", len(batch), len(rows))
-        if name == "contacts":
+                for row, reason in decision.rejected:
+                    quarantine(
+                        conn,
+                        source=str(row.get("source") or stream.source),
+                        stream=stream.name,
+                        source_id=str(row.get("source_id")),
+                        reason=reason,
+                        payload=row,
+                        mask_payload=mask_value,
+                    )
+                    audit.record(
+                        conn,
+                        actor=actor,
+                        action="quarantine",
+                        entity_type=stream.name,
+                        entity_id=str(row.get("source_id")),
+                        reason=reason,
+                    )
+                if decision.outcome is not None and validator is not None:
+                    docs = validator.data_docs_index
+                    record_run(
+                        conn,
+                        decision.outcome,
+                        batch=f"{stream.name} batch {number}",
+                        data_docs_path=str(docs) if docs else None,
+                    )
+                    report.validation_runs += 1
+                    if decision.outcome.errors:
+                        report.gate_failures[stream.name] = "; ".join(decision.outcome.errors)
+            report.written[stream.name] += result.written
+            report.quarantined[stream.name] += result.quarantined + len(decision.rejected)
+            report.gate_rejected[stream.name] += len(decision.rejected)
+            progress.report(f"load raw.{stream.name}", len(batch), len(rows))
+        if rows and report.gate_rejected[stream.name] / len(rows) > max_failed_share:
+            report.gate_failures.setdefault(
+                stream.name,
+                f"{report.gate_rejected[stream.name]} of {len(rows)} rows failed the gate "
+                f"(more than {max_failed_share:.0%})",
+            )
+        if stream.name == "contacts":
             report.invalid_emails = sum(1 for r in rows if not r["email_valid"])
 
     consent = _consent_rows(dataset)
@@ -293,3 +378,13 @@ def load_dataset(
             reason="demo data generated and loaded into raw",
         )
     return report
+
+
+def _gate(validator: Validator | None, stream: Stream, batch: Sequence[Row]) -> GateDecision:
+    if validator is None:
+        return GateDecision(passed=list(batch))
+    if stream.name == "contacts":
+        return gate_contacts(validator, batch)
+    if stream.item_type is not None and stream.text_of is not None:
+        return gate_feedback(validator, batch, stream.item_type, stream.text_of)
+    return GateDecision(passed=list(batch))

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from feedbackloop.demo.generator import generate
 from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
+from feedbackloop.demo.generator import generate
 from feedbackloop.demo.load import load_dataset
 from feedbackloop.marts import MartsBuildError, build_marts
 

@@ -7,13 +7,13 @@ import dataclasses
 from datetime import UTC, datetime
 
 import pytest
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.governance.pii import find_pii
 from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
 from feedbackloop.db.stats import row_counts
+from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.demo.load import STREAMS, load_dataset
+from feedbackloop.governance.pii import find_pii
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -43,8 +43,8 @@ def test_counts_reconcile_and_reload_changes_nothing(
     assert report.reconciles()
     assert sum(report.quarantined.values()) == 0
     counts = row_counts(engine)
-    for name, *_ in STREAMS:
-        assert counts[f"raw.{name}"] == report.generated[name] > 0, name
+    for stream in STREAMS:
+        assert counts[f"raw.{stream.name}"] == report.generated[stream.name] > 0, stream.name
     assert counts["ops.consent"] == 2 * len(dataset.contacts)
 
     with engine.connect() as conn:

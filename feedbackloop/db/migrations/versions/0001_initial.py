@@ -311,7 +311,7 @@ def upgrade() -> None:
     op.create_table(
         "validation_runs",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("suite", sa.String(length=128), nullable=False),
+        sa.Column("suite", sa.Text(), nullable=False),
         sa.Column("checkpoint", sa.String(length=128), nullable=True),
         sa.Column("batch", sa.Text(), nullable=True),
         sa.Column("success", sa.Boolean(), nullable=False),

@@ -1,0 +1,586 @@
+"""Benchmark feedbackloop's PII masker against Presidio's pattern recognizers.
+
+    python benchmarks/pii_bench.py [--n 5000] [--seed 7] [--json]
+
+Builds a labelled corpus in code (seeded): support-ticket sentences with embedded PII of the
+six types in varied real-world formats, texts holding only look-alikes (order numbers, dates,
+prices, tracking codes, versions, invoices, Luhn-failing 16-digit numbers, times,
+percentages, ZIP codes), and plain texts. Runs ``feedbackloop.governance.pii.find_pii`` and
+Presidio's ``AnalyzerEngine`` (only CreditCard/UsSsn/Email/Phone/Iban/Ip recognizers, a no-op
+NLP engine, tldextract on its bundled suffix list: nothing is downloaded) on the same texts
+in this one process, and reports texts/s, speedup, per-type recall and precision, and the
+false-mask rate on look-alike texts.
+
+Scoring: a gold entity is found when a predicted span of the same type overlaps it;
+a predicted span is correct when it overlaps a gold entity of its type. A "false mask" is a
+predicted span that overlaps no gold entity at all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import random
+import string
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from feedbackloop.governance.pii import ENTITY_TYPES, find_pii
+
+Span = tuple[str, int, int]
+
+
+@dataclass
+class Sample:
+    text: str
+    gold: list[Span] = field(default_factory=list)
+    kind: str = "pii"  # "pii" | "lookalike" | "plain"
+
+
+# ------------------------------------------------------------------------------------------
+# Value generators (valid by construction: Luhn, SSA ranges, mod-97, real area codes)
+# ------------------------------------------------------------------------------------------
+
+FIRST_NAMES = [
+    "james", "mary", "robert", "patricia", "john", "jennifer", "michael", "linda", "david",
+    "elizabeth", "william", "sofia", "lukas", "emma", "noah", "olivia", "liam", "mateo",
+    "chloe", "hugo", "zoe", "aarav", "priya", "yuki", "kenji", "lena", "jonas", "amelie",
+    "pierre", "camille", "marco", "giulia", "sean", "aoife", "oliver",
+]  # fmt: skip
+LAST_NAMES = [
+    "smith", "johnson", "williams", "brown", "jones", "garcia", "miller", "davis",
+    "martinez", "lopez", "muller", "schmidt", "schneider", "fischer", "dubois", "moreau",
+    "rossi", "russo", "sharma", "patel", "tanaka", "sato", "murphy", "kelly", "obrien",
+    "nguyen", "kim", "silva", "santos", "novak",
+]  # fmt: skip
+DOMAINS = [
+    "gmail.com", "yahoo.com", "outlook.com", "hotmail.co.uk", "web.de", "orange.fr",
+    "example.org", "acme-corp.com", "mail.company.io", "uni-heidelberg.de",
+    "support.shop.com.au", "proton.me", "icloud.com", "customer-care.example.net",
+]  # fmt: skip
+US_AREAS = [
+    "212", "310", "415", "646", "718", "312", "617", "206", "303", "512", "702", "305",
+    "404", "713", "214", "202", "503", "619", "858", "470", "917", "650", "408", "773",
+]  # fmt: skip
+
+
+def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
+    body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
+    for check in "0123456789":
+        digits = body + check
+        total = 0
+        for i, ch in enumerate(reversed(digits)):
+            n = int(ch)
+            if i % 2:
+                n = n * 2 - 9 if n > 4 else n * 2
+            total += n
+        if total % 10 == 0:
+            return digits
+    raise AssertionError("unreachable")
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        n = int(ch)
+        if i % 2:
+            n = n * 2 - 9 if n > 4 else n * 2
+        total += n
+    return total % 10 == 0
+
+
+CARD_BRANDS: list[tuple[Callable[[random.Random], str], int]] = [
+    (lambda r: "4", 16),
+    (lambda r: "4", 13),
+    (lambda r: str(r.randint(51, 55)), 16),
+    (lambda r: str(r.randint(2221, 2720)), 16),
+    (lambda r: r.choice(["34", "37"]), 15),
+    (lambda r: r.choice(["6011", "65", "644"]), 16),
+    (lambda r: str(r.randint(3528, 3589)), 16),
+    (lambda r: r.choice(["36", "38", "300", "305"]), 14),
+    (lambda r: "62", 16),
+    (lambda r: r.choice(["5018", "6759", "5893"]), 16),
+]
+
+
+def gen_card(r: random.Random) -> str:
+    prefix_fn, length = r.choice(CARD_BRANDS)
+    d = luhn_complete(prefix_fn(r), length, r)
+    style = r.random()
+    if length == 15:  # Amex 4-6-5
+        sep = r.choice([" ", "-", ""])
+        return f"{d[:4]}{sep}{d[4:10]}{sep}{d[10:]}"
+    if length == 14 and style < 0.5:  # Diners 4-6-4
+        return f"{d[:4]} {d[4:10]} {d[10:]}"
+    if style < 0.35:
+        return d
+    sep = " " if style < 0.75 else "-"
+    return sep.join(d[i : i + 4] for i in range(0, len(d), 4))
+
+
+def gen_ssn_parts(r: random.Random) -> tuple[str, str, str]:
+    while True:
+        area = r.randint(1, 899)
+        if area != 666:
+            break
+    return f"{area:03d}", f"{r.randint(1, 99):02d}", f"{r.randint(1, 9999):04d}"
+
+
+def gen_ssn(r: random.Random) -> str:
+    a, g, s = gen_ssn_parts(r)
+    return f"{a}-{g}-{s}" if r.random() < 0.75 else f"{a} {g} {s}"
+
+
+def gen_ssn_bare(r: random.Random) -> str:
+    return "".join(gen_ssn_parts(r))
+
+
+def gen_email(r: random.Random) -> str:
+    f, la = r.choice(FIRST_NAMES), r.choice(LAST_NAMES)
+    dom = r.choice(DOMAINS)
+    style = r.randrange(9)
+    if style == 0:
+        local = f"{f}.{la}"
+    elif style == 1:
+        local = f"{f}{la}{r.randint(1, 99)}"
+    elif style == 2:
+        local = f"{f[0]}.{la}+{r.choice(['orders', 'news', 'shop'])}"
+    elif style == 3:
+        local = f"{f}_{la}"
+    elif style == 4:
+        return f"{f}.{la}@{dom}".upper()
+    elif style == 5:
+        local = f"{f}{r.randint(1970, 2005)}"
+    elif style == 6:  # digits that look like a phone number inside the address
+        local = f"user-{r.choice(US_AREAS)}555{r.randint(1000, 9999)}"
+    elif style == 7:
+        local = f"{la}.{f}-{r.randint(10, 99)}"
+    else:
+        local = f"{f[0]}{la}"
+    return f"{local}@{dom}"
+
+
+def _us_parts(r: random.Random) -> tuple[str, str, str]:
+    while True:
+        ex = r.randint(200, 999)
+        if ex % 100 != 11:
+            break
+    return r.choice(US_AREAS), str(ex), f"{r.randint(0, 9999):04d}"
+
+
+def gen_phone(r: random.Random) -> str:
+    def d(n: int) -> str:
+        return "".join(r.choice(string.digits) for _ in range(n))
+
+    a, e, li = _us_parts(r)
+    us = [
+        f"({a}) {e}-{li}", f"{a}-{e}-{li}", f"{a}.{e}.{li}", f"+1 {a} {e} {li}",
+        f"+1-{a}-{e}-{li}", f"+1 ({a}) {e}-{li}", f"1-{a}-{e}-{li}", f"{a} {e} {li}",
+        f"+1{a}{e}{li}", f"{a}{e}{li}", f"({a}){e}-{li}", f"{a}-{e}-{li} ext. {r.randint(2, 999)}",
+        f"1-800-{e}-{li}", f"(888) {e}-{li}",
+    ]  # fmt: skip
+    uk_m = f"7{r.randint(400, 999)}"
+    intl = [
+        f"+44 20 {r.choice('378')}{d(3)} {d(4)}", f"+44 {uk_m} {d(6)}",
+        f"+44 (0)20 7{d(3)} {d(4)}", f"0044 20 7{d(3)} {d(4)}", f"020 7{d(3)} {d(4)}",
+        f"0{uk_m} {d(6)}", f"+49 30 {r.randint(2, 9)}{d(6)}", f"+49 151 {d(8)}",
+        f"+49 (0)89 {r.randint(2, 9)}{d(6)}", f"030 {r.randint(2, 9)}{d(6)}",
+        f"0049 30 {r.randint(2, 9)}{d(6)}", f"+33 1 {d(2)} {d(2)} {d(2)} {d(2)}",
+        f"+33 6 {d(2)} {d(2)} {d(2)} {d(2)}", f"01 {d(2)} {d(2)} {d(2)} {d(2)}",
+        f"06.{d(2)}.{d(2)}.{d(2)}.{d(2)}", f"+91 9{d(4)} {d(5)}", f"+91-9{d(4)}-{d(5)}",
+        f"+61 2 9{d(3)} {d(4)}", f"+61 4{d(2)} {d(3)} {d(3)}", f"+81 3-{d(4)}-{d(4)}",
+        f"+55 11 9{d(4)}-{d(4)}", f"+34 6{d(2)} {d(2)} {d(2)} {d(2)}", f"+39 06 {d(4)} {d(4)}",
+        f"+31 20 {r.randint(2, 9)}{d(2)} {d(4)}", f"+31 6 {d(8)}", f"+353 1 {d(3)} {d(4)}",
+        f"+41 44 {r.randint(2, 9)}{d(2)} {d(2)} {d(2)}", f"+65 6{d(3)} {d(4)}",
+        f"+52 55 {d(4)} {d(4)}", f"+972 3-{r.randint(5, 9)}{d(6)}",
+    ]  # fmt: skip
+    return r.choice(us) if r.random() < 0.55 else r.choice(intl)
+
+
+IBAN_BBAN: dict[str, str] = {
+    # c = capital letter, n = digit, x = capital letter or digit
+    "DE": "nnnnnnnnnnnnnnnnnn", "GB": "ccccnnnnnnnnnnnnnn", "FR": "nnnnnnnnnnxxxxxxxxxxxnn",
+    "ES": "nnnnnnnnnnnnnnnnnnnn", "IT": "cnnnnnnnnnnxxxxxxxxxxxx", "NL": "ccccnnnnnnnnnn",
+    "BE": "nnnnnnnnnnnn", "CH": "nnnnnxxxxxxxxxxxx", "AT": "nnnnnnnnnnnnnnnn",
+    "PL": "nnnnnnnnnnnnnnnnnnnnnnnn", "SE": "nnnnnnnnnnnnnnnnnnnn", "IE": "ccccnnnnnnnnnnnnnn",
+    "PT": "nnnnnnnnnnnnnnnnnnnnn", "DK": "nnnnnnnnnnnnnn", "NO": "nnnnnnnnnnn",
+}  # fmt: skip
+
+
+def gen_iban(r: random.Random) -> str:
+    cc = r.choice(list(IBAN_BBAN))
+    alnum = string.ascii_uppercase + string.digits
+    bban = "".join(
+        r.choice(string.ascii_uppercase if k == "c" else string.digits if k == "n" else alnum)
+        for k in IBAN_BBAN[cc]
+    )
+    num = int("".join(str(int(ch, 36)) for ch in bban + cc + "00"))
+    iban = f"{cc}{98 - num % 97:02d}{bban}"
+    if r.random() < 0.6:
+        return " ".join(iban[i : i + 4] for i in range(0, len(iban), 4))
+    return iban
+
+
+def gen_ip(r: random.Random) -> str:
+    style = r.randrange(10)
+    if style < 6:
+        first = r.choice([10, 192, 172, r.randint(1, 223)])
+        if first == 192:
+            addr = f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}"
+        elif first == 172:
+            addr = f"172.{r.randint(16, 31)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+        else:
+            addr = f"{first}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+        return addr + (f"/{r.choice([8, 16, 24, 32])}" if style == 5 else "")
+    if style == 6:
+        return str(ipaddress.IPv6Address(r.getrandbits(128))).replace("::", ":0:")
+    if style == 7:  # compressed
+        groups = [f"{r.getrandbits(16):x}" for _ in range(r.randint(2, 4))]
+        return "2001:db8::" + ":".join(groups)
+    if style == 8:
+        return f"fe80::{r.getrandbits(16):x}:{r.getrandbits(16):x}:{r.getrandbits(16):x}"
+    return f"::ffff:{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+
+
+# ------------------------------------------------------------------------------------------
+# Look-alikes (never PII)
+# ------------------------------------------------------------------------------------------
+
+
+def gen_lookalike(r: random.Random) -> str:
+    def d(n: int) -> str:
+        return "".join(r.choice(string.digits) for _ in range(n))
+
+    y, mo, da = r.randint(2019, 2026), r.randint(1, 12), r.randint(1, 28)
+    ri = r.randint
+    no_luhn = luhn_complete("4" + d(3), 16, r)
+    no_luhn = no_luhn[:-1] + str((int(no_luhn[-1]) + ri(1, 9)) % 10)
+    choices = [
+        f"order #A-{d(7)}", f"#{d(7)}", f"order #{d(3)}-{d(7)}-{d(7)}",
+        f"{y}-{mo:02d}-{da:02d}", f"{mo:02d}/{da:02d}/{y}", f"{da:02d}.{mo:02d}.{y}",
+        f"${ri(1, 9)},{d(3)}.{d(2)}", f"€{ri(1, 999)}.{d(2)}", f"£{ri(1, 99)},{d(3)}",
+        f"{ri(1, 9)}.{d(3)},{d(2)} €", f"1Z{d(3)}AA1{d(7)}",
+        f"9400 1{d(3)} {d(4)} {d(4)} {d(4)} {d(2)}", f"FedEx {d(4)} {d(4)} {d(4)}",
+        f"v{ri(1, 12)}.{ri(0, 30)}.{ri(0, 99)}", f"version 10.0.{ri(17000, 22999)}.{ri(100, 4000)}",
+        f"build {ri(1, 9)}.{ri(0, 9)}.{ri(0, 9)}.{ri(0, 99)}",
+        f"Chrome {ri(100, 130)}.0.{d(4)}.{d(3)}",
+        f"api v{ri(1, 3)}", f"INV-{y}-{d(5)}", f"invoice {y}{mo:02d}{da:02d}-{d(4)}",
+        " ".join(no_luhn[i : i + 4] for i in range(0, 16, 4)), no_luhn,
+        f"{ri(0, 23):02d}:{ri(0, 59):02d}", f"{ri(1, 12)}:{ri(0, 59):02d} PM",
+        f"{d(2)}:{d(2)}:{d(2)}", f"{ri(1, 99)}.{ri(0, 9)}%", f"{ri(1, 100)}%", f"ZIP {d(5)}",
+        f"MA 02{d(3)}-{d(4)}", f"ticket {d(6)}", f"SKU {d(3)}-{d(3)}-{d(4)}",
+        f"order number {ri(2, 9)}{d(9)}", f"case #{d(8)}", f"{ri(2, 20)} x {ri(2, 50)} units",
+        f"ISBN 978-{d(1)}-{d(3)}-{d(5)}-{d(1)}", f"room {ri(100, 999)}",
+        f"{ri(1, 9)},{d(3)} points", f"ref {y}{d(6)}", f"{d(5)} steps", f"PO {d(8)}",
+    ]  # fmt: skip
+    return r.choice(choices)
+
+
+# ------------------------------------------------------------------------------------------
+# Templates
+# ------------------------------------------------------------------------------------------
+
+GENERATORS: dict[str, tuple[str | None, Callable[[random.Random], str]]] = {
+    "CARD": ("CREDIT_CARD", gen_card),
+    "SSN": ("US_SSN", gen_ssn),
+    "SSN_BARE": ("US_SSN", gen_ssn_bare),
+    "EMAIL": ("EMAIL_ADDRESS", gen_email),
+    "PHONE": ("PHONE_NUMBER", gen_phone),
+    "IBAN": ("IBAN_CODE", gen_iban),
+    "IP": ("IP_ADDRESS", gen_ip),
+    "LOOK": (None, gen_lookalike),
+    "NAME": (None, lambda r: f"{r.choice(FIRST_NAMES).title()} {r.choice(LAST_NAMES).title()}"),
+}
+
+PII_TEMPLATES = [
+    "Hi, I was charged twice on my card {CARD} for {LOOK}. Please refund asap.",
+    "Card ending differently? My full number is {CARD}, exp 09/27. Thanks, {NAME}",
+    "please update my contact: phone {PHONE}, email {EMAIL}",
+    "You can reach me at {PHONE} between 9 and 5, or write to {EMAIL}.",
+    "Why does your form ask for my SSN ({SSN})?? This is unacceptable.",
+    "My social security number is {SSN_BARE} and I never agreed to share it.",
+    "SSN: {SSN} / DOB {LOOK}",
+    "Please wire the refund to IBAN {IBAN} (account holder {NAME}).",
+    "Refund to {IBAN} please, reference {LOOK}.",
+    "Login blocked from IP {IP} at {LOOK}, is my account compromised?",
+    "Your app keeps failing on {LOOK}; my router is {IP} and my phone is {PHONE}.",
+    "{NAME} <{EMAIL}> wrote: the parcel {LOOK} never arrived.",
+    "Call me back on {PHONE}. Order {LOOK}, paid with {CARD}.",
+    "Contact {EMAIL} or {PHONE} regarding {LOOK}.",
+    "Server {IP} returned 502 for request {LOOK}",
+    "I am {NAME}, ssn {SSN_BARE}, account email {EMAIL}.",
+    "Bank details: {IBAN}. Phone: {PHONE}. Thanks!",
+    "Tried card {CARD} and then {CARD}, both declined at {LOOK}.",
+    "Customer {EMAIL} from {IP} reported an issue with {LOOK}.",
+    "whatsapp {PHONE} pls",
+    "email:{EMAIL}",
+    "Hello, this is {NAME}. My number is {PHONE} and my SSN# is {SSN}.",
+    "Device at {IP} (fw {LOOK}) cannot connect.",
+    "Pls charge {CARD} instead, billing phone {PHONE}",
+]
+LOOKALIKE_TEMPLATES = [
+    "Where is my order? {LOOK} was supposed to arrive on {LOOK}.",
+    "Invoice {LOOK} shows {LOOK} but I was quoted {LOOK}.",
+    "App crashed after updating to {LOOK} on {LOOK}.",
+    "Tracking {LOOK} has not moved since {LOOK}.",
+    "Your price went up by {LOOK} - now {LOOK}!",
+    "{LOOK}",
+    "Reference {LOOK}, delivered {LOOK} at {LOOK}.",
+    "The refund of {LOOK} for {LOOK} is still pending ({LOOK}).",
+    "Running {LOOK} on Windows, still broken.",
+    "I ordered {LOOK} items, got {LOOK}.",
+]
+PLAIN_TEMPLATES = [
+    "The delivery was late and the box was damaged.",
+    "Great service, {NAME} was super helpful!",
+    "I can't log in, the password reset email never comes.",
+    "Please cancel my subscription, thanks.",
+    "Why is the app so slow lately? It used to be fast.",
+    "Love the new design but the dark mode is broken.",
+]
+
+
+def fill(template: str, r: random.Random, kind: str) -> Sample:
+    parts: list[str] = []
+    gold: list[Span] = []
+    pos = 0
+    rest = template
+    while "{" in rest:
+        head, _, tail = rest.partition("{")
+        key, _, rest = tail.partition("}")
+        parts.append(head)
+        pos += len(head)
+        label, gen = GENERATORS[key]
+        value = gen(r)
+        if label:
+            gold.append((label, pos, pos + len(value)))
+        parts.append(value)
+        pos += len(value)
+    parts.append(rest)
+    return Sample("".join(parts), gold, kind)
+
+
+def build_corpus(n: int, seed: int) -> list[Sample]:
+    r = random.Random(seed)
+    out: list[Sample] = []
+    for _ in range(n):
+        x = r.random()
+        if x < 0.55:
+            out.append(fill(r.choice(PII_TEMPLATES), r, "pii"))
+        elif x < 0.88:
+            out.append(fill(r.choice(LOOKALIKE_TEMPLATES), r, "lookalike"))
+        else:
+            out.append(fill(r.choice(PLAIN_TEMPLATES), r, "plain"))
+    return out
+
+
+# ------------------------------------------------------------------------------------------
+# Engines
+# ------------------------------------------------------------------------------------------
+
+
+def ours(text: str) -> list[Span]:
+    return [(e.type, e.start, e.end) for e in find_pii(text)]
+
+
+def build_presidio(threshold: float | None) -> tuple[Callable[[str], list[Span]] | None, str]:
+    """Presidio AnalyzerEngine with only the six pattern recognizers, fully offline."""
+    try:
+        import presidio_analyzer
+    except ImportError:
+        return None, "presidio-analyzer is not installed: `pip install presidio-analyzer`"
+
+    # tldextract (used by EmailRecognizer) would fetch the public suffix list over the
+    # network on first use: point it at no URL and no cache, i.e. its bundled snapshot.
+    os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+    import tldextract
+    import tldextract.tldextract as tld_module
+
+    tld_module.TLD_EXTRACTOR = tldextract.TLDExtract(
+        suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True
+    )
+
+    from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+    from presidio_analyzer.predefined_recognizers import (
+        CreditCardRecognizer,
+        EmailRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+        PhoneRecognizer,
+        UsSsnRecognizer,
+    )
+
+    try:  # presidio >= 2.2.36x ships a no-op engine: no spaCy model needed at all.
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        nlp_engine = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+        engine_name = "NoOpNlpEngine"
+    except ImportError:  # older releases: a blank spaCy pipeline (tokenizer only)
+        import spacy
+        from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+        nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": "blank"}])
+        nlp_engine.nlp = {"en": spacy.blank("en")}
+        engine_name = "SpacyNlpEngine(spacy.blank('en'))"
+
+    registry = RecognizerRegistry(supported_languages=["en"])
+    for cls in (
+        CreditCardRecognizer,
+        UsSsnRecognizer,
+        EmailRecognizer,
+        PhoneRecognizer,
+        IbanRecognizer,
+        IpRecognizer,
+    ):
+        registry.add_recognizer(cls())
+    analyzer = AnalyzerEngine(registry=registry, nlp_engine=nlp_engine, supported_languages=["en"])
+    entities = list(ENTITY_TYPES)
+
+    def run(text: str) -> list[Span]:
+        results = analyzer.analyze(
+            text=text, language="en", entities=entities, score_threshold=threshold
+        )
+        return [(res.entity_type, res.start, res.end) for res in results]
+
+    version = getattr(presidio_analyzer, "__version__", None)
+    if version is None:
+        from importlib.metadata import version as dist_version
+
+        version = dist_version("presidio-analyzer")
+    return run, f"presidio-analyzer {version}, {engine_name}, threshold={threshold}"
+
+
+# ------------------------------------------------------------------------------------------
+# Scoring
+# ------------------------------------------------------------------------------------------
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    return a[0] < b[1] and b[0] < a[1]
+
+
+def score(corpus: Sequence[Sample], preds: Sequence[list[Span]]) -> dict:
+    per_type: dict[str, dict[str, int]] = {
+        t: {"gold": 0, "found": 0, "pred": 0, "correct": 0} for t in ENTITY_TYPES
+    }
+    false_masks = 0
+    n_pred = 0
+    look_texts = look_flagged = 0
+    for sample, pred in zip(corpus, preds, strict=True):
+        for t, s, e in sample.gold:
+            per_type[t]["gold"] += 1
+            if any(pt == t and _overlaps((s, e), (ps, pe)) for pt, ps, pe in pred):
+                per_type[t]["found"] += 1
+        for t, s, e in pred:
+            if t not in per_type:
+                continue
+            n_pred += 1
+            per_type[t]["pred"] += 1
+            if any(gt == t and _overlaps((s, e), (gs, ge)) for gt, gs, ge in sample.gold):
+                per_type[t]["correct"] += 1
+            if not any(_overlaps((s, e), (gs, ge)) for _, gs, ge in sample.gold):
+                false_masks += 1
+        if sample.kind != "pii":
+            look_texts += 1
+            look_flagged += bool(pred)
+    out: dict = {"types": {}}
+    for t, c in per_type.items():
+        out["types"][t] = {
+            "gold": c["gold"],
+            "recall": c["found"] / c["gold"] if c["gold"] else None,
+            "precision": c["correct"] / c["pred"] if c["pred"] else None,
+            "predicted": c["pred"],
+        }
+    out["false_mask_spans"] = false_masks
+    out["false_mask_share_of_predictions"] = false_masks / n_pred if n_pred else 0.0
+    out["lookalike_texts"] = look_texts
+    out["lookalike_texts_masked"] = look_flagged
+    out["lookalike_false_mask_rate"] = look_flagged / look_texts if look_texts else 0.0
+    return out
+
+
+def timed(fn: Callable[[str], list[Span]], texts: Sequence[str], min_seconds: float) -> tuple:
+    """Predictions of one pass, and texts/s over as many passes as fill ``min_seconds``."""
+    fn(texts[0])  # warm-up: lazy loads, regex compilation
+    start = time.perf_counter()
+    preds = [fn(t) for t in texts]
+    runs = 1
+    elapsed = time.perf_counter() - start
+    while elapsed < min_seconds:
+        for t in texts:
+            fn(t)
+        runs += 1
+        elapsed = time.perf_counter() - start
+    return preds, runs * len(texts) / elapsed
+
+
+def _fmt(x: float | None) -> str:
+    return "   -  " if x is None else f"{x * 100:6.2f}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--n", type=int, default=5000, help="number of texts (default 5000)")
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument(
+        "--presidio-threshold",
+        type=float,
+        default=None,
+        help="Presidio score_threshold (default: Presidio's own default, 0)",
+    )
+    ap.add_argument("--json", action="store_true", help="print one JSON document")
+    args = ap.parse_args(argv)
+
+    corpus = build_corpus(args.n, args.seed)
+    texts = [s.text for s in corpus]
+    report: dict = {"n_texts": len(texts), "seed": args.seed, "engines": {}}
+
+    our_preds, our_tps = timed(ours, texts, min_seconds=1.0)
+    report["engines"]["feedbackloop"] = {"texts_per_s": our_tps, **score(corpus, our_preds)}
+
+    presidio, note = build_presidio(args.presidio_threshold)
+    report["presidio"] = note
+    if presidio is not None:
+        pres_preds, pres_tps = timed(presidio, texts, min_seconds=0.0)
+        report["engines"]["presidio"] = {"texts_per_s": pres_tps, **score(corpus, pres_preds)}
+        report["speedup"] = our_tps / pres_tps
+
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+
+    engines = report["engines"]
+    names = list(engines)
+    print(f"corpus: {len(texts)} texts (seed {args.seed}); presidio: {note}")
+    print(f"{'metric':<34}" + "".join(f"{n:>14}" for n in names))
+    print(f"{'texts/s':<34}" + "".join(f"{engines[n]['texts_per_s']:>14,.0f}" for n in names))
+    if "speedup" in report:
+        print(f"{'speedup (feedbackloop/presidio)':<34}{report['speedup']:>14.1f}x")
+    for t in ENTITY_TYPES:
+        g = engines[names[0]]["types"][t]["gold"]
+        for metric in ("recall", "precision"):
+            label = f"{t} {metric} % (n={g})" if metric == "recall" else f"{t} {metric} %"
+            print(
+                f"{label:<34}"
+                + "".join(f"{_fmt(engines[n]['types'][t][metric]):>14}" for n in names)
+            )
+    print(
+        f"{'false masks on look-alike texts %':<34}"
+        + "".join(f"{_fmt(engines[n]['lookalike_false_mask_rate']):>14}" for n in names)
+    )
+    print(
+        f"{'false-mask spans (all texts)':<34}"
+        + "".join(f"{engines[n]['false_mask_spans']:>14}" for n in names)
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

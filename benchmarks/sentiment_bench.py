@@ -1,0 +1,100 @@
+"""Sentiment benchmark on the shared dev sets: ours vs VADER, asent and TextBlob.
+
+    python benchmarks/sentiment_bench.py [--json] [--data ROOT] [--adapt-size 500]
+
+Everything runs in this one process on the same rows. Also reports ours "adapted": trained
+on --adapt-size seeded rows of each set and evaluated on the rest (next to ours and VADER
+on exactly those rest rows). Exits 0 with a note when the data folder is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from nlp.evaluation import (
+    DEFAULT_DATA_ROOT,
+    classification_report,
+    load_shared_sentiment,
+    run_baselines,
+    run_ours,
+)
+from nlp.training import train
+
+
+def bench(root: Path, adapt_size: int, seed: int) -> dict:
+    sets = load_shared_sentiment(root)
+    results: dict = {"sets": {}}
+    for name, (texts, gold) in sets.items():
+        rows = {}
+        runs = [run_ours(texts), *run_baselines(texts)]
+        for run in runs:
+            rep = classification_report(gold, run.labels)
+            rows[run.name] = {"version": run.version, "macro_f1": rep["macro_f1"],
+                              "accuracy": rep["accuracy"], "docs_per_s": round(run.docs_per_s)}
+        if adapt_size and len(texts) >= adapt_size * 2:
+            order = list(range(len(texts)))
+            random.Random(seed).shuffle(order)
+            tr, te = order[:adapt_size], order[adapt_size:]
+            te_texts, te_gold = [texts[i] for i in te], [gold[i] for i in te]
+            with tempfile.TemporaryDirectory() as tmp:
+                info = train([texts[i] for i in tr], [gold[i] for i in tr], Path(tmp) / "m",
+                             seed=seed)
+                adapted = run_ours(te_texts, info.path)
+            rules_rest = run_ours(te_texts)
+            for label, run in ((f"feedbackloop+{adapt_size}", adapted),
+                               ("feedbackloop (same rest rows)", rules_rest)):
+                rep = classification_report(te_gold, run.labels)
+                rows[label] = {"version": run.version, "macro_f1": rep["macro_f1"],
+                               "accuracy": rep["accuracy"], "docs_per_s": round(run.docs_per_s)}
+            vader = [r for r in run_baselines(te_texts) if r.name == "vader"]
+            if vader:
+                rep = classification_report(te_gold, vader[0].labels)
+                rows["vader (same rest rows)"] = {
+                    "version": vader[0].version, "macro_f1": rep["macro_f1"],
+                    "accuracy": rep["accuracy"], "docs_per_s": round(vader[0].docs_per_s)}
+        results["sets"][name] = {"n": len(texts), "systems": rows}
+    systems = {s for r in results["sets"].values() for s in r["systems"]}
+    results["mean_macro_f1"] = {
+        s: round(sum(r["systems"][s]["macro_f1"] for r in results["sets"].values()
+                     if s in r["systems"])
+                 / max(1, sum(1 for r in results["sets"].values() if s in r["systems"])), 4)
+        for s in sorted(systems)
+    }
+    return results
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA_ROOT)
+    ap.add_argument("--adapt-size", type=int, default=500)
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args()
+    if not (args.data / "sentiment").is_dir():
+        print(f"skipped: {args.data / 'sentiment'} not found", file=sys.stderr)
+        return 0
+    results = bench(args.data, args.adapt_size, args.seed)
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return 0
+    for name, res in results["sets"].items():
+        print(f"\n{name} (n={res['n']})")
+        print(f"  {'system':32} {'version':40} {'macro-F1':>8} {'acc':>6} {'docs/s':>8}")
+        for sys_name, r in res["systems"].items():
+            print(f"  {sys_name:32} {r['version'][:40]:40} {r['macro_f1']:8.3f} "
+                  f"{r['accuracy']:6.3f} {r['docs_per_s']:8d}")
+    print("\nmean macro-F1 over sets:")
+    for s, v in results["mean_macro_f1"].items():
+        print(f"  {s:32} {v:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

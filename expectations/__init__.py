@@ -1,0 +1,1 @@
+"""Great Expectations 1.x suites as code, one module per layer, and the checkpoint runner."""

@@ -1,0 +1,58 @@
+"""The gate on a batch of feedback before it is stored in `raw`.
+
+The batch is a DataFrame with one row per feedback item (see `feedbackloop.governance.gate`):
+`row_key`, `item_type`, `source`, `source_id`, `text`, `unmasked_pii`, `created_at`,
+`updated_at`. `unmasked_pii` lists the PII types a fresh detector run still finds in the text
+about to be stored, so a code path that forgot to mask fails here, and the validation results
+(and Data Docs) show the type, never the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+
+import great_expectations as gx
+import great_expectations.expectations as gxe
+
+SUITE_NAME = "raw_feedback_batch"
+EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
+TEXT_REQUIRED = 'item_type != "satisfaction_rating"'
+ITEM_TYPES = ["ticket", "ticket_comment", "satisfaction_rating", "review", "note"]
+
+
+def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx.ExpectationSuite:
+    now = now or datetime.now(UTC)
+    # A clock a few minutes fast at the source is normal; a day ahead is a bug.
+    latest_plausible = now + timedelta(days=1)
+    return gx.ExpectationSuite(
+        name=SUITE_NAME,
+        expectations=[
+            gxe.ExpectColumnValuesToNotBeNull(column="source_id"),
+            gxe.ExpectCompoundColumnsToBeUnique(column_list=["item_type", "source", "source_id"]),
+            gxe.ExpectColumnValuesToBeInSet(column="item_type", value_set=ITEM_TYPES),
+            gxe.ExpectColumnValuesToBeInSet(column="source", value_set=sorted(set(known_sources))),
+            # A satisfaction rating may be a bare score; every other item is its text.
+            gxe.ExpectColumnValuesToNotBeNull(
+                column="text", row_condition=TEXT_REQUIRED, condition_parser="pandas"
+            ),
+            gxe.ExpectColumnValueLengthsToBeBetween(
+                column="text", min_value=1, row_condition=TEXT_REQUIRED, condition_parser="pandas"
+            ),
+            gxe.ExpectColumnValuesToBeNull(column="unmasked_pii"),
+            gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="created_at", min_value=EARLIEST_PLAUSIBLE, max_value=latest_plausible
+            ),
+            gxe.ExpectColumnValuesToBeBetween(
+                column="updated_at", min_value=EARLIEST_PLAUSIBLE, max_value=latest_plausible
+            ),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="updated_at",
+                column_B="created_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+            ),
+        ],
+        meta={"layer": "raw", "gate": "before storage"},
+    )

@@ -1,0 +1,163 @@
+"""`feedbackloop nlp`: sentiment scoring, training and evaluation on CSV files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Sentiment scoring, training and evaluation.", no_args_is_help=True)
+_err = Console(stderr=True)
+BATCH = 1000
+
+# CSV cells holding whole e-mail threads exceed the csv module's 128 KiB default.
+csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+
+
+def _fail(message: str) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+def _open_rows(path: Path, columns: list[str]) -> tuple[Iterator[dict[str, str]], object]:
+    if not path.exists():
+        raise _fail(f"input file not found: {path}")
+    fh = path.open(newline="", encoding="utf-8-sig")
+    reader = csv.DictReader(fh)
+    header = reader.fieldnames or []
+    missing = [c for c in columns if c not in header]
+    if missing:
+        fh.close()
+        raise _fail(f"column(s) {', '.join(missing)} not in {path} (has: {', '.join(header)})")
+    return reader, fh
+
+
+def _read_labelled(path: Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:
+    from nlp.training import normalize_label
+
+    rows, fh = _open_rows(path, [text_col, label_col])
+    texts, labels = [], []
+    try:
+        for n, row in enumerate(rows):
+            raw = row.get(label_col)
+            try:
+                labels.append(normalize_label(raw))
+            except ValueError:
+                raise _fail(
+                    f"row {n}: unknown label {raw!r} (use negative/neutral/positive, the five "
+                    "levels, pos/neg/neu or -1/0/1)"
+                ) from None
+            texts.append(row.get(text_col) or "")
+    finally:
+        fh.close()  # type: ignore[attr-defined]
+    if not texts:
+        raise _fail(f"no rows in {path}")
+    return texts, labels
+
+
+@app.command()
+def score(
+    input: Path = typer.Option(..., "--input", help="CSV file to score."),
+    text_column: str = typer.Option(..., "--text-column", help="Column holding the text."),
+    output: Path = typer.Option(..., "--output", help="CSV to write: row,label,score,frustrated"),
+    model: Path | None = typer.Option(None, "--model", help="Adapted model directory."),
+) -> None:
+    """Score every row; streams in batches so large files are never held in memory."""
+    from nlp.pipeline import load_pipeline
+
+    rows, fh = _open_rows(input, [text_column])
+    if model is not None and not (model / "meta.json").exists():
+        fh.close()  # type: ignore[attr-defined]
+        raise _fail(f"no adapted model in {model} (meta.json missing)")
+    nlp = load_pipeline(model)
+    n = 0
+    try:
+        with output.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["row", "label", "score", "frustrated"])
+            texts = ((row.get(text_column) or "") for row in rows)
+            for n, doc in enumerate(nlp.pipe(texts, batch_size=BATCH), start=1):
+                writer.writerow([n - 1, doc._.sentiment_label, f"{doc._.sentiment:.4f}",
+                                 "true" if doc._.frustrated else "false"])
+    finally:
+        fh.close()  # type: ignore[attr-defined]
+    version = nlp.get_pipe("feedback_sentiment_v1").version
+    _err.print(f"scored {n} rows with {version} -> {output}")
+
+
+@app.command()
+def train(
+    input: Path = typer.Option(..., "--input", help="CSV with reviewed labels."),
+    text_column: str = typer.Option(..., "--text-column"),
+    label_column: str = typer.Option(..., "--label-column"),
+    output: Path = typer.Option(..., "--output", help="Directory for the model artifact."),
+    seed: int = typer.Option(0, "--seed"),
+) -> None:
+    """Train an adapted model from human-reviewed labels."""
+    from nlp.training import train as train_model
+
+    texts, labels = _read_labelled(input, text_column, label_column)
+    info = train_model(texts, labels, output, seed=seed)
+    typer.echo(json.dumps({"version": info.version, "path": str(info.path),
+                           "n_train": info.n_train, "metrics": info.metrics}, indent=2))
+
+
+@app.command("eval")
+def eval_(
+    input: Path = typer.Option(..., "--input", help="CSV with gold labels."),
+    text_column: str = typer.Option(..., "--text-column"),
+    label_column: str = typer.Option(..., "--label-column"),
+    train_size: int = typer.Option(0, "--train-size", help="Rows used to adapt first."),
+    seed: int = typer.Option(0, "--seed"),
+    baselines: bool = typer.Option(False, "--baselines", help="Also run VADER/asent/TextBlob."),
+    model: Path | None = typer.Option(None, "--model", help="Adapted model directory."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Accuracy, macro-F1 (3 classes), per-class P/R/F1 and docs/s."""
+    from nlp.evaluation import evaluate
+    from nlp.training import train as train_model
+
+    texts, labels = _read_labelled(input, text_column, label_column)
+    if train_size < 0 or train_size >= len(texts):
+        raise _fail(f"--train-size must be between 0 and {len(texts) - 1}")
+    with tempfile.TemporaryDirectory() as tmp:
+        model_dir = model
+        train_info = None
+        if train_size:
+            order = list(range(len(texts)))
+            random.Random(seed).shuffle(order)
+            tr, te = order[:train_size], order[train_size:]
+            train_info = train_model([texts[i] for i in tr], [labels[i] for i in tr],
+                                     Path(tmp) / "model", seed=seed)
+            model_dir = train_info.path
+            texts, labels = [texts[i] for i in te], [labels[i] for i in te]
+        result = evaluate(texts, labels, model_dir=model_dir, baselines=baselines)
+    result["train_size"] = train_size
+    result["seed"] = seed
+    if train_info is not None:
+        result["adapted_version"] = train_info.version
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"sentiment eval: {result['n']} rows (train_size={train_size})")
+    for col in ("system", "version", "macro-F1", "accuracy", "F1 neg", "F1 neu", "F1 pos",
+                "docs/s"):
+        table.add_column(col)
+    for name, rep in result["systems"].items():
+        pc = rep["per_class"]
+        table.add_row(name, rep["version"], f"{rep['macro_f1']:.3f}", f"{rep['accuracy']:.3f}",
+                      f"{pc['negative']['f1']:.3f}", f"{pc['neutral']['f1']:.3f}",
+                      f"{pc['positive']['f1']:.3f}", f"{rep['docs_per_s']:.0f}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    app()

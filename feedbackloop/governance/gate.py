@@ -1,0 +1,116 @@
+"""The governance gate: a GX validation of each batch before it is stored.
+
+Rows that fail a row-level expectation are quarantined with the expectation's name; the rest
+are stored. Every run is recorded in `ops.validation_runs`. When the failed share of a stream
+passes `FEEDBACKLOOP_GATE_MAX_FAILED_SHARE`, or an expectation cannot even be evaluated, the
+batch counts as failed and the loop stops before routing (`GateFailed`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+from sqlalchemy import Connection, insert
+
+from feedbackloop.db.models import ValidationRun
+from feedbackloop.governance.pii import find_pii
+
+if TYPE_CHECKING:
+    from expectations.checkpoints import Outcome, Validator
+
+Row = Mapping[str, Any]
+
+
+class GateFailed(RuntimeError):
+    """A batch failed its governance gate; the loop stops before routing."""
+
+
+@dataclass
+class GateDecision:
+    passed: list[Row] = field(default_factory=list)
+    rejected: list[tuple[Row, str]] = field(default_factory=list)
+    outcome: Outcome | None = None
+
+
+def unmasked_pii(text: str | None) -> str | None:
+    """The PII types still found in text about to be stored, e.g. 'CREDIT_CARD,US_SSN'."""
+    if not text:
+        return None
+    types = sorted({e.type for e in find_pii(text)})
+    return ",".join(types) or None
+
+
+def feedback_frame(
+    rows: Sequence[Row], item_type: str, text_of: Callable[[Row], str | None]
+) -> pd.DataFrame:
+    texts = [text_of(r) for r in rows]
+    return pd.DataFrame(
+        {
+            "row_key": [str(i) for i in range(len(rows))],
+            "item_type": item_type,
+            "source": [r.get("source") for r in rows],
+            "source_id": [r.get("source_id") for r in rows],
+            "text": texts,
+            "unmasked_pii": [unmasked_pii(t) for t in texts],
+            "created_at": pd.to_datetime([r.get("created_at") for r in rows], utc=True),
+            "updated_at": pd.to_datetime([r.get("updated_at") for r in rows], utc=True),
+        }
+    )
+
+
+def contacts_frame(rows: Sequence[Row]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "row_key": [str(i) for i in range(len(rows))],
+            "source_id": [r.get("source_id") for r in rows],
+            "email_present": [r.get("email_hash") is not None for r in rows],
+            "email_valid": [r.get("email_valid") for r in rows],
+            "email_invalid_reason": [r.get("email_invalid_reason") for r in rows],
+            "email_hash": [r.get("email_hash") for r in rows],
+        }
+    )
+
+
+def split(rows: Sequence[Row], outcome: Outcome) -> GateDecision:
+    decision = GateDecision(outcome=outcome)
+    for index, row in enumerate(rows):
+        reasons = outcome.failed_rows.get(str(index))
+        if reasons:
+            decision.rejected.append((row, "failed governance gate: " + "; ".join(reasons)))
+        else:
+            decision.passed.append(row)
+    return decision
+
+
+def gate_feedback(
+    validator: Validator,
+    rows: Sequence[Row],
+    item_type: str,
+    text_of: Callable[[Row], str | None],
+) -> GateDecision:
+    return split(rows, validator.gate_feedback(feedback_frame(rows, item_type, text_of)))
+
+
+def gate_contacts(validator: Validator, rows: Sequence[Row]) -> GateDecision:
+    return split(rows, validator.gate_contacts(contacts_frame(rows)))
+
+
+def record_run(
+    conn: Connection, outcome: Outcome, *, batch: str, data_docs_path: str | None = None
+) -> None:
+    conn.execute(
+        insert(ValidationRun).values(
+            suite=", ".join(sorted({e["suite"] for e in outcome.expectations}))
+            or outcome.checkpoint,
+            checkpoint=outcome.checkpoint,
+            batch=batch,
+            success=outcome.success and not outcome.errors,
+            evaluated=outcome.evaluated,
+            failed=len(outcome.failed_rows) or outcome.failed,
+            results=outcome.summary(),
+            data_docs_path=data_docs_path,
+        )
+    )

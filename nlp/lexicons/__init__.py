@@ -1,0 +1,1 @@
+"""Package data: lexicon files for nlp.sentiment (a package so setuptools ships them)."""

@@ -1,0 +1,211 @@
+"""spaCy component ``feedback_sentiment_v1``: rule scorer + optional adapted model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from spacy.language import Language
+from spacy.tokens import Doc
+from spacy.util import minibatch
+
+from nlp.sentiment.resources import load_resources
+from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
+from nlp.sentiment.tokenizer import TOKENS_KEY
+
+RULES_VERSION = "rules-v1"
+_RESULT = "sentiment_result"
+
+# The whole result lives in one user_data entry (set once per doc, msgpack-friendly so
+# docs survive pickling and nlp.pipe(n_process=2)); the public attributes are getters.
+_DEFAULTS: dict[str, Any] = {
+    "score": 0.0,
+    "label": "neutral",
+    "frustrated": False,
+    "explanation": [],
+    "language": "und",
+    "version": "",
+    "scored": False,
+    "reason": "not_processed",
+}
+
+
+def _field(doc: Doc, key: str) -> Any:
+    res = doc._.sentiment_result
+    if res is None:
+        default = _DEFAULTS[key]
+        return list(default) if isinstance(default, list) else default
+    return res[key]
+
+
+def get_sentiment(doc: Doc) -> float:
+    return float(_field(doc, "score"))
+
+
+def get_sentiment_label(doc: Doc) -> str:
+    return str(_field(doc, "label"))
+
+
+def get_frustrated(doc: Doc) -> bool:
+    return bool(_field(doc, "frustrated"))
+
+
+def get_explanation(doc: Doc) -> list[dict[str, Any]]:
+    return list(_field(doc, "explanation"))
+
+
+def get_language(doc: Doc) -> str:
+    return str(_field(doc, "language"))
+
+
+def get_model_version(doc: Doc) -> str:
+    return str(_field(doc, "version"))
+
+
+def get_scored(doc: Doc) -> bool:
+    return bool(_field(doc, "scored"))
+
+
+def get_reason(doc: Doc) -> str:
+    return str(_field(doc, "reason"))
+
+
+def register_extensions() -> None:
+    if not Doc.has_extension(_RESULT):
+        Doc.set_extension(_RESULT, default=None)
+    getters = {
+        "sentiment": get_sentiment,
+        "sentiment_label": get_sentiment_label,
+        "frustrated": get_frustrated,
+        "explanation": get_explanation,
+        "language": get_language,
+        "sentiment_model_version": get_model_version,
+        "scored": get_scored,
+        "sentiment_reason": get_reason,
+    }
+    for name, getter in getters.items():
+        if not Doc.has_extension(name):
+            Doc.set_extension(name, getter=getter)
+
+
+register_extensions()
+
+
+def _text_and_tokens(doc: Doc) -> tuple[str, list[str] | None]:
+    stash = doc.user_data.pop(TOKENS_KEY, None)
+    if stash is not None and len(stash[1]) == len(doc):  # untouched since tokenization
+        return stash[0], stash[1]
+    return doc.text, None
+
+
+class SentimentComponent:
+    def __init__(
+        self,
+        nlp: Language,
+        name: str,
+        *,
+        config: ScorerConfig,
+        lexicon_dir: str | None,
+        model_path: str | None,
+        rules_version: str,
+    ) -> None:
+        self.name = name
+        self.scorer = Scorer(load_resources(lexicon_dir), config)
+        self.rules_version = rules_version
+        self.model: Any = None
+        self.version = rules_version
+        if model_path:
+            from nlp.training import AdaptedModel  # training pulls numpy/scipy: lazy
+
+            self.model = AdaptedModel.load(Path(model_path))
+            self.version = self.model.version
+
+    def analyze_text(self, text: str, tokens: list[str] | None = None) -> dict[str, Any]:
+        a = self.scorer.analyze(text, tokens)
+        if self.model is not None and a.language in ("en", "und") and a.scored:
+            self.model.apply(a, self.scorer.cfg)
+        return self._payload(a)
+
+    def _payload(self, a: Analysis) -> dict[str, Any]:
+        return {
+            "score": a.score,
+            "label": a.label,
+            "frustrated": a.frustrated,
+            "explanation": a.explanation,
+            "language": a.language,
+            "version": self.version,
+            "scored": a.scored,
+            "reason": a.reason,
+        }
+
+    def __call__(self, doc: Doc) -> Doc:
+        text, tokens = _text_and_tokens(doc)
+        doc._.set(_RESULT, self.analyze_text(text, tokens))
+        return doc
+
+    def pipe(self, stream: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
+        if self.model is None:
+            for doc in stream:
+                yield self(doc)
+            return
+        from nlp.training import apply_proba
+
+        # adapted model: one sparse matrix product per batch instead of one per doc
+        for batch in minibatch(stream, size=batch_size):
+            analyses = [self.scorer.analyze(*_text_and_tokens(d)) for d in batch]
+            todo = [i for i, a in enumerate(analyses) if a.language in ("en", "und")
+                    and a.scored]
+            if todo:
+                probs = self.model.proba([analyses[i] for i in todo])
+                for i, p in zip(todo, probs, strict=True):
+                    apply_proba(analyses[i], p, self.scorer.cfg, self.model.version)
+            for doc, a in zip(batch, analyses, strict=True):
+                doc._.set(_RESULT, self._payload(a))
+                yield doc
+
+
+@Language.factory(
+    "feedback_sentiment_v1",
+    default_config={
+        "neutral_band": 0.05,
+        "strong_threshold": 0.6,
+        "frustration_threshold": -0.35,
+        "question_damping": 0.6,
+        "howto_damping": 0.1,
+        "max_chars": 50_000,
+        "lexicon_dir": None,
+        "model_path": None,
+        "rules_version": RULES_VERSION,
+    },
+    assigns=[f"doc._.{_RESULT}"],
+)
+def make_sentiment(
+    nlp: Language,
+    name: str,
+    neutral_band: float,
+    strong_threshold: float,
+    frustration_threshold: float,
+    question_damping: float,
+    howto_damping: float,
+    max_chars: int,
+    lexicon_dir: str | None,
+    model_path: str | None,
+    rules_version: str,
+) -> SentimentComponent:
+    config = ScorerConfig(
+        neutral_band=neutral_band,
+        strong_threshold=strong_threshold,
+        frustration_threshold=frustration_threshold,
+        question_damping=question_damping,
+        howto_damping=howto_damping,
+        max_chars=max_chars,
+    )
+    return SentimentComponent(
+        nlp,
+        name,
+        config=config,
+        lexicon_dir=lexicon_dir,
+        model_path=model_path,
+        rules_version=rules_version,
+    )

@@ -1,0 +1,165 @@
+"""Loading of the lexicon files in ``nlp/lexicons`` into immutable lookup structures.
+
+Everything here is read once per lexicon directory and cached, so building several
+pipelines (tests, CLI, worker processes) does not re-parse the files.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
+
+# Categories of support cues that count as evidence of frustration (the rest only move
+# the score): repeat contact, waiting, churn/refund threats, escalation, billing errors.
+FRUSTRATION_CATEGORIES = frozenset(
+    {"waiting", "repeat_contact", "churn_threat", "escalation", "billing", "unresolved"}
+)
+# Negative cue categories that mark a question as a complaint rather than a how-to.
+COMPLAINT_CATEGORIES = FRUSTRATION_CATEGORIES | {"broken", "sarcasm"}
+
+# Function words are useless as cue triggers: they occur in almost every text, and every
+# cue has at least one content word that any match must contain.
+_TRIGGER_STOP = frozenset(
+    {
+        "a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "it", "its", "is",
+        "are", "was", "were", "be", "been", "being", "am", "to", "of", "for", "in", "on", "at",
+        "by", "with", "and", "or", "but", "not", "no", "do", "does", "did", "don't", "doesn't",
+        "didn't", "has", "have", "had", "haven't", "hasn't", "can", "can't", "cannot", "will",
+        "won't", "would", "could", "couldn't", "isn't", "aren't", "wasn't", "this", "that",
+        "them", "him", "her", "us",
+    }
+)
+_LITERAL = re.compile(r"[a-z0-9']{2,}")
+_ESCAPE = re.compile(r"\\[a-zA-Z]")
+
+
+@dataclass(frozen=True)
+class Cue:
+    index: int
+    pattern: re.Pattern[str]
+    valence: float
+    category: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Resources:
+    words: dict[str, float]
+    emoji: dict[str, float]
+    valence: dict[str, float]  # words + lowercased emoji minus modifiers: one lookup/token
+    cues: tuple[Cue, ...]
+    cue_triggers: dict[str, tuple[int, ...]]
+    cue_short_triggers: dict[str, tuple[int, ...]]
+    negators: frozenset[str]
+    boosters: dict[str, float]
+    booster_bigrams: dict[tuple[str, str], float]
+    contrast_after: frozenset[str]
+    contrast_before: frozenset[str]
+    clause_breaks: frozenset[str]
+    question_starters: frozenset[str]
+    sarcasm_openers: frozenset[str]
+    sarcasm_targets: frozenset[str]
+    stopwords: dict[str, frozenset[str]]
+    foreign_words: dict[str, dict[str, float]]
+    foreign_negators: dict[str, frozenset[str]]
+    source: str = field(default="")
+
+
+def _read_tsv(path: Path) -> list[list[str]]:
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            rows.append(line.split("\t"))
+    return rows
+
+
+def trigger_keys(token: str) -> list[str]:
+    """Keys under which the parts of a hyphenated/slashed token can trigger a cue."""
+    keys = [token[:5]]
+    for part in re.split(r"[-/]", token):
+        if part:
+            keys.extend((part[:5], part[:4], part[:3]))
+    return keys
+
+
+def _cue_triggers(source: str) -> set[str]:
+    """5-char prefixes of the cue's content words: any match contains one of them.
+
+    Shorter literals ("ask", "call") are also stems, so they are indexed as-is and looked
+    up by the 3/4-char prefix of text tokens.
+    """
+    literals = _LITERAL.findall(_ESCAPE.sub(" ", source))
+    content = {w for w in literals if w not in _TRIGGER_STOP} or set(literals)
+    return {w[:5] for w in content}
+
+
+@lru_cache(maxsize=8)
+def load_resources(lexicon_dir: str | None = None) -> Resources:
+    base = Path(lexicon_dir) if lexicon_dir else LEXICON_DIR
+    words: dict[str, float] = {}
+    for row in _read_tsv(base / "en_general.tsv"):
+        words[row[0]] = float(row[1])
+    for row in _read_tsv(base / "en_support.tsv"):  # domain overrides win
+        words[row[0]] = float(row[1])
+
+    emoji = {row[0]: float(row[1]) for row in _read_tsv(base / "emoji.tsv")}
+
+    cues: list[Cue] = []
+    triggers: dict[str, list[int]] = {}
+    short: dict[str, list[int]] = {}
+    for row in _read_tsv(base / "en_cues.tsv"):
+        source, valence, category = row[0], float(row[1]), row[2]
+        idx = len(cues)
+        # right boundary here; the left one is checked by the scorer (see there)
+        pattern = re.compile(r"(?:" + source + r")(?![\w'])")
+        cues.append(Cue(idx, pattern, valence, category, source))
+        keys = (
+            {w.strip()[:5] for w in row[3].split(",") if w.strip()}
+            if len(row) > 3 and row[3].strip()
+            else _cue_triggers(source)
+        )
+        for key in keys:
+            triggers.setdefault(key, []).append(idx)
+            if len(key) in (3, 4):
+                short.setdefault(key, []).append(idx)
+
+    mods = json.loads((base / "modifiers.json").read_text(encoding="utf-8"))
+    boosters: dict[str, float] = {}
+    bigrams: dict[tuple[str, str], float] = {}
+    for key, value in mods["boosters"].items():
+        parts = key.split()
+        if len(parts) == 2:
+            bigrams[(parts[0], parts[1])] = float(value)
+        else:
+            boosters[key] = float(value)
+
+    lang = json.loads((base / "langid.json").read_text(encoding="utf-8"))
+    modifiers = set(mods["negators"]) | set(boosters)
+    valence = {w: v for w, v in words.items() if v and w not in modifiers}
+    valence.update({k.lower(): v for k, v in emoji.items()})
+    return Resources(
+        words=words,
+        emoji=emoji,
+        valence=valence,
+        cues=tuple(cues),
+        cue_triggers={k: tuple(v) for k, v in triggers.items()},
+        cue_short_triggers={k: tuple(v) for k, v in short.items()},
+        negators=frozenset(mods["negators"]),
+        boosters=boosters,
+        booster_bigrams=bigrams,
+        contrast_after=frozenset(mods["contrast_after"]),
+        contrast_before=frozenset(mods["contrast_before"]),
+        clause_breaks=frozenset(mods["clause_breaks"]),
+        question_starters=frozenset(mods["question_starters"]),
+        sarcasm_openers=frozenset(mods["sarcasm_openers"]),
+        sarcasm_targets=frozenset(mods["sarcasm_targets"]),
+        stopwords={k: frozenset(v) for k, v in lang["stopwords"].items()},
+        foreign_words=lang["lexicons"],
+        foreign_negators={k: frozenset(v) for k, v in lang["negators"].items()},
+        source=str(base),
+    )

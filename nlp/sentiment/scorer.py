@@ -1,0 +1,491 @@
+"""Rule-based sentiment and frustration scoring for support language (no spaCy needed).
+
+The valence arithmetic follows the published VADER heuristics (Hutto & Gilbert 2014):
+boosters, negation scaling, contrast weighting, punctuation emphasis and the
+x / sqrt(x^2 + alpha) normalisation; the rest (support cues, sarcasm, question damping,
+frustration, language flagging) is specific to customer feedback.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from bisect import bisect_right
+from dataclasses import dataclass, field
+from typing import Any
+
+from nlp.sentiment.resources import (
+    COMPLAINT_CATEGORIES,
+    FRUSTRATION_CATEGORIES,
+    Resources,
+    trigger_keys,
+)
+
+LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+THREE_CLASSES = ("negative", "neutral", "positive")
+
+NEGATION_SCALAR = -0.74  # VADER's empirically derived negation factor
+CAPS_BOOST = 0.733
+EXCLAIM_BOOST = 0.292
+QMARK_BOOST = 0.18
+ALPHA = 15.0
+CONTRAST_BEFORE = 0.5
+CONTRAST_AFTER = 1.5
+
+# One token pattern shared by the spaCy tokenizer and the scorer, so explanation tokens
+# line up with doc tokens. Order matters: URLs/emails/emoticons before words/punctuation.
+TOKEN_BODY = (
+    r"https?://[^\s<>\"]+|www\.[^\s<>\"]+"
+    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|(?<![\w:;=])(?:[<>]?[:;=][\-o*']?[)\](\[dDpP/|\\@3sS]{1,2}|[xX][dD]|\^_?\^|-_-|T_T|</?3|D:)"
+    r"(?![\w)(])"
+    r"|[^\W\d_]+(?:['-][^\W\d_]+)*"
+    r"|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|%|x)?"
+    r"|[^\w\s]|\S"
+)
+TOKEN_RE = re.compile(TOKEN_BODY)
+# Plain prose needs none of the URL/email/emoticon alternatives, which are slow to try.
+FAST_TOKEN_BODY = r"[^\W\d_]+(?:['-][^\W\d_]+)*|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|%|x)?|[^\w\s]|\S"
+FAST_TOKEN_RE = re.compile(FAST_TOKEN_BODY)
+_SPECIAL_CHARS = frozenset(":;=@<^_")
+
+
+def token_regex(text: str) -> re.Pattern[str]:
+    """The cheapest token pattern that is still exact for this text."""
+    for ch in _SPECIAL_CHARS:
+        if ch in text:
+            return TOKEN_RE
+    return FAST_TOKEN_RE
+_HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,500})>")
+_HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6});")
+_ENTITY_CHARS = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
+_ELONGATED = re.compile(r"([a-z])\1{2,}")
+_CAPS_WORD = re.compile(r"\b[A-Z][A-Z']+\b")
+_SENT_END = frozenset({".", "!", "?", "\n"})
+_HOWTO_STARTS = frozenset(
+    {"how", "where", "what", "which", "when", "can", "could", "is", "are", "do", "does",
+     "will", "would", "should", "may", "any", "whats", "what's", "hows", "how's", "wheres",
+     "where's", "anyone", "anybody", "please", "hi", "hello", "hey", "i"}
+)
+
+
+def strip_html(text: str) -> str:
+    """Blank out tags and entities with same-length padding so offsets stay valid."""
+    if "<" in text:
+        text = _HTML_TAG.sub(lambda m: " " * len(m.group()), text)
+    if "&" in text:
+        text = _HTML_ENTITY.sub(
+            lambda m: _ENTITY_CHARS.get(m.group().lower(), " ").ljust(len(m.group())), text
+        )
+    return text
+
+
+@dataclass
+class Analysis:
+    """Full scoring result; ``payload()`` is the part stored on the Doc."""
+
+    score: float = 0.0
+    label: str = "neutral"
+    frustrated: bool = False
+    explanation: list[dict[str, Any]] = field(default_factory=list)
+    language: str = "en"
+    scored: bool = True
+    reason: str = ""
+    categories: set[str] = field(default_factory=set)
+    words: list[str] = field(default_factory=list)
+    negated_words: set[int] = field(default_factory=set)
+    pos_sum: float = 0.0
+    neg_sum: float = 0.0
+    raw_total: float = 0.0
+    is_question: bool = False
+    exclamations: int = 0
+    shouting: bool = False
+    evidence: list[str] = field(default_factory=list)
+
+    @property
+    def label3(self) -> str:
+        return fold_label(self.label)
+
+
+def fold_label(label: str) -> str:
+    if label.endswith("negative"):
+        return "negative"
+    if label.endswith("positive"):
+        return "positive"
+    return "neutral"
+
+
+def label_for(score: float, neutral_band: float, strong: float) -> str:
+    if score >= strong:
+        return "very_positive"
+    if score >= neutral_band:
+        return "positive"
+    if score <= -strong:
+        return "very_negative"
+    if score <= -neutral_band:
+        return "negative"
+    return "neutral"
+
+
+def normalize(total: float) -> float:
+    return total / math.sqrt(total * total + ALPHA)
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    neutral_band: float = 0.05
+    strong_threshold: float = 0.6
+    frustration_threshold: float = -0.35
+    question_damping: float = 0.6
+    howto_damping: float = 0.1
+    max_chars: int = 50_000
+
+
+class Scorer:
+    def __init__(self, resources: Resources, config: ScorerConfig | None = None) -> None:
+        self.res = resources
+        self.cfg = config or ScorerConfig()
+
+    # -- helpers -------------------------------------------------------------------
+    def _lookup(self, word: str) -> tuple[float | None, bool]:
+        """Valence for a lowercased token; second item says it was elongated ("sooo")."""
+        v = self.res.valence.get(word)
+        if v is not None:
+            return v, False
+        if len(word) > 3 and _ELONGATED.search(word):
+            for squeezed in (_ELONGATED.sub(r"\1\1", word), _ELONGATED.sub(r"\1", word)):
+                v = self.res.words.get(squeezed)
+                if v is not None:
+                    return v, True
+        if "-" in word:
+            parts = [self.res.words.get(p) for p in word.split("-")]
+            vals = [p for p in parts if p is not None]
+            if vals:
+                return sum(vals), False
+        return None, False
+
+    def _language(self, words: list[str]) -> str:
+        if not words:
+            return "und"
+        wordset = set(words)
+        en_hits = len(self.res.stopwords["en"].intersection(wordset))
+        if en_hits >= 2 and en_hits * 8 >= len(wordset):
+            return "en"
+        hits = {lang: len(stops.intersection(wordset))
+                for lang, stops in self.res.stopwords.items()}
+        en = hits.get("en", 0)
+        best = max(hits, key=lambda k: (hits[k], k == "en"))
+        if best != "en" and hits[best] > en and hits[best] >= 2:
+            return best
+        if en == 0 and hits[best] >= 1 and best != "en":
+            return best
+        return "en"
+
+    # -- main entry ----------------------------------------------------------------
+    def analyze(self, text: str, tokens: list[str] | None = None) -> Analysis:
+        """Score ``text``. ``tokens``: the same text already split by ``TOKEN_RE`` (with
+        whitespace tokens allowed), e.g. from our spaCy tokenizer, to skip re-tokenizing."""
+        cfg = self.cfg
+        out = Analysis()
+        if not text or not text.strip():
+            out.scored, out.reason, out.language = False, "empty", "und"
+            return out
+        truncated = len(text) > cfg.max_chars
+        if truncated:
+            text = text[: cfg.max_chars]
+        clean = strip_html(text).replace("\u2019", "'").replace("\u2018", "'")
+        low = clean.lower()
+
+        token_re = token_regex(clean)
+        if tokens is not None and clean is text and not truncated:
+            orig = [t for t in tokens if not t.isspace()]
+        else:  # HTML, curly quotes or truncation changed the text: tokenize the clean one
+            orig = token_re.findall(clean)
+        toks = [o.lower() for o in orig]
+        words = [t for t in toks if t[0].isalpha()]
+        out.words = toks
+        if truncated:
+            out.explanation.append({"rule": "truncated", "weight": 0.0, "chars": cfg.max_chars})
+
+        lang = self._language(words)
+        out.language = lang
+        if lang not in ("en", "und"):
+            return self._foreign(out, toks, lang)
+
+        res = self.res
+        n = len(toks)
+        brk = res.clause_breaks
+        contributions: list[tuple[int, float, dict[str, Any]]] = []
+
+        # 1. support cues (multi-word); tokens they cover are not scored again. Only cues
+        #    whose trigger words occur are run, which keeps this cheap.
+        covered: set[int] = set()
+        trig = res.cue_triggers
+        cand: set[int] = set()
+        # set intersections keep the trigger lookup in C instead of a per-token loop
+        for key in {t[:5] for t in toks}:
+            ids = trig.get(key)
+            if ids:
+                cand.update(ids)
+        short = res.cue_short_triggers
+        for key in {t[:4] for t in toks if len(t) > 3}.union([t[:3] for t in toks]):
+            ids = short.get(key)
+            if ids:
+                cand.update(ids)
+        if "-" in low or "/" in low:
+            for t in toks:
+                if "-" in t or "/" in t:
+                    for key in trigger_keys(t):
+                        cand.update(trig.get(key, ()))
+        if cand:
+            found = []
+            for idx in sorted(cand):
+                for m in res.cues[idx].pattern.finditer(low):
+                    st = m.start()
+                    # word-start check done here: a lookbehind would disable re's
+                    # first-character scan and triple the cost
+                    if m.end() > st and (st == 0 or not (low[st - 1].isalnum()
+                                                          or low[st - 1] in "'_")):
+                        found.append((m.start(), m.start() - m.end(), idx, m.end()))
+            if found:
+                found.sort()
+                starts = [m.start() for m in token_re.finditer(clean)]
+                last_end = -1
+                for start, _neg_len, idx, end in found:
+                    if start < last_end:
+                        continue
+                    last_end = end
+                    cue = res.cues[idx]
+                    i0 = max(bisect_right(starts, start) - 1, 0)
+                    i1 = bisect_right(starts, end - 1)
+                    covered.update(range(i0, i1))
+                    out.categories.add(cue.category)
+                    contributions.append(
+                        (i0, cue.valence, {"rule": f"cue:{cue.category}",
+                                           "text": clean[start:end]})
+                    )
+
+        # 2. lexicon words and emoji with boosters, caps and negation.
+        n_caps = len(_CAPS_WORD.findall(clean)) if clean != low else 0
+        shouting = n_caps >= 3 and n_caps >= 0.6 * len(words)
+        out.shouting = shouting
+        negators = res.negators
+        boosters = res.boosters
+        valence = res.valence
+        hits: list[tuple[int, float, bool]] = [
+            (i, valence[t], False) for i, t in enumerate(toks) if t in valence
+        ]
+        if "-" in low or _ELONGATED.search(low):
+            # rare path: hyphenated compounds and elongations ("sooo gooood")
+            for i, t in enumerate(toks):
+                if t not in valence and ("-" in t or _ELONGATED.search(t)):
+                    v0, el = self._lookup(t)
+                    if v0:
+                        hits.append((i, v0, el))
+            hits.sort()
+        for i, v, elong in hits:
+            if i in covered:
+                continue
+            sign = 1.0 if v > 0 else -1.0
+            info: dict[str, Any] = {"token": orig[i], "i": i, "base": v}
+            # boosters / diminishers within three tokens, decaying with distance
+            for k, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
+                j = i - k
+                if j < 0 or toks[j] in brk:
+                    break
+                b = boosters.get(toks[j])
+                if b is None and j > 0:
+                    b = res.booster_bigrams.get((toks[j - 1], toks[j]))
+                if b is not None:
+                    v += sign * b * scale
+                    if orig[j].isupper() and len(orig[j]) > 1 and not shouting:
+                        v += sign * b * 0.5
+            if elong:
+                v += sign * 0.3
+            if not shouting and orig[i].isupper() and len(orig[i]) > 1 and orig[i].isalpha():
+                v += sign * CAPS_BOOST
+                info["caps"] = True
+            # negation: a negator within three tokens before, inside the same clause
+            for k in (1, 2, 3):
+                j = i - k
+                if j < 0 or toks[j] in brk:
+                    break
+                if toks[j] in negators or toks[j].endswith("n't"):
+                    v *= NEGATION_SCALAR
+                    info["negated_by"] = orig[j]
+                    out.negated_words.add(i)
+                    break
+            contributions.append((i, v, info))
+
+        # 3. sarcasm: a sentence-initial positive word set off by punctuation, followed by
+        #    negative evidence ("Great, another outage.", "Thanks... charged twice again").
+        if contributions:
+            self._sarcasm(toks, contributions, out)
+
+        # 4. contrast: the clause after "but"/"however" outweighs the one before.
+        weights = self._contrast_weights(toks, n)
+        total = 0.0
+        pos_sum = neg_sum = 0.0
+        explanation = out.explanation
+        for i, v, info in contributions:
+            w = weights[i] if weights else 1.0
+            v = v * w
+            if w != 1.0:
+                info["contrast"] = w
+            total += v
+            if v > 0:
+                pos_sum += v
+            else:
+                neg_sum += v
+            info["weight"] = round(v, 3)
+            info.pop("base", None)
+            explanation.append(info)
+        if weights:
+            explanation.append({"rule": "contrast", "weight": 0.0, "after": CONTRAST_AFTER})
+
+        # 5. punctuation emphasis, shouting.
+        excl = min(clean.count("!"), 4)
+        out.exclamations = clean.count("!")
+        if total != 0.0:
+            sign = 1.0 if total > 0 else -1.0
+            if excl:
+                total += sign * excl * EXCLAIM_BOOST
+                explanation.append({"rule": "exclamation", "weight": round(sign * excl * 0.292, 3)})
+            q = clean.count("?")
+            if q > 1:
+                total += sign * min(q, 3) * QMARK_BOOST
+                explanation.append({"rule": "question_marks", "weight": round(sign * 0.18, 3)})
+            if shouting and total < 0:
+                explanation.append({"rule": "all_caps", "weight": round(total * 0.25, 3)})
+                total *= 1.25
+
+        # 6. questions: a how-to question without complaint evidence is neutral.
+        stripped = clean.rstrip()
+        is_question = stripped.endswith("?") or (
+            bool(words) and words[0] in res.question_starters and "?" in clean
+        )
+        out.is_question = is_question
+        complaint = bool(out.categories & COMPLAINT_CATEGORIES) or neg_sum <= -1.5
+        if is_question and not complaint and total != 0.0:
+            howto = bool(words) and words[0] in _HOWTO_STARTS
+            damp = cfg.howto_damping if howto else cfg.question_damping
+            explanation.append({"rule": "howto_question" if howto else "question",
+                                "weight": round(total * (damp - 1.0), 3)})
+            total *= damp
+
+        score = normalize(total)
+        out.raw_total, out.pos_sum, out.neg_sum = total, pos_sum, neg_sum
+        out.score = round(score, 4)
+        out.label = label_for(out.score, cfg.neutral_band, cfg.strong_threshold)
+        if not contributions:
+            out.reason = "no_sentiment_evidence"
+
+        # 7. frustration: strong negative + support evidence (repeat contact, waiting,
+        #    churn threats, escalation, billing) or shouting / repeated "!".
+        evidence = sorted(out.categories & FRUSTRATION_CATEGORIES)
+        if shouting:
+            evidence.append("all_caps")
+        if out.exclamations >= 2 or "?!" in clean or "!?" in clean:
+            evidence.append("exclamations")
+        out.evidence = evidence
+        out.frustrated = score <= cfg.frustration_threshold and bool(evidence)
+        if out.frustrated:
+            explanation.append({"rule": "frustration", "weight": 0.0, "evidence": evidence})
+        return out
+
+    # -- pieces ---------------------------------------------------------------------
+    def _sarcasm(self, toks: list[str], contributions: list, out: Analysis) -> None:
+        res = self.res
+        openers = res.sarcasm_openers
+        rest_negative = sum(v for _, v, _ in contributions if v < 0) < -0.5 or bool(
+            out.categories & COMPLAINT_CATEGORIES
+        )
+        for pos, (i, v, info) in enumerate(contributions):
+            if v <= 0 or "token" not in info:
+                continue
+            t = toks[i]
+            sentence_start = i == 0 or toks[i - 1] in _SENT_END or (
+                toks[i - 1] in ("oh", "just", "wow", "yeah", "so", "well") and
+                (i == 1 or toks[i - 2] in _SENT_END)
+            )
+            if not (sentence_start and t in openers):
+                continue
+            nxt = toks[i + 1] if i + 1 < len(toks) else ""
+            after = toks[i + 2 : i + 6]
+            target = any(w in res.sarcasm_targets for w in after)
+            if nxt in (",", ".", "!", "…", "...", "-") and (target or rest_negative) and (
+                target or len(contributions) > 1
+            ):
+                info["sarcasm"] = True
+                contributions[pos] = (i, -abs(v), info)
+                out.categories.add("sarcasm")
+
+    def _contrast_weights(self, toks: list[str], n: int) -> list[float] | None:
+        res = self.res
+        after_words, before_words = res.contrast_after, res.contrast_before
+        if after_words.isdisjoint(toks) and before_words.isdisjoint(toks):
+            return None
+        weights = [1.0] * n
+        # sentence boundaries
+        bounds = [0]
+        for i, t in enumerate(toks):
+            if t in _SENT_END:
+                bounds.append(i + 1)
+        bounds.append(n)
+        changed = False
+        for a, b in itertools.pairwise(bounds):
+            for i in range(a, b):
+                t = toks[i]
+                if t in after_words and i > a:
+                    for j in range(a, i):
+                        weights[j] = CONTRAST_BEFORE
+                    for j in range(i + 1, b):
+                        weights[j] = CONTRAST_AFTER
+                    changed = True
+                    break
+                if t in before_words:
+                    # "Although X, Y": X is conceded, Y is the point.
+                    comma = next((j for j in range(i + 1, b) if toks[j] == ","), None)
+                    if comma is None or comma + 1 >= b:
+                        break
+                    for j in range(i + 1, comma):
+                        weights[j] = CONTRAST_BEFORE
+                    for j in range(comma + 1, b):
+                        weights[j] = CONTRAST_AFTER
+                    changed = True
+                    break
+        return weights if changed else None
+
+    def _foreign(self, out: Analysis, toks: list[str], lang: str) -> Analysis:
+        """Small-lexicon scoring for es/de/fr/pt/it/nl; flagged as not fully scored."""
+        lex = self.res.foreign_words.get(lang, {})
+        negs = self.res.foreign_negators.get(lang, frozenset())
+        total = 0.0
+        hits = 0
+        for i, t in enumerate(toks):
+            v = lex.get(t) if t[0].isalpha() else self.res.emoji.get(t)
+            if not v:
+                continue
+            if any(toks[j] in negs for j in range(max(0, i - 3), i)):
+                v *= NEGATION_SCALAR
+            hits += 1
+            total += v
+            out.explanation.append({"token": t, "i": i, "weight": round(v, 3)})
+        if "!" in "".join(toks) and total:
+            total += (1 if total > 0 else -1) * min(toks.count("!"), 4) * EXCLAIM_BOOST
+        out.score = round(normalize(total), 4)
+        out.label = label_for(out.score, self.cfg.neutral_band, self.cfg.strong_threshold)
+        out.scored = False
+        out.reason = f"non_english:{lang}"
+        note = (
+            f"scored with a small {lang} lexicon ({hits} hits); English rules not applied"
+            if hits
+            else f"no {lang} lexicon hits: 'neutral' here means unknown, not neutral"
+        )
+        out.explanation.append({"rule": "non_english", "weight": 0.0, "language": lang,
+                                "note": note})
+        out.frustrated = out.score <= self.cfg.frustration_threshold and (
+            toks.count("!") >= 2
+        )
+        return out

@@ -1,0 +1,275 @@
+"""Adapt the sentiment scorer to human-reviewed labels.
+
+Model: multinomial logistic regression (numpy/scipy, no sklearn) over
+  * the rule scorer's output (score, positive/negative sums, rule label one-hot, cue
+    categories, question/negation/caps flags), and
+  * hashed unigrams + bigrams of lowercased tokens, with words in a negation scope marked.
+The L2 penalty pulls the weights towards a *rule prior* (weights that reproduce the rule
+label), not towards zero: with few labels the model stays close to the rules, and each
+reviewed label moves it only as far as the data supports. 0 labels = plain rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize, sparse
+
+from nlp.sentiment.resources import load_resources
+from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig, fold_label, label_for
+
+CLASSES = ("negative", "neutral", "positive")
+N_HASH = 1 << 18
+CATEGORY_FEATURES = (
+    "waiting", "repeat_contact", "churn_threat", "escalation", "billing", "unresolved",
+    "broken", "sarcasm", "praise", "resolved",
+)
+DENSE = (
+    ["bias", "score", "pos_sum", "neg_sum", "rule_neg", "rule_neu", "rule_pos", "question",
+     "negation", "exclaim", "shouting", "no_evidence"]
+    + [f"cat:{c}" for c in CATEGORY_FEATURES]
+)
+N_DENSE = len(DENSE)
+MAX_CLASS_WEIGHT = 5.0
+PRIOR_STRENGTH = 2.5  # logit margin that the rule label gets in the prior
+FORMAT_VERSION = 1
+
+_LABEL_ALIASES = {
+    "negative": "negative", "neg": "negative", "-1": "negative", "very_negative": "negative",
+    "very negative": "negative", "neutral": "neutral", "neu": "neutral", "0": "neutral",
+    "positive": "positive", "pos": "positive", "1": "positive", "+1": "positive",
+    "very_positive": "positive", "very positive": "positive",
+}
+
+
+def normalize_label(raw: object) -> str:
+    """Map a reviewed label (3 classes, 5 levels, pos/neg/neu, -1/0/1) to 3 classes."""
+    key = str(raw).strip().lower().replace("-", "_") if raw is not None else ""
+    key = {"_1": "-1", "+1": "1", "1.0": "1", "0.0": "0", "_1.0": "-1"}.get(key, key)
+    if key not in _LABEL_ALIASES:
+        raise ValueError(f"unknown sentiment label {raw!r}")
+    return _LABEL_ALIASES[key]
+
+
+def _hash(s: str) -> int:
+    return zlib.crc32(s.encode("utf-8")) % N_HASH  # stable across processes, unlike hash()
+
+
+def featurize(a: Analysis) -> tuple[list[float], list[int]]:
+    """Dense rule features and hashed n-gram indices for one analysed text."""
+    rule = a.label3
+    dense = [
+        1.0, a.score, a.pos_sum / 4.0, a.neg_sum / 4.0,
+        float(rule == "negative"), float(rule == "neutral"), float(rule == "positive"),
+        float(a.is_question), float(bool(a.negated_words)), min(a.exclamations, 3) / 3.0,
+        float(a.shouting), float(a.reason == "no_sentiment_evidence"),
+    ] + [float(c in a.categories) for c in CATEGORY_FEATURES]
+    words = [("NOT_" + t if i in a.negated_words else t) for i, t in enumerate(a.words)]
+    idx = {_hash(w) for w in words}
+    idx.update(_hash(w1 + " " + w2) for w1, w2 in itertools.pairwise(words))
+    return dense, sorted(idx)
+
+
+def _matrix(analyses: Sequence[Analysis]) -> sparse.csr_matrix:
+    rows, cols, vals = [], [], []
+    for r, a in enumerate(analyses):
+        dense, idx = featurize(a)
+        for c, v in enumerate(dense):
+            if v:
+                rows.append(r)
+                cols.append(c)
+                vals.append(v)
+        scale = 1.0 / np.sqrt(max(len(idx), 1))  # long texts should not dominate
+        for c in idx:
+            rows.append(r)
+            cols.append(N_DENSE + c)
+            vals.append(scale)
+    return sparse.csr_matrix(
+        (np.asarray(vals, dtype=np.float64), (rows, cols)),
+        shape=(len(analyses), N_DENSE + N_HASH),
+    )
+
+
+def _prior() -> np.ndarray:
+    w0 = np.zeros((N_DENSE + N_HASH, len(CLASSES)))
+    for k, name in enumerate(("rule_neg", "rule_neu", "rule_pos")):
+        w0[DENSE.index(name), k] = PRIOR_STRENGTH
+    return w0
+
+
+def _fit(x: sparse.csr_matrix, y: np.ndarray, l2: float) -> np.ndarray:
+    n = x.shape[0]
+    k = len(CLASSES)
+    w0 = _prior()
+    # class-balanced sample weights (capped): reviewed feedback is skewed and we report
+    # macro-F1, so a rare class (often "neutral" or "positive") must not be ignored
+    counts = np.bincount(y, minlength=k).astype(float)
+    cw = np.where(counts > 0, n / (k * np.maximum(counts, 1.0)), 0.0).clip(0.0, MAX_CLASS_WEIGHT)
+    row_w = cw[y]
+    onehot = np.zeros((n, k))
+    onehot[np.arange(n), y] = row_w
+    # only columns that occur can move; the rest stay at the prior (saves time and space)
+    active = np.unique(x.indices)
+    xa = x[:, active]
+    w0a = w0[active]
+
+    def loss(flat: np.ndarray) -> tuple[float, np.ndarray]:
+        w = flat.reshape(len(active), k)
+        z = xa @ w
+        z -= z.max(axis=1, keepdims=True)
+        logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+        p = np.exp(logp)
+        diff = w - w0a
+        value = -(onehot * logp).sum() + 0.5 * l2 * (diff * diff).sum()
+        grad = xa.T @ (p * row_w[:, None] - onehot) + l2 * diff
+        return float(value), np.asarray(grad).ravel()
+
+    res = optimize.minimize(loss, w0a.ravel(), jac=True, method="L-BFGS-B",
+                            options={"maxiter": 300})
+    w = w0.copy()
+    w[active] = res.x.reshape(len(active), k)
+    return w
+
+
+@dataclass
+class ModelInfo:
+    path: Path
+    version: str
+    n_train: int
+    label_set: list[str]
+    metrics: dict[str, Any]
+
+
+class AdaptedModel:
+    """Loaded adapted model; ``apply`` rewrites an Analysis in place."""
+
+    def __init__(self, weights: np.ndarray, version: str, meta: dict[str, Any]) -> None:
+        self.weights = weights
+        self.version = version
+        self.meta = meta
+
+    @classmethod
+    def load(cls, path: Path) -> AdaptedModel:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        if meta.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"unsupported sentiment model format in {path}")
+        data = np.load(path / "model.npz")
+        w = _prior()
+        w[data["rows"]] = data["values"]
+        return cls(w, meta["version"], meta)
+
+    def proba(self, analyses: Sequence[Analysis]) -> np.ndarray:
+        z = _matrix(analyses) @ self.weights
+        z -= z.max(axis=1, keepdims=True)
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def apply(self, a: Analysis, cfg: ScorerConfig) -> None:
+        p = self.proba([a])[0]
+        apply_proba(a, p, cfg, self.version)
+
+
+def apply_proba(a: Analysis, p: np.ndarray, cfg: ScorerConfig, version: str) -> None:
+    label3 = CLASSES[int(np.argmax(p))]
+    score = float(p[2] - p[0])
+    band = cfg.neutral_band
+    # keep score and label consistent for downstream routing on either
+    if label3 == "neutral":
+        score = max(min(score, band * 0.98), -band * 0.98)
+    elif label3 == "positive":
+        score = max(score, band)
+    else:
+        score = min(score, -band)
+    rule_score = a.score
+    a.score = round(score, 4)
+    a.label = label_for(a.score, band, cfg.strong_threshold)
+    # frustration still needs the rule evidence (waiting, repeat contact, threats, caps)
+    a.frustrated = (
+        label3 == "negative"
+        and min(a.score, rule_score) <= cfg.frustration_threshold
+        and bool(a.evidence)
+    )
+    a.explanation.append({
+        "rule": "adapted_model", "weight": round(a.score - rule_score, 3), "model": version,
+        "proba": {c: round(float(v), 3) for c, v in zip(CLASSES, p, strict=True)},
+    })
+
+
+def _metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
+    from nlp.evaluation import classification_report
+
+    return classification_report(gold, pred)
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[object],
+    output_dir: str | Path,
+    *,
+    seed: int = 0,
+    l2: float = 1.0,
+    holdout: float = 0.2,
+) -> ModelInfo:
+    """Train an adapted model from reviewed labels and save it as a versioned artifact."""
+    if len(texts) != len(labels):
+        raise ValueError("texts and labels differ in length")
+    if not texts:
+        raise ValueError("no training rows")
+    y3 = [normalize_label(lab) for lab in labels]
+    raw_set = sorted({str(lab).strip().lower() for lab in labels})
+    scorer = Scorer(load_resources())
+    analyses = [scorer.analyze(t or "") for t in texts]
+    y = np.array([CLASSES.index(c) for c in y3])
+    x = _matrix(analyses)
+
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(texts))
+    n_hold = int(len(texts) * holdout) if len(texts) >= 50 else 0
+    metrics: dict[str, Any] = {"holdout_size": n_hold}
+    if n_hold:
+        hold, fit_idx = order[:n_hold], order[n_hold:]
+        w = _fit(x[fit_idx], y[fit_idx], l2)
+        pred = [CLASSES[i] for i in np.asarray(x[hold] @ w).argmax(axis=1)]
+        gold = [y3[i] for i in hold]
+        metrics["adapted"] = _metrics(gold, pred)
+        metrics["rules"] = _metrics(gold, [analyses[i].label3 for i in hold])
+    w = _fit(x, y, l2)  # final model uses every reviewed label
+
+    w0 = _prior()
+    rows = np.flatnonzero(np.abs(w - w0).sum(axis=1) > 1e-9)
+    digest = hashlib.sha256(w[rows].tobytes() + rows.tobytes()).hexdigest()[:10]
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    version = f"sentiment-adapted-{stamp}-{digest}"
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "model.npz", rows=rows, values=w[rows])
+    meta = {
+        "format_version": FORMAT_VERSION,
+        "version": version,
+        "created_utc": stamp,
+        "base": "rules-v1",
+        "n_train": len(texts),
+        "label_set": raw_set,
+        "classes": list(CLASSES),
+        "class_counts": {c: y3.count(c) for c in CLASSES},
+        "seed": seed,
+        "l2": l2,
+        "class_weight": f"balanced, capped at {MAX_CLASS_WEIGHT}",
+        "features": {"dense": DENSE, "hashed_ngrams": N_HASH},
+        "metrics": metrics,
+    }
+    (out / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    return ModelInfo(out, version, len(texts), raw_set, metrics)
+
+
+def fold3(label: str) -> str:
+    return fold_label(label)
