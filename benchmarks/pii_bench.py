@@ -121,7 +121,7 @@ def gen_card(r: random.Random) -> str:
         return f"{d[:4]} {d[4:10]} {d[10:]}"
     if style < 0.35:
         return d
-    sep = " " if style < 0.75 else "-"
+    sep = " " if style < 0.7 else "-" if style < 0.95 else "\u00a0"  # NBSP from rich text
     return sep.join(d[i : i + 4] for i in range(0, len(d), 4))
 
 
@@ -240,12 +240,13 @@ def gen_ip(r: random.Random) -> str:
             addr = f"{first}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
         return addr + (f"/{r.choice([8, 16, 24, 32])}" if style == 5 else "")
     if style == 6:
-        return str(ipaddress.IPv6Address(r.getrandbits(128))).replace("::", ":0:")
+        return ipaddress.IPv6Address(r.getrandbits(128)).exploded
     if style == 7:  # compressed
         groups = [f"{r.getrandbits(16):x}" for _ in range(r.randint(2, 4))]
         return "2001:db8::" + ":".join(groups)
     if style == 8:
-        return f"fe80::{r.getrandbits(16):x}:{r.getrandbits(16):x}:{r.getrandbits(16):x}"
+        zone = r.choice(["", "", "%eth0", "%en0"])
+        return f"fe80::{r.getrandbits(16):x}:{r.getrandbits(16):x}:{r.getrandbits(16):x}{zone}"
     return f"::ffff:{r.randint(1, 223)}.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
 
 
@@ -279,6 +280,12 @@ def gen_lookalike(r: random.Random) -> str:
         f"order number {ri(2, 9)}{d(9)}", f"case #{d(8)}", f"{ri(2, 20)} x {ri(2, 50)} units",
         f"ISBN 978-{d(1)}-{d(3)}-{d(5)}-{d(1)}", f"room {ri(100, 999)}",
         f"{ri(1, 9)},{d(3)} points", f"ref {y}{d(6)}", f"{d(5)} steps", f"PO {d(8)}",
+        f"{y}-{mo:02d}-{da:02d}T{ri(0, 23):02d}:{ri(0, 59):02d}:{ri(0, 59):02d}Z",
+        f"Chrome/{ri(100, 130)}.0.0.0", f"rv:1.9.{ri(0, 9)}.{ri(10, 30)}",
+        f"EAN {ri(1, 9)}{d(12)}", f"ISBN {d(9)}X", f"{ri(1700000000, 1800000000)}",
+        f"{ri(10, 80)}.{d(4)}, -{ri(10, 170)}.{d(4)}", f"{ri(100, 9999)} Main St, IL {d(5)}",
+        f"{d(2)}:{d(2)}:{d(2)}:{d(2)}:{d(2)}:{d(2)}",
+        f"{ri(0, 9)}{d(7)}-{d(4)}-{d(4)}-{d(4)}-{d(12)}", f"#{ri(0, 9)}{d(5)}", f"{ri(1, 59)} min",
     ]  # fmt: skip
     return r.choice(choices)
 
@@ -322,6 +329,8 @@ PII_TEMPLATES = [
     "whatsapp {PHONE} pls",
     "email:{EMAIL}",
     "Hello, this is {NAME}. My number is {PHONE} and my SSN# is {SSN}.",
+    "SSN#{SSN_BARE}, phone {PHONE}",
+    "Chrome/120.0.0.0 on {IP}: login failed for {EMAIL} at {LOOK}",
     "Device at {IP} (fw {LOOK}) cannot connect.",
     "Pls charge {CARD} instead, billing phone {PHONE}",
 ]
@@ -395,7 +404,10 @@ def build_presidio(threshold: float | None) -> tuple[Callable[[str], list[Span]]
     try:
         import presidio_analyzer
     except ImportError:
-        return None, "presidio-analyzer is not installed: `pip install presidio-analyzer`"
+        return None, (
+            "SKIPPED, presidio-analyzer is not installed "
+            "(`pip install presidio-analyzer` or the `bench` extra); feedbackloop alone below"
+        )
 
     # tldextract (used by EmailRecognizer) would fetch the public suffix list over the
     # network on first use: point it at no URL and no cache, i.e. its bundled snapshot.

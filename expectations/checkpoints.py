@@ -9,6 +9,7 @@ which expectation, and a summary without any row values for `ops.validation_runs
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,6 +21,7 @@ import pandas as pd
 from great_expectations.checkpoint import UpdateDataDocsAction
 from great_expectations.core.result_format import ResultFormat
 from great_expectations.data_context import AbstractDataContext
+from great_expectations.datasource.fluent.sql_datasource import GxDatasourceWarning
 
 from expectations import contacts, marts, raw_feedback, scored_feedback
 from feedbackloop.config import Settings
@@ -85,9 +87,12 @@ def configure_checkpoints(
     configured only once dbt has built them (`include_marts=True`)."""
     os.environ[URL_VARIABLE] = database_url
     inflight = context.data_sources.add_or_update_pandas(INFLIGHT)
-    warehouse = context.data_sources.add_or_update_sql(
-        WAREHOUSE, connection_string="${" + URL_VARIABLE + "}"
-    )
+    with warnings.catch_warnings():
+        # GX suggests add_postgres, which rejects unix-socket URLs (docs/decisions.md).
+        warnings.simplefilter("ignore", GxDatasourceWarning)
+        warehouse = context.data_sources.add_or_update_sql(
+            WAREHOUSE, connection_string="${" + URL_VARIABLE + "}"
+        )
 
     def in_memory(asset_name: str, suite: gx.ExpectationSuite) -> gx.ValidationDefinition:
         asset = _get_or_add(inflight, asset_name, lambda: inflight.add_dataframe_asset(asset_name))
@@ -99,7 +104,10 @@ def configure_checkpoints(
         asset = _get_or_add(
             warehouse,
             asset_name,
-            lambda: warehouse.add_table_asset(asset_name, table_name=name, schema_name=schema),
+            # A query asset names the schema without the deprecated `schema_name` argument.
+            lambda: warehouse.add_query_asset(
+                asset_name, query=f'SELECT * FROM "{schema}"."{name}"'
+            ),
         )
         batch = _get_or_add_batch(asset, "whole", asset.add_batch_definition_whole_table)
         return _definition(context, suite, batch)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 SUITE_NAME = "contacts_batch"
 
@@ -21,19 +22,16 @@ def build_suite() -> gx.ExpectationSuite:
             gxe.ExpectColumnValuesToNotBeNull(column="email_valid"),
             gxe.ExpectColumnValuesToNotBeNull(
                 column="email_invalid_reason",
-                row_condition="email_valid == False",
-                condition_parser="pandas",
+                row_condition=Column("email_valid") == False,  # noqa: E712 - a GX condition
             ),
             gxe.ExpectColumnValuesToNotBeNull(
                 column="email_hash",
-                row_condition="email_present == True",
-                condition_parser="pandas",
+                row_condition=Column("email_present") == True,  # noqa: E712
             ),
             gxe.ExpectColumnValueLengthsToEqual(
                 column="email_hash",
                 value=64,
-                row_condition="email_present == True",
-                condition_parser="pandas",
+                row_condition=Column("email_present") == True,  # noqa: E712
             ),
         ],
         meta={"layer": "raw", "gate": "before storage"},

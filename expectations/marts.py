@@ -44,6 +44,16 @@ TABLE_CHECKS: tuple[TableCheck, ...] = (
         {"department": ("sales", "cs", "support", "marketing", "product")},
     ),
     TableCheck("analytics_staging", "stg_crm__contacts", ("contact_id",)),
+    TableCheck(
+        "analytics_marts",
+        "fct_feedback",
+        ("feedback_key",),
+        {
+            "item_type": ("ticket", "satisfaction_rating", "review", "note"),
+            "department": ("sales", "cs", "support", "marketing", "product"),
+        },
+    ),
+    TableCheck("analytics_marts", "dim_contacts", ("contact_id",)),
 )
 
 

@@ -14,10 +14,11 @@ from datetime import UTC, datetime, timedelta
 
 import great_expectations as gx
 import great_expectations.expectations as gxe
+from great_expectations.expectations.row_conditions import Column
 
 SUITE_NAME = "raw_feedback_batch"
 EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
-TEXT_REQUIRED = 'item_type != "satisfaction_rating"'
+TEXT_REQUIRED = Column("item_type") != "satisfaction_rating"
 ITEM_TYPES = ["ticket", "ticket_comment", "satisfaction_rating", "review", "note"]
 
 
@@ -33,11 +34,9 @@ def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx
             gxe.ExpectColumnValuesToBeInSet(column="item_type", value_set=ITEM_TYPES),
             gxe.ExpectColumnValuesToBeInSet(column="source", value_set=sorted(set(known_sources))),
             # A satisfaction rating may be a bare score; every other item is its text.
-            gxe.ExpectColumnValuesToNotBeNull(
-                column="text", row_condition=TEXT_REQUIRED, condition_parser="pandas"
-            ),
+            gxe.ExpectColumnValuesToNotBeNull(column="text", row_condition=TEXT_REQUIRED),
             gxe.ExpectColumnValueLengthsToBeBetween(
-                column="text", min_value=1, row_condition=TEXT_REQUIRED, condition_parser="pandas"
+                column="text", min_value=1, row_condition=TEXT_REQUIRED
             ),
             gxe.ExpectColumnValuesToBeNull(column="unmasked_pii"),
             gxe.ExpectColumnValuesToNotBeNull(column="updated_at"),

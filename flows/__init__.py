@@ -1,1 +1,6 @@
 """Prefect flows: thin orchestration over `feedbackloop` and `nlp` library functions."""
+
+from feedbackloop.governance.logging import install_pii_logging_filter
+
+# Flow runs log through Prefect's handlers too: mask every record, whoever serves the flows.
+install_pii_logging_filter()

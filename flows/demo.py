@@ -21,6 +21,7 @@ from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.db.stats import row_counts
 from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.demo.load import LoadReport, load_dataset
+from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.gate import GateFailed, record_run
 from feedbackloop.marts import DbtResult, build_marts
 
@@ -52,6 +53,12 @@ def govern_and_load(engine: Engine, dataset: DemoDataset, validator: Validator) 
         validator=validator,
         max_failed_share=settings.gate_max_failed_share,
     )
+
+
+@task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE)
+def merge_contacts(engine: Engine) -> int:
+    with engine.begin() as conn:
+        return len(merge_duplicate_contacts(conn, actor="flow demo-loop"))
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=1800)
@@ -87,6 +94,7 @@ def demo_loop(
     if report.gate_failures:
         # Stop before anything downstream acts on a batch that failed governance.
         raise GateFailed(f"governance gate failed: {report.gate_failures}")
+    merged = merge_contacts(engine)
     dbt = build_models(quiet)
     marts_check = check_models(engine, validator)
     counts = count_rows(engine)
@@ -97,6 +105,7 @@ def demo_loop(
     )
     return {
         "report": report,
+        "merged_contacts": merged,
         "dbt": dbt,
         "marts_check": marts_check,
         "data_docs": validator.data_docs_index,

@@ -25,6 +25,7 @@ from feedbackloop import progress
 from feedbackloop.cli.nlp import app as nlp_app
 from feedbackloop.cli.pii import app as pii_app
 from feedbackloop.config import ENV_PREFIX, ConfigError, get_settings
+from feedbackloop.governance.logging import install_pii_logging_filter
 
 app = typer.Typer(
     name="feedbackloop",
@@ -59,6 +60,8 @@ def _prefect_defaults() -> None:
 
 @app.callback()
 def _root() -> None:
+    # No personal data in any log line or exception message, whichever logger writes it.
+    install_pii_logging_filter()
     # Our own loggers at the configured level; libraries (alembic, dbt, httpx) only warn.
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("feedbackloop", "flows", "nlp", "expectations"):
@@ -172,6 +175,41 @@ def governance_report(
     console.print(f"Data Docs: {docs}")
 
 
+@app.command()
+def forget(
+    email: Annotated[str, typer.Option(help="Address of the person whose data to erase.")],
+    rebuild: Annotated[bool, typer.Option(help="Rebuild the marts afterwards.")] = True,
+) -> None:
+    """Right to erasure: remove a person's data from every schema and rebuild the marts."""
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.governance.erasure import forget as erase
+    from feedbackloop.marts import build_marts
+
+    settings = get_settings()
+    engine = ensure_ready(settings)
+    with engine.begin() as conn:
+        report = erase(conn, email, settings.hash_key(), actor=f"cli:{_user()}")
+    if not report.found:
+        console.print("no contact with that address: nothing to erase")
+        return
+    table = Table("table", "rows changed", title=f"Erased {len(report.contacts)} contact(s)")
+    for name, rows in report.changed.items():
+        table.add_row(name, f"{rows:,}")
+    console.print(table)
+    if rebuild:
+        build_marts(settings, quiet=True)
+        console.print("marts rebuilt; an audit row records the erasure (without the address)")
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
+
+
 # ------------------------------------------------------------------------------------- demo
 
 
@@ -226,12 +264,14 @@ def _print_demo_summary(result: dict) -> None:
         )
     console.print(table)
 
-    masked = Table(title="Personal data masked before storage")
+    masked = Table(title="Governance: masked before storage, validated, merged")
     masked.add_column("entity type")
     masked.add_column("masked", justify="right")
     for kind, count in sorted(report.masked_entities.items()):
         masked.add_row(kind, f"{count:,}")
     masked.add_row("invalid emails flagged", f"{report.invalid_emails:,}")
+    masked.add_row("duplicate contacts merged", f"{result['merged_contacts']:,}")
+    masked.add_row("consent decisions recorded", f"{report.consent_changes:,}")
     console.print(masked)
     check = result["marts_check"]
     console.print(

@@ -85,8 +85,14 @@ def score(
             writer.writerow(["row", "label", "score", "frustrated"])
             texts = ((row.get(text_column) or "") for row in rows)
             for n, doc in enumerate(nlp.pipe(texts, batch_size=BATCH), start=1):
-                writer.writerow([n - 1, doc._.sentiment_label, f"{doc._.sentiment:.4f}",
-                                 "true" if doc._.frustrated else "false"])
+                writer.writerow(
+                    [
+                        n - 1,
+                        doc._.sentiment_label,
+                        f"{doc._.sentiment:.4f}",
+                        "true" if doc._.frustrated else "false",
+                    ]
+                )
     finally:
         fh.close()  # type: ignore[attr-defined]
     version = nlp.get_pipe("feedback_sentiment_v1").version
@@ -106,8 +112,17 @@ def train(
 
     texts, labels = _read_labelled(input, text_column, label_column)
     info = train_model(texts, labels, output, seed=seed)
-    typer.echo(json.dumps({"version": info.version, "path": str(info.path),
-                           "n_train": info.n_train, "metrics": info.metrics}, indent=2))
+    typer.echo(
+        json.dumps(
+            {
+                "version": info.version,
+                "path": str(info.path),
+                "n_train": info.n_train,
+                "metrics": info.metrics,
+            },
+            indent=2,
+        )
+    )
 
 
 @app.command("eval")
@@ -135,8 +150,9 @@ def eval_(
             order = list(range(len(texts)))
             random.Random(seed).shuffle(order)
             tr, te = order[:train_size], order[train_size:]
-            train_info = train_model([texts[i] for i in tr], [labels[i] for i in tr],
-                                     Path(tmp) / "model", seed=seed)
+            train_info = train_model(
+                [texts[i] for i in tr], [labels[i] for i in tr], Path(tmp) / "model", seed=seed
+            )
             model_dir = train_info.path
             texts, labels = [texts[i] for i in te], [labels[i] for i in te]
         result = evaluate(texts, labels, model_dir=model_dir, baselines=baselines)
@@ -148,14 +164,29 @@ def eval_(
         typer.echo(json.dumps(result, indent=2))
         return
     table = Table(title=f"sentiment eval: {result['n']} rows (train_size={train_size})")
-    for col in ("system", "version", "macro-F1", "accuracy", "F1 neg", "F1 neu", "F1 pos",
-                "docs/s"):
+    for col in (
+        "system",
+        "version",
+        "macro-F1",
+        "accuracy",
+        "F1 neg",
+        "F1 neu",
+        "F1 pos",
+        "docs/s",
+    ):
         table.add_column(col)
     for name, rep in result["systems"].items():
         pc = rep["per_class"]
-        table.add_row(name, rep["version"], f"{rep['macro_f1']:.3f}", f"{rep['accuracy']:.3f}",
-                      f"{pc['negative']['f1']:.3f}", f"{pc['neutral']['f1']:.3f}",
-                      f"{pc['positive']['f1']:.3f}", f"{rep['docs_per_s']:.0f}")
+        table.add_row(
+            name,
+            rep["version"],
+            f"{rep['macro_f1']:.3f}",
+            f"{rep['accuracy']:.3f}",
+            f"{pc['negative']['f1']:.3f}",
+            f"{pc['neutral']['f1']:.3f}",
+            f"{pc['positive']['f1']:.3f}",
+            f"{rep['docs_per_s']:.0f}",
+        )
     Console().print(table)
 
 

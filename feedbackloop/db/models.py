@@ -121,6 +121,8 @@ class Contact(RawMixin, Base):
     email_invalid_reason: Mapped[str | None] = mapped_column(Text)
     account_source_id: Mapped[str | None] = mapped_column(String(128))
     language: Mapped[str | None] = mapped_column(String(16))
+    # Set by `feedbackloop forget`: the hash is gone and the contact's texts are erased.
+    erased_at: Mapped[datetime | None] = mapped_column(Tstz)
 
 
 class Ticket(RawMixin, Base):
@@ -298,6 +300,20 @@ class Consent(Base):
     granted: Mapped[bool] = mapped_column(Boolean, nullable=False)
     recorded_at: Mapped[datetime] = _now_column()
     recorded_by: Mapped[str] = mapped_column(String(128), nullable=False)
+
+
+class ContactMerge(Base):
+    """A duplicate contact (same normalized email) folded into its canonical contact."""
+
+    __tablename__ = "contact_merges"
+    __table_args__ = (Index("ix_contact_merges_into", "merged_into_source_id"), {"schema": "ops"})
+
+    contact_source: Mapped[str] = mapped_column(String(64), primary_key=True)
+    contact_source_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    merged_into_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    rule: Mapped[str] = mapped_column(String(64), nullable=False)
+    merged_at: Mapped[datetime] = _now_column()
+    merged_by: Mapped[str] = mapped_column(String(128), nullable=False)
 
 
 class Action(Base):

@@ -357,8 +357,9 @@ def _phone(rng: random.Random, lang: str) -> str:
     if rng.random() < 0.5:
         exchange, line = "555", f"01{_digits(rng, 2)}"
     else:
-        exchange, line = f"{rng.randint(2, 9)}{rng.randint(0, 9)}{rng.randint(1, 9)}", _digits(
-            rng, 4
+        exchange, line = (
+            f"{rng.randint(2, 9)}{rng.randint(0, 9)}{rng.randint(1, 9)}",
+            _digits(rng, 4),
         )
     fmt = rng.randrange(4)
     if fmt == 0:
@@ -386,56 +387,355 @@ def _ipv6(rng: random.Random) -> str:
 # ------------------------------------------------------------------------------------ lexicon
 
 _FIRST = {
-    "en": ("James", "Mary", "Michael", "Jennifer", "David", "Sarah", "Chris", "Emily", "Daniel",
-           "Jessica", "Matt", "Ashley", "Ryan", "Lauren", "Kevin", "Megan", "Brian", "Rachel",
-           "Jason", "Olivia", "Tyler", "Hannah", "Sam", "Priya", "Omar", "Aisha", "Wei", "Tom",
-           "Grace", "Liam"),
-    "es": ("María", "José", "Carmen", "Javier", "Lucía", "Carlos", "Ana", "Miguel", "Laura",
-           "Alejandro", "Sofía", "Diego", "Elena", "Pablo", "Marta", "Andrés", "Isabel", "Raúl",
-           "Paula", "Fernando"),
-    "de": ("Lukas", "Anna", "Jonas", "Lena", "Felix", "Laura", "Maximilian", "Julia", "Paul",
-           "Sophie", "Tobias", "Katharina", "Jan", "Hannah", "Florian", "Miriam", "Stefan",
-           "Sabine", "Matthias", "Jürgen"),
-    "fr": ("Camille", "Julien", "Léa", "Thomas", "Manon", "Nicolas", "Chloé", "Antoine", "Sarah",
-           "Maxime", "Élodie", "Hugo", "Inès", "Mathieu", "Pauline", "Guillaume", "Céline",
-           "Alexandre", "Margaux", "Benoît"),
-    "pt": ("João", "Maria", "Pedro", "Ana", "Lucas", "Juliana", "Gabriel", "Fernanda", "Rafael",
-           "Camila", "Bruno", "Beatriz", "Thiago", "Larissa", "Felipe", "Mariana", "Rodrigo",
-           "Patrícia", "André", "Letícia"),
+    "en": (
+        "James",
+        "Mary",
+        "Michael",
+        "Jennifer",
+        "David",
+        "Sarah",
+        "Chris",
+        "Emily",
+        "Daniel",
+        "Jessica",
+        "Matt",
+        "Ashley",
+        "Ryan",
+        "Lauren",
+        "Kevin",
+        "Megan",
+        "Brian",
+        "Rachel",
+        "Jason",
+        "Olivia",
+        "Tyler",
+        "Hannah",
+        "Sam",
+        "Priya",
+        "Omar",
+        "Aisha",
+        "Wei",
+        "Tom",
+        "Grace",
+        "Liam",
+    ),
+    "es": (
+        "María",
+        "José",
+        "Carmen",
+        "Javier",
+        "Lucía",
+        "Carlos",
+        "Ana",
+        "Miguel",
+        "Laura",
+        "Alejandro",
+        "Sofía",
+        "Diego",
+        "Elena",
+        "Pablo",
+        "Marta",
+        "Andrés",
+        "Isabel",
+        "Raúl",
+        "Paula",
+        "Fernando",
+    ),
+    "de": (
+        "Lukas",
+        "Anna",
+        "Jonas",
+        "Lena",
+        "Felix",
+        "Laura",
+        "Maximilian",
+        "Julia",
+        "Paul",
+        "Sophie",
+        "Tobias",
+        "Katharina",
+        "Jan",
+        "Hannah",
+        "Florian",
+        "Miriam",
+        "Stefan",
+        "Sabine",
+        "Matthias",
+        "Jürgen",
+    ),
+    "fr": (
+        "Camille",
+        "Julien",
+        "Léa",
+        "Thomas",
+        "Manon",
+        "Nicolas",
+        "Chloé",
+        "Antoine",
+        "Sarah",
+        "Maxime",
+        "Élodie",
+        "Hugo",
+        "Inès",
+        "Mathieu",
+        "Pauline",
+        "Guillaume",
+        "Céline",
+        "Alexandre",
+        "Margaux",
+        "Benoît",
+    ),
+    "pt": (
+        "João",
+        "Maria",
+        "Pedro",
+        "Ana",
+        "Lucas",
+        "Juliana",
+        "Gabriel",
+        "Fernanda",
+        "Rafael",
+        "Camila",
+        "Bruno",
+        "Beatriz",
+        "Thiago",
+        "Larissa",
+        "Felipe",
+        "Mariana",
+        "Rodrigo",
+        "Patrícia",
+        "André",
+        "Letícia",
+    ),
 }
 _LAST = {
-    "en": ("Smith", "Johnson", "Brown", "Taylor", "Miller", "Davis", "Wilson", "Anderson",
-           "Thomas", "Moore", "Jackson", "White", "Harris", "Martin", "Thompson", "Clark",
-           "Lewis", "Walker", "Hall", "Young", "King", "Wright", "Patel", "Nguyen", "Kim",
-           "O'Brien", "Murphy", "Campbell", "Evans", "Hughes"),
-    "es": ("García", "Martínez", "López", "Sánchez", "González", "Pérez", "Rodríguez",
-           "Fernández", "Gómez", "Díaz", "Moreno", "Álvarez", "Romero", "Navarro", "Torres",
-           "Ruiz", "Ramírez", "Castro", "Ortega", "Vargas"),
-    "de": ("Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker",
-           "Schulz", "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Schröder", "Neumann",
-           "Krause", "Zimmermann", "Braun", "Hartmann"),
-    "fr": ("Martin", "Bernard", "Dubois", "Durand", "Lefebvre", "Moreau", "Laurent", "Simon",
-           "Michel", "Leroy", "Roux", "David", "Bertrand", "Morel", "Fournier", "Girard",
-           "Bonnet", "Dupont", "Lambert", "Fontaine"),
-    "pt": ("Silva", "Santos", "Oliveira", "Souza", "Pereira", "Costa", "Ferreira", "Rodrigues",
-           "Almeida", "Nascimento", "Lima", "Araújo", "Carvalho", "Gomes", "Martins", "Ribeiro",
-           "Barbosa", "Rocha", "Dias", "Teixeira"),
+    "en": (
+        "Smith",
+        "Johnson",
+        "Brown",
+        "Taylor",
+        "Miller",
+        "Davis",
+        "Wilson",
+        "Anderson",
+        "Thomas",
+        "Moore",
+        "Jackson",
+        "White",
+        "Harris",
+        "Martin",
+        "Thompson",
+        "Clark",
+        "Lewis",
+        "Walker",
+        "Hall",
+        "Young",
+        "King",
+        "Wright",
+        "Patel",
+        "Nguyen",
+        "Kim",
+        "O'Brien",
+        "Murphy",
+        "Campbell",
+        "Evans",
+        "Hughes",
+    ),
+    "es": (
+        "García",
+        "Martínez",
+        "López",
+        "Sánchez",
+        "González",
+        "Pérez",
+        "Rodríguez",
+        "Fernández",
+        "Gómez",
+        "Díaz",
+        "Moreno",
+        "Álvarez",
+        "Romero",
+        "Navarro",
+        "Torres",
+        "Ruiz",
+        "Ramírez",
+        "Castro",
+        "Ortega",
+        "Vargas",
+    ),
+    "de": (
+        "Müller",
+        "Schmidt",
+        "Schneider",
+        "Fischer",
+        "Weber",
+        "Meyer",
+        "Wagner",
+        "Becker",
+        "Schulz",
+        "Hoffmann",
+        "Koch",
+        "Richter",
+        "Klein",
+        "Wolf",
+        "Schröder",
+        "Neumann",
+        "Krause",
+        "Zimmermann",
+        "Braun",
+        "Hartmann",
+    ),
+    "fr": (
+        "Martin",
+        "Bernard",
+        "Dubois",
+        "Durand",
+        "Lefebvre",
+        "Moreau",
+        "Laurent",
+        "Simon",
+        "Michel",
+        "Leroy",
+        "Roux",
+        "David",
+        "Bertrand",
+        "Morel",
+        "Fournier",
+        "Girard",
+        "Bonnet",
+        "Dupont",
+        "Lambert",
+        "Fontaine",
+    ),
+    "pt": (
+        "Silva",
+        "Santos",
+        "Oliveira",
+        "Souza",
+        "Pereira",
+        "Costa",
+        "Ferreira",
+        "Rodrigues",
+        "Almeida",
+        "Nascimento",
+        "Lima",
+        "Araújo",
+        "Carvalho",
+        "Gomes",
+        "Martins",
+        "Ribeiro",
+        "Barbosa",
+        "Rocha",
+        "Dias",
+        "Teixeira",
+    ),
 }
-_AGENT_NAMES = ("Priya", "Tom", "Lena", "Marcus", "Sofia", "Daniel", "Aiko", "Ben", "Clara",
-                "Diego", "Emma", "Farid", "Grace", "Hugo", "Ines", "Jonas", "Kate", "Leo",
-                "Maya", "Nils", "Olga", "Pedro", "Quinn", "Rosa", "Sam", "Tariq", "Uma",
-                "Victor", "Wendy", "Yusuf", "Zoe", "Anil", "Bea", "Carl", "Dana", "Eli", "Fay",
-                "Gus", "Hana", "Ivan")
-_COMPANY_WORDS = ("Harbor", "Copperline", "Redwood", "Summit", "Atlas", "Brightwater",
-                  "Ironclad", "Kestrel", "Lumen", "Meridian", "Nimbus", "Orchard", "Pinecrest",
-                  "Quarry", "Riverstone", "Sable", "Tidewater", "Vantage", "Willow", "Zephyr",
-                  "Alder", "Beacon", "Cinder", "Driftwood", "Ember", "Foxglove", "Granite",
-                  "Juniper", "Larkspur", "Maple", "Northgate", "Oakridge", "Pioneer", "Quill",
-                  "Ridgeway", "Silverline", "Trident", "Upland", "Bluefin", "Cobalt")
-_COMPANY_TRADES = ("Logistics", "Analytics", "Health", "Labs", "Retail", "Foods", "Capital",
-                   "Energy", "Media", "Robotics", "Dental", "Legal", "Freight", "Studios",
-                   "Software", "Insurance", "Manufacturing", "Realty", "Hospitality",
-                   "Construction")
+_AGENT_NAMES = (
+    "Priya",
+    "Tom",
+    "Lena",
+    "Marcus",
+    "Sofia",
+    "Daniel",
+    "Aiko",
+    "Ben",
+    "Clara",
+    "Diego",
+    "Emma",
+    "Farid",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kate",
+    "Leo",
+    "Maya",
+    "Nils",
+    "Olga",
+    "Pedro",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tariq",
+    "Uma",
+    "Victor",
+    "Wendy",
+    "Yusuf",
+    "Zoe",
+    "Anil",
+    "Bea",
+    "Carl",
+    "Dana",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivan",
+)
+_COMPANY_WORDS = (
+    "Harbor",
+    "Copperline",
+    "Redwood",
+    "Summit",
+    "Atlas",
+    "Brightwater",
+    "Ironclad",
+    "Kestrel",
+    "Lumen",
+    "Meridian",
+    "Nimbus",
+    "Orchard",
+    "Pinecrest",
+    "Quarry",
+    "Riverstone",
+    "Sable",
+    "Tidewater",
+    "Vantage",
+    "Willow",
+    "Zephyr",
+    "Alder",
+    "Beacon",
+    "Cinder",
+    "Driftwood",
+    "Ember",
+    "Foxglove",
+    "Granite",
+    "Juniper",
+    "Larkspur",
+    "Maple",
+    "Northgate",
+    "Oakridge",
+    "Pioneer",
+    "Quill",
+    "Ridgeway",
+    "Silverline",
+    "Trident",
+    "Upland",
+    "Bluefin",
+    "Cobalt",
+)
+_COMPANY_TRADES = (
+    "Logistics",
+    "Analytics",
+    "Health",
+    "Labs",
+    "Retail",
+    "Foods",
+    "Capital",
+    "Energy",
+    "Media",
+    "Robotics",
+    "Dental",
+    "Legal",
+    "Freight",
+    "Studios",
+    "Software",
+    "Insurance",
+    "Manufacturing",
+    "Realty",
+    "Hospitality",
+    "Construction",
+)
 _COMPANY_EXTRA = ("", "", "", "Group", "Partners", "Solutions", "Systems", "Holdings", "Works")
 _LEGAL = {
     "en": ("Inc.", "LLC", "Ltd", "", "Co."),
@@ -458,24 +758,104 @@ _FREEMAIL = {
     "fr": ("orange.fr", "free.fr", "gmail.com", "laposte.net"),
     "pt": ("gmail.com", "uol.com.br", "hotmail.com"),
 }
-_JOB_TITLES = ("Operations Manager", "Head of Finance", "IT Administrator", "Site Supervisor",
-               "Data Analyst", "Office Manager", "CTO", "Controller", "Project Lead",
-               "Customer Success Lead", "VP Operations", "Field Coordinator")
-_REPORTS = ("Monthly Revenue", "Pipeline by Owner", "Site Inspections", "Team Activity",
-            "Open Issues", "Quarterly KPIs", "Churn Overview", "Inventory Levels",
-            "Safety Incidents", "Weekly Summary")
+_JOB_TITLES = (
+    "Operations Manager",
+    "Head of Finance",
+    "IT Administrator",
+    "Site Supervisor",
+    "Data Analyst",
+    "Office Manager",
+    "CTO",
+    "Controller",
+    "Project Lead",
+    "Customer Success Lead",
+    "VP Operations",
+    "Field Coordinator",
+)
+_REPORTS = (
+    "Monthly Revenue",
+    "Pipeline by Owner",
+    "Site Inspections",
+    "Team Activity",
+    "Open Issues",
+    "Quarterly KPIs",
+    "Churn Overview",
+    "Inventory Levels",
+    "Safety Incidents",
+    "Weekly Summary",
+)
 _COMPETITORS = ("Plotline", "Dashwise", "Sumday", "Chartwell")
 _MONTHS = {
-    "en": ("January", "February", "March", "April", "May", "June", "July", "August",
-           "September", "October", "November", "December"),
-    "es": ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto",
-           "septiembre", "octubre", "noviembre", "diciembre"),
-    "de": ("Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September",
-           "Oktober", "November", "Dezember"),
-    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
-           "octobre", "novembre", "décembre"),
-    "pt": ("janeiro", "fevereiro", "março", "abril", "maio", "junho", "julho", "agosto",
-           "setembro", "outubro", "novembro", "dezembro"),
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+    "de": (
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ),
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    "pt": (
+        "janeiro",
+        "fevereiro",
+        "março",
+        "abril",
+        "maio",
+        "junho",
+        "julho",
+        "agosto",
+        "setembro",
+        "outubro",
+        "novembro",
+        "dezembro",
+    ),
 }
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday")
 
@@ -616,16 +996,27 @@ def _clock(d: _Draft) -> str:
 _SLOT_FILLERS: dict[str, Callable[[_Draft], str]] = {
     "report": lambda d: d.rng.choice(_REPORTS),
     "rows": lambda d: f"{d.rng.randint(20, 900) * 1000:,}",
-    "browser": lambda d: d.rng.choice(("Chrome 124", "Firefox 125", "Safari 17", "Edge 123",
-                                       "Chrome", "the latest Chrome")),
-    "desktop_os": lambda d: d.rng.choice(("Windows 11", "macOS Sonoma", "macOS Ventura",
-                                          "Windows 10", "Ubuntu 22.04")),
+    "browser": lambda d: d.rng.choice(
+        ("Chrome 124", "Firefox 125", "Safari 17", "Edge 123", "Chrome", "the latest Chrome")
+    ),
+    "desktop_os": lambda d: d.rng.choice(
+        ("Windows 11", "macOS Sonoma", "macOS Ventura", "Windows 10", "Ubuntu 22.04")
+    ),
     "mobile_os": lambda d: d.rng.choice(("iOS 17.4", "Android 14", "Android 13", "iOS 16.7")),
-    "authenticator": lambda d: d.rng.choice(("Google Authenticator", "Microsoft Authenticator",
-                                             "Authy", "1Password")),
-    "android_device": lambda d: d.rng.choice(("Pixel 8", "Pixel 7a", "Samsung Galaxy S23",
-                                              "Samsung Galaxy A54", "OnePlus 11",
-                                              "Xiaomi Redmi Note 12", "Motorola Edge 40")),
+    "authenticator": lambda d: d.rng.choice(
+        ("Google Authenticator", "Microsoft Authenticator", "Authy", "1Password")
+    ),
+    "android_device": lambda d: d.rng.choice(
+        (
+            "Pixel 8",
+            "Pixel 7a",
+            "Samsung Galaxy S23",
+            "Samsung Galaxy A54",
+            "OnePlus 11",
+            "Xiaomi Redmi Note 12",
+            "Motorola Edge 40",
+        )
+    ),
     "android_version": lambda d: d.rng.choice(("Android 14", "Android 14", "Android 13")),
     "app_version": _version,
     "invoice": lambda d: d.record_look(
@@ -643,10 +1034,15 @@ _SLOT_FILLERS: dict[str, Callable[[_Draft], str]] = {
     "seats": lambda d: str(d.rng.randint(5, 400)),
     "seats_add": lambda d: str(d.rng.randint(2, 12)),
     "plan": lambda d: d.rng.choice(("Pro", "Enterprise")),
-    "okta_error": lambda d: d.rng.choice((
-        "Invalid SAML response signature", "User is not assigned to this application",
-        "Audience restriction mismatch", "SAML assertion expired",
-        "Invalid issuer in the SAML response")),
+    "okta_error": lambda d: d.rng.choice(
+        (
+            "Invalid SAML response signature",
+            "User is not assigned to this application",
+            "Audience restriction mismatch",
+            "SAML assertion expired",
+            "Invalid issuer in the SAML response",
+        )
+    ),
     "n_days": lambda d: str(d.rng.randint(2, 9)),
     "n_req": lambda d: str(d.rng.choice((60, 100, 120, 300, 600))),
     "clock_time": _clock,
@@ -656,8 +1052,9 @@ _SLOT_FILLERS: dict[str, Callable[[_Draft], str]] = {
     "bug_no": lambda d: str(d.rng.randint(1000, 9999)),
     "inc_no": lambda d: str(d.rng.randint(100, 999)),
     "job_title": lambda d: d.rng.choice(_JOB_TITLES),
-    "integration": lambda d: d.rng.choice(("Salesforce", "HubSpot", "Slack", "Jira", "Zapier",
-                                           "Microsoft Teams")),
+    "integration": lambda d: d.rng.choice(
+        ("Salesforce", "HubSpot", "Slack", "Jira", "Zapier", "Microsoft Teams")
+    ),
     "card": lambda d: d.record_pii("CREDIT_CARD", _card_number(d.rng)),
     "card_exp": lambda d: f"{d.rng.randint(1, 12):02d}/{d.rng.randint(26, 30)}",
     "ssn": lambda d: d.record_pii("US_SSN", _ssn(d.rng)),
@@ -687,7 +1084,6 @@ def _cumulative(weights: tuple[float, ...]) -> list[float]:
     return out
 
 
-
 @dataclass(frozen=True, slots=True)
 class _Topic:
     key: str
@@ -707,14 +1103,22 @@ class _Topic:
 
 _TOPICS: tuple[_Topic, ...] = (
     _Topic(
-        key="export_csv", area="export", recurring=True, weight=11,
+        key="export_csv",
+        area="export",
+        recurring=True,
+        weight=11,
         tones=(9, 13, 60, 5, 13),
         complaint="finding the CSV export is way harder than it should be",
         subjects=(
-            "How do I export to CSV?", "Export report as CSV", "CSV export question",
-            "Where is the export button?", "Exporting {report} to CSV",
-            "Can't find CSV download", "Need to download our data as CSV",
-            "export to excel?", "Download {report} data",
+            "How do I export to CSV?",
+            "Export report as CSV",
+            "CSV export question",
+            "Where is the export button?",
+            "Exporting {report} to CSV",
+            "Can't find CSV download",
+            "Need to download our data as CSV",
+            "export to excel?",
+            "Download {report} data",
         ),
         asks=(
             "How do I export the {report} report to CSV?",
@@ -756,37 +1160,68 @@ _TOPICS: tuple[_Topic, ...] = (
             "exports, which might save your finance team a step.",
         ),
         i18n=(
-            ("es", "¿Cómo exporto a CSV?",
-             "¿Cómo puedo exportar el informe {report} a CSV? Solo veo la opción de PDF."),
-            ("es", "Exportar datos a Excel",
-             "Necesito descargar nuestros datos en un archivo CSV para el equipo de finanzas. "
-             "¿Dónde está la opción de exportar?"),
-            ("de", "CSV-Export",
-             "Wie kann ich den Bericht {report} als CSV exportieren? Ich finde nur den "
-             "PDF-Download."),
-            ("de", "Daten als CSV herunterladen",
-             "Unsere Buchhaltung braucht die Zahlen jeden Monat als CSV-Datei. Wo finde ich "
-             "die Exportfunktion?"),
-            ("fr", "Export CSV",
-             "Comment exporter le rapport {report} en CSV ? Je ne vois que l'option PDF."),
-            ("fr", "Télécharger les données en CSV",
-             "Notre équipe finance a besoin des chiffres en CSV chaque mois. Où se trouve la "
-             "fonction d'export ?"),
-            ("pt", "Como exportar para CSV?",
-             "Como faço para exportar o relatório {report} em CSV? Só aparece a opção de PDF."),
-            ("pt", "Baixar dados em CSV",
-             "Preciso baixar nossos dados em CSV para o time financeiro. Onde fica a opção de "
-             "exportar?"),
+            (
+                "es",
+                "¿Cómo exporto a CSV?",
+                "¿Cómo puedo exportar el informe {report} a CSV? Solo veo la opción de PDF.",
+            ),
+            (
+                "es",
+                "Exportar datos a Excel",
+                "Necesito descargar nuestros datos en un archivo CSV para el equipo de finanzas. "
+                "¿Dónde está la opción de exportar?",
+            ),
+            (
+                "de",
+                "CSV-Export",
+                "Wie kann ich den Bericht {report} als CSV exportieren? Ich finde nur den "
+                "PDF-Download.",
+            ),
+            (
+                "de",
+                "Daten als CSV herunterladen",
+                "Unsere Buchhaltung braucht die Zahlen jeden Monat als CSV-Datei. Wo finde ich "
+                "die Exportfunktion?",
+            ),
+            (
+                "fr",
+                "Export CSV",
+                "Comment exporter le rapport {report} en CSV ? Je ne vois que l'option PDF.",
+            ),
+            (
+                "fr",
+                "Télécharger les données en CSV",
+                "Notre équipe finance a besoin des chiffres en CSV chaque mois. Où se trouve la "
+                "fonction d'export ?",
+            ),
+            (
+                "pt",
+                "Como exportar para CSV?",
+                "Como faço para exportar o relatório {report} em CSV? Só aparece a opção de PDF.",
+            ),
+            (
+                "pt",
+                "Baixar dados em CSV",
+                "Preciso baixar nossos dados em CSV para o time financeiro. Onde fica a opção de "
+                "exportar?",
+            ),
         ),
     ),
     _Topic(
-        key="reset_2fa", area="login", recurring=True, weight=10,
+        key="reset_2fa",
+        area="login",
+        recurring=True,
+        weight=10,
         tones=(22, 6, 52, 7, 13),
         complaint="getting locked out by two-factor is a nightmare",
         subjects=(
-            "Reset two-factor authentication", "Lost my phone - can't log in (2FA)",
-            "2FA reset needed", "New phone, authenticator codes gone", "Locked out by two-factor",
-            "Can you disable 2FA on my account?", "Two-factor code not accepted",
+            "Reset two-factor authentication",
+            "Lost my phone - can't log in (2FA)",
+            "2FA reset needed",
+            "New phone, authenticator codes gone",
+            "Locked out by two-factor",
+            "Can you disable 2FA on my account?",
+            "Two-factor code not accepted",
             "Need help with 2-step verification",
         ),
         asks=(
@@ -829,40 +1264,71 @@ _TOPICS: tuple[_Topic, ...] = (
             "are time-based and a drift of more than 30 seconds makes them fail.",
         ),
         i18n=(
-            ("es", "Restablecer autenticación en dos pasos",
-             "Cambié de móvil y ya no tengo los códigos de verificación. ¿Cómo puedo "
-             "restablecer la autenticación en dos pasos?"),
-            ("es", "No puedo iniciar sesión (2FA)",
-             "Los códigos de mi aplicación de autenticación no funcionan y no encuentro mis "
-             "códigos de respaldo."),
-            ("de", "Zwei-Faktor-Authentifizierung zurücksetzen",
-             "Ich habe ein neues Handy und die Authenticator-App wurde nicht übertragen. Wie "
-             "kann ich die Zwei-Faktor-Authentifizierung zurücksetzen?"),
-            ("de", "Ausgesperrt wegen 2FA",
-             "Die Codes aus meiner Authenticator-App werden nicht akzeptiert und die "
-             "Backup-Codes finde ich nicht mehr."),
-            ("fr", "Réinitialiser la double authentification",
-             "J'ai changé de téléphone et je n'ai plus accès à mon application "
-             "d'authentification. Comment réinitialiser la double authentification ?"),
-            ("fr", "Bloqué par la 2FA",
-             "Les codes à six chiffres sont refusés alors que l'heure de mon téléphone est "
-             "correcte."),
-            ("pt", "Redefinir autenticação de dois fatores",
-             "Troquei de celular e perdi o aplicativo autenticador. Como faço para redefinir a "
-             "autenticação de dois fatores?"),
-            ("pt", "Não consigo entrar (2FA)",
-             "Os códigos do autenticador não estão funcionando e não encontro meus códigos de "
-             "recuperação."),
+            (
+                "es",
+                "Restablecer autenticación en dos pasos",
+                "Cambié de móvil y ya no tengo los códigos de verificación. ¿Cómo puedo "
+                "restablecer la autenticación en dos pasos?",
+            ),
+            (
+                "es",
+                "No puedo iniciar sesión (2FA)",
+                "Los códigos de mi aplicación de autenticación no funcionan y no encuentro mis "
+                "códigos de respaldo.",
+            ),
+            (
+                "de",
+                "Zwei-Faktor-Authentifizierung zurücksetzen",
+                "Ich habe ein neues Handy und die Authenticator-App wurde nicht übertragen. Wie "
+                "kann ich die Zwei-Faktor-Authentifizierung zurücksetzen?",
+            ),
+            (
+                "de",
+                "Ausgesperrt wegen 2FA",
+                "Die Codes aus meiner Authenticator-App werden nicht akzeptiert und die "
+                "Backup-Codes finde ich nicht mehr.",
+            ),
+            (
+                "fr",
+                "Réinitialiser la double authentification",
+                "J'ai changé de téléphone et je n'ai plus accès à mon application "
+                "d'authentification. Comment réinitialiser la double authentification ?",
+            ),
+            (
+                "fr",
+                "Bloqué par la 2FA",
+                "Les codes à six chiffres sont refusés alors que l'heure de mon téléphone est "
+                "correcte.",
+            ),
+            (
+                "pt",
+                "Redefinir autenticação de dois fatores",
+                "Troquei de celular e perdi o aplicativo autenticador. Como faço para redefinir a "
+                "autenticação de dois fatores?",
+            ),
+            (
+                "pt",
+                "Não consigo entrar (2FA)",
+                "Os códigos do autenticador não estão funcionando e não encontro meus códigos de "
+                "recuperação.",
+            ),
         ),
     ),
     _Topic(
-        key="charged_twice", area="billing", recurring=True, weight=7,
+        key="charged_twice",
+        area="billing",
+        recurring=True,
+        weight=7,
         tones=(45, 2, 25, 13, 15),
         complaint="we got charged twice this month",
         subjects=(
-            "Charged twice", "Double charge on invoice {invoice}", "Duplicate payment this month",
-            "Why was I billed twice?", "Refund for duplicate charge",
-            "Two identical charges on our card", "Billing error - double payment",
+            "Charged twice",
+            "Double charge on invoice {invoice}",
+            "Duplicate payment this month",
+            "Why was I billed twice?",
+            "Refund for duplicate charge",
+            "Two identical charges on our card",
+            "Billing error - double payment",
         ),
         asks=(
             "We were charged twice for invoice {invoice}: two payments of {price} on {date}.",
@@ -899,35 +1365,66 @@ _TOPICS: tuple[_Topic, ...] = (
             "note by email shortly.",
         ),
         i18n=(
-            ("es", "Cobro duplicado",
-             "Nos han cobrado dos veces la factura {invoice}, dos cargos de {price_local}. Por "
-             "favor, devuélvannos uno de ellos."),
-            ("es", "Me cobraron dos veces",
-             "En el extracto de la tarjeta aparece el mismo cargo dos veces este mes."),
-            ("de", "Doppelte Abbuchung",
-             "Uns wurde die Rechnung {invoice} zweimal abgebucht, jeweils {price_local}. Bitte "
-             "erstatten Sie eine der Zahlungen."),
-            ("de", "Zweimal belastet",
-             "Auf unserer Kreditkartenabrechnung erscheint derselbe Betrag diesen Monat zweimal."),
-            ("fr", "Double prélèvement",
-             "Nous avons été débités deux fois pour la facture {invoice}, deux paiements de "
-             "{price_local}. Merci de rembourser l'un des deux."),
-            ("fr", "Facturé deux fois",
-             "Le même montant apparaît deux fois sur notre relevé de carte ce mois-ci."),
-            ("pt", "Cobrança duplicada",
-             "Fomos cobrados duas vezes pela fatura {invoice}, dois pagamentos de "
-             "{price_local}. Por favor, estornem um deles."),
-            ("pt", "Cobrado duas vezes",
-             "A mesma cobrança aparece duas vezes na fatura do cartão este mês."),
+            (
+                "es",
+                "Cobro duplicado",
+                "Nos han cobrado dos veces la factura {invoice}, dos cargos de {price_local}. Por "
+                "favor, devuélvannos uno de ellos.",
+            ),
+            (
+                "es",
+                "Me cobraron dos veces",
+                "En el extracto de la tarjeta aparece el mismo cargo dos veces este mes.",
+            ),
+            (
+                "de",
+                "Doppelte Abbuchung",
+                "Uns wurde die Rechnung {invoice} zweimal abgebucht, jeweils {price_local}. Bitte "
+                "erstatten Sie eine der Zahlungen.",
+            ),
+            (
+                "de",
+                "Zweimal belastet",
+                "Auf unserer Kreditkartenabrechnung erscheint derselbe Betrag diesen Monat zweimal.",
+            ),
+            (
+                "fr",
+                "Double prélèvement",
+                "Nous avons été débités deux fois pour la facture {invoice}, deux paiements de "
+                "{price_local}. Merci de rembourser l'un des deux.",
+            ),
+            (
+                "fr",
+                "Facturé deux fois",
+                "Le même montant apparaît deux fois sur notre relevé de carte ce mois-ci.",
+            ),
+            (
+                "pt",
+                "Cobrança duplicada",
+                "Fomos cobrados duas vezes pela fatura {invoice}, dois pagamentos de "
+                "{price_local}. Por favor, estornem um deles.",
+            ),
+            (
+                "pt",
+                "Cobrado duas vezes",
+                "A mesma cobrança aparece duas vezes na fatura do cartão este mês.",
+            ),
         ),
     ),
     _Topic(
-        key="sso_okta", area="login", recurring=True, weight=6,
+        key="sso_okta",
+        area="login",
+        recurring=True,
+        weight=6,
         tones=(20, 3, 55, 8, 14),
         complaint="SSO with Okta keeps breaking",
         subjects=(
-            "SSO with Okta fails", "Okta SAML login error", "Single sign-on not working",
-            "Okta integration: {okta_error}", "Users can't log in via Okta", "SAML setup help",
+            "SSO with Okta fails",
+            "Okta SAML login error",
+            "Single sign-on not working",
+            "Okta integration: {okta_error}",
+            "Users can't log in via Okta",
+            "SAML setup help",
         ),
         asks=(
             "We set up SSO with Okta following your guide, but every login ends with "
@@ -964,32 +1461,57 @@ _TOPICS: tuple[_Topic, ...] = (
             "Okta users are created on first login.",
         ),
         i18n=(
-            ("de", "SSO mit Okta funktioniert nicht",
-             "Wir haben SSO mit Okta nach Ihrer Anleitung eingerichtet, aber jede Anmeldung "
-             "endet mit dem Fehler '{okta_error}'."),
-            ("de", "Okta-Anmeldung schlägt fehl",
-             "Seit heute Morgen kann sich niemand aus unserem Team über Okta anmelden."),
-            ("fr", "Échec SSO Okta",
-             "Depuis ce matin, aucun de nos utilisateurs ne peut se connecter via Okta. Le "
-             "message d'erreur est '{okta_error}'."),
-            ("fr", "Configuration SAML",
-             "Comment configurer l'authentification unique SAML avec Okta ? L'URL de "
-             "métadonnées de la documentation renvoie une erreur 404."),
-            ("es", "Error de SSO con Okta",
-             "Configuramos el inicio de sesión único con Okta, pero todos los usuarios reciben "
-             "el error '{okta_error}'."),
-            ("pt", "SSO com Okta falhando",
-             "Configuramos o login único com o Okta, mas todo acesso termina com o erro "
-             "'{okta_error}'."),
+            (
+                "de",
+                "SSO mit Okta funktioniert nicht",
+                "Wir haben SSO mit Okta nach Ihrer Anleitung eingerichtet, aber jede Anmeldung "
+                "endet mit dem Fehler '{okta_error}'.",
+            ),
+            (
+                "de",
+                "Okta-Anmeldung schlägt fehl",
+                "Seit heute Morgen kann sich niemand aus unserem Team über Okta anmelden.",
+            ),
+            (
+                "fr",
+                "Échec SSO Okta",
+                "Depuis ce matin, aucun de nos utilisateurs ne peut se connecter via Okta. Le "
+                "message d'erreur est '{okta_error}'.",
+            ),
+            (
+                "fr",
+                "Configuration SAML",
+                "Comment configurer l'authentification unique SAML avec Okta ? L'URL de "
+                "métadonnées de la documentation renvoie une erreur 404.",
+            ),
+            (
+                "es",
+                "Error de SSO con Okta",
+                "Configuramos el inicio de sesión único con Okta, pero todos los usuarios reciben "
+                "el error '{okta_error}'.",
+            ),
+            (
+                "pt",
+                "SSO com Okta falhando",
+                "Configuramos o login único com o Okta, mas todo acesso termina com o erro "
+                "'{okta_error}'.",
+            ),
         ),
     ),
     _Topic(
-        key="add_seat", area="billing", recurring=True, weight=8,
+        key="add_seat",
+        area="billing",
+        recurring=True,
+        weight=8,
         tones=(5, 20, 62, 4, 9),
         complaint="adding a seat shouldn't need a ticket",
         subjects=(
-            "Add a seat to our plan", "Need more user licenses", "How to add users to subscription",
-            "Adding {seats_add} seats", "Upgrade seat count", "New hire needs access",
+            "Add a seat to our plan",
+            "Need more user licenses",
+            "How to add users to subscription",
+            "Adding {seats_add} seats",
+            "Upgrade seat count",
+            "New hire needs access",
             "Seat limit reached",
         ),
         asks=(
@@ -1020,31 +1542,52 @@ _TOPICS: tuple[_Topic, ...] = (
             "first, then the invite will go through.",
         ),
         i18n=(
-            ("es", "Añadir una licencia",
-             "¿Cómo añado un usuario más a nuestro plan? Tenemos una nueva incorporación el "
-             "lunes."),
-            ("de", "Weitere Lizenz hinzufügen",
-             "Wie kann ich unserem Tarif einen weiteren Nutzerplatz hinzufügen? Der "
-             "Einladen-Button ist ausgegraut."),
-            ("de", "Mehr Nutzer benötigt",
-             "Wir brauchen {seats_add} zusätzliche Lizenzen. Geht das direkt im Konto oder "
-             "müssen Sie den Vertrag anpassen?"),
-            ("fr", "Ajouter un utilisateur",
-             "Comment ajouter une licence à notre abonnement ? Nous avons atteint la limite "
-             "d'utilisateurs."),
-            ("pt", "Adicionar usuário ao plano",
-             "Como faço para adicionar mais um usuário ao nosso plano? O botão de convite está "
-             "desativado."),
+            (
+                "es",
+                "Añadir una licencia",
+                "¿Cómo añado un usuario más a nuestro plan? Tenemos una nueva incorporación el "
+                "lunes.",
+            ),
+            (
+                "de",
+                "Weitere Lizenz hinzufügen",
+                "Wie kann ich unserem Tarif einen weiteren Nutzerplatz hinzufügen? Der "
+                "Einladen-Button ist ausgegraut.",
+            ),
+            (
+                "de",
+                "Mehr Nutzer benötigt",
+                "Wir brauchen {seats_add} zusätzliche Lizenzen. Geht das direkt im Konto oder "
+                "müssen Sie den Vertrag anpassen?",
+            ),
+            (
+                "fr",
+                "Ajouter un utilisateur",
+                "Comment ajouter une licence à notre abonnement ? Nous avons atteint la limite "
+                "d'utilisateurs.",
+            ),
+            (
+                "pt",
+                "Adicionar usuário ao plano",
+                "Como faço para adicionar mais um usuário ao nosso plano? O botão de convite está "
+                "desativado.",
+            ),
         ),
     ),
     _Topic(
-        key="android_upload_crash", area="mobile_app", recurring=True, weight=5,
+        key="android_upload_crash",
+        area="mobile_app",
+        recurring=True,
+        weight=5,
         tones=(30, 2, 35, 14, 19),
         complaint="the Android app crashes whenever we upload photos",
         subjects=(
-            "App crashes on Android when uploading", "Android app closes during photo upload",
-            "Crash when attaching files (Android)", "Upload crash after update to {app_version}",
-            "Mobile app keeps crashing", "android app crash",
+            "App crashes on Android when uploading",
+            "Android app closes during photo upload",
+            "Crash when attaching files (Android)",
+            "Upload crash after update to {app_version}",
+            "Mobile app keeps crashing",
+            "android app crash",
         ),
         asks=(
             "The Android app crashes every time I try to upload a photo to a report.",
@@ -1079,28 +1622,46 @@ _TOPICS: tuple[_Topic, ...] = (
             "on Google Play. Please update and let us know if it still happens.",
         ),
         i18n=(
-            ("es", "La app se cierra al subir fotos",
-             "La aplicación de Android se cierra cada vez que intento subir una foto a un "
-             "informe."),
-            ("de", "App stürzt beim Hochladen ab",
-             "Seit dem Update auf {app_version} stürzt die Android-App ab, sobald ich ein Foto "
-             "anhänge."),
-            ("fr", "Plantage de l'application Android",
-             "L'application Android plante dès que j'essaie d'envoyer une photo depuis la "
-             "galerie."),
-            ("pt", "App fecha ao enviar fotos",
-             "O aplicativo no Android fecha sozinho toda vez que tento enviar fotos de uma "
-             "vistoria."),
+            (
+                "es",
+                "La app se cierra al subir fotos",
+                "La aplicación de Android se cierra cada vez que intento subir una foto a un "
+                "informe.",
+            ),
+            (
+                "de",
+                "App stürzt beim Hochladen ab",
+                "Seit dem Update auf {app_version} stürzt die Android-App ab, sobald ich ein Foto "
+                "anhänge.",
+            ),
+            (
+                "fr",
+                "Plantage de l'application Android",
+                "L'application Android plante dès que j'essaie d'envoyer une photo depuis la "
+                "galerie.",
+            ),
+            (
+                "pt",
+                "App fecha ao enviar fotos",
+                "O aplicativo no Android fecha sozinho toda vez que tento enviar fotos de uma "
+                "vistoria.",
+            ),
         ),
     ),
     _Topic(
-        key="webhook_retries", area="integrations", recurring=True, weight=5,
+        key="webhook_retries",
+        area="integrations",
+        recurring=True,
+        weight=5,
         tones=(14, 4, 64, 6, 12),
         complaint="webhook deliveries are unreliable",
         subjects=(
-            "Webhook retries", "Webhooks not retried after 500",
-            "How many times do you retry webhooks?", "Duplicate webhook deliveries",
-            "Webhook delivery failures", "Question about webhook retry policy",
+            "Webhook retries",
+            "Webhooks not retried after 500",
+            "How many times do you retry webhooks?",
+            "Duplicate webhook deliveries",
+            "Webhook delivery failures",
+            "Question about webhook retry policy",
         ),
         asks=(
             "How does your webhook retry policy work? Our endpoint was down for an hour and we "
@@ -1130,27 +1691,45 @@ _TOPICS: tuple[_Topic, ...] = (
             "Webhooks.",
         ),
         i18n=(
-            ("de", "Webhook-Wiederholungen",
-             "Wie oft werden fehlgeschlagene Webhooks erneut zugestellt? Unser Endpunkt war "
-             "eine Stunde lang nicht erreichbar."),
-            ("fr", "Relance des webhooks",
-             "Notre serveur a renvoyé une erreur 503 pendant un déploiement. Les webhooks "
-             "seront-ils renvoyés ?"),
-            ("es", "Reintentos de webhooks",
-             "Recibimos el mismo webhook tres o cuatro veces. ¿Hay alguna clave de idempotencia "
-             "que podamos usar?"),
-            ("pt", "Reenvio de webhooks",
-             "Nosso endpoint ficou fora do ar por uma hora. Os webhooks são reenviados "
-             "automaticamente?"),
+            (
+                "de",
+                "Webhook-Wiederholungen",
+                "Wie oft werden fehlgeschlagene Webhooks erneut zugestellt? Unser Endpunkt war "
+                "eine Stunde lang nicht erreichbar.",
+            ),
+            (
+                "fr",
+                "Relance des webhooks",
+                "Notre serveur a renvoyé une erreur 503 pendant un déploiement. Les webhooks "
+                "seront-ils renvoyés ?",
+            ),
+            (
+                "es",
+                "Reintentos de webhooks",
+                "Recibimos el mismo webhook tres o cuatro veces. ¿Hay alguna clave de idempotencia "
+                "que podamos usar?",
+            ),
+            (
+                "pt",
+                "Reenvio de webhooks",
+                "Nosso endpoint ficou fora do ar por uma hora. Os webhooks são reenviados "
+                "automaticamente?",
+            ),
         ),
     ),
     _Topic(
-        key="change_billing_email", area="billing", recurring=True, weight=6,
+        key="change_billing_email",
+        area="billing",
+        recurring=True,
+        weight=6,
         tones=(6, 12, 70, 3, 9),
         complaint="invoices keep going to the wrong person",
         subjects=(
-            "Change billing email", "Update invoice recipient", "Invoices going to wrong email",
-            "New billing contact", "Where can I change where invoices are sent?",
+            "Change billing email",
+            "Update invoice recipient",
+            "Invoices going to wrong email",
+            "New billing contact",
+            "Where can I change where invoices are sent?",
         ),
         asks=(
             "How do I change the email address that receives our invoices?",
@@ -1177,24 +1756,43 @@ _TOPICS: tuple[_Topic, ...] = (
             "new address.",
         ),
         i18n=(
-            ("es", "Cambiar el correo de facturación",
-             "¿Cómo cambio la dirección de correo a la que llegan las facturas?"),
-            ("de", "Rechnungsempfänger ändern",
-             "Unsere Rechnungen gehen noch an eine Kollegin, die nicht mehr bei uns ist. Wie "
-             "ändere ich die Rechnungs-E-Mail?"),
-            ("fr", "Modifier l'adresse de facturation",
-             "Comment changer l'adresse e-mail qui reçoit nos factures ?"),
-            ("pt", "Alterar e-mail de cobrança",
-             "Como altero o e-mail que recebe as faturas? A pessoa responsável saiu da empresa."),
+            (
+                "es",
+                "Cambiar el correo de facturación",
+                "¿Cómo cambio la dirección de correo a la que llegan las facturas?",
+            ),
+            (
+                "de",
+                "Rechnungsempfänger ändern",
+                "Unsere Rechnungen gehen noch an eine Kollegin, die nicht mehr bei uns ist. Wie "
+                "ändere ich die Rechnungs-E-Mail?",
+            ),
+            (
+                "fr",
+                "Modifier l'adresse de facturation",
+                "Comment changer l'adresse e-mail qui reçoit nos factures ?",
+            ),
+            (
+                "pt",
+                "Alterar e-mail de cobrança",
+                "Como altero o e-mail que recebe as faturas? A pessoa responsável saiu da empresa.",
+            ),
         ),
     ),
     _Topic(
-        key="export_slow", area="performance", recurring=True, weight=5,
+        key="export_slow",
+        area="performance",
+        recurring=True,
+        weight=5,
         tones=(28, 2, 35, 15, 20),
         complaint="exports are painfully slow",
         subjects=(
-            "CSV export is very slow", "Export times out", "Export stuck at 99%",
-            "Large export never finishes", "Exports taking forever", "504 on export",
+            "CSV export is very slow",
+            "Export times out",
+            "Export stuck at 99%",
+            "Large export never finishes",
+            "Exports taking forever",
+            "504 on export",
         ),
         asks=(
             "Exporting {report} to CSV takes more than 10 minutes and often times out.",
@@ -1220,24 +1818,42 @@ _TOPICS: tuple[_Topic, ...] = (
             "Exports should be back to normal speed.",
         ),
         i18n=(
-            ("de", "CSV-Export sehr langsam",
-             "Der CSV-Export von {report} dauert über zehn Minuten und bricht oft ab."),
-            ("es", "Exportación muy lenta",
-             "Exportar a CSV tarda muchísimo y a veces falla con un error 504."),
-            ("fr", "Export CSV très lent",
-             "L'export CSV d'environ {rows} lignes ne se termine jamais, la barre reste bloquée "
-             "à 99 %."),
-            ("pt", "Exportação lenta",
-             "A exportação para CSV está demorando mais de dez minutos e às vezes dá erro."),
+            (
+                "de",
+                "CSV-Export sehr langsam",
+                "Der CSV-Export von {report} dauert über zehn Minuten und bricht oft ab.",
+            ),
+            (
+                "es",
+                "Exportación muy lenta",
+                "Exportar a CSV tarda muchísimo y a veces falla con un error 504.",
+            ),
+            (
+                "fr",
+                "Export CSV très lent",
+                "L'export CSV d'environ {rows} lignes ne se termine jamais, la barre reste bloquée "
+                "à 99 %.",
+            ),
+            (
+                "pt",
+                "Exportação lenta",
+                "A exportação para CSV está demorando mais de dez minutos e às vezes dá erro.",
+            ),
         ),
     ),
     _Topic(
-        key="notification_settings", area="notifications", recurring=True, weight=5,
+        key="notification_settings",
+        area="notifications",
+        recurring=True,
+        weight=5,
         tones=(16, 8, 56, 10, 10),
         complaint="the notification emails are overwhelming",
         subjects=(
-            "Too many email notifications", "How to turn off notifications",
-            "Stop daily digest emails", "Notification settings", "Getting emails for every comment",
+            "Too many email notifications",
+            "How to turn off notifications",
+            "Stop daily digest emails",
+            "Notification settings",
+            "Getting emails for every comment",
         ),
         asks=(
             "How do I turn off email notifications for comments I'm not mentioned in?",
@@ -1259,20 +1875,31 @@ _TOPICS: tuple[_Topic, ...] = (
             "> Workspace defaults.",
         ),
         i18n=(
-            ("de", "Zu viele Benachrichtigungen",
-             "Wie kann ich die E-Mail-Benachrichtigungen für Kommentare abschalten? Ich bekomme "
-             "über fünfzig Mails am Tag."),
-            ("fr", "Trop de notifications",
-             "Comment désactiver les notifications par e-mail pour les commentaires ?"),
+            (
+                "de",
+                "Zu viele Benachrichtigungen",
+                "Wie kann ich die E-Mail-Benachrichtigungen für Kommentare abschalten? Ich bekomme "
+                "über fünfzig Mails am Tag.",
+            ),
+            (
+                "fr",
+                "Trop de notifications",
+                "Comment désactiver les notifications par e-mail pour les commentaires ?",
+            ),
         ),
     ),
     _Topic(
-        key="scheduled_reports", area="reporting", recurring=True, weight=4,
+        key="scheduled_reports",
+        area="reporting",
+        recurring=True,
+        weight=4,
         tones=(20, 3, 55, 8, 14),
         complaint="scheduled reports don't always arrive",
         subjects=(
-            "Scheduled report not delivered", "Weekly report email missing",
-            "Scheduled PDF never arrives", "Report schedule stopped working",
+            "Scheduled report not delivered",
+            "Weekly report email missing",
+            "Scheduled PDF never arrives",
+            "Report schedule stopped working",
         ),
         asks=(
             "Our weekly {report} report didn't arrive this {weekday}.",
@@ -1293,13 +1920,19 @@ _TOPICS: tuple[_Topic, ...] = (
             "recipients; times follow your workspace timezone.",
         ),
         i18n=(
-            ("de", "Geplanter Bericht kommt nicht an",
-             "Unser wöchentlicher Bericht {report} ist diesen {weekday} nicht angekommen."),
+            (
+                "de",
+                "Geplanter Bericht kommt nicht an",
+                "Unser wöchentlicher Bericht {report} ist diesen {weekday} nicht angekommen.",
+            ),
         ),
     ),
     # Rare topics: a handful of tickets each, never enough to be FAQ candidates.
     _Topic(
-        key="dark_mode", area="mobile_app", recurring=False, weight=0.7,
+        key="dark_mode",
+        area="mobile_app",
+        recurring=False,
+        weight=0.7,
         tones=(3, 25, 50, 8, 14),
         complaint="there's still no dark mode",
         subjects=("Dark mode?", "Feature request: dark theme"),
@@ -1313,7 +1946,10 @@ _TOPICS: tuple[_Topic, ...] = (
         answers=("Dark mode is on our roadmap for the mobile apps; I've added your vote.",),
     ),
     _Topic(
-        key="api_rate_limit", area="integrations", recurring=False, weight=0.7,
+        key="api_rate_limit",
+        area="integrations",
+        recurring=False,
+        weight=0.7,
         tones=(15, 3, 62, 8, 12),
         complaint="the API rate limits are too tight",
         subjects=("Getting 429 Too Many Requests", "API rate limits?"),
@@ -1331,13 +1967,15 @@ _TOPICS: tuple[_Topic, ...] = (
         ),
     ),
     _Topic(
-        key="report_timezone", area="reporting", recurring=False, weight=0.6,
+        key="report_timezone",
+        area="reporting",
+        recurring=False,
+        weight=0.6,
         tones=(15, 3, 60, 10, 12),
         complaint="dates in reports are off by a day",
         subjects=("Reports show wrong timezone", "Dates off by one day in reports"),
         asks=(
-            "Dates in the {report} report are shifted by one day for entries made in the "
-            "evening.",
+            "Dates in the {report} report are shifted by one day for entries made in the evening.",
             "How do I change the timezone used in reports? Everything shows in UTC.",
         ),
         details=("Our workspace is set to Central European Time.",),
@@ -1346,7 +1984,10 @@ _TOPICS: tuple[_Topic, ...] = (
         answers=("Reports use the workspace timezone under Settings > General > Timezone.",),
     ),
     _Topic(
-        key="slack_integration", area="notifications", recurring=False, weight=0.8,
+        key="slack_integration",
+        area="notifications",
+        recurring=False,
+        weight=0.8,
         tones=(15, 6, 58, 9, 12),
         complaint="the Slack integration is flaky",
         subjects=("Slack notifications stopped", "Slack integration not posting"),
@@ -1360,7 +2001,10 @@ _TOPICS: tuple[_Topic, ...] = (
         answers=("Please reconnect Slack under Settings > Integrations; the token had expired.",),
     ),
     _Topic(
-        key="dashboard_slow", area="performance", recurring=False, weight=0.8,
+        key="dashboard_slow",
+        area="performance",
+        recurring=False,
+        weight=0.8,
         tones=(25, 2, 40, 18, 15),
         complaint="the dashboards load slowly",
         subjects=("Dashboard very slow", "Dashboards take forever to load"),
@@ -1374,7 +2018,10 @@ _TOPICS: tuple[_Topic, ...] = (
         answers=("We found a slow query on large dashboards and deployed a fix this morning.",),
     ),
     _Topic(
-        key="invoice_vat", area="billing", recurring=False, weight=0.6,
+        key="invoice_vat",
+        area="billing",
+        recurring=False,
+        weight=0.6,
         tones=(10, 5, 70, 5, 10),
         complaint="the invoices are missing our VAT ID",
         subjects=("VAT number missing on invoice", "Add VAT ID to invoices"),
@@ -1385,31 +2032,39 @@ _TOPICS: tuple[_Topic, ...] = (
         details=("Our auditors need it for the reverse-charge rules.",),
         angry=("Third invoice in a row WITHOUT our VAT ID.",),
         sarcastic=("Taxes are fun, but not this much fun.",),
-        answers=("Add your VAT ID under Settings > Billing > Tax details; I've reissued the "
-                 "invoice with it.",),
+        answers=(
+            "Add your VAT ID under Settings > Billing > Tax details; I've reissued the "
+            "invoice with it.",
+        ),
     ),
     _Topic(
-        key="magic_link", area="login", recurring=False, weight=0.5,
+        key="magic_link",
+        area="login",
+        recurring=False,
+        weight=0.5,
         tones=(15, 5, 62, 8, 10),
         complaint="the login links expire too fast",
         subjects=("Login link expired", "Magic link not working"),
         asks=(
-            "The login link from your email says it has expired, even when I click it right "
-            "away.",
+            "The login link from your email says it has expired, even when I click it right away.",
             "Our email scanner seems to open the magic link before I do. Any workaround?",
         ),
         details=("We use Microsoft Defender for email.",),
         angry=("I can't even LOG IN.",),
         sarcastic=("A login link that expires before I can click it. Very secure.",),
-        answers=("Link scanners can consume one-time links; we've allowlisted a second click "
-                 "for your domain.",),
+        answers=(
+            "Link scanners can consume one-time links; we've allowlisted a second click "
+            "for your domain.",
+        ),
     ),
     _Topic(
-        key="service_outage", area="performance", recurring=False, weight=0.25,
+        key="service_outage",
+        area="performance",
+        recurring=False,
+        weight=0.25,
         tones=(40, 0, 15, 35, 10),
         complaint="there was another outage",
-        subjects=("Is {product} down?", "502 errors everywhere", "Site not loading",
-                  "Outage?"),
+        subjects=("Is {product} down?", "502 errors everywhere", "Site not loading", "Outage?"),
         asks=(
             "Nothing loads for our whole team, we just get 502 Bad Gateway.",
             "Is there an outage? The app has been down for 20 minutes.",
@@ -1418,8 +2073,10 @@ _TOPICS: tuple[_Topic, ...] = (
         details=("Your status page says everything is operational.",),
         angry=("We have a client presentation in an hour and NOTHING WORKS.",),
         sarcastic=("Great, another outage. Just what I needed.",),
-        answers=("We had a partial outage between 14:05 and 14:48 UTC; everything is back to "
-                 "normal and a post-mortem will follow.",),
+        answers=(
+            "We had a partial outage between 14:05 and 14:48 UTC; everything is back to "
+            "normal and a post-mortem will follow.",
+        ),
     ),
 )
 _TONE_CUM = {t.key: _cumulative(t.tones) for t in _TOPICS}
@@ -1428,8 +2085,16 @@ _TOPIC_LANGS = {t.key: frozenset(lang for lang, _, _ in t.i18n) for t in _TOPICS
 # --------------------------------------------------------------------------- tone & language
 
 _EN: dict[str, tuple[str, ...]] = {
-    "greet": ("Hi,", "Hello,", "Hi team,", "Hey there,", "Hello {product} support,",
-              "Good morning,", "Hi all,", "Dear support team,"),
+    "greet": (
+        "Hi,",
+        "Hello,",
+        "Hi team,",
+        "Hey there,",
+        "Hello {product} support,",
+        "Good morning,",
+        "Hi all,",
+        "Dear support team,",
+    ),
     "angry_open": (
         "This is the third time I'm asking about this.",
         "Still waiting for an answer on this!!!",
@@ -1458,13 +2123,19 @@ _EN: dict[str, tuple[str, ...]] = {
         "Our team loves the new dashboards!",
     ),
     "happy_close": (
-        "Thanks so much! 🙏", "You guys rock 👍", "Really appreciate your help!",
-        "Thank you, keep up the great work! 🎉", "Thanks a lot, have a nice day!",
+        "Thanks so much! 🙏",
+        "You guys rock 👍",
+        "Really appreciate your help!",
+        "Thank you, keep up the great work! 🎉",
+        "Thanks a lot, have a nice day!",
         "Cheers and thanks in advance!",
     ),
     "neutral_close": (
-        "Thanks in advance.", "Thank you.", "Let me know if you need more details.",
-        "Thanks for your help.", "Appreciate it.",
+        "Thanks in advance.",
+        "Thank you.",
+        "Let me know if you need more details.",
+        "Thanks for your help.",
+        "Appreciate it.",
     ),
     "sarcastic_open": (
         "Great, another outage. Just what I needed.",
@@ -1493,80 +2164,133 @@ _EN: dict[str, tuple[str, ...]] = {
         "Apart from this, great tool 👍",
         "Still recommend you to others, just please fix this.",
     ),
-    "sign": ("Thanks,\n{first}", "Best,\n{first} {last}", "Cheers,\n{first}",
-             "Regards,\n{first} {last}\n{job_title}, {company}", "{first}",
-             "Kind regards,\n{first} {last}"),
+    "sign": (
+        "Thanks,\n{first}",
+        "Best,\n{first} {last}",
+        "Cheers,\n{first}",
+        "Regards,\n{first} {last}\n{job_title}, {company}",
+        "{first}",
+        "Kind regards,\n{first} {last}",
+    ),
 }
 _I18N: dict[str, dict[str, tuple[str, ...]]] = {
     "es": {
         "greet": ("Hola,", "Buenos días,", "Hola equipo,"),
-        "angry_open": ("¡Es la tercera vez que escribo por esto!",
-                       "Llevo {n_days} días esperando una respuesta.", "Esto es inaceptable."),
-        "angry_close": ("Si no lo solucionan hoy, cancelaremos la cuenta.", "Quiero un reembolso.",
-                        "Estoy muy molesto. 😡"),
-        "happy_open": ("¡Hola! Nos encanta la herramienta 🎉",
-                       "Gracias de nuevo por la ayuda de la semana pasada."),
+        "angry_open": (
+            "¡Es la tercera vez que escribo por esto!",
+            "Llevo {n_days} días esperando una respuesta.",
+            "Esto es inaceptable.",
+        ),
+        "angry_close": (
+            "Si no lo solucionan hoy, cancelaremos la cuenta.",
+            "Quiero un reembolso.",
+            "Estoy muy molesto. 😡",
+        ),
+        "happy_open": (
+            "¡Hola! Nos encanta la herramienta 🎉",
+            "Gracias de nuevo por la ayuda de la semana pasada.",
+        ),
         "happy_close": ("¡Muchas gracias! 🙏", "¡Son geniales! 👍"),
         "neutral_close": ("Gracias de antemano.", "Un saludo."),
-        "sarcastic_open": ("Genial, otra caída. Justo lo que necesitaba.",
-                           "Qué maravilla, otra vez roto. 🙄"),
+        "sarcastic_open": (
+            "Genial, otra caída. Justo lo que necesitaba.",
+            "Qué maravilla, otra vez roto. 🙄",
+        ),
         "sarcastic_close": ("Espero respuesta, con calma, que no tenemos prisa.",),
-        "mixed_open": ("La aplicación está bien, pero el soporte es muy lento.",
-                       "Me gusta mucho el producto, aunque este problema es muy molesto."),
+        "mixed_open": (
+            "La aplicación está bien, pero el soporte es muy lento.",
+            "Me gusta mucho el producto, aunque este problema es muy molesto.",
+        ),
         "mixed_close": ("Por lo demás, estamos contentos con la herramienta.",),
         "sign": ("Saludos,\n{first}", "Un saludo,\n{first} {last}"),
     },
     "de": {
         "greet": ("Hallo,", "Guten Tag,", "Hallo zusammen,", "Sehr geehrte Damen und Herren,"),
-        "angry_open": ("Das ist jetzt das dritte Mal, dass ich nachfrage!",
-                       "Seit {n_days} Tagen keine Antwort.", "Das ist absolut inakzeptabel."),
-        "angry_close": ("Wenn das heute nicht gelöst wird, kündigen wir.",
-                        "Ich erwarte eine Rückerstattung.", "Sehr ärgerlich. 😡"),
-        "happy_open": ("Hallo! Wir sind total begeistert von {product} 🎉",
-                       "Danke nochmal für die schnelle Hilfe letzte Woche."),
+        "angry_open": (
+            "Das ist jetzt das dritte Mal, dass ich nachfrage!",
+            "Seit {n_days} Tagen keine Antwort.",
+            "Das ist absolut inakzeptabel.",
+        ),
+        "angry_close": (
+            "Wenn das heute nicht gelöst wird, kündigen wir.",
+            "Ich erwarte eine Rückerstattung.",
+            "Sehr ärgerlich. 😡",
+        ),
+        "happy_open": (
+            "Hallo! Wir sind total begeistert von {product} 🎉",
+            "Danke nochmal für die schnelle Hilfe letzte Woche.",
+        ),
         "happy_close": ("Vielen Dank! 🙏", "Ihr seid super 👍"),
         "neutral_close": ("Vielen Dank im Voraus.", "Danke für Ihre Hilfe."),
-        "sarcastic_open": ("Super, schon wieder ein Ausfall. Genau das, was ich heute gebraucht "
-                           "habe.", "Na toll, wieder kaputt. 🙄"),
+        "sarcastic_open": (
+            "Super, schon wieder ein Ausfall. Genau das, was ich heute gebraucht habe.",
+            "Na toll, wieder kaputt. 🙄",
+        ),
         "sarcastic_close": ("Ich warte dann mal die nächste Woche auf eine Antwort.",),
-        "mixed_open": ("Die App ist gut, aber der Support ist langsam.",
-                       "Das Produkt gefällt uns sehr, aber dieses Problem nervt gewaltig."),
+        "mixed_open": (
+            "Die App ist gut, aber der Support ist langsam.",
+            "Das Produkt gefällt uns sehr, aber dieses Problem nervt gewaltig.",
+        ),
         "mixed_close": ("Ansonsten sind wir sehr zufrieden.",),
         "sign": ("Viele Grüße\n{first}", "Beste Grüße\n{first} {last}", "MfG\n{first} {last}"),
     },
     "fr": {
         "greet": ("Bonjour,", "Bonjour à tous,", "Bonjour l'équipe,"),
-        "angry_open": ("C'est la troisième fois que je vous écris à ce sujet !",
-                       "Toujours aucune réponse depuis {n_days} jours.", "C'est inadmissible."),
-        "angry_close": ("Si ce n'est pas réglé aujourd'hui, nous résilierons notre abonnement.",
-                        "Je veux être remboursé.", "Très mécontent. 😡"),
-        "happy_open": ("Bonjour ! On adore l'outil 🎉",
-                       "Merci encore pour votre aide la semaine dernière."),
+        "angry_open": (
+            "C'est la troisième fois que je vous écris à ce sujet !",
+            "Toujours aucune réponse depuis {n_days} jours.",
+            "C'est inadmissible.",
+        ),
+        "angry_close": (
+            "Si ce n'est pas réglé aujourd'hui, nous résilierons notre abonnement.",
+            "Je veux être remboursé.",
+            "Très mécontent. 😡",
+        ),
+        "happy_open": (
+            "Bonjour ! On adore l'outil 🎉",
+            "Merci encore pour votre aide la semaine dernière.",
+        ),
         "happy_close": ("Merci beaucoup ! 🙏", "Vous êtes au top 👍"),
         "neutral_close": ("Merci d'avance.", "Cordialement."),
-        "sarcastic_open": ("Super, encore une panne. Exactement ce qu'il me fallait.",
-                           "Génial, c'est encore cassé. 🙄"),
+        "sarcastic_open": (
+            "Super, encore une panne. Exactement ce qu'il me fallait.",
+            "Génial, c'est encore cassé. 🙄",
+        ),
         "sarcastic_close": ("J'attends votre réponse, prenez votre temps surtout.",),
-        "mixed_open": ("L'application est bien, mais le support est lent.",
-                       "Nous aimons beaucoup le produit, mais ce problème devient pénible."),
+        "mixed_open": (
+            "L'application est bien, mais le support est lent.",
+            "Nous aimons beaucoup le produit, mais ce problème devient pénible.",
+        ),
         "mixed_close": ("Sinon, nous sommes très contents de l'outil.",),
         "sign": ("Cordialement,\n{first} {last}", "Bonne journée,\n{first}"),
     },
     "pt": {
         "greet": ("Olá,", "Bom dia,", "Oi pessoal,"),
-        "angry_open": ("É a terceira vez que eu pergunto sobre isso!",
-                       "Estou há {n_days} dias sem resposta.", "Isso é inaceitável."),
-        "angry_close": ("Se não resolverem hoje, vamos cancelar a conta.", "Quero o reembolso.",
-                        "Muito insatisfeito. 😡"),
-        "happy_open": ("Oi! Adoramos a ferramenta 🎉",
-                       "Obrigado de novo pela ajuda na semana passada."),
+        "angry_open": (
+            "É a terceira vez que eu pergunto sobre isso!",
+            "Estou há {n_days} dias sem resposta.",
+            "Isso é inaceitável.",
+        ),
+        "angry_close": (
+            "Se não resolverem hoje, vamos cancelar a conta.",
+            "Quero o reembolso.",
+            "Muito insatisfeito. 😡",
+        ),
+        "happy_open": (
+            "Oi! Adoramos a ferramenta 🎉",
+            "Obrigado de novo pela ajuda na semana passada.",
+        ),
         "happy_close": ("Muito obrigado! 🙏", "Vocês são demais 👍"),
         "neutral_close": ("Desde já, obrigado.", "Obrigado."),
-        "sarcastic_open": ("Ótimo, mais uma queda. Era exatamente o que eu precisava.",
-                           "Que maravilha, quebrou de novo. 🙄"),
+        "sarcastic_open": (
+            "Ótimo, mais uma queda. Era exatamente o que eu precisava.",
+            "Que maravilha, quebrou de novo. 🙄",
+        ),
         "sarcastic_close": ("Fico no aguardo, sem pressa nenhuma, claro.",),
-        "mixed_open": ("O aplicativo é bom, mas o suporte é lento.",
-                       "Gostamos muito do produto, mas esse problema está atrapalhando."),
+        "mixed_open": (
+            "O aplicativo é bom, mas o suporte é lento.",
+            "Gostamos muito do produto, mas esse problema está atrapalhando.",
+        ),
         "mixed_close": ("Fora isso, estamos satisfeitos com a ferramenta.",),
         "sign": ("Abraço,\n{first}", "Atenciosamente,\n{first} {last}"),
     },
@@ -1617,8 +2341,10 @@ _PII_SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "de": {
         "PHONE_NUMBER": ("Sie erreichen mich unter {phone}.", "Rückruf gerne unter {phone}."),
-        "IBAN_CODE": ("Bitte überweisen Sie die Erstattung auf IBAN {iban}.",
-                      "Unsere neue Bankverbindung: {iban}."),
+        "IBAN_CODE": (
+            "Bitte überweisen Sie die Erstattung auf IBAN {iban}.",
+            "Unsere neue Bankverbindung: {iban}.",
+        ),
         "EMAIL_ADDRESS": ("Bitte antworten Sie an {email_pii}.",),
         "CREDIT_CARD": ("Abgebucht wurde von der Karte {card}.",),
         "IP_ADDRESS": ("Unsere feste IP ist {ipv4}, wird die blockiert?",),
@@ -1638,8 +2364,14 @@ _PII_SENTENCES: dict[str, dict[str, tuple[str, ...]]] = {
         "IP_ADDRESS": ("O IP do nosso escritório é {ipv4}.",),
     },
 }
-_PII_WEIGHTS = {"EMAIL_ADDRESS": 25.0, "PHONE_NUMBER": 25.0, "CREDIT_CARD": 15.0,
-                "IP_ADDRESS": 15.0, "IBAN_CODE": 10.0, "US_SSN": 10.0}
+_PII_WEIGHTS = {
+    "EMAIL_ADDRESS": 25.0,
+    "PHONE_NUMBER": 25.0,
+    "CREDIT_CARD": 15.0,
+    "IP_ADDRESS": 15.0,
+    "IBAN_CODE": 10.0,
+    "US_SSN": 10.0,
+}
 # People paste what the conversation is about: bank details into billing tickets, addresses
 # into login and integration tickets.
 _PII_AREA_BOOST: dict[str, dict[str, float]] = {
@@ -1652,70 +2384,122 @@ _PII_AREA_BOOST: dict[str, dict[str, float]] = {
 
 _LOOKALIKE_SENTENCES = {
     "en": (
-        "This is about order {order}.", "We're on {app_version}.",
+        "This is about order {order}.",
+        "We're on {app_version}.",
         "Invoice {invoice} from {date} was {price}.",
         "Tracking number for the replacement scanner: {tracking}.",
         "Your billing portal shows reference {ref16}, not sure what that is.",
-        "Our renewal is on {date}.", "The quote said {price} per year.",
+        "Our renewal is on {date}.",
+        "The quote said {price} per year.",
         "Reference from the payment page: {ref16}.",
         "Order {order} shipped with {tracking}.",
     ),
-    "es": ("Es sobre el pedido {order}.", "Tenemos la versión {app_version}.",
-           "La factura {invoice} del {date} era de {price_local}."),
-    "de": ("Es geht um die Bestellung {order}.", "Wir nutzen Version {app_version}.",
-           "Die Rechnung {invoice} vom {date} über {price_local}.",
-           "Referenznummer laut Portal: {ref16}."),
-    "fr": ("Il s'agit de la commande {order}.", "Nous utilisons la version {app_version}.",
-           "La facture {invoice} du {date} s'élevait à {price_local}."),
-    "pt": ("É sobre o pedido {order}.", "Estamos na versão {app_version}.",
-           "A fatura {invoice} de {date} foi de {price_local}."),
+    "es": (
+        "Es sobre el pedido {order}.",
+        "Tenemos la versión {app_version}.",
+        "La factura {invoice} del {date} era de {price_local}.",
+    ),
+    "de": (
+        "Es geht um die Bestellung {order}.",
+        "Wir nutzen Version {app_version}.",
+        "Die Rechnung {invoice} vom {date} über {price_local}.",
+        "Referenznummer laut Portal: {ref16}.",
+    ),
+    "fr": (
+        "Il s'agit de la commande {order}.",
+        "Nous utilisons la version {app_version}.",
+        "La facture {invoice} du {date} s'élevait à {price_local}.",
+    ),
+    "pt": (
+        "É sobre o pedido {order}.",
+        "Estamos na versão {app_version}.",
+        "A fatura {invoice} de {date} foi de {price_local}.",
+    ),
 }
 
 # Agent and customer follow-ups, per language.
 _REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
     "en": {
-        "hello_first": ("Hi {first}, thanks for reaching out!", "Hi {first},",
-                        "Hello {first}, thanks for contacting {product} Support."),
+        "hello_first": (
+            "Hi {first}, thanks for reaching out!",
+            "Hi {first},",
+            "Hello {first}, thanks for contacting {product} Support.",
+        ),
         "hello": ("Hi {first},", "Hello {first},", "Hi again {first},", "Thanks {first},"),
-        "sorry": ("I'm really sorry for the wait and the trouble this has caused.",
-                  "Apologies for the frustration, I completely understand.",
-                  "Sorry about this, that's not the experience we want you to have."),
-        "ack": ("I'm looking into this now and will get back to you shortly.",
-                "Thanks for the details. I've started investigating and will update you soon.",
-                "I've picked this up and I'm checking with the team."),
-        "ask": ("Could you send a screenshot of the error and roughly when it happened?",
-                "Could you tell me which browser and version you're using?",
-                "Can you confirm which workspace this is about?",
-                "Does this happen for everyone on your team or only for you?"),
+        "sorry": (
+            "I'm really sorry for the wait and the trouble this has caused.",
+            "Apologies for the frustration, I completely understand.",
+            "Sorry about this, that's not the experience we want you to have.",
+        ),
+        "ack": (
+            "I'm looking into this now and will get back to you shortly.",
+            "Thanks for the details. I've started investigating and will update you soon.",
+            "I've picked this up and I'm checking with the team.",
+        ),
+        "ask": (
+            "Could you send a screenshot of the error and roughly when it happened?",
+            "Could you tell me which browser and version you're using?",
+            "Can you confirm which workspace this is about?",
+            "Does this happen for everyone on your team or only for you?",
+        ),
         # One answer pool per question above, same order.
-        "answer_0": ("Screenshot attached. It happened around {clock_time} today.",
-                     "Sure, see attached. Around {clock_time}, I think."),
+        "answer_0": (
+            "Screenshot attached. It happened around {clock_time} today.",
+            "Sure, see attached. Around {clock_time}, I think.",
+        ),
         "answer_1": ("I'm using {browser} on {desktop_os}.", "{browser}, on {desktop_os}."),
-        "answer_2": ("It's our main workspace, the one named after the company.",
-                     "The production one, not the sandbox."),
-        "answer_3": ("It happens for the whole team.", "Only for me as far as I can tell.",
-                     "Two of us so far."),
-        "solved": ("I'll mark this ticket as solved, but just reply if anything is unclear.",
-                   "Let me know if there's anything else I can help with.",
-                   "Hope that helps!"),
-        "again": ("Thanks for letting us know it came back.",
-                  "Sorry it happened again. I dug deeper this time."),
-        "hold": ("I've passed this to our engineering team and put the ticket on hold while they "
-                 "investigate. I'll update you as soon as I hear back.",
-                 "Our developers are looking into this; I'll keep the ticket on hold until they "
-                 "have a fix."),
-        "nudge": ("We haven't heard back from you, so we're marking this ticket as solved. "
-                  "Replying to this email reopens it.",),
-        "sig": ("Best,\n{agent}\n{product} Support", "Thanks,\n{agent}",
-                "Kind regards,\n{agent} | {product} Customer Support"),
-        "user_chase": ("Any update on this???", "Still waiting. This is getting ridiculous.",
-                       "Hello?? It's been {n_days} days.", "STILL NOT FIXED.",
-                       "Is anyone looking at this?"),
-        "user_thanks": ("That worked, thank you!", "Perfect, thanks so much 🙏",
-                        "Great, all sorted 👍", "Thanks, that did it."),
-        "user_reopen": ("Sorry, it's happening again.", "This is broken again, please reopen.",
-                        "The fix didn't stick, same problem today.",
-                        "Not solved. Same issue as before!!!"),
+        "answer_2": (
+            "It's our main workspace, the one named after the company.",
+            "The production one, not the sandbox.",
+        ),
+        "answer_3": (
+            "It happens for the whole team.",
+            "Only for me as far as I can tell.",
+            "Two of us so far.",
+        ),
+        "solved": (
+            "I'll mark this ticket as solved, but just reply if anything is unclear.",
+            "Let me know if there's anything else I can help with.",
+            "Hope that helps!",
+        ),
+        "again": (
+            "Thanks for letting us know it came back.",
+            "Sorry it happened again. I dug deeper this time.",
+        ),
+        "hold": (
+            "I've passed this to our engineering team and put the ticket on hold while they "
+            "investigate. I'll update you as soon as I hear back.",
+            "Our developers are looking into this; I'll keep the ticket on hold until they "
+            "have a fix.",
+        ),
+        "nudge": (
+            "We haven't heard back from you, so we're marking this ticket as solved. "
+            "Replying to this email reopens it.",
+        ),
+        "sig": (
+            "Best,\n{agent}\n{product} Support",
+            "Thanks,\n{agent}",
+            "Kind regards,\n{agent} | {product} Customer Support",
+        ),
+        "user_chase": (
+            "Any update on this???",
+            "Still waiting. This is getting ridiculous.",
+            "Hello?? It's been {n_days} days.",
+            "STILL NOT FIXED.",
+            "Is anyone looking at this?",
+        ),
+        "user_thanks": (
+            "That worked, thank you!",
+            "Perfect, thanks so much 🙏",
+            "Great, all sorted 👍",
+            "Thanks, that did it.",
+        ),
+        "user_reopen": (
+            "Sorry, it's happening again.",
+            "This is broken again, please reopen.",
+            "The fix didn't stick, same problem today.",
+            "Not solved. Same issue as before!!!",
+        ),
     },
     "es": {
         "hello_first": ("Hola {first}:",),
@@ -1725,8 +2509,10 @@ _REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
         "ask": ("¿Podrías enviarnos una captura de pantalla del error?",),
         "solved": ("Ya está solucionado. Si vuelve a ocurrir, responde a este mensaje.",),
         "again": ("Gracias por avisarnos, lo hemos revisado de nuevo.",),
-        "hold": ("Hemos pasado el caso a nuestro equipo técnico y te avisaremos en cuanto "
-                 "tengamos novedades.",),
+        "hold": (
+            "Hemos pasado el caso a nuestro equipo técnico y te avisaremos en cuanto "
+            "tengamos novedades.",
+        ),
         "nudge": ("Como no hemos recibido respuesta, marcamos el ticket como resuelto.",),
         "sig": ("Saludos,\n{agent}\nSoporte de {product}",),
         "answer_0": ("Claro, pasó hoy sobre las {clock_time}.", "Adjunto la captura."),
@@ -1741,12 +2527,16 @@ _REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
         "ask": ("Könnten Sie uns einen Screenshot der Fehlermeldung schicken?",),
         "solved": ("Das Problem ist behoben. Antworten Sie einfach, falls es wieder auftritt.",),
         "again": ("Danke für den Hinweis, wir haben es uns nochmal genauer angesehen.",),
-        "hold": ("Ich habe den Fall an unser Entwicklerteam weitergegeben und melde mich, sobald "
-                 "es Neuigkeiten gibt.",),
+        "hold": (
+            "Ich habe den Fall an unser Entwicklerteam weitergegeben und melde mich, sobald "
+            "es Neuigkeiten gibt.",
+        ),
         "nudge": ("Da wir nichts mehr von Ihnen gehört haben, schließen wir das Ticket.",),
         "sig": ("Viele Grüße\n{agent}\n{product} Support",),
-        "answer_0": ("Screenshot ist im Anhang, das war heute gegen {clock_time} Uhr.",
-                     "Anbei der Screenshot."),
+        "answer_0": (
+            "Screenshot ist im Anhang, das war heute gegen {clock_time} Uhr.",
+            "Anbei der Screenshot.",
+        ),
         "user_chase": ("Gibt es schon etwas Neues?", "Ich warte immer noch auf eine Antwort!"),
         "user_thanks": ("Hat funktioniert, vielen Dank!",),
         "user_reopen": ("Das Problem ist wieder da.",),
@@ -1758,12 +2548,16 @@ _REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
         "ask": ("Pourriez-vous nous envoyer une capture d'écran de l'erreur ?",),
         "solved": ("Le problème est résolu. Répondez simplement si cela se reproduit.",),
         "again": ("Merci de nous avoir prévenus, nous avons vérifié à nouveau.",),
-        "hold": ("J'ai transmis le dossier à notre équipe technique, je reviens vers vous dès "
-                 "que possible.",),
+        "hold": (
+            "J'ai transmis le dossier à notre équipe technique, je reviens vers vous dès "
+            "que possible.",
+        ),
         "nudge": ("Sans nouvelles de votre part, nous marquons ce ticket comme résolu.",),
         "sig": ("Cordialement,\n{agent}\nSupport {product}",),
-        "answer_0": ("Voici la capture, c'est arrivé aujourd'hui vers {clock_time}.",
-                     "Capture d'écran en pièce jointe."),
+        "answer_0": (
+            "Voici la capture, c'est arrivé aujourd'hui vers {clock_time}.",
+            "Capture d'écran en pièce jointe.",
+        ),
         "user_chase": ("Des nouvelles ?", "J'attends toujours une réponse !"),
         "user_thanks": ("Ça marche, merci beaucoup !",),
         "user_reopen": ("Le problème est revenu.",),
@@ -1775,12 +2569,15 @@ _REPLIES: dict[str, dict[str, tuple[str, ...]]] = {
         "ask": ("Você poderia enviar um print do erro?",),
         "solved": ("Está resolvido. Se acontecer de novo, é só responder este e-mail.",),
         "again": ("Obrigado por avisar, verificamos novamente.",),
-        "hold": ("Encaminhei o caso para a nossa equipe técnica e aviso assim que tiver "
-                 "novidades.",),
+        "hold": (
+            "Encaminhei o caso para a nossa equipe técnica e aviso assim que tiver novidades.",
+        ),
         "nudge": ("Como não tivemos retorno, vamos marcar o ticket como resolvido.",),
         "sig": ("Abraço,\n{agent}\nSuporte {product}",),
-        "answer_0": ("Segue o print, aconteceu hoje por volta das {clock_time}.",
-                     "Print em anexo."),
+        "answer_0": (
+            "Segue o print, aconteceu hoje por volta das {clock_time}.",
+            "Print em anexo.",
+        ),
         "user_chase": ("Alguma novidade?", "Continuo esperando uma resposta!"),
         "user_thanks": ("Funcionou, muito obrigado!",),
         "user_reopen": ("O problema voltou.",),
@@ -1797,19 +2594,28 @@ _INTERNAL_NOTES = (
 )
 _TOPIC_NOTES = {
     "charged_twice": ("Duplicate charge confirmed in Stripe, refund issued.",),
-    "android_upload_crash": ("Reproduced on a Pixel 7 with Android 14, crash in image "
-                             "compression.",),
+    "android_upload_crash": (
+        "Reproduced on a Pixel 7 with Android 14, crash in image compression.",
+    ),
     "sso_okta": ("Customer's Okta cert fingerprint doesn't match ours.",),
     "export_slow": ("Export job took 14 minutes in the worker logs.",),
 }
 _RATING_COMMENTS = {
     "en": {
-        "good": ("Quick and helpful, thanks!", "Solved my problem in minutes 👍",
-                 "Great support as always.", "Very friendly and clear answer.",
-                 "{agent} was super helpful!"),
-        "bad": ("Took way too long to get an answer.", "Issue still not fixed.",
-                "Had to explain the problem three times.", "Still waiting for my refund.",
-                "Canned answer, didn't read my question."),
+        "good": (
+            "Quick and helpful, thanks!",
+            "Solved my problem in minutes 👍",
+            "Great support as always.",
+            "Very friendly and clear answer.",
+            "{agent} was super helpful!",
+        ),
+        "bad": (
+            "Took way too long to get an answer.",
+            "Issue still not fixed.",
+            "Had to explain the problem three times.",
+            "Still waiting for my refund.",
+            "Canned answer, didn't read my question.",
+        ),
     },
     "es": {"good": ("¡Muy rápido, gracias!",), "bad": ("Tardaron demasiado.",)},
     "de": {"good": ("Schnelle und kompetente Hilfe, danke!",), "bad": ("Viel zu lange gewartet.",)},
@@ -1832,173 +2638,313 @@ _ReviewPool = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 _REVIEW_TEXT: dict[str, dict[str, _ReviewPool]] = {
     "en": {
         "angry": (
-            ("Crashes constantly", "Can't log in!!!", "Avoid", "Worst update ever",
-             "Lost all my photos", "Broken again", "Useless since the update", "Do not buy"),
-            ("The app crashes every time I upload a photo.",
-             "Since the last update ({app_version}) I can't log in at all.",
-             "Charged twice and still no refund.",
-             "Used to be good. Now it's slow, crashes, and loses my drafts.",
-             "Lost a full day of inspection photos when the app crashed during sync.",
-             "Every time I open a report it freezes for a minute and then closes.",
-             "The two-factor codes never work and support hasn't answered in {n_days} days.",
-             "Sync deletes my offline edits. TWICE this week.",
-             "I've reinstalled the app three times and it still crashes on launch.",
-             "Notifications come in hours late, so we miss urgent issues."),
-            ("Fix it or I'm switching.", "Deleting this app.", "Unacceptable. 😡",
-             "One star is generous.", "Support never answers!!!", "Want my money back."),
+            (
+                "Crashes constantly",
+                "Can't log in!!!",
+                "Avoid",
+                "Worst update ever",
+                "Lost all my photos",
+                "Broken again",
+                "Useless since the update",
+                "Do not buy",
+            ),
+            (
+                "The app crashes every time I upload a photo.",
+                "Since the last update ({app_version}) I can't log in at all.",
+                "Charged twice and still no refund.",
+                "Used to be good. Now it's slow, crashes, and loses my drafts.",
+                "Lost a full day of inspection photos when the app crashed during sync.",
+                "Every time I open a report it freezes for a minute and then closes.",
+                "The two-factor codes never work and support hasn't answered in {n_days} days.",
+                "Sync deletes my offline edits. TWICE this week.",
+                "I've reinstalled the app three times and it still crashes on launch.",
+                "Notifications come in hours late, so we miss urgent issues.",
+            ),
+            (
+                "Fix it or I'm switching.",
+                "Deleting this app.",
+                "Unacceptable. 😡",
+                "One star is generous.",
+                "Support never answers!!!",
+                "Want my money back.",
+            ),
         ),
         "happy": (
-            ("Love it!", "Great app for our team", "Game changer 🎉", "Five stars",
-             "Does exactly what we need", "Best inspection app", "Super useful",
-             "Our whole crew uses it"),
-            ("We use {product} for all our site inspections and it just works.",
-             "The offline mode is a lifesaver on construction sites.",
-             "Syncs perfectly with the web app.",
-             "Support answered my question within an hour.",
-             "Best reporting app we've tried, the dashboards are beautiful.",
-             "Simple, fast and reliable. Exactly what our field team needed.",
-             "Photo uploads are quick even on a bad connection.",
-             "Setting up templates took five minutes and the team picked it up right away.",
-             "The new version is noticeably faster."),
-            ("Highly recommend!", "Keep up the great work 👍", "Thank you! 🙏", "Love it ❤️",
-             "10/10 🎉", ""),
+            (
+                "Love it!",
+                "Great app for our team",
+                "Game changer 🎉",
+                "Five stars",
+                "Does exactly what we need",
+                "Best inspection app",
+                "Super useful",
+                "Our whole crew uses it",
+            ),
+            (
+                "We use {product} for all our site inspections and it just works.",
+                "The offline mode is a lifesaver on construction sites.",
+                "Syncs perfectly with the web app.",
+                "Support answered my question within an hour.",
+                "Best reporting app we've tried, the dashboards are beautiful.",
+                "Simple, fast and reliable. Exactly what our field team needed.",
+                "Photo uploads are quick even on a bad connection.",
+                "Setting up templates took five minutes and the team picked it up right away.",
+                "The new version is noticeably faster.",
+            ),
+            (
+                "Highly recommend!",
+                "Keep up the great work 👍",
+                "Thank you! 🙏",
+                "Love it ❤️",
+                "10/10 🎉",
+                "",
+            ),
         ),
         "neutral": (
-            ("Does the job", "Decent", "OK app", "Feature request", "Solid but basic",
-             "Works"),
-            ("Does what it says.", "Works fine for basic reports.",
-             "Good for checking dashboards on the go; editing is easier on desktop.",
-             "Export options on mobile are limited.",
-             "Would be nice to have a dark mode.",
-             "Please add a way to export a single report as CSV from the phone.",
-             "The iPad layout could use more space for photos.",
-             "Sync takes a few seconds longer than I'd like."),
+            ("Does the job", "Decent", "OK app", "Feature request", "Solid but basic", "Works"),
+            (
+                "Does what it says.",
+                "Works fine for basic reports.",
+                "Good for checking dashboards on the go; editing is easier on desktop.",
+                "Export options on mobile are limited.",
+                "Would be nice to have a dark mode.",
+                "Please add a way to export a single report as CSV from the phone.",
+                "The iPad layout could use more space for photos.",
+                "Sync takes a few seconds longer than I'd like.",
+            ),
             ("", "", "Otherwise fine.", "Would give 5 stars with dark mode."),
         ),
         "sarcastic": (
-            ("Great, another crash", "Wonderful update 🙄", "Five stars for the spinner",
-             "Truly innovative", "Oh good, logged out again"),
-            ("Great, another update that logs me out every day. Just what I needed.",
-             "Love the new feature where the app closes itself whenever I attach a photo.",
-             "Five stars for the loading spinner, I see it more than my data.",
-             "Nothing like losing an hour of work to a sync 'improvement'.",
-             "Wow, the app now crashes twice as fast. Impressive engineering.",
-             "So glad I pay for a subscription to watch the app restart."),
+            (
+                "Great, another crash",
+                "Wonderful update 🙄",
+                "Five stars for the spinner",
+                "Truly innovative",
+                "Oh good, logged out again",
+            ),
+            (
+                "Great, another update that logs me out every day. Just what I needed.",
+                "Love the new feature where the app closes itself whenever I attach a photo.",
+                "Five stars for the loading spinner, I see it more than my data.",
+                "Nothing like losing an hour of work to a sync 'improvement'.",
+                "Wow, the app now crashes twice as fast. Impressive engineering.",
+                "So glad I pay for a subscription to watch the app restart.",
+            ),
             ("Very innovative. 🙄", "Keep it up, I guess.", "", "Can't wait for the next one."),
         ),
         "mixed": (
-            ("Good app, slow support", "Nice but buggy", "Almost great",
-             "Love the features, hate the crashes", "Could be great", "Good, not perfect"),
-            ("{mixed_good}, but {mixed_bad}.", "{mixed_good}, although {mixed_bad}.",
-             "{mixed_good}. Unfortunately {mixed_bad}."),
+            (
+                "Good app, slow support",
+                "Nice but buggy",
+                "Almost great",
+                "Love the features, hate the crashes",
+                "Could be great",
+                "Good, not perfect",
+            ),
+            (
+                "{mixed_good}, but {mixed_bad}.",
+                "{mixed_good}, although {mixed_bad}.",
+                "{mixed_good}. Unfortunately {mixed_bad}.",
+            ),
             ("", "", "Fix this and it's five stars.", "Still recommend it 😅"),
         ),
     },
     "es": {
-        "angry": (("Se cierra sola", "Inservible", "Pésima actualización"),
-                  ("La aplicación se cierra cada vez que subo una foto.",
-                   "Desde la última actualización no puedo iniciar sesión.",
-                   "Perdí todas las fotos de la inspección."),
-                  ("Inservible. 😡", "Quiero mi dinero de vuelta.", "")),
-        "happy": (("¡Excelente!", "Muy útil", "Me encanta"),
-                  ("La usamos todos los días en obra y funciona perfecto.",
-                   "El modo sin conexión nos salva la vida.",
-                   "Muy fácil de usar y el soporte responde rápido."),
-                  ("👍", "¡Recomendada!", "🎉")),
-        "neutral": (("Correcta", "Cumple", "Bien"),
-                    ("Cumple su función, aunque le falta modo oscuro.",
-                     "Funciona bien para informes básicos."),
-                    ("", "")),
-        "sarcastic": (("Genial...", "Qué maravilla"),
-                      ("Genial, otra actualización que me cierra la sesión cada día. Justo lo "
-                       "que necesitaba.", "Qué maravilla, ahora se cierra el doble de rápido."),
-                      ("🙄", "")),
-        "mixed": (("Buena app, mal soporte", "Bien, pero..."),
-                  ("La aplicación está bien, pero el soporte es muy lento.",
-                   "Me gustan los paneles, aunque las fotos tardan mucho en subir."),
-                  ("", "😅")),
+        "angry": (
+            ("Se cierra sola", "Inservible", "Pésima actualización"),
+            (
+                "La aplicación se cierra cada vez que subo una foto.",
+                "Desde la última actualización no puedo iniciar sesión.",
+                "Perdí todas las fotos de la inspección.",
+            ),
+            ("Inservible. 😡", "Quiero mi dinero de vuelta.", ""),
+        ),
+        "happy": (
+            ("¡Excelente!", "Muy útil", "Me encanta"),
+            (
+                "La usamos todos los días en obra y funciona perfecto.",
+                "El modo sin conexión nos salva la vida.",
+                "Muy fácil de usar y el soporte responde rápido.",
+            ),
+            ("👍", "¡Recomendada!", "🎉"),
+        ),
+        "neutral": (
+            ("Correcta", "Cumple", "Bien"),
+            (
+                "Cumple su función, aunque le falta modo oscuro.",
+                "Funciona bien para informes básicos.",
+            ),
+            ("", ""),
+        ),
+        "sarcastic": (
+            ("Genial...", "Qué maravilla"),
+            (
+                "Genial, otra actualización que me cierra la sesión cada día. Justo lo "
+                "que necesitaba.",
+                "Qué maravilla, ahora se cierra el doble de rápido.",
+            ),
+            ("🙄", ""),
+        ),
+        "mixed": (
+            ("Buena app, mal soporte", "Bien, pero..."),
+            (
+                "La aplicación está bien, pero el soporte es muy lento.",
+                "Me gustan los paneles, aunque las fotos tardan mucho en subir.",
+            ),
+            ("", "😅"),
+        ),
     },
     "de": {
-        "angry": (("Stürzt ständig ab", "Unbrauchbar", "Katastrophe"),
-                  ("Seit dem letzten Update stürzt die App bei jedem Foto-Upload ab.",
-                   "Ich kann mich seit Tagen nicht mehr anmelden.",
-                   "Die Synchronisierung hat meine Offline-Daten gelöscht."),
-                  ("Unbrauchbar!", "Sehr ärgerlich. 😡", "")),
-        "happy": (("Super App", "Top", "Sehr empfehlenswert"),
-                  ("Wir nutzen die App täglich für unsere Begehungen.",
-                   "Läuft stabil und schnell, auch offline.",
-                   "Der Support hat innerhalb einer Stunde geantwortet."),
-                  ("👍", "Weiter so!", "🎉")),
-        "neutral": (("Ganz okay", "Solide", "Erfüllt ihren Zweck"),
-                    ("Macht, was sie soll.", "Ein dunkler Modus wäre schön.",
-                     "Für einfache Berichte völlig ausreichend."),
-                    ("", "")),
-        "sarcastic": (("Tolles Update 🙄", "Na super"),
-                      ("Tolles Update, jetzt muss ich mich jeden Tag neu anmelden. Genau das, was "
-                       "ich gebraucht habe.", "Super, jetzt stürzt sie sogar schneller ab."),
-                      ("", "🙄")),
-        "mixed": (("Gut, aber langsam", "Fast perfekt"),
-                  ("Die Funktionen sind klasse, aber seit den letzten Updates ist alles sehr "
-                   "langsam.", "Die App ist gut, aber der Support ist langsam."),
-                  ("", "😅")),
+        "angry": (
+            ("Stürzt ständig ab", "Unbrauchbar", "Katastrophe"),
+            (
+                "Seit dem letzten Update stürzt die App bei jedem Foto-Upload ab.",
+                "Ich kann mich seit Tagen nicht mehr anmelden.",
+                "Die Synchronisierung hat meine Offline-Daten gelöscht.",
+            ),
+            ("Unbrauchbar!", "Sehr ärgerlich. 😡", ""),
+        ),
+        "happy": (
+            ("Super App", "Top", "Sehr empfehlenswert"),
+            (
+                "Wir nutzen die App täglich für unsere Begehungen.",
+                "Läuft stabil und schnell, auch offline.",
+                "Der Support hat innerhalb einer Stunde geantwortet.",
+            ),
+            ("👍", "Weiter so!", "🎉"),
+        ),
+        "neutral": (
+            ("Ganz okay", "Solide", "Erfüllt ihren Zweck"),
+            (
+                "Macht, was sie soll.",
+                "Ein dunkler Modus wäre schön.",
+                "Für einfache Berichte völlig ausreichend.",
+            ),
+            ("", ""),
+        ),
+        "sarcastic": (
+            ("Tolles Update 🙄", "Na super"),
+            (
+                "Tolles Update, jetzt muss ich mich jeden Tag neu anmelden. Genau das, was "
+                "ich gebraucht habe.",
+                "Super, jetzt stürzt sie sogar schneller ab.",
+            ),
+            ("", "🙄"),
+        ),
+        "mixed": (
+            ("Gut, aber langsam", "Fast perfekt"),
+            (
+                "Die Funktionen sind klasse, aber seit den letzten Updates ist alles sehr langsam.",
+                "Die App ist gut, aber der Support ist langsam.",
+            ),
+            ("", "😅"),
+        ),
     },
     "fr": {
-        "angry": (("Plante sans arrêt", "Inutilisable", "Nul depuis la mise à jour"),
-                  ("L'application plante à chaque envoi de photo.",
-                   "Impossible de me connecter depuis la dernière mise à jour.",
-                   "J'ai perdu une journée de photos d'inspection."),
-                  ("Inutilisable !", "Très déçu. 😡", "")),
-        "happy": (("Top !", "Excellente appli", "Indispensable"),
-                  ("Application simple et efficace, toute l'équipe l'adore.",
-                   "Le mode hors ligne est parfait pour le terrain.",
-                   "Le support répond très vite."),
-                  ("🎉", "Merci ! 🙏", "")),
-        "neutral": (("Correct", "Pas mal", "Fait le travail"),
-                    ("Fait le travail, mais il manque un mode sombre.",
-                     "Suffisant pour des rapports simples."),
-                    ("", "")),
-        "sarcastic": (("Super mise à jour", "Génial..."),
-                      ("Super, encore une mise à jour qui me déconnecte tous les jours. "
-                       "Exactement ce qu'il me fallait.",
-                       "Génial, l'appli plante maintenant deux fois plus vite."),
-                      ("🙄", "")),
-        "mixed": (("Bien mais lent", "Presque parfait"),
-                  ("L'application est bien, mais le support est lent.",
-                   "J'aime beaucoup les tableaux de bord, mais l'envoi des photos est lent."),
-                  ("", "😅")),
+        "angry": (
+            ("Plante sans arrêt", "Inutilisable", "Nul depuis la mise à jour"),
+            (
+                "L'application plante à chaque envoi de photo.",
+                "Impossible de me connecter depuis la dernière mise à jour.",
+                "J'ai perdu une journée de photos d'inspection.",
+            ),
+            ("Inutilisable !", "Très déçu. 😡", ""),
+        ),
+        "happy": (
+            ("Top !", "Excellente appli", "Indispensable"),
+            (
+                "Application simple et efficace, toute l'équipe l'adore.",
+                "Le mode hors ligne est parfait pour le terrain.",
+                "Le support répond très vite.",
+            ),
+            ("🎉", "Merci ! 🙏", ""),
+        ),
+        "neutral": (
+            ("Correct", "Pas mal", "Fait le travail"),
+            (
+                "Fait le travail, mais il manque un mode sombre.",
+                "Suffisant pour des rapports simples.",
+            ),
+            ("", ""),
+        ),
+        "sarcastic": (
+            ("Super mise à jour", "Génial..."),
+            (
+                "Super, encore une mise à jour qui me déconnecte tous les jours. "
+                "Exactement ce qu'il me fallait.",
+                "Génial, l'appli plante maintenant deux fois plus vite.",
+            ),
+            ("🙄", ""),
+        ),
+        "mixed": (
+            ("Bien mais lent", "Presque parfait"),
+            (
+                "L'application est bien, mais le support est lent.",
+                "J'aime beaucoup les tableaux de bord, mais l'envoi des photos est lent.",
+            ),
+            ("", "😅"),
+        ),
     },
     "pt": {
-        "angry": (("Trava toda hora", "Péssimo", "Não funciona"),
-                  ("O app fecha toda vez que tento enviar fotos.",
-                   "Desde a última atualização não consigo entrar.",
-                   "Perdi todas as fotos da vistoria."),
-                  ("Péssimo! 😡", "Quero meu dinheiro de volta.", "")),
-        "happy": (("Ótimo app", "Excelente", "Recomendo"),
-                  ("Usamos todos os dias nas vistorias, funciona muito bem.",
-                   "O modo offline salva a nossa vida.",
-                   "O suporte respondeu super rápido."),
-                  ("👍", "🎉", "")),
-        "neutral": (("Razoável", "Ok", "Funciona"),
-                    ("Funciona, mas poderia ter modo escuro.",
-                     "Atende bem para relatórios simples."),
-                    ("", "")),
-        "sarcastic": (("Que maravilha", "Ótimo..."),
-                      ("Que maravilha, mais uma atualização que me desloga todo dia.",
-                       "Ótimo, agora o app trava ainda mais rápido."),
-                      ("🙄", "")),
-        "mixed": (("Bom, mas...", "Quase perfeito"),
-                  ("O aplicativo é bom, mas o suporte é lento.",
-                   "Gosto dos painéis, mas o envio de fotos demora muito."),
-                  ("", "😅")),
+        "angry": (
+            ("Trava toda hora", "Péssimo", "Não funciona"),
+            (
+                "O app fecha toda vez que tento enviar fotos.",
+                "Desde a última atualização não consigo entrar.",
+                "Perdi todas as fotos da vistoria.",
+            ),
+            ("Péssimo! 😡", "Quero meu dinheiro de volta.", ""),
+        ),
+        "happy": (
+            ("Ótimo app", "Excelente", "Recomendo"),
+            (
+                "Usamos todos os dias nas vistorias, funciona muito bem.",
+                "O modo offline salva a nossa vida.",
+                "O suporte respondeu super rápido.",
+            ),
+            ("👍", "🎉", ""),
+        ),
+        "neutral": (
+            ("Razoável", "Ok", "Funciona"),
+            ("Funciona, mas poderia ter modo escuro.", "Atende bem para relatórios simples."),
+            ("", ""),
+        ),
+        "sarcastic": (
+            ("Que maravilha", "Ótimo..."),
+            (
+                "Que maravilha, mais uma atualização que me desloga todo dia.",
+                "Ótimo, agora o app trava ainda mais rápido.",
+            ),
+            ("🙄", ""),
+        ),
+        "mixed": (
+            ("Bom, mas...", "Quase perfeito"),
+            (
+                "O aplicativo é bom, mas o suporte é lento.",
+                "Gosto dos painéis, mas o envio de fotos demora muito.",
+            ),
+            ("", "😅"),
+        ),
     },
 }
-_MIXED_GOOD = ("The dashboards look great", "Love the clean design", "Syncing is fast",
-               "The inspection templates are really useful", "The app is nice",
-               "Offline mode works well", "Great features overall")
-_MIXED_BAD = ("uploads fail on weak connections", "the last update made it slow",
-              "support takes days to reply", "notifications don't always arrive",
-              "it logs me out every few days", "exporting from the phone is clunky",
-              "it crashes when I attach more than a few photos")
+_MIXED_GOOD = (
+    "The dashboards look great",
+    "Love the clean design",
+    "Syncing is fast",
+    "The inspection templates are really useful",
+    "The app is nice",
+    "Offline mode works well",
+    "Great features overall",
+)
+_MIXED_BAD = (
+    "uploads fail on weak connections",
+    "the last update made it slow",
+    "support takes days to reply",
+    "notifications don't always arrive",
+    "it logs me out every few days",
+    "exporting from the phone is clunky",
+    "it crashes when I attach more than a few photos",
+)
 _REVIEW_PII = (
     "Developers, call me at {phone} and I'll show you the bug.",
     "Email me at {email_pii} if you want details.",
@@ -2025,90 +2971,222 @@ _NOTE_CHANNELS = (
 # Theme lines per department; survey answers share one pool whichever team ran the survey.
 _NOTE_LINES: dict[str, tuple[tuple[str, str, str], ...]] = {
     "sales": (
-        ("export_slow", "mixed", "They export 200k+ rows to CSV weekly and said our export is "
-         "too slow compared to {competitor}. Potential blocker."),
-        ("export_slow", "neutral", "Demo went well, but the CSV export of their {rows}-row "
-         "dataset took minutes. {prospect_first} asked if we have a bulk export API."),
-        ("sso_okta", "neutral", "Security review: Okta SSO with SCIM is a hard requirement. "
-         "Deal ({price} ARR) is on hold until we confirm."),
-        ("sso_okta", "mixed", "Prospect asked whether SSO via Okta works on Pro; a peer told "
-         "them setup is painful."),
-        ("pricing_seats", "mixed", "Likes the product but per-seat pricing is a blocker for a "
-         "{seats}-seat rollout. Asked for a volume discount."),
-        ("pricing_seats", "angry", "Lost the deal to {competitor}; champion was blunt that our "
-         "seat pricing is 'ridiculous' for occasional users."),
-        ("reporting_custom", "neutral", "Wants scheduled PDF reports for their execs; said "
-         "{competitor} has this out of the box."),
-        ("support_response_time", "mixed", "Reference call went fine, but the reference "
-         "mentioned slow support responses on billing issues."),
-        ("general_praise", "happy", "Great demo, {prospect_first} loved the dashboards and "
-         "wants a trial for the whole ops team."),
+        (
+            "export_slow",
+            "mixed",
+            "They export 200k+ rows to CSV weekly and said our export is "
+            "too slow compared to {competitor}. Potential blocker.",
+        ),
+        (
+            "export_slow",
+            "neutral",
+            "Demo went well, but the CSV export of their {rows}-row "
+            "dataset took minutes. {prospect_first} asked if we have a bulk export API.",
+        ),
+        (
+            "sso_okta",
+            "neutral",
+            "Security review: Okta SSO with SCIM is a hard requirement. "
+            "Deal ({price} ARR) is on hold until we confirm.",
+        ),
+        (
+            "sso_okta",
+            "mixed",
+            "Prospect asked whether SSO via Okta works on Pro; a peer told them setup is painful.",
+        ),
+        (
+            "pricing_seats",
+            "mixed",
+            "Likes the product but per-seat pricing is a blocker for a "
+            "{seats}-seat rollout. Asked for a volume discount.",
+        ),
+        (
+            "pricing_seats",
+            "angry",
+            "Lost the deal to {competitor}; champion was blunt that our "
+            "seat pricing is 'ridiculous' for occasional users.",
+        ),
+        (
+            "reporting_custom",
+            "neutral",
+            "Wants scheduled PDF reports for their execs; said "
+            "{competitor} has this out of the box.",
+        ),
+        (
+            "support_response_time",
+            "mixed",
+            "Reference call went fine, but the reference "
+            "mentioned slow support responses on billing issues.",
+        ),
+        (
+            "general_praise",
+            "happy",
+            "Great demo, {prospect_first} loved the dashboards and "
+            "wants a trial for the whole ops team.",
+        ),
     ),
     "marketing": (
-        ("pricing_seats", "neutral", "Webinar Q&A: several attendees asked about pricing for "
-         "occasional users (view-only seats)."),
-        ("pricing_seats", "mixed", "Pricing page feedback: visitors like the plans but don't "
-         "understand what counts as a seat."),
-        ("onboarding", "neutral", "Trial users drop off at the integration setup step; several "
-         "asked for a guided tour."),
-        ("general_praise", "happy", "Case study interview: they save about five hours a week "
-         "on reporting and are happy to be quoted 🎉"),
-        ("export_slow", "mixed", "Event booth conversations: people like the dashboards, but "
-         "two ops leads complained that exporting to CSV is slow."),
+        (
+            "pricing_seats",
+            "neutral",
+            "Webinar Q&A: several attendees asked about pricing for "
+            "occasional users (view-only seats).",
+        ),
+        (
+            "pricing_seats",
+            "mixed",
+            "Pricing page feedback: visitors like the plans but don't "
+            "understand what counts as a seat.",
+        ),
+        (
+            "onboarding",
+            "neutral",
+            "Trial users drop off at the integration setup step; several asked for a guided tour.",
+        ),
+        (
+            "general_praise",
+            "happy",
+            "Case study interview: they save about five hours a week "
+            "on reporting and are happy to be quoted 🎉",
+        ),
+        (
+            "export_slow",
+            "mixed",
+            "Event booth conversations: people like the dashboards, but "
+            "two ops leads complained that exporting to CSV is slow.",
+        ),
     ),
     "cs": (
-        ("export_slow", "angry", "QBR: main complaint is that CSV exports take 10+ minutes. "
-         "They build their board report from it every month and are fed up."),
-        ("export_slow", "mixed", "Escalated slow exports again; their analyst now exports in "
-         "chunks. Otherwise happy with the rollout."),
-        ("sso_okta", "angry", "IT team still can't get Okta SSO working; the champion is "
-         "frustrated and brought it up in the renewal call."),
-        ("pricing_seats", "mixed", "Renewal risk: finance wants to cut seats, says the price "
-         "per user is too high for occasional users."),
-        ("android_upload_crash", "angry", "Field team can't upload photos from Android since "
-         "{app_version}. They are back to paper forms meanwhile."),
-        ("onboarding", "mixed", "Onboarding call: integration setup took two sessions; they "
-         "wanted a checklist. Team is motivated though."),
-        ("support_response_time", "angry", "Complained about slow support responses (3+ days "
-         "on a billing issue). Threatened not to renew."),
-        ("general_praise", "happy", "Very happy after the rollout; the champion offered to be "
-         "a reference."),
+        (
+            "export_slow",
+            "angry",
+            "QBR: main complaint is that CSV exports take 10+ minutes. "
+            "They build their board report from it every month and are fed up.",
+        ),
+        (
+            "export_slow",
+            "mixed",
+            "Escalated slow exports again; their analyst now exports in "
+            "chunks. Otherwise happy with the rollout.",
+        ),
+        (
+            "sso_okta",
+            "angry",
+            "IT team still can't get Okta SSO working; the champion is "
+            "frustrated and brought it up in the renewal call.",
+        ),
+        (
+            "pricing_seats",
+            "mixed",
+            "Renewal risk: finance wants to cut seats, says the price "
+            "per user is too high for occasional users.",
+        ),
+        (
+            "android_upload_crash",
+            "angry",
+            "Field team can't upload photos from Android since "
+            "{app_version}. They are back to paper forms meanwhile.",
+        ),
+        (
+            "onboarding",
+            "mixed",
+            "Onboarding call: integration setup took two sessions; they "
+            "wanted a checklist. Team is motivated though.",
+        ),
+        (
+            "support_response_time",
+            "angry",
+            "Complained about slow support responses (3+ days "
+            "on a billing issue). Threatened not to renew.",
+        ),
+        (
+            "general_praise",
+            "happy",
+            "Very happy after the rollout; the champion offered to be a reference.",
+        ),
     ),
     "support": (
-        ("android_upload_crash", "neutral", "Android upload crash ({app_version}) is our top "
-         "ticket driver this week; mostly Android 14 devices."),
-        ("sso_okta", "neutral", "Spike in Okta SAML failures after customers rotate signing "
-         "certificates. The error message doesn't say which certificate is wrong."),
-        ("api_docs", "neutral", "Customers keep asking about webhook retry behaviour; the docs "
-         "don't mention backoff or the delivery header."),
-        ("export_slow", "neutral", "More tickets about slow CSV exports this week, mostly "
-         "accounts with large reports."),
-        ("reset_2fa", "neutral", "2FA resets are still a big chunk of login tickets; a "
-         "self-service reset for admins would remove most of them."),
+        (
+            "android_upload_crash",
+            "neutral",
+            "Android upload crash ({app_version}) is our top "
+            "ticket driver this week; mostly Android 14 devices.",
+        ),
+        (
+            "sso_okta",
+            "neutral",
+            "Spike in Okta SAML failures after customers rotate signing "
+            "certificates. The error message doesn't say which certificate is wrong.",
+        ),
+        (
+            "api_docs",
+            "neutral",
+            "Customers keep asking about webhook retry behaviour; the docs "
+            "don't mention backoff or the delivery header.",
+        ),
+        (
+            "export_slow",
+            "neutral",
+            "More tickets about slow CSV exports this week, mostly accounts with large reports.",
+        ),
+        (
+            "reset_2fa",
+            "neutral",
+            "2FA resets are still a big chunk of login tickets; a "
+            "self-service reset for admins would remove most of them.",
+        ),
     ),
     "product": (
-        ("export_slow", "neutral", "User interview #{n_interview}: export to CSV is slow for "
-         "large reports; users work around it by exporting month by month."),
-        ("export_slow", "mixed", "Feedback review theme: CSV exports over {rows} rows time "
-         "out. Users love the report builder though."),
-        ("android_upload_crash", "neutral", "Crash analytics: uploads on Android 14 crash at "
-         "the image compression step; about 3% of sessions affected."),
-        ("reporting_custom", "neutral", "Recurring request: custom dashboards with calculated "
-         "fields."),
-        ("api_docs", "mixed", "Developer feedback: API is solid but the docs lack pagination "
-         "examples and rate-limit headers."),
-        ("onboarding", "neutral", "Interview #{n_interview}: new admins don't find the "
-         "integrations page during setup."),
+        (
+            "export_slow",
+            "neutral",
+            "User interview #{n_interview}: export to CSV is slow for "
+            "large reports; users work around it by exporting month by month.",
+        ),
+        (
+            "export_slow",
+            "mixed",
+            "Feedback review theme: CSV exports over {rows} rows time "
+            "out. Users love the report builder though.",
+        ),
+        (
+            "android_upload_crash",
+            "neutral",
+            "Crash analytics: uploads on Android 14 crash at "
+            "the image compression step; about 3% of sessions affected.",
+        ),
+        (
+            "reporting_custom",
+            "neutral",
+            "Recurring request: custom dashboards with calculated fields.",
+        ),
+        (
+            "api_docs",
+            "mixed",
+            "Developer feedback: API is solid but the docs lack pagination "
+            "examples and rate-limit headers.",
+        ),
+        (
+            "onboarding",
+            "neutral",
+            "Interview #{n_interview}: new admins don't find the integrations page during setup.",
+        ),
     ),
     "survey": (
         ("export_slow", "angry", "Export to CSV is painfully slow."),
         ("export_slow", "mixed", "Good tool, but exports take forever with big reports."),
         ("pricing_seats", "neutral", "Too expensive per user for what we use."),
         ("pricing_seats", "mixed", "Love it, but please add a cheaper viewer seat."),
-        ("android_upload_crash", "angry", "The app crashes every time I upload photos on "
-         "Android!!"),
-        ("onboarding", "mixed", "Getting started was confusing, too many settings, but it's "
-         "great now."),
+        (
+            "android_upload_crash",
+            "angry",
+            "The app crashes every time I upload photos on Android!!",
+        ),
+        (
+            "onboarding",
+            "mixed",
+            "Getting started was confusing, too many settings, but it's great now.",
+        ),
         ("onboarding", "happy", "Onboarding was smooth, the checklist helped a lot!"),
         ("reporting_custom", "neutral", "I wish I could build my own charts."),
         ("support_response_time", "mixed", "The app is nice but support is slow."),
@@ -2119,86 +3197,166 @@ _NOTE_LINES: dict[str, tuple[tuple[str, str, str], ...]] = {
     ),
 }
 _SURVEY_I18N: dict[str, tuple[tuple[str, str, str], ...]] = {
-    "es": (("support_response_time", "mixed", "La aplicación está bien, pero el soporte es "
-            "lento."), ("general_praise", "happy", "¡Nos encanta, la usamos a diario! 🎉")),
-    "de": (("export_slow", "angry", "Der CSV-Export ist viel zu langsam!"),
-           ("general_praise", "happy", "Super Tool, wir nutzen es jeden Tag 👍")),
-    "fr": (("pricing_seats", "neutral", "Le prix par utilisateur est un peu élevé pour nous."),
-           ("general_praise", "happy", "Très bon outil, simple et efficace.")),
-    "pt": (("android_upload_crash", "angry", "O app fecha toda vez que tento enviar fotos no "
-            "Android 😡"), ("general_praise", "happy", "Ferramenta excelente, recomendo!")),
+    "es": (
+        ("support_response_time", "mixed", "La aplicación está bien, pero el soporte es lento."),
+        ("general_praise", "happy", "¡Nos encanta, la usamos a diario! 🎉"),
+    ),
+    "de": (
+        ("export_slow", "angry", "Der CSV-Export ist viel zu langsam!"),
+        ("general_praise", "happy", "Super Tool, wir nutzen es jeden Tag 👍"),
+    ),
+    "fr": (
+        ("pricing_seats", "neutral", "Le prix par utilisateur est un peu élevé pour nous."),
+        ("general_praise", "happy", "Très bon outil, simple et efficace."),
+    ),
+    "pt": (
+        (
+            "android_upload_crash",
+            "angry",
+            "O app fecha toda vez que tento enviar fotos no Android 😡",
+        ),
+        ("general_praise", "happy", "Ferramenta excelente, recomendo!"),
+    ),
 }
 _NOTE_PII = {
-    "sales": ("Follow up with {prospect_first} at {phone}.",
-              "Direct email for the follow-up: {email_pii}."),
+    "sales": (
+        "Follow up with {prospect_first} at {phone}.",
+        "Direct email for the follow-up: {email_pii}.",
+    ),
     "marketing": ("Attendee asked to be contacted at {email_pii}.",),
-    "cs": ("New billing contact is {email_pii}.", "Champion's mobile: {phone}.",
-           "They pasted their IBAN {iban} in the call chat for the refund."),
-    "support": ("Heads-up: a customer pasted a full card number ({card}) in chat.",
-                "Blocked IP from the abuse report: {ipv4}."),
+    "cs": (
+        "New billing contact is {email_pii}.",
+        "Champion's mobile: {phone}.",
+        "They pasted their IBAN {iban} in the call chat for the refund.",
+    ),
+    "support": (
+        "Heads-up: a customer pasted a full card number ({card}) in chat.",
+        "Blocked IP from the abuse report: {ipv4}.",
+    ),
     "product": ("Interviewee is happy to talk again: {phone}.",),
     "survey": ("Call me: {phone}", "my email {email_pii}"),
 }
 _NOTE_EXTRA = {
-    "sales": ("Renewal/close date discussed: {date}.", "Budget mentioned: {price}.",
-              "They're on {app_version} of the mobile app."),
-    "cs": ("Renewal on {date} at {price}.", "Open order {order} for extra hardware.",
-           "Mobile app {app_version} in use."),
+    "sales": (
+        "Renewal/close date discussed: {date}.",
+        "Budget mentioned: {price}.",
+        "They're on {app_version} of the mobile app.",
+    ),
+    "cs": (
+        "Renewal on {date} at {price}.",
+        "Open order {order} for extra hardware.",
+        "Mobile app {app_version} in use.",
+    ),
     "support": ("Affected build: {app_version}.",),
     "product": ("Seen on {app_version}.",),
     "marketing": ("Event date: {date}.",),
     "survey": (),
 }
-_NEXT_STEPS = ("send pricing for {seats} seats", "book a technical deep dive",
-               "loop in the solutions engineer", "share the security whitepaper",
-               "follow up after their budget meeting on {weekday}")
-_NPS = {"angry": (1, 4), "sarcastic": (2, 5), "mixed": (5, 8), "neutral": (6, 8),
-        "happy": (9, 10)}
-_REVIEW_STARS = {"angry": (1, 1, 1, 2), "sarcastic": (1, 2, 2), "mixed": (2, 3, 3, 4),
-                 "neutral": (3, 4, 4), "happy": (4, 5, 5, 5)}
+_NEXT_STEPS = (
+    "send pricing for {seats} seats",
+    "book a technical deep dive",
+    "loop in the solutions engineer",
+    "share the security whitepaper",
+    "follow up after their budget meeting on {weekday}",
+)
+_NPS = {"angry": (1, 4), "sarcastic": (2, 5), "mixed": (5, 8), "neutral": (6, 8), "happy": (9, 10)}
+_REVIEW_STARS = {
+    "angry": (1, 1, 1, 2),
+    "sarcastic": (1, 2, 2),
+    "mixed": (2, 3, 3, 4),
+    "neutral": (3, 4, 4),
+    "happy": (4, 5, 5, 5),
+}
 
 # (topic_key, title, body, days before now it was published or None for a draft)
 _FAQ: tuple[tuple[str, str, str, float | None], ...] = (
-    ("getting_started", "Getting started with {product}",
-     "<p>Welcome! This guide walks you through creating your workspace, inviting your team "
-     "&amp; connecting your first data source.</p><ol><li>Create a workspace</li><li>Invite "
-     "teammates</li><li>Connect an integration</li></ol>", 118),
-    ("export_csv", "How to export reports to CSV",
-     "<p>Open any report and choose <b>Export &gt; CSV</b> from the <b>...</b> menu. Filters "
-     "you applied are kept.</p><p>Reports over 50,000 rows are emailed to you as a download "
-     "link.</p>", 104),
-    ("notification_settings", "Managing email and push notifications",
-     "<p>Go to <b>Profile &gt; Notifications</b> to choose which events send emails. Switch to "
-     "the daily digest to get one email per day.</p>", 110),
-    ("change_billing_email", "Changing your billing email and invoice recipients",
-     "<p>The account owner can update invoice recipients under <b>Settings &gt; Billing &gt; "
-     "Invoice recipient</b>. Up to three addresses are supported.</p>", 96),
-    ("api_rate_limit", "API rate limits",
-     "<p>Each token may send 600 requests per minute. When you exceed it you receive "
-     "<code>429 Too Many Requests</code> with a <code>Retry-After</code> header.</p>", 115),
-    ("invoice_vat", "Adding your VAT ID to invoices",
-     "<p>Add your VAT ID under <b>Settings &gt; Billing &gt; Tax details</b>. It appears on "
-     "all invoices issued afterwards.</p>", 82),
-    ("reset_2fa", "Resetting two-factor authentication",
-     "<p>Lost your phone? Use one of your backup codes to sign in, then set up 2FA again "
-     "under <b>Profile &gt; Security</b>.</p><p>Admins can reset 2FA for any team member "
-     "under <b>Settings &gt; Users</b>.</p>", 50),
-    ("add_seat", "Adding seats to your subscription",
-     "<p>Account owners can add seats under <b>Settings &gt; Billing &gt; Seats</b>. New seats "
-     "are prorated for the rest of the billing cycle.</p>", 25),
-    ("sso_okta", "Setting up SAML SSO with Okta",
-     "<p>Draft: step-by-step Okta configuration, certificate rotation &amp; troubleshooting "
-     "common SAML errors.</p>", None),
-    ("dark_mode", "Display settings and themes",
-     "<p>Choose light or system theme under <b>Profile &gt; Display</b>. A dark theme for "
-     "the mobile apps is on our roadmap.</p>", 88),
+    (
+        "getting_started",
+        "Getting started with {product}",
+        "<p>Welcome! This guide walks you through creating your workspace, inviting your team "
+        "&amp; connecting your first data source.</p><ol><li>Create a workspace</li><li>Invite "
+        "teammates</li><li>Connect an integration</li></ol>",
+        118,
+    ),
+    (
+        "export_csv",
+        "How to export reports to CSV",
+        "<p>Open any report and choose <b>Export &gt; CSV</b> from the <b>...</b> menu. Filters "
+        "you applied are kept.</p><p>Reports over 50,000 rows are emailed to you as a download "
+        "link.</p>",
+        104,
+    ),
+    (
+        "notification_settings",
+        "Managing email and push notifications",
+        "<p>Go to <b>Profile &gt; Notifications</b> to choose which events send emails. Switch to "
+        "the daily digest to get one email per day.</p>",
+        110,
+    ),
+    (
+        "change_billing_email",
+        "Changing your billing email and invoice recipients",
+        "<p>The account owner can update invoice recipients under <b>Settings &gt; Billing &gt; "
+        "Invoice recipient</b>. Up to three addresses are supported.</p>",
+        96,
+    ),
+    (
+        "api_rate_limit",
+        "API rate limits",
+        "<p>Each token may send 600 requests per minute. When you exceed it you receive "
+        "<code>429 Too Many Requests</code> with a <code>Retry-After</code> header.</p>",
+        115,
+    ),
+    (
+        "invoice_vat",
+        "Adding your VAT ID to invoices",
+        "<p>Add your VAT ID under <b>Settings &gt; Billing &gt; Tax details</b>. It appears on "
+        "all invoices issued afterwards.</p>",
+        82,
+    ),
+    (
+        "reset_2fa",
+        "Resetting two-factor authentication",
+        "<p>Lost your phone? Use one of your backup codes to sign in, then set up 2FA again "
+        "under <b>Profile &gt; Security</b>.</p><p>Admins can reset 2FA for any team member "
+        "under <b>Settings &gt; Users</b>.</p>",
+        50,
+    ),
+    (
+        "add_seat",
+        "Adding seats to your subscription",
+        "<p>Account owners can add seats under <b>Settings &gt; Billing &gt; Seats</b>. New seats "
+        "are prorated for the rest of the billing cycle.</p>",
+        25,
+    ),
+    (
+        "sso_okta",
+        "Setting up SAML SSO with Okta",
+        "<p>Draft: step-by-step Okta configuration, certificate rotation &amp; troubleshooting "
+        "common SAML errors.</p>",
+        None,
+    ),
+    (
+        "dark_mode",
+        "Display settings and themes",
+        "<p>Choose light or system theme under <b>Profile &gt; Display</b>. A dark theme for "
+        "the mobile apps is on our roadmap.</p>",
+        88,
+    ),
 )
 _FAQ_EXTRA: tuple[tuple[str, str, str, float | None], ...] = (
-    ("security", "Security and data protection overview",
-     "<p>Data is encrypted in transit and at rest. We are SOC&nbsp;2 Type II certified.</p>",
-     112),
-    ("mobile_offline", "Using the mobile app offline",
-     "<p>Inspections created offline sync automatically once you're back online.</p>", 70),
+    (
+        "security",
+        "Security and data protection overview",
+        "<p>Data is encrypted in transit and at rest. We are SOC&nbsp;2 Type II certified.</p>",
+        112,
+    ),
+    (
+        "mobile_offline",
+        "Using the mobile app offline",
+        "<p>Inspections created offline sync automatically once you're back online.</p>",
+        70,
+    ),
 )
 # After an article is published, tickets on its topic drop: the deflection the demo shows.
 _DEFLECTION = 0.55
@@ -2302,8 +3460,10 @@ class _Builder:
     def __init__(self, seed: int, tickets: int, now: datetime) -> None:
         master = random.Random(seed)
         # One stream per part keeps each part stable when another part changes shape.
-        self.rngs = {name: random.Random(master.getrandbits(64)) for name in (
-            "faq", "accounts", "contacts", "tickets", "reviews", "notes")}
+        self.rngs = {
+            name: random.Random(master.getrandbits(64))
+            for name in ("faq", "accounts", "contacts", "tickets", "reviews", "notes")
+        }
         self.seed = seed
         self.n_tickets = tickets
         self.now = now
@@ -2348,25 +3508,33 @@ class _Builder:
                 arr = Decimal(rng.randint(3, 40) * 588).quantize(Decimal("0.01"))
             else:
                 seats = rng.randint(50, 800)
-                arr = (Decimal(seats * 1188) * Decimal(rng.choice(("1", "0.9", "0.85", "0.8"))))
+                arr = Decimal(seats * 1188) * Decimal(rng.choice(("1", "0.9", "0.85", "0.8")))
                 arr = arr.quantize(Decimal("0.01"))
             # Most accounts come from the CRM import at the start of the window; the rest are
             # new customers signing up later (but early enough to raise tickets).
             if i == 0 or rng.random() < 0.85:
                 created = self.start + timedelta(seconds=rng.randint(0, 2 * 86400))
             else:
-                created = _between(rng, self.start + timedelta(days=2),
-                                   self.now - timedelta(days=20))
+                created = _between(
+                    rng, self.start + timedelta(days=2), self.now - timedelta(days=20)
+                )
             churned = None
             if rng.random() < 0.10:
                 lo = created + timedelta(days=10)
                 if lo < self.now - timedelta(hours=1):
                     churned = _between(rng, lo, self.now - timedelta(hours=1))
             updated = _between(rng, churned or created, self.now)
-            self.acc.append(DemoAccount(
-                source_id=f"acc-{i + 1:05d}", name=name, tier=tier, arr=arr,
-                created_at=created, updated_at=updated, churned_at=churned,
-            ))
+            self.acc.append(
+                DemoAccount(
+                    source_id=f"acc-{i + 1:05d}",
+                    name=name,
+                    tier=tier,
+                    arr=arr,
+                    created_at=created,
+                    updated_at=updated,
+                    churned_at=churned,
+                )
+            )
             self.acc_lang.append(lang)
             self.acc_domain.append(domain)
             self.acc_tier_weight.append({"free": 1.0, "pro": 2.0, "enterprise": 5.0}[tier])
@@ -2389,8 +3557,11 @@ class _Builder:
             a = i if i < len(self.acc) else bisect_right(cum, rng.random() * total)
             a = min(a, len(self.acc) - 1)
             acc = self.acc[a]
-            lang = self.acc_lang[a] if rng.random() < 0.88 else _weighted(
-                rng, (("en", 60), ("de", 10), ("es", 10), ("fr", 10), ("pt", 10)))
+            lang = (
+                self.acc_lang[a]
+                if rng.random() < 0.88
+                else _weighted(rng, (("en", 60), ("de", 10), ("es", 10), ("fr", 10), ("pt", 10)))
+            )
             first, last = rng.choice(_FIRST[lang]), rng.choice(_LAST[lang])
             f, la = _ascii_slug(first), _ascii_slug(last)
             r = rng.random()
@@ -2410,12 +3581,20 @@ class _Builder:
             if rng.random() > 0.8:
                 end = min(acc.churned_at or self.now, self.now) - timedelta(days=1)
                 created = _between(rng, acc.created_at, max(end, acc.created_at))
-            people.append(_Person(
-                email=email, name=f"{first} {last}", first=first, last=last, account=a,
-                language=lang, consent_contact=rng.random() >= 0.05,
-                consent_improvement=rng.random() >= 0.15, created_at=created,
-                updated_at=_between(rng, created, self.now),
-            ))
+            people.append(
+                _Person(
+                    email=email,
+                    name=f"{first} {last}",
+                    first=first,
+                    last=last,
+                    account=a,
+                    language=lang,
+                    consent_contact=rng.random() >= 0.05,
+                    consent_improvement=rng.random() >= 0.15,
+                    created_at=created,
+                    updated_at=_between(rng, created, self.now),
+                )
+            )
         # Broken addresses as they arrive from web forms and manual CRM entry.
         n_invalid = max(1, round(n * 0.04))
         invalid_idx = set(rng.sample(range(n_base), min(n_invalid, n_base)))
@@ -2426,13 +3605,15 @@ class _Builder:
             if style == 0:
                 p.email = f"{local}{domain}" if rng.random() < 0.5 else f"{local}.{domain}"
             elif style == 1:
-                p.email = (local.replace(".", "..", 1) if "." in local else f"{local}..x") + \
-                    f"@{domain}"
+                p.email = (
+                    local.replace(".", "..", 1) if "." in local else f"{local}..x"
+                ) + f"@{domain}"
             elif style == 2:
                 p.email = f"{local}@{domain.split('.')[0]}"
             else:
-                p.email = f"{p.first} {p.last}@{domain}" if rng.random() < 0.5 else \
-                    f"{local} @{domain}"
+                p.email = (
+                    f"{p.first} {p.last}@{domain}" if rng.random() < 0.5 else f"{local} @{domain}"
+                )
         # The same person entered twice, the address typed differently each time.
         originals = [i for i in range(n_base) if i not in invalid_idx]
         for i in rng.sample(originals, min(n_dup, len(originals))):
@@ -2449,15 +3630,25 @@ class _Builder:
                 email = f"  {local.capitalize()}@{domain}"
             if email == p.email:
                 email = p.email.upper() + " "
-            created = _between(rng, p.created_at, min(p.created_at + timedelta(days=60),
-                                                      self.now - timedelta(hours=2)))
-            people.append(_Person(
-                email=email, name=p.name if rng.random() < 0.7 else p.name.upper(),
-                first=p.first, last=p.last, account=p.account, language=p.language,
-                consent_contact=p.consent_contact if rng.random() < 0.8 else True,
-                consent_improvement=p.consent_improvement if rng.random() < 0.8 else True,
-                created_at=created, updated_at=_between(rng, created, self.now),
-            ))
+            created = _between(
+                rng,
+                p.created_at,
+                min(p.created_at + timedelta(days=60), self.now - timedelta(hours=2)),
+            )
+            people.append(
+                _Person(
+                    email=email,
+                    name=p.name if rng.random() < 0.7 else p.name.upper(),
+                    first=p.first,
+                    last=p.last,
+                    account=p.account,
+                    language=p.language,
+                    consent_contact=p.consent_contact if rng.random() < 0.8 else True,
+                    consent_improvement=p.consent_improvement if rng.random() < 0.8 else True,
+                    created_at=created,
+                    updated_at=_between(rng, created, self.now),
+                )
+            )
         people.sort(key=lambda p: p.created_at)
         for i, p in enumerate(people):
             p.source_id = f"crm-{i + 1:06d}"
@@ -2465,10 +3656,15 @@ class _Builder:
         self.people_times = [p.created_at for p in people]
         self.contacts_out = tuple(
             DemoContact(
-                source_id=p.source_id, email=p.email, name=p.name,
-                account_source_id=self.acc[p.account].source_id, language=p.language,
-                consent_contact=p.consent_contact, consent_improvement=p.consent_improvement,
-                created_at=p.created_at, updated_at=p.updated_at,
+                source_id=p.source_id,
+                email=p.email,
+                name=p.name,
+                account_source_id=self.acc[p.account].source_id,
+                language=p.language,
+                consent_contact=p.consent_contact,
+                consent_improvement=p.consent_improvement,
+                created_at=p.created_at,
+                updated_at=p.updated_at,
             )
             for p in people
         )
@@ -2485,8 +3681,11 @@ class _Builder:
 
     def persona(self, p: _Person) -> dict[str, str]:
         return {
-            "first": p.first, "last": p.last, "company": self.acc[p.account].name,
-            "domain": self.acc_domain[p.account], "product": PRODUCT,
+            "first": p.first,
+            "last": p.last,
+            "company": self.acc[p.account].name,
+            "domain": self.acc_domain[p.account],
+            "product": PRODUCT,
             "plan": self.acc[p.account].tier.capitalize(),
         }
 
@@ -2509,11 +3708,16 @@ class _Builder:
                 published = published.replace(microsecond=0)
                 updated = _between(rng, published, self.now)
                 self.faq_published[key] = published
-            out.append(DemoFaqArticle(
-                source_id=str(360_012_000_000 + 7919 * (i + 1)),
-                title=title.format(product=PRODUCT), body=body.replace("{product}", PRODUCT),
-                topic_key=key, published_at=published, updated_at=updated.replace(microsecond=0),
-            ))
+            out.append(
+                DemoFaqArticle(
+                    source_id=str(360_012_000_000 + 7919 * (i + 1)),
+                    title=title.format(product=PRODUCT),
+                    body=body.replace("{product}", PRODUCT),
+                    topic_key=key,
+                    published_at=published,
+                    updated_at=updated.replace(microsecond=0),
+                )
+            )
         self.faq_out = tuple(out)
 
     # ----------------------------------------------------------------------------- tickets
@@ -2559,8 +3763,7 @@ class _Builder:
         rng = self.rngs["tickets"]
         n = self.n_tickets
         day_weights, topic_cum = self.day_tables(rng)
-        hour_weights = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 8, 9, 10, 10, 9, 7, 5, 4, 3, 2,
-                        2, 1)
+        hour_weights = (1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 9, 8, 9, 10, 10, 9, 7, 5, 4, 3, 2, 2, 1)
         days = rng.choices(range(WINDOW_DAYS), weights=day_weights, k=n) if n else []
         hours = rng.choices(range(24), weights=hour_weights, k=n) if n else []
         times = sorted(
@@ -2592,14 +3795,17 @@ class _Builder:
         if topic.key == "android_upload_crash":
             channel = _weighted(rng, (("mobile", 45), ("email", 30), ("web", 15), ("chat", 10)))
         else:
-            channel = _weighted(rng, (("email", 45), ("web", 25), ("chat", 12), ("api", 5),
-                                      ("mobile", 13)))
+            channel = _weighted(
+                rng, (("email", 45), ("web", 25), ("chat", 12), ("api", 5), ("mobile", 13))
+            )
         if tone in ("angry", "sarcastic"):
-            priority = _weighted(rng, (("", 5), ("low", 2), ("normal", 35), ("high", 38),
-                                       ("urgent", 20)))
+            priority = _weighted(
+                rng, (("", 5), ("low", 2), ("normal", 35), ("high", 38), ("urgent", 20))
+            )
         else:
-            priority = _weighted(rng, (("", 22), ("low", 18), ("normal", 45), ("high", 12),
-                                       ("urgent", 3)))
+            priority = _weighted(
+                rng, (("", 22), ("low", 18), ("normal", 45), ("high", 12), ("urgent", 3))
+            )
         if account.tier == "enterprise" and priority in ("", "low"):
             priority = "normal"
         persona = self.persona(person)
@@ -2607,9 +3813,7 @@ class _Builder:
         if topic.key == "android_upload_crash":
             persona["app_version"] = _version_at(rng, "2.14")
         draft = _Draft(rng, lang, created, persona)
-        subject, description, is_html, asked = _write_ticket(
-            rng, draft, topic, tone, lang, channel
-        )
+        subject, description, is_html, asked = _write_ticket(rng, draft, topic, tone, lang, channel)
         text = f"{subject}\n{description}"
         kinds = _kinds(tone, lang, text, draft, is_html=is_html, faq=topic.recurring and asked)
         pii = tuple(dict.fromkeys(draft.pii))
@@ -2617,8 +3821,18 @@ class _Builder:
         agent_id = f"agent-{agent_no + 1:02d}"
         agent_name = _AGENT_NAMES[agent_no % len(_AGENT_NAMES)]
         status, last_event, solved_at, reopened, escalated = self.lifecycle(
-            rng, tid, created, person, topic, tone, lang, priority or None, agent_id, agent_name,
-            description, pii,
+            rng,
+            tid,
+            created,
+            person,
+            topic,
+            tone,
+            lang,
+            priority or None,
+            agent_id,
+            agent_name,
+            description,
+            pii,
         )
         updated = last_event
         if solved_at is not None and status in ("solved", "closed") and rng.random() < 0.4:
@@ -2641,27 +3855,55 @@ class _Builder:
             tags.add("reopened")
         if escalated:
             tags.add("escalated")
-        self.t_out.append(DemoTicket(
-            source_id=tid, subject=subject, description=description, status=status,
-            priority=priority or None, channel=channel, product_area=topic.area, language=lang,
-            requester_source_id=person.source_id,
-            assignee_source_id=None if status == "new" else agent_id,
-            account_source_id=account.source_id, tags=tuple(sorted(tags)), created_at=created,
-            updated_at=updated, topic=topic.key, tone=tone, text_kinds=kinds,
-            pii_types=frozenset(k for k, _ in pii), pii_values=pii,
-            lookalike_values=tuple(dict.fromkeys(draft.look)),
-        ))
+        self.t_out.append(
+            DemoTicket(
+                source_id=tid,
+                subject=subject,
+                description=description,
+                status=status,
+                priority=priority or None,
+                channel=channel,
+                product_area=topic.area,
+                language=lang,
+                requester_source_id=person.source_id,
+                assignee_source_id=None if status == "new" else agent_id,
+                account_source_id=account.source_id,
+                tags=tuple(sorted(tags)),
+                created_at=created,
+                updated_at=updated,
+                topic=topic.key,
+                tone=tone,
+                text_kinds=kinds,
+                pii_types=frozenset(k for k, _ in pii),
+                pii_values=pii,
+                lookalike_values=tuple(dict.fromkeys(draft.look)),
+            )
+        )
 
     def lifecycle(
-        self, rng: random.Random, tid: str, created: datetime, person: _Person, topic: _Topic,
-        tone: str, lang: str, priority: str | None, agent_id: str, agent_name: str,
-        description: str, pii: Pairs,
+        self,
+        rng: random.Random,
+        tid: str,
+        created: datetime,
+        person: _Person,
+        topic: _Topic,
+        tone: str,
+        lang: str,
+        priority: str | None,
+        agent_id: str,
+        agent_name: str,
+        description: str,
+        pii: Pairs,
     ) -> tuple[str, datetime, datetime | None, bool, bool]:
         """Play the ticket forward from creation and stop at `now`; whatever state it reached
         is its status, so recent tickets are naturally still new or open."""
         replies = _REPLIES[lang]
-        persona = {"first": person.first, "agent": agent_name, "product": PRODUCT,
-                   "company": self.acc[person.account].name}
+        persona = {
+            "first": person.first,
+            "agent": agent_name,
+            "product": PRODUCT,
+            "company": self.acc[person.account].name,
+        }
         hot = tone in ("angry", "sarcastic")
         # What the conversation has said so far, so replies follow on from it.
         said = {"agent": 0, "ask": 0, "note": ""}
@@ -2673,8 +3915,11 @@ class _Builder:
             if kind in ("user_chase", "user_thanks", "user_reopen"):
                 return d.pick(replies[kind])
             if kind == "note":
-                pool = tuple(n for n in _INTERNAL_NOTES + _TOPIC_NOTES.get(topic.key, ())
-                             if n != said["note"])
+                pool = tuple(
+                    n
+                    for n in _INTERNAL_NOTES + _TOPIC_NOTES.get(topic.key, ())
+                    if n != said["note"]
+                )
                 said["note"] = rng.choice(pool)
                 return d.fill(said["note"])
             if kind == "nudge":
@@ -2701,7 +3946,9 @@ class _Builder:
             return "\n\n".join(parts)
 
         first_delay = {
-            "urgent": (300, 7200), "high": (600, 6 * 3600), "normal": (1200, 26 * 3600),
+            "urgent": (300, 7200),
+            "high": (600, 6 * 3600),
+            "normal": (1200, 26 * 3600),
         }.get(priority or "", (3600, 72 * 3600))
         path = rng.random()
         steps: list[tuple[float, str, str | None]] = []
@@ -2770,26 +4017,51 @@ class _Builder:
         return status, last, solved_at, did_reopen, escalated
 
     def comment(
-        self, tid: str, author: str | None, role: str, public: bool, body: str, at: datetime,
+        self,
+        tid: str,
+        author: str | None,
+        role: str,
+        public: bool,
+        body: str,
+        at: datetime,
         pii: Pairs = (),
     ) -> None:
         self.comment_seq += 1
-        self.c_out.append(DemoComment(
-            source_id=str(36_000_000_000 + self.comment_seq), ticket_source_id=tid,
-            author_source_id=author, author_role=role, is_public=public, body=body,
-            created_at=at, pii_values=pii,
-        ))
+        self.c_out.append(
+            DemoComment(
+                source_id=str(36_000_000_000 + self.comment_seq),
+                ticket_source_id=tid,
+                author_source_id=author,
+                author_role=role,
+                is_public=public,
+                body=body,
+                created_at=at,
+                pii_values=pii,
+            )
+        )
 
     def status(self, tid: str, previous: str | None, status: str, at: datetime) -> None:
         self.status_seq += 1
-        self.s_out.append(DemoStatusChange(
-            source_id=str(52_000_000_000 + self.status_seq), ticket_source_id=tid,
-            previous_status=previous, status=status, created_at=at,
-        ))
+        self.s_out.append(
+            DemoStatusChange(
+                source_id=str(52_000_000_000 + self.status_seq),
+                ticket_source_id=tid,
+                previous_status=previous,
+                status=status,
+                created_at=at,
+            )
+        )
 
     def rating(
-        self, rng: random.Random, tid: str, person: _Person, tone: str, lang: str,
-        solved_at: datetime, reopened: bool, agent_name: str,
+        self,
+        rng: random.Random,
+        tid: str,
+        person: _Person,
+        tone: str,
+        lang: str,
+        solved_at: datetime,
+        reopened: bool,
+        agent_name: str,
     ) -> DemoSatisfactionRating:
         at = solved_at + timedelta(seconds=int(_loguniform(rng, 600, 2 * 86400)))
         if at > self.now:
@@ -2797,13 +4069,15 @@ class _Builder:
         if rng.random() < 0.3:
             score = "offered"
         else:
-            p_bad = {"angry": 0.6, "sarcastic": 0.5, "mixed": 0.25, "neutral": 0.07,
-                     "happy": 0.03}[tone] + (0.2 if reopened else 0.0)
+            p_bad = {"angry": 0.6, "sarcastic": 0.5, "mixed": 0.25, "neutral": 0.07, "happy": 0.03}[
+                tone
+            ] + (0.2 if reopened else 0.0)
             score = "bad" if rng.random() < p_bad else "good"
         comment = reason = None
         if score != "offered" and rng.random() < (0.6 if score == "bad" else 0.35):
-            pool = _RATING_COMMENTS.get(lang if rng.random() < 0.8 else "en",
-                                        _RATING_COMMENTS["en"])[score]
+            pool = _RATING_COMMENTS.get(
+                lang if rng.random() < 0.8 else "en", _RATING_COMMENTS["en"]
+            )[score]
             comment = rng.choice(pool).replace("{agent}", agent_name)
         if score == "bad" and rng.random() < 0.7:
             reason = rng.choice(_RATING_REASONS)
@@ -2813,13 +4087,24 @@ class _Builder:
         return self._append_rating(tid, person, score, comment, reason, at, updated)
 
     def _append_rating(
-        self, tid: str, person: _Person, score: str, comment: str | None, reason: str | None,
-        at: datetime, updated: datetime,
+        self,
+        tid: str,
+        person: _Person,
+        score: str,
+        comment: str | None,
+        reason: str | None,
+        at: datetime,
+        updated: datetime,
     ) -> DemoSatisfactionRating:
         rating = DemoSatisfactionRating(
-            source_id=str(8_100_000_000 + len(self.r_out) + 1), ticket_source_id=tid,
-            requester_source_id=person.source_id, score=score, comment=comment, reason=reason,
-            created_at=at, updated_at=updated,
+            source_id=str(8_100_000_000 + len(self.r_out) + 1),
+            ticket_source_id=tid,
+            requester_source_id=person.source_id,
+            score=score,
+            comment=comment,
+            reason=reason,
+            created_at=at,
+            updated_at=updated,
         )
         self.r_out.append(rating)
         return rating
@@ -2837,12 +4122,20 @@ class _Builder:
         for created in times:
             review_id += rng.randint(1_000, 250_000)
             person = self.pick_person(rng, created) if rng.random() < 0.15 else None
-            lang = person.language if person else _weighted(
-                rng, (("en", 70), ("de", 9), ("es", 8), ("fr", 7), ("pt", 6)))
-            tone = _weighted(rng, (("angry", 20), ("happy", 33), ("neutral", 22),
-                                   ("sarcastic", 8), ("mixed", 17)))
-            persona = {"product": PRODUCT, "mixed_good": rng.choice(_MIXED_GOOD),
-                       "mixed_bad": rng.choice(_MIXED_BAD)}
+            lang = (
+                person.language
+                if person
+                else _weighted(rng, (("en", 70), ("de", 9), ("es", 8), ("fr", 7), ("pt", 6)))
+            )
+            tone = _weighted(
+                rng,
+                (("angry", 20), ("happy", 33), ("neutral", 22), ("sarcastic", 8), ("mixed", 17)),
+            )
+            persona = {
+                "product": PRODUCT,
+                "mixed_good": rng.choice(_MIXED_GOOD),
+                "mixed_bad": rng.choice(_MIXED_BAD),
+            }
             draft = _Draft(rng, lang, created, persona)
             titles, sentences, closers = _REVIEW_TEXT[lang][tone]
             title = draft.pick(titles)
@@ -2853,33 +4146,58 @@ class _Builder:
                 body = f"{body} {closer}"
             extra = []
             if lang == "en" and rng.random() < 0.25:
-                extra.append(draft.fill(rng.choice(("Using {app_version} on an iPhone 15.",
-                                                    "Version {app_version}.",
-                                                    "Still broken on {app_version}."))))
+                extra.append(
+                    draft.fill(
+                        rng.choice(
+                            (
+                                "Using {app_version} on an iPhone 15.",
+                                "Version {app_version}.",
+                                "Still broken on {app_version}.",
+                            )
+                        )
+                    )
+                )
             if rng.random() < (0.09 if lang == "en" else 0.0):
                 extra.append(draft.fill(rng.choice(_REVIEW_PII)))
             if extra:
                 body = " ".join((body, *extra))
             if rng.random() < 0.1 and not _has_emoji(body):
-                body += " " + {"angry": "😡", "happy": "❤️", "sarcastic": "🙄",
-                               "mixed": "😅", "neutral": "👍"}[tone]
+                body += (
+                    " "
+                    + {
+                        "angry": "😡",
+                        "happy": "❤️",
+                        "sarcastic": "🙄",
+                        "mixed": "😅",
+                        "neutral": "👍",
+                    }[tone]
+                )
             rating = rng.choice(_REVIEW_STARS[tone])
             updated = created if rng.random() < 0.85 else _between(rng, created, self.now)
             pii = tuple(dict.fromkeys(draft.pii))
             text = f"{title}\n{body}"
             nickname = _nickname(rng, lang)
-            out.append(DemoReview(
-                source="app_store", source_id=str(review_id),
-                product=rng.choice((PRODUCT, PRODUCT, PRODUCT, f"{PRODUCT} Field")),
-                rating=rating, title=title, body=body, language=lang,
-                territory=_weighted(rng, tuple((t, float(w)) for t, w in _TERRITORIES[lang])),
-                reviewer_nickname=nickname,
-                contact_source_id=person.source_id if person else None,
-                created_at=created, updated_at=updated, tone=tone,
-                text_kinds=_kinds(tone, lang, text, draft, is_html=False, faq=False),
-                pii_types=frozenset(k for k, _ in pii), pii_values=pii,
-                lookalike_values=tuple(dict.fromkeys(draft.look)),
-            ))
+            out.append(
+                DemoReview(
+                    source="app_store",
+                    source_id=str(review_id),
+                    product=rng.choice((PRODUCT, PRODUCT, PRODUCT, f"{PRODUCT} Field")),
+                    rating=rating,
+                    title=title,
+                    body=body,
+                    language=lang,
+                    territory=_weighted(rng, tuple((t, float(w)) for t, w in _TERRITORIES[lang])),
+                    reviewer_nickname=nickname,
+                    contact_source_id=person.source_id if person else None,
+                    created_at=created,
+                    updated_at=updated,
+                    tone=tone,
+                    text_kinds=_kinds(tone, lang, text, draft, is_html=False, faq=False),
+                    pii_types=frozenset(k for k, _ in pii),
+                    pii_values=pii,
+                    lookalike_values=tuple(dict.fromkeys(draft.look)),
+                )
+            )
         self.reviews_out = tuple(out)
 
     # ------------------------------------------------------------------------------- notes
@@ -2918,8 +4236,11 @@ class _Builder:
             if source in ("gong", "salesforce", "survey"):
                 if prospect:
                     pslug = _ascii_slug(persona["company"].split()[0])
-                    contact_email = f"{_ascii_slug(draft.slots['prospect_first'])}@{pslug}.com" \
-                        if "prospect_first" in draft.slots else f"info@{pslug}.com"
+                    contact_email = (
+                        f"{_ascii_slug(draft.slots['prospect_first'])}@{pslug}.com"
+                        if "prospect_first" in draft.slots
+                        else f"info@{pslug}.com"
+                    )
                 else:
                     raw = person.email.strip()
                     contact_email = raw.lower() if rng.random() < 0.8 else raw
@@ -2930,15 +4251,27 @@ class _Builder:
                 account_id = account.source_id
             updated = created if rng.random() < 0.7 else _between(rng, created, self.now)
             pii = tuple(dict.fromkeys(draft.pii))
-            out.append(DemoNote(
-                source=source, source_id=_note_id(source, i + 1), department=dept, kind=kind,
-                text=text, contact_email=contact_email, contact_source_id=contact_id,
-                account_source_id=account_id, rating=rating, created_at=created,
-                updated_at=updated, topic=topic, tone=tone,
-                text_kinds=_kinds(tone, lang, text, draft, is_html=is_html, faq=False),
-                pii_types=frozenset(k for k, _ in pii), pii_values=pii,
-                lookalike_values=tuple(dict.fromkeys(draft.look)),
-            ))
+            out.append(
+                DemoNote(
+                    source=source,
+                    source_id=_note_id(source, i + 1),
+                    department=dept,
+                    kind=kind,
+                    text=text,
+                    contact_email=contact_email,
+                    contact_source_id=contact_id,
+                    account_source_id=account_id,
+                    rating=rating,
+                    created_at=created,
+                    updated_at=updated,
+                    topic=topic,
+                    tone=tone,
+                    text_kinds=_kinds(tone, lang, text, draft, is_html=is_html, faq=False),
+                    pii_types=frozenset(k for k, _ in pii),
+                    pii_values=pii,
+                    lookalike_values=tuple(dict.fromkeys(draft.look)),
+                )
+            )
         self.notes_out = tuple(out)
 
     # ------------------------------------------------------------------------------- build
@@ -2951,10 +4284,17 @@ class _Builder:
         self.reviews()
         self.notes()
         return DemoDataset(
-            seed=self.seed, now=self.now, accounts=tuple(self.acc), contacts=self.contacts_out,
-            tickets=tuple(self.t_out), comments=tuple(self.c_out),
-            status_changes=tuple(self.s_out), satisfaction_ratings=tuple(self.r_out),
-            reviews=self.reviews_out, notes=self.notes_out, faq_articles=self.faq_out,
+            seed=self.seed,
+            now=self.now,
+            accounts=tuple(self.acc),
+            contacts=self.contacts_out,
+            tickets=tuple(self.t_out),
+            comments=tuple(self.c_out),
+            status_changes=tuple(self.s_out),
+            satisfaction_ratings=tuple(self.r_out),
+            reviews=self.reviews_out,
+            notes=self.notes_out,
+            faq_articles=self.faq_out,
         )
 
 
@@ -2978,9 +4318,11 @@ def _nickname(rng: random.Random, lang: str) -> str:
     if style == 1:
         return f"{_ascii_slug(first)}_{rng.randint(1, 99)}"
     if style == 2:
-        return f"{rng.choice(('busy', 'site', 'field', 'ops', 'happy', 'tired'))}"\
-            f"{rng.choice(('PM', 'Lead', 'Inspector', 'Manager', 'User', 'Dad'))}"\
+        return (
+            f"{rng.choice(('busy', 'site', 'field', 'ops', 'happy', 'tired'))}"
+            f"{rng.choice(('PM', 'Lead', 'Inspector', 'Manager', 'User', 'Dad'))}"
             f"{rng.randint(1, 999)}"
+        )
     if style == 3:
         return f"{_ascii_slug(first)}{_ascii_slug(rng.choice(_LAST[lang]))[:5]}"
     return first
@@ -3071,14 +4413,12 @@ def _write_ticket(
     if rng.random() < 0.085:
         pii_lex = _PII_SENTENCES[lang]
         boost = _PII_AREA_BOOST.get(topic.area, {})
-        kinds = tuple((k, w * boost.get(k, 1.0)) for k, w in _PII_WEIGHTS.items()
-                      if k in pii_lex)
+        kinds = tuple((k, w * boost.get(k, 1.0)) for k, w in _PII_WEIGHTS.items() if k in pii_lex)
         for _ in range(1 if rng.random() < 0.8 else 2):
             sentences.append(d.pick(pii_lex[_weighted(rng, kinds)]))
     if rng.random() < 0.12:
         sentences.append(d.pick(_LOOKALIKE_SENTENCES[lang]))
-    closer = {"angry": 0.8, "happy": 0.85, "neutral": 0.5, "sarcastic": 0.6,
-              "mixed": 0.5}[tone]
+    closer = {"angry": 0.8, "happy": 0.85, "neutral": 0.5, "sarcastic": 0.6, "mixed": 0.5}[tone]
     if rng.random() < closer:
         if tone == "angry":
             caps_candidates.append(len(sentences))
@@ -3110,8 +4450,11 @@ def _write_ticket(
     else:
         paragraphs.append(" ".join(sentences))
     if channel == "mobile" and rng.random() < 0.5:
-        paragraphs.append(rng.choice(("Sent from my iPhone", "Sent from my Android",
-                                      f"Sent from the {PRODUCT} app")))
+        paragraphs.append(
+            rng.choice(
+                ("Sent from my iPhone", "Sent from my Android", f"Sent from the {PRODUCT} app")
+            )
+        )
     elif rng.random() < 0.65:
         if lang == "en" and rng.random() < 0.08:
             sign = d.fill("Best regards,\n{first} {last}\n{job_title} | {company}\n{phone}")
@@ -3126,13 +4469,24 @@ def _write_ticket(
 
 
 _SURVEY_FOLLOW = {
-    "angry": ("Please fix this soon.", "Seriously considering alternatives.", "Very annoying.",
-              "This costs us hours every week."),
-    "happy": ("Would recommend to anyone.", "Keep it up!", "Thanks team 🙏",
-              "Best tool we've adopted this year."),
+    "angry": (
+        "Please fix this soon.",
+        "Seriously considering alternatives.",
+        "Very annoying.",
+        "This costs us hours every week.",
+    ),
+    "happy": (
+        "Would recommend to anyone.",
+        "Keep it up!",
+        "Thanks team 🙏",
+        "Best tool we've adopted this year.",
+    ),
     "neutral": ("Otherwise fine.", "Nothing else to add.", "It's okay overall."),
-    "mixed": ("Otherwise a great product.", "Would be a 10 without that.",
-              "Support is friendly though."),
+    "mixed": (
+        "Otherwise a great product.",
+        "Would be a 10 without that.",
+        "Support is friendly though.",
+    ),
     "sarcastic": ("Keep up the 'great' work.",),
 }
 
@@ -3156,15 +4510,26 @@ def _write_note(
     if rng.random() < 0.12:
         bullets.append(d.pick(_NOTE_PII[pool]))
     if pool == "sales":
-        header = d.fill(rng.choice((
-            "Call with {prospect_first} ({job_title}, {company}).",
-            "Discovery call - {company}",
-            "Gong summary: {company} / {prospect_first}",
-        )))
+        header = d.fill(
+            rng.choice(
+                (
+                    "Call with {prospect_first} ({job_title}, {company}).",
+                    "Discovery call - {company}",
+                    "Gong summary: {company} / {prospect_first}",
+                )
+            )
+        )
         bullets.append(d.fill("Next step: " + rng.choice(_NEXT_STEPS)))
     elif pool == "cs":
-        header = d.fill(rng.choice(("QBR notes - {company}", "Check-in with {first} at {company}",
-                                    "{company}: account review")))
+        header = d.fill(
+            rng.choice(
+                (
+                    "QBR notes - {company}",
+                    "Check-in with {first} at {company}",
+                    "{company}: account review",
+                )
+            )
+        )
     elif pool == "marketing":
         header = rng.choice(("Marketing feedback", "Webinar follow-up", "Field marketing notes"))
     else:

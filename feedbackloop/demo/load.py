@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import DeclarativeBase
 
 from feedbackloop import progress
@@ -21,6 +20,7 @@ from feedbackloop.db import models as m
 from feedbackloop.db.upsert import UpsertResult, quarantine, upsert_rows
 from feedbackloop.demo.generator import DemoDataset
 from feedbackloop.governance import audit
+from feedbackloop.governance.contacts import record_consent
 from feedbackloop.governance.gate import GateDecision, gate_contacts, gate_feedback, record_run
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.governance.pii import mask_text, mask_value
@@ -47,6 +47,7 @@ class LoadReport:
     gate_rejected: Counter[str] = field(default_factory=Counter)
     gate_failures: dict[str, str] = field(default_factory=dict)
     validation_runs: int = 0
+    consent_changes: int = 0
     invalid_emails: int = 0
 
     def reconciles(self) -> bool:
@@ -272,7 +273,6 @@ def _consent_rows(ds: DemoDataset) -> list[dict[str, Any]]:
                     "contact_source_id": c.source_id,
                     "purpose": purpose,
                     "granted": granted,
-                    "recorded_by": "demo-generator",
                 }
             )
     return rows
@@ -354,14 +354,8 @@ def load_dataset(
 
     consent = _consent_rows(dataset)
     with engine.begin() as conn:
-        stmt = pg_insert(m.Consent)
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["contact_source", "contact_source_id", "purpose"],
-                set_={"granted": stmt.excluded.granted, "recorded_by": stmt.excluded.recorded_by},
-                where=m.Consent.granted != stmt.excluded.granted,
-            ),
-            consent,
+        report.consent_changes = record_consent(
+            conn, consent, actor=actor, reason="consent flags from the CRM"
         )
         audit.record(
             conn,

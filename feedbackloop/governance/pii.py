@@ -107,16 +107,21 @@ _NON_DIGIT = re.compile(r"[^0-9]")
 _NON_DIGITS = re.compile(r"[^0-9]+")
 _DIGIT_CHARS = "0123456789"
 
-# Words right before a number that say it is an identifier, not a phone number.
-_ID_WORDS = re.compile(
-    r"\b(?:order|invoice|inv|ticket|case|ref|reference|tracking|track|account|acct|sku|po|"
-    r"id|serial|s/n|sn|confirmation|conf|booking|txn|transaction|reservation|claim|policy|"
-    r"item|part|model|version|ver|build|release|rev|batch|lot|rma|receipt|awb|shipment|"
-    r"parcel|package|pkg|cust|customer|member|membership|voucher|coupon|gift\s?card|"
-    r"store|isbn|upc|ean|imei|vin|patch|firmware|fw|kb|fedex|ups|usps|dhl|tnt|dpd|gls)"
-    r"\s*(?:#|no\.?|nr\.?|num(?:ber)?\.?|id)?\s*[:#=]?\s*$",
-    re.IGNORECASE,
-)
+# Words right before a number that say it is an identifier, not a phone number
+# ("order #", "Invoice no.", "tracking number:", "FedEx").
+_ID_WORDS = frozenset(
+    [
+        "order", "invoice", "inv", "ticket", "case", "ref", "reference", "tracking", "track",
+        "account", "acct", "sku", "po", "id", "serial", "s/n", "sn", "confirmation", "conf",
+        "booking", "txn", "transaction", "reservation", "claim", "policy", "item", "part", "model",
+        "version", "ver", "build", "release", "rev", "batch", "lot", "rma", "receipt", "awb",
+        "shipment", "parcel", "package", "pkg", "cust", "customer", "member", "membership",
+        "voucher", "coupon", "giftcard", "store", "isbn", "upc", "ean", "imei", "vin", "patch",
+        "firmware", "fw", "kb", "fedex", "ups", "usps", "dhl", "tnt", "dpd", "gls",
+    ]
+)  # fmt: skip
+_ID_SUFFIXES = frozenset({"no", "nr", "num", "number", "id"})
+_WORD = re.compile(r"[a-z/]+")
 # A mixed letters+digits code right before ("1Z 999 AA1 01 2345 6784", a UPS number).
 _CODE_BEFORE = re.compile(r"(?<![\w-])(?=[A-Z0-9]*[A-Z])[A-Z0-9]*[0-9][ \u00a0]$")
 _PHONE_CONTEXT = re.compile(
@@ -132,7 +137,7 @@ _SSN_CONTEXT = re.compile(
 _CARD_CONTEXT = re.compile(r"(?:card|credit|debit|uatp|airplus|\bcc\b|amex|visa)", re.I)
 # Words before a dotted quad that make it a version or a section number, not an address.
 _VERSION_CONTEXT = re.compile(
-    r"(?:\bv|\bver\.?|\bversion|\bbuild|\brelease|\brev\.?|\bfirmware|\bfw|\bos|"
+    r"(?:\bv|\bver\.?|\bversion|\bbuild|\brelease|\brev\.?|\brv|\bfirmware|\bfw|\bos|"
     r"\bkernel|\bpatch|\bupdate|\bsection|\bsec\.|\bchapter|\bclause|\bpara(?:graph)?|"
     r"\bstep|\bart(?:icle)?\.?|\bitem|\bfigure|\bfig\.|\btable|§)\s*[:#=]?\s*$",
     re.IGNORECASE,
@@ -153,7 +158,26 @@ def _near(pattern: re.Pattern[str], text: str, start: int, end: int) -> bool:
 
 
 def _id_before(text: str, start: int) -> bool:
-    return _preceded_by(_ID_WORDS, text, start, 25) or _preceded_by(_CODE_BEFORE, text, start, 12)
+    """Is the number at `start` labelled as an identifier (or glued to a code)?"""
+    # Plain string work instead of a regex search: this runs for most candidates.
+    head = text[max(0, start - 30) : start].rstrip(" \t\u00a0:#=.").lower()
+    if head and head[-1].isalpha():
+        words = _WORD.findall(head[-24:])
+        if words and head.endswith(words[-1]):
+            last = words[-1]
+            before = words[-2] if len(words) > 1 else ""
+            if (
+                last in _ID_WORDS
+                or (last in _ID_SUFFIXES and before in _ID_WORDS)
+                or (last == "card" and before == "gift")
+            ):
+                return True
+    return (
+        start >= 2
+        and text[start - 1] in " \u00a0"
+        and text[start - 2] in _DIGIT_CHARS
+        and _preceded_by(_CODE_BEFORE, text, start, 12)
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -216,7 +240,10 @@ def _on_card(m: re.Match[str], text: str, out: _Out) -> None:
     if _id_before(text, m.start()) and not _near(_CARD_CONTEXT, text, m.start(), m.end()):
         return
     if _card_ok(digits):
-        out.append((m.start(), m.end(), CREDIT_CARD))
+        # 13 digits are an EAN-13 barcode as often as a card: only Visa's 13-digit range
+        # stands alone, the rest needs a card word nearby.
+        if len(digits) != 13 or digits[0] == "4" or _near(_CARD_CONTEXT, text, m.start(), m.end()):
+            out.append((m.start(), m.end(), CREDIT_CARD))
     elif len(digits) == 15 and digits[0] == "1" and _luhn_ok(digits):
         # UATP airline cards: too common a shape to take without a card word nearby.
         if _near(_CARD_CONTEXT, text, m.start(), m.end()):
@@ -325,10 +352,10 @@ _NATIONAL_PHONE = _rx(
     r"[0-9]{2,8}(?:<SEPD>[0-9]{2,8}){0,4}<EXT><RIGHT>(?!<SP>[0-9]{3})",
     re.ASCII | re.IGNORECASE,
 )
-# Mobiles as usually written in India (98765 43210) and Brazil (11 98765-4321).
-_MOBILE = _rx(r"<EDGE>(?:[6-9][0-9]{4}<SP>[0-9]{5}|[1-9][0-9]<SP>9[0-9]{4}<SEP>[0-9]{4})<RIGHT>")
-# Trunk-0 numbers without any separator (07911123456, 0612345678).
-_BARE_NATIONAL = _rx(r"<EDGE>0[1-9][0-9]{8,9}<RIGHT>")
+# As usually written in India (98765 43210) and Brazil (11 98765-4321, 47 3344-1092).
+_MOBILE = _rx(r"<EDGE>(?:[6-9][0-9]{4}<SP>[0-9]{5}|[1-9][0-9]<SP>9?[0-9]{4}<SEP>[0-9]{4})<RIGHT>")
+# Trunk-0 numbers without any separator (07911123456, 0612345678, IT 092224654).
+_BARE_NATIONAL = _rx(r"<EDGE>0[1-9][0-9]{7,9}<RIGHT>")
 _EXT_TAIL = _rx(r"<SP>?(?:ext\.?|x|extension|#)<SP>?[0-9]{1,6}$", re.ASCII | re.IGNORECASE)
 
 
@@ -338,7 +365,7 @@ def _intl_ok(raw: str, text: str, start: int) -> bool:
         digits = digits[2:]
         # 00-prefixed digit strings are common in IDs and tracking numbers: demand a
         # separator, no label, and not the 4-4-4(-4) grouping of a tracking number.
-        if len(digits) < 9 or not any(c in raw for c in " \u00a0-.("):
+        if not any(c in raw for c in " \u00a0-.("):
             return False
         groups = _NON_DIGITS.split(raw)
         if (len(groups) >= 3 and all(len(g) == 4 for g in groups)) or _id_before(text, start):
@@ -369,12 +396,13 @@ _DATE_PREFIX = re.compile(
 
 
 def _on_us_phone(m: re.Match[str], text: str, out: _Out) -> None:
-    one, area_paren, area, sep1, exchange, sep2, _line = m.groups()
+    one, area_paren, area, sep1, _exchange, sep2, _line = m.groups()
     area = area_paren or area
     if not (area_paren or sep1 or sep2):
-        # Bare 10/11 digits: only strict NANP numbers (area and exchange 2-9, not N11), and
+        # Bare 10/11 digits: the area code must be possible (2-9, not N11; the exchange is
+        # not checked: Indian and Italian mobiles are 10 bare digits too), and the number
         # not a YYYYMMDD.. timestamp.
-        if area[0] in "01" or exchange[0] in "01" or area[1:] == "11":
+        if area[0] in "01" or area[1:] == "11":
             return
         if _DATE_PREFIX.match(m.group(), 1 if one else 0):
             return
@@ -416,21 +444,22 @@ def _on_plain_phone(m: re.Match[str], text: str, out: _Out) -> None:
 
 _OCTET = "(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # no leading zeros, as ipaddress
 _IPV4 = re.compile(
-    rf"(?<![\w.\-])(?:{_OCTET}\.){{3}}{_OCTET}(?:/(?:3[0-2]|[12]?[0-9]))?(?!\w|\.\w|-\w)",
+    rf"(?<![\w.\-])(?<![A-Za-z0-9]/)(?:{_OCTET}\.){{3}}{_OCTET}(?:/(?:3[0-2]|[12]?[0-9]))?(?!\w|\.\w|-\w)",
     re.ASCII,
 )
 # Candidate IPv6 (full, compressed, zone id, prefix, IPv4 tail); `ipaddress` decides.
 _IPV6 = re.compile(
     r"(?<![\w:.])(?=[0-9A-Fa-f]{0,4}::?[0-9A-Fa-f]{0,4}:)"
-    r"(?:[0-9A-Fa-f:]{2,29}(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f:]{2,39})"
+    r"(?:[0-9A-Fa-f:]{2,29}(?<=:)(?:[0-9]{1,3}\.){3}[0-9]{1,3}|[0-9A-Fa-f:]{2,40})"
     r"(?:%[0-9A-Za-z_.]+)?(?:/[0-9]{1,3})?(?![\w:])",
     re.ASCII,
 )
 
 
 def _on_ipv4(m: re.Match[str], text: str, out: _Out) -> None:
-    # "v10.0.0.1" cannot match (word boundary); "version 4.2.1.0" / "build 10.0.0.1" are
-    # versions; a bare 10.0.0.1 is an address.
+    # "v10.0.0.1" and "Chrome/120.0.0.0" cannot match (the regex's lookbehinds); "version
+    # 4.2.1.0", "build 10.0.0.1" and "rv:1.9.6.20" are versions; a bare 10.0.0.1 is an
+    # address.
     if not _preceded_by(_VERSION_CONTEXT, text, m.start(), 20):
         out.append((m.start(), m.end(), IP_ADDRESS))
 
@@ -438,6 +467,10 @@ def _on_ipv4(m: re.Match[str], text: str, out: _Out) -> None:
 def _find_ipv6(text: str, out: _Out) -> None:
     for m in _IPV6.finditer(text):
         raw = m.group()
+        end = m.end()
+        if raw.endswith(":") and not raw.endswith("::"):
+            raw = raw[:-1]  # "from fe80::1: refused": the colon belongs to the sentence
+            end -= 1
         addr, slash, prefix = raw.partition("/")
         if slash and int(prefix) > 128:
             continue
@@ -448,7 +481,7 @@ def _find_ipv6(text: str, out: _Out) -> None:
             ipaddress.IPv6Address(addr)
         except ValueError:
             continue
-        out.append((m.start(), m.end(), IP_ADDRESS))
+        out.append((m.start(), end, IP_ADDRESS))
 
 
 # --------------------------------------------------------------------------------------------
@@ -589,7 +622,7 @@ def _rules_for(kind: str, run: int, level: int, with_ip: bool) -> _Rules:
             rules.append((_MOBILE, _on_plain_phone))
         if kind == "0" and 2 <= run <= 5:
             rules.append((_NATIONAL_PHONE, _on_national_phone))
-        if kind == "0" and run in (10, 11):
+        if kind == "0" and 9 <= run <= 11:
             rules.append((_BARE_NATIONAL, _on_plain_phone))
     if level >= 2:
         if run == 3:

@@ -31,8 +31,14 @@ _DEFAULTS: dict[str, Any] = {
 }
 
 
+# Where spaCy's ``doc._.sentiment_result`` keeps its value (Underscore's user_data key).
+# Reading and writing it directly skips building an Underscore proxy per access, which
+# costs more than a whole short text's scoring; a test checks the two stay the same.
+_KEY = ("._.", _RESULT, None, None)
+
+
 def _field(doc: Doc, key: str) -> Any:
-    res = doc._.sentiment_result
+    res = doc.user_data.get(_KEY)
     if res is None:
         default = _DEFAULTS[key]
         return list(default) if isinstance(default, list) else default
@@ -141,13 +147,21 @@ class SentimentComponent:
 
     def __call__(self, doc: Doc) -> Doc:
         text, tokens = _text_and_tokens(doc)
-        doc._.set(_RESULT, self.analyze_text(text, tokens))
+        doc.user_data[_KEY] = self.analyze_text(text, tokens)
         return doc
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         if self.model is None:
+            analyze, payload = self.scorer.analyze, self._payload
             for doc in stream:
-                yield self(doc)
+                user_data = doc.user_data
+                stash = user_data.pop(TOKENS_KEY, None)
+                if stash is not None and len(stash[1]) == len(doc):
+                    a = analyze(stash[0], stash[1])
+                else:
+                    a = analyze(doc.text)
+                user_data[_KEY] = payload(a)
+                yield doc
             return
         from nlp.training import apply_proba
 
@@ -161,7 +175,7 @@ class SentimentComponent:
                 for i, p in zip(todo, probs, strict=True):
                     apply_proba(analyses[i], p, self.scorer.cfg, self.model.version)
             for doc, a in zip(batch, analyses, strict=True):
-                doc._.set(_RESULT, self._payload(a))
+                doc.user_data[_KEY] = self._payload(a)
                 yield doc
 
 

@@ -81,7 +81,7 @@ def strip_html(text: str) -> str:
     return text
 
 
-@dataclass
+@dataclass(slots=True)
 class Analysis:
     """Full scoring result; ``payload()`` is the part stored on the Doc."""
 
@@ -142,10 +142,34 @@ class ScorerConfig:
     max_chars: int = 50_000
 
 
+# Distinct token strings remembered per process (cue triggers, elongation/hyphen
+# fallbacks); the caches are dropped and rebuilt past this size.
+_CACHE_LIMIT = 500_000
+
+
 class Scorer:
     def __init__(self, resources: Resources, config: ScorerConfig | None = None) -> None:
         self.res = resources
         self.cfg = config or ScorerConfig()
+        # Everything per-token is a set operation against these, so the per-text cost
+        # stays in C: a text's distinct tokens are intersected with each role's key set.
+        self._valence_keys = frozenset(resources.valence)
+        self._stopwords = {lang: frozenset(w for w in words if w[:1].isalpha())
+                           for lang, words in resources.stopwords.items()}
+        self._en_stop = self._stopwords.get("en", frozenset())
+        self._all_stop = frozenset().union(*self._stopwords.values())
+        self._contrast = resources.contrast_after | resources.contrast_before
+        # tokens that can change a lexicon hit's weight: boosters/diminishers (also the
+        # second word of two-word ones) and negators; "n't" forms are added on first sight
+        self._modifier_keys: set[str] = (
+            set(resources.boosters) | {b for _, b in resources.booster_bigrams}
+            | set(resources.negators))
+        # per-process caches keyed by the lowercased token, filled on first sight
+        self._seen: set[str] = set()
+        self._cue_ids: dict[str, tuple[int, ...]] = {}
+        self._cue_keys: set[str] = set()
+        self._fallback: dict[str, tuple[float, bool]] = {}
+        self._fallback_keys: set[str] = set()
 
     # -- helpers -------------------------------------------------------------------
     def _lookup(self, word: str) -> tuple[float | None, bool]:
@@ -165,15 +189,48 @@ class Scorer:
                 return sum(vals), False
         return None, False
 
-    def _language(self, words: list[str]) -> str:
-        if not words:
-            return "und"
-        wordset = set(words)
-        en_hits = len(self.res.stopwords["en"].intersection(wordset))
-        if en_hits >= 2 and en_hits * 8 >= len(wordset):
+    def _learn(self, new: set[str]) -> None:
+        """Classify token strings seen for the first time in this process: which support
+        cues they can trigger and, for words outside the lexicon, an elongation/hyphen
+        fallback valence. Each distinct string is looked at once."""
+        if len(self._seen) > _CACHE_LIMIT:
+            self._seen.clear()
+            self._cue_ids.clear()
+            self._cue_keys.clear()
+            self._fallback.clear()
+            self._fallback_keys.clear()
+        res = self.res
+        trig, short, valence = res.cue_triggers, res.cue_short_triggers, res.valence
+        for t in new:
+            ids: set[int] = set(trig.get(t[:5], ()))
+            if len(t) > 3:
+                ids.update(short.get(t[:4], ()))
+            ids.update(short.get(t[:3], ()))
+            hyphen = "-" in t
+            if hyphen or "/" in t:
+                for key in trigger_keys(t):
+                    ids.update(trig.get(key, ()))
+            if ids:
+                self._cue_ids[t] = tuple(sorted(ids))
+                self._cue_keys.add(t)
+            if t.endswith("n't"):
+                self._modifier_keys.add(t)
+            if t not in valence and (hyphen or _ELONGATED.search(t)):
+                v, elong = self._lookup(t)
+                if v:
+                    self._fallback[t] = (v, elong)
+                    self._fallback_keys.add(t)
+        self._seen.update(new)
+
+    def _language(self, tokset: set[str]) -> str:
+        hit = tokset & self._all_stop
+        if not hit:  # no function word of any language we know
+            return "en" if any(t[0].isalpha() for t in tokset) else "und"
+        en_hits = len(hit & self._en_stop)
+        if en_hits >= 2 and (en_hits * 8 >= len(tokset) or en_hits * 8 >= sum(
+                1 for t in tokset if t[0].isalpha())):
             return "en"
-        hits = {lang: len(stops.intersection(wordset))
-                for lang, stops in self.res.stopwords.items()}
+        hits = {lang: len(stops & hit) for lang, stops in self._stopwords.items()}
         en = hits.get("en", 0)
         best = max(hits, key=lambda k: (hits[k], k == "en"))
         if best != "en" and hits[best] > en and hits[best] >= 2:
@@ -188,107 +245,210 @@ class Scorer:
         whitespace tokens allowed), e.g. from our spaCy tokenizer, to skip re-tokenizing."""
         cfg = self.cfg
         out = Analysis()
-        if not text or not text.strip():
+        if not text or text.isspace():
             out.scored, out.reason, out.language = False, "empty", "und"
             return out
         truncated = len(text) > cfg.max_chars
         if truncated:
             text = text[: cfg.max_chars]
-        clean = strip_html(text).replace("\u2019", "'").replace("\u2018", "'")
-        low = clean.lower()
+        clean = text
+        if "<" in clean or "&" in clean:
+            clean = strip_html(clean)
+        if "\u2019" in clean or "\u2018" in clean:
+            clean = clean.replace("\u2019", "'").replace("\u2018", "'")
 
-        token_re = token_regex(clean)
         if tokens is not None and clean is text and not truncated:
-            orig = [t for t in tokens if not t.isspace()]
+            # whitespace tokens exist only for runs of spaces, leading space or other
+            # whitespace (newline, tab, NBSP: all non-printable by str.isprintable)
+            if text.isprintable() and "  " not in text and text[0] != " ":
+                orig = tokens if isinstance(tokens, list) else list(tokens)
+            else:
+                orig = [t for t in tokens if not t.isspace()]
         else:  # HTML, curly quotes or truncation changed the text: tokenize the clean one
-            orig = token_re.findall(clean)
-        toks = [o.lower() for o in orig]
-        words = [t for t in toks if t[0].isalpha()]
+            orig = token_regex(clean).findall(clean)
+        # no token contains whitespace, so one join/lower/split lowercases them all
+        toks = " ".join(orig).lower().split(" ") if orig else []
         out.words = toks
         if truncated:
             out.explanation.append({"rule": "truncated", "weight": 0.0, "chars": cfg.max_chars})
+        tokset = set(toks)
+        new = tokset - self._seen
+        if new:
+            self._learn(new)
 
-        lang = self._language(words)
+        lang = self._language(tokset) if toks else "und"
         out.language = lang
         if lang not in ("en", "und"):
             return self._foreign(out, toks, lang)
 
         res = self.res
-        n = len(toks)
-        brk = res.clause_breaks
         contributions: list[tuple[int, float, dict[str, Any]]] = []
 
         # 1. support cues (multi-word); tokens they cover are not scored again. Only cues
-        #    whose trigger words occur are run, which keeps this cheap.
+        #    that a token of this text can trigger are run.
         covered: set[int] = set()
-        trig = res.cue_triggers
-        cand: set[int] = set()
-        # set intersections keep the trigger lookup in C instead of a per-token loop
-        for key in {t[:5] for t in toks}:
-            ids = trig.get(key)
-            if ids:
-                cand.update(ids)
-        short = res.cue_short_triggers
-        for key in {t[:4] for t in toks if len(t) > 3}.union([t[:3] for t in toks]):
-            ids = short.get(key)
-            if ids:
-                cand.update(ids)
-        if "-" in low or "/" in low:
-            for t in toks:
-                if "-" in t or "/" in t:
-                    for key in trigger_keys(t):
-                        cand.update(trig.get(key, ()))
-        if cand:
-            found = []
-            for idx in sorted(cand):
-                for m in res.cues[idx].pattern.finditer(low):
-                    st = m.start()
-                    # word-start check done here: a lookbehind would disable re's
-                    # first-character scan and triple the cost
-                    if m.end() > st and (st == 0 or not (low[st - 1].isalnum()
-                                                          or low[st - 1] in "'_")):
-                        found.append((m.start(), m.start() - m.end(), idx, m.end()))
-            if found:
-                found.sort()
-                starts = [m.start() for m in token_re.finditer(clean)]
-                last_end = -1
-                for start, _neg_len, idx, end in found:
-                    if start < last_end:
-                        continue
-                    last_end = end
-                    cue = res.cues[idx]
-                    i0 = max(bisect_right(starts, start) - 1, 0)
-                    i1 = bisect_right(starts, end - 1)
-                    covered.update(range(i0, i1))
-                    out.categories.add(cue.category)
-                    contributions.append(
-                        (i0, cue.valence, {"rule": f"cue:{cue.category}",
-                                           "text": clean[start:end]})
-                    )
+        cue_toks = tokset & self._cue_keys
+        if cue_toks:
+            self._cues(clean, cue_toks, covered, contributions, out)
 
         # 2. lexicon words and emoji with boosters, caps and negation.
-        n_caps = len(_CAPS_WORD.findall(clean)) if clean != low else 0
-        shouting = n_caps >= 3 and n_caps >= 0.6 * len(words)
+        shouting = False
+        if not clean.islower():
+            n_caps = len(_CAPS_WORD.findall(clean))
+            shouting = n_caps >= 3 and n_caps >= 0.6 * sum(1 for t in toks if t[0].isalpha())
         out.shouting = shouting
-        negators = res.negators
-        boosters = res.boosters
-        valence = res.valence
-        hits: list[tuple[int, float, bool]] = [
-            (i, valence[t], False) for i, t in enumerate(toks) if t in valence
-        ]
-        if "-" in low or _ELONGATED.search(low):
-            # rare path: hyphenated compounds and elongations ("sooo gooood")
-            for i, t in enumerate(toks):
-                if t not in valence and ("-" in t or _ELONGATED.search(t)):
-                    v0, el = self._lookup(t)
-                    if v0:
-                        hits.append((i, v0, el))
-            hits.sort()
-        for i, v, elong in hits:
-            if i in covered:
+        vk = tokset & self._valence_keys
+        fb = tokset & self._fallback_keys
+        if vk or fb:
+            mods = tokset & self._modifier_keys
+            self._lexicon(orig, toks, vk, fb, mods, covered, shouting, contributions, out)
+
+        # 3. sarcasm: a sentence-initial positive word set off by punctuation, followed by
+        #    negative evidence ("Great, another outage.", "Thanks... charged twice again").
+        if contributions and not tokset.isdisjoint(res.sarcasm_openers):
+            self._sarcasm(toks, contributions, out)
+
+        # 4. contrast: the clause after "but"/"however" outweighs the one before.
+        n = len(toks)
+        weights = None if tokset.isdisjoint(self._contrast) else self._contrast_weights(toks, n)
+        total = 0.0
+        pos_sum = neg_sum = 0.0
+        explanation = out.explanation
+        for i, v, info in contributions:
+            if weights:
+                w = weights[i]
+                v = v * w
+                if w != 1.0:
+                    info["contrast"] = w
+            total += v
+            if v > 0:
+                pos_sum += v
+            else:
+                neg_sum += v
+            info["weight"] = round(v, 3)
+            explanation.append(info)
+        if weights:
+            explanation.append({"rule": "contrast", "weight": 0.0, "after": CONTRAST_AFTER})
+
+        # 5. punctuation emphasis, shouting.
+        n_excl = clean.count("!")
+        out.exclamations = n_excl
+        if total != 0.0:
+            sign = 1.0 if total > 0 else -1.0
+            if n_excl:
+                excl = min(n_excl, 4)
+                total += sign * excl * EXCLAIM_BOOST
+                explanation.append({"rule": "exclamation", "weight": round(sign * excl * 0.292, 3)})
+            q = clean.count("?")
+            if q > 1:
+                total += sign * min(q, 3) * QMARK_BOOST
+                explanation.append({"rule": "question_marks", "weight": round(sign * 0.18, 3)})
+            if shouting and total < 0:
+                explanation.append({"rule": "all_caps", "weight": round(total * 0.25, 3)})
+                total *= 1.25
+
+        # 6. questions: a how-to question without complaint evidence is neutral.
+        is_question = "?" in clean
+        first = None
+        if is_question:
+            first = next((t for t in toks if t[0].isalpha()), None)
+            is_question = clean.rstrip().endswith("?") or first in res.question_starters
+            out.is_question = is_question
+        if is_question and total != 0.0 and not (
+                out.categories & COMPLAINT_CATEGORIES or neg_sum <= -1.5):
+            howto = first in _HOWTO_STARTS
+            damp = cfg.howto_damping if howto else cfg.question_damping
+            explanation.append({"rule": "howto_question" if howto else "question",
+                                "weight": round(total * (damp - 1.0), 3)})
+            total *= damp
+
+        score = normalize(total) if total else 0.0
+        out.raw_total, out.pos_sum, out.neg_sum = total, pos_sum, neg_sum
+        out.score = round(score, 4)
+        out.label = label_for(out.score, cfg.neutral_band, cfg.strong_threshold)
+        if not contributions:
+            out.reason = "no_sentiment_evidence"
+
+        # 7. frustration: strong negative + support evidence (repeat contact, waiting,
+        #    churn threats, escalation, billing) or shouting / repeated "!".
+        #    The evidence is kept even when not frustrated: an adapted model may still
+        #    move the score past the threshold.
+        evidence = sorted(out.categories & FRUSTRATION_CATEGORIES) if out.categories else []
+        if shouting:
+            evidence.append("all_caps")
+        if n_excl >= 2 or "?!" in clean or "!?" in clean:
+            evidence.append("exclamations")
+        out.evidence = evidence
+        out.frustrated = score <= cfg.frustration_threshold and bool(evidence)
+        if out.frustrated:
+            explanation.append({"rule": "frustration", "weight": 0.0, "evidence": evidence})
+        return out
+
+    # -- pieces ---------------------------------------------------------------------
+    def _cues(self, clean: str, cue_toks: set[str], covered: set[int],
+              contributions: list, out: Analysis) -> None:
+        res = self.res
+        cue_ids = self._cue_ids
+        cand: set[int] = set()
+        for t in cue_toks:
+            cand.update(cue_ids[t])
+        low = clean.lower()
+        found = []
+        for idx in sorted(cand):
+            for m in res.cues[idx].pattern.finditer(low):
+                st, end = m.span()
+                # word-start check done here: a lookbehind would disable re's
+                # first-character scan and triple the cost
+                if end > st and (st == 0 or not (low[st - 1].isalnum()
+                                                 or low[st - 1] in "'_")):
+                    found.append((st, st - end, idx, end))
+        if not found:
+            return
+        found.sort()
+        starts = [m.start() for m in token_regex(clean).finditer(clean)]
+        last_end = -1
+        for start, _neg_len, idx, end in found:
+            if start < last_end:
                 continue
+            last_end = end
+            cue = res.cues[idx]
+            i0 = max(bisect_right(starts, start) - 1, 0)
+            i1 = bisect_right(starts, end - 1)
+            covered.update(range(i0, i1))
+            out.categories.add(cue.category)
+            contributions.append(
+                (i0, cue.valence, {"rule": f"cue:{cue.category}", "text": clean[start:end]})
+            )
+
+    def _lexicon(self, orig: list[str], toks: list[str], vk: set[str], fb: set[str],
+                 mods: set[str], covered: set[int], shouting: bool, contributions: list,
+                 out: Analysis) -> None:
+        res = self.res
+        valence = res.valence
+        if fb:
+            fallback = self._fallback
+            hits = [(i, valence[t], False) if t in vk else (i, *fallback[t])
+                    for i, t in enumerate(toks) if t in vk or t in fb]
+        else:
+            hits = [(i, valence[t], False) for i, t in enumerate(toks) if t in vk]
+        negators, boosters, bigrams = res.negators, res.boosters, res.booster_bigrams
+        brk = res.clause_breaks
+        if covered:
+            hits = [h for h in hits if h[0] not in covered]
+        if not mods:  # common: nothing boosts or negates, only elongation and caps
+            for i, v, elong in hits:
+                o = orig[i]
+                info = {"token": o, "i": i}
+                if elong:
+                    v += 0.3 if v > 0 else -0.3
+                if not shouting and o.isupper() and len(o) > 1 and o.isalpha():
+                    v += CAPS_BOOST if v > 0 else -CAPS_BOOST
+                    info["caps"] = True
+                contributions.append((i, v, info))
+            return
+        for i, v, elong in hits:
             sign = 1.0 if v > 0 else -1.0
-            info: dict[str, Any] = {"token": orig[i], "i": i, "base": v}
+            info: dict[str, Any] = {"token": orig[i], "i": i}
             # boosters / diminishers within three tokens, decaying with distance
             for k, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
                 j = i - k
@@ -296,14 +456,15 @@ class Scorer:
                     break
                 b = boosters.get(toks[j])
                 if b is None and j > 0:
-                    b = res.booster_bigrams.get((toks[j - 1], toks[j]))
+                    b = bigrams.get((toks[j - 1], toks[j]))
                 if b is not None:
                     v += sign * b * scale
-                    if orig[j].isupper() and len(orig[j]) > 1 and not shouting:
+                    if not shouting and orig[j].isupper() and len(orig[j]) > 1:
                         v += sign * b * 0.5
             if elong:
                 v += sign * 0.3
-            if not shouting and orig[i].isupper() and len(orig[i]) > 1 and orig[i].isalpha():
+            o = orig[i]
+            if not shouting and o.isupper() and len(o) > 1 and o.isalpha():
                 v += sign * CAPS_BOOST
                 info["caps"] = True
             # negation: a negator within three tokens before, inside the same clause
@@ -318,83 +479,6 @@ class Scorer:
                     break
             contributions.append((i, v, info))
 
-        # 3. sarcasm: a sentence-initial positive word set off by punctuation, followed by
-        #    negative evidence ("Great, another outage.", "Thanks... charged twice again").
-        if contributions:
-            self._sarcasm(toks, contributions, out)
-
-        # 4. contrast: the clause after "but"/"however" outweighs the one before.
-        weights = self._contrast_weights(toks, n)
-        total = 0.0
-        pos_sum = neg_sum = 0.0
-        explanation = out.explanation
-        for i, v, info in contributions:
-            w = weights[i] if weights else 1.0
-            v = v * w
-            if w != 1.0:
-                info["contrast"] = w
-            total += v
-            if v > 0:
-                pos_sum += v
-            else:
-                neg_sum += v
-            info["weight"] = round(v, 3)
-            info.pop("base", None)
-            explanation.append(info)
-        if weights:
-            explanation.append({"rule": "contrast", "weight": 0.0, "after": CONTRAST_AFTER})
-
-        # 5. punctuation emphasis, shouting.
-        excl = min(clean.count("!"), 4)
-        out.exclamations = clean.count("!")
-        if total != 0.0:
-            sign = 1.0 if total > 0 else -1.0
-            if excl:
-                total += sign * excl * EXCLAIM_BOOST
-                explanation.append({"rule": "exclamation", "weight": round(sign * excl * 0.292, 3)})
-            q = clean.count("?")
-            if q > 1:
-                total += sign * min(q, 3) * QMARK_BOOST
-                explanation.append({"rule": "question_marks", "weight": round(sign * 0.18, 3)})
-            if shouting and total < 0:
-                explanation.append({"rule": "all_caps", "weight": round(total * 0.25, 3)})
-                total *= 1.25
-
-        # 6. questions: a how-to question without complaint evidence is neutral.
-        stripped = clean.rstrip()
-        is_question = stripped.endswith("?") or (
-            bool(words) and words[0] in res.question_starters and "?" in clean
-        )
-        out.is_question = is_question
-        complaint = bool(out.categories & COMPLAINT_CATEGORIES) or neg_sum <= -1.5
-        if is_question and not complaint and total != 0.0:
-            howto = bool(words) and words[0] in _HOWTO_STARTS
-            damp = cfg.howto_damping if howto else cfg.question_damping
-            explanation.append({"rule": "howto_question" if howto else "question",
-                                "weight": round(total * (damp - 1.0), 3)})
-            total *= damp
-
-        score = normalize(total)
-        out.raw_total, out.pos_sum, out.neg_sum = total, pos_sum, neg_sum
-        out.score = round(score, 4)
-        out.label = label_for(out.score, cfg.neutral_band, cfg.strong_threshold)
-        if not contributions:
-            out.reason = "no_sentiment_evidence"
-
-        # 7. frustration: strong negative + support evidence (repeat contact, waiting,
-        #    churn threats, escalation, billing) or shouting / repeated "!".
-        evidence = sorted(out.categories & FRUSTRATION_CATEGORIES)
-        if shouting:
-            evidence.append("all_caps")
-        if out.exclamations >= 2 or "?!" in clean or "!?" in clean:
-            evidence.append("exclamations")
-        out.evidence = evidence
-        out.frustrated = score <= cfg.frustration_threshold and bool(evidence)
-        if out.frustrated:
-            explanation.append({"rule": "frustration", "weight": 0.0, "evidence": evidence})
-        return out
-
-    # -- pieces ---------------------------------------------------------------------
     def _sarcasm(self, toks: list[str], contributions: list, out: Analysis) -> None:
         res = self.res
         openers = res.sarcasm_openers

@@ -14,7 +14,7 @@ from typing import Any
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
-from nlp.sentiment.scorer import FAST_TOKEN_BODY, TOKEN_BODY, token_regex
+from nlp.sentiment.scorer import FAST_TOKEN_BODY, TOKEN_BODY, TOKEN_RE, token_regex
 
 TOKENS_KEY = "_feedback_tokens"
 _FULL = re.compile(r"(\s+|" + TOKEN_BODY + r")( ?)")
@@ -26,10 +26,14 @@ class FastTokenizer:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        pattern = _FULL if token_regex(text).pattern == TOKEN_BODY else _FAST
+        pattern = _FULL if token_regex(text) is TOKEN_RE else _FAST
         pairs = pattern.findall(text)
-        words = [w for w, _ in pairs]
-        doc = Doc(self.vocab, words=words, spaces=[bool(s) for _, s in pairs])
+        if pairs:
+            # one C-level transpose; spaces stay " "/"" strings, which Doc reads as bools
+            words, spaces = zip(*pairs)
+        else:
+            words = spaces = ()
+        doc = Doc(self.vocab, words=words, spaces=spaces)
         # handed to the sentiment component (which pops it): it needs neither re-tokenize
         # nor doc.text, which spaCy rebuilds by iterating over every token
         doc.user_data[TOKENS_KEY] = (text, words)

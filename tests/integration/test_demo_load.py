@@ -49,13 +49,20 @@ def test_counts_reconcile_and_reload_changes_nothing(
 
     with engine.connect() as conn:
         before = conn.execute(text("SELECT max(loaded_at) FROM raw.tickets")).scalar_one()
+        audit_rows = conn.execute(text("SELECT count(*) FROM ops.audit_log")).scalar_one()
+    # One audit row per consent decision recorded, plus one for the load itself.
+    assert audit_rows == report.consent_changes + 1 == 2 * len(dataset.contacts) + 1
     again = _load(engine, settings, dataset)
     assert again.reconciles()
     assert row_counts(engine) | {"ops.audit_log": 0} == counts | {"ops.audit_log": 0}
     with engine.connect() as conn:
         # Same updated_at: the upsert's "newer wins" guard leaves every row untouched.
         assert conn.execute(text("SELECT max(loaded_at) FROM raw.tickets")).scalar_one() == before
-        assert conn.execute(text("SELECT count(*) FROM ops.audit_log")).scalar_one() == 2
+        # Nothing changed, so the only new audit row is the second load's own.
+        assert (
+            conn.execute(text("SELECT count(*) FROM ops.audit_log")).scalar_one() == audit_rows + 1
+        )
+    assert again.consent_changes == 0
 
 
 def test_no_personal_data_is_stored(

@@ -278,6 +278,11 @@ def test_ip_with_port_keeps_the_port() -> None:
     assert found("host 192.168.1.254:8080 down") == [("IP_ADDRESS", "192.168.1.254")]
 
 
+@pytest.mark.parametrize("ip", ["fe80::1", "2001:0db8:85a3:0000:0000:8a2e:0370:7334"])
+def test_ipv6_followed_by_a_colon(ip: str) -> None:
+    assert found(f"connection from {ip}: refused") == [("IP_ADDRESS", ip)]
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -322,6 +327,11 @@ LOOKALIKES = [
     "12.5%",
     "99.9% uptime",
     "Chrome 122.0.6261.112",
+    "Mozilla/5.0 Chrome/120.0.0.0 Safari/537.36",
+    "rv:1.9.6.20",
+    "EAN 5801004021412",  # passes Luhn, Maestro-like prefix: a barcode without a card word
+    "1710500000",  # unix time
+    "2024-03-15T14:30:00Z",
     "qty 12 x 3",
 ]
 

@@ -1,0 +1,38 @@
+-- One row per person: canonical contacts only, with the duplicates merged into them counted.
+
+with
+
+contacts as (
+
+    select * from {{ ref('stg_crm__contacts') }}
+
+),
+
+resolved as (
+
+    select * from {{ ref('int_contacts_resolved') }}
+
+),
+
+merged as (
+
+    select canonical_contact_id, count(*) - 1 as merged_duplicates
+    from resolved
+    group by 1
+
+)
+
+select
+    contacts.contact_id,
+    contacts.account_id,
+    contacts.email_domain,
+    contacts.is_email_valid,
+    resolved.has_contact_consent,
+    resolved.has_improvement_consent,
+    merged.merged_duplicates,
+    contacts.language,
+    contacts.created_at
+from contacts
+inner join resolved on resolved.contact_id = contacts.contact_id
+inner join merged on merged.canonical_contact_id = contacts.contact_id
+where resolved.canonical_contact_id = contacts.contact_id

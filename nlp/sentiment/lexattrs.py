@@ -1,0 +1,134 @@
+"""Faster lexeme attribute getters for the blank English vocab, with identical results.
+
+spaCy creates a ``Lexeme`` the first time a string is seen and calls some twenty Python
+getters for it (shape, like_num, like_url, ...). On short feedback texts most tokens of
+a fresh pipeline are new, and those calls cost more than scoring the text. Each getter
+here returns exactly what spaCy's own does (``tests/unit/test_sentiment.py`` compares
+them), through a C-level fast path for the common case (plain words, ASCII) and spaCy's
+function for the rest. They are module-level functions so a vocab still pickles (for
+``nlp.pipe(n_process=...)``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from spacy import attrs
+from spacy.lang import lex_attrs as base
+from spacy.lang.en import lex_attrs as en
+from spacy.vocab import Vocab
+
+# ASCII letters/digits map to spaCy's shape characters; runs are capped at four below.
+_SHAPE_TABLE = str.maketrans(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+    "x" * 26 + "X" * 26 + "d" * 10,
+)
+_LONG_RUN = re.compile(r"(.)\1{4,}", re.DOTALL)
+_RUNS = tuple((c * 5, re.compile(c + "{5,}"), c * 4) for c in "xXd")
+_EN_NUMBER_WORDS = frozenset(en._num_words) | frozenset(en._ordinal_words)
+_QUOTES = frozenset(('"', "'", "`", "«", "»", "‘", "’", "‚", "‛", "“", "”", "„", "‟", "‹",
+                     "›", "❮", "❯", "''", "``"))
+_LEFT = frozenset(("(", "[", "{", "<", '"', "'", "«", "‘", "‚", "‛", "“", "„", "‟", "‹", "❮",
+                   "``"))
+_RIGHT = frozenset((")", "]", "}", ">", '"', "'", "»", "’", "”", "›", "❯", "''"))
+_BRACKETS = frozenset(("(", ")", "[", "]", "{", "}", "<", ">"))
+
+
+def word_shape(text: str) -> str:
+    if text.isascii() and len(text) < 100:
+        shape = text.translate(_SHAPE_TABLE)
+        if len(shape) > 4:
+            # spaCy keeps at most four of a shape character in a row
+            for five, run, four in _RUNS:
+                if five in shape:
+                    shape = run.sub(four, shape)
+            if not text.isalnum() and _LONG_RUN.search(shape):
+                return base.word_shape(text)  # e.g. "!!!!!": rare
+        return shape
+    return base.word_shape(text)
+
+
+def like_num(text: str) -> bool:
+    if text.isalpha():  # no sign, digit, "/" or ordinal digits: only number words
+        return text.lower() in _EN_NUMBER_WORDS
+    return en.like_num(text)
+
+
+def like_url(text: str) -> bool:
+    if "." not in text and not text.startswith("http"):
+        return False
+    return base.like_url(text)
+
+
+def like_email(text: str) -> bool:
+    return "@" in text and base.like_email(text)
+
+
+def is_ascii(text: str) -> bool:
+    return text.isascii()
+
+
+def is_punct(text: str) -> bool:
+    return not text.isalnum() and base.is_punct(text)
+
+
+def is_currency(text: str) -> bool:
+    return not text.isalnum() and base.is_currency(text)
+
+
+def is_quote(text: str) -> bool:
+    return text in _QUOTES
+
+
+def is_left_punct(text: str) -> bool:
+    return text in _LEFT
+
+
+def is_right_punct(text: str) -> bool:
+    return text in _RIGHT
+
+
+def is_bracket(text: str) -> bool:
+    return text in _BRACKETS
+
+
+FAST_GETTERS: dict[int, Callable[[str], Any]] = {
+    attrs.SHAPE: word_shape,
+    attrs.LIKE_NUM: like_num,
+    attrs.LIKE_URL: like_url,
+    attrs.LIKE_EMAIL: like_email,
+    attrs.IS_ASCII: is_ascii,
+    attrs.IS_PUNCT: is_punct,
+    attrs.IS_CURRENCY: is_currency,
+    attrs.IS_QUOTE: is_quote,
+    attrs.IS_LEFT_PUNCT: is_left_punct,
+    attrs.IS_RIGHT_PUNCT: is_right_punct,
+    attrs.IS_BRACKET: is_bracket,
+}
+# The spaCy functions each fast getter stands in for (checked to be these at install).
+REPLACES: dict[int, Callable[[str], Any]] = {
+    attrs.SHAPE: base.word_shape,
+    attrs.LIKE_NUM: en.like_num,
+    attrs.LIKE_URL: base.like_url,
+    attrs.LIKE_EMAIL: base.like_email,
+    attrs.IS_ASCII: base.is_ascii,
+    attrs.IS_PUNCT: base.is_punct,
+    attrs.IS_CURRENCY: base.is_currency,
+    attrs.IS_QUOTE: base.is_quote,
+    attrs.IS_LEFT_PUNCT: base.is_left_punct,
+    attrs.IS_RIGHT_PUNCT: base.is_right_punct,
+    attrs.IS_BRACKET: base.is_bracket,
+}
+
+
+def install_fast_getters(vocab: Vocab) -> None:
+    """Swap in the fast getters, only where the vocab still uses spaCy's English ones."""
+    getters = vocab.lex_attr_getters
+    if not getters:
+        return
+    vocab.lex_attr_getters = {
+        attr: (FAST_GETTERS[attr] if REPLACES.get(attr) is func else func)
+        for attr, func in getters.items()
+    }
