@@ -43,3 +43,7 @@ format: install
 clean:
 	-@test -x $(BIN)/feedbackloop && $(BIN)/feedbackloop db stop
 	rm -rf .feedbackloop dbt_project/target dbt_project/logs
+
+bench: install
+	$(BIN)/python benchmarks/pii_bench.py
+	$(BIN)/python benchmarks/sentiment_bench.py

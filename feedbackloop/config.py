@@ -47,6 +47,10 @@ class Settings(BaseSettings):
             "DATABASE_URL; with the embedded server a random key is created under STATE_DIR."
         ),
     )
+    bi_reader_password: SecretStr | None = Field(
+        default=None,
+        description="Password `feedbackloop db migrate` gives the bi_reader role (BI tools).",
+    )
     log_level: str = Field(default="INFO", description="Log level of the CLI and flows.")
     known_sources: list[str] = Field(
         default=[

@@ -136,9 +136,16 @@ def db_migrate() -> None:
     from feedbackloop.db import check_connection, get_engine
     from feedbackloop.db.migrate import head_revision, upgrade
 
-    check_connection()
-    changed = upgrade(get_engine())
+    settings = get_settings()
+    check_connection(settings)
+    engine = get_engine(settings)
+    changed = upgrade(engine)
     console.print(f"schema at {head_revision()}" + ("" if changed else " (already current)"))
+    if settings.bi_reader_password is not None:
+        from feedbackloop.governance.roles import enable_bi_reader_login
+
+        enable_bi_reader_login(engine, settings.bi_reader_password.get_secret_value())
+        console.print("bi_reader can log in (reads the analytics_marts schema only)")
 
 
 # ------------------------------------------------------------------------------- governance

@@ -113,7 +113,8 @@ def test_forget_erases_a_person_everywhere(engine: Engine, settings: Settings) -
                     "SELECT description FROM raw.tickets WHERE requester_source_id = ANY(:i) "
                     "UNION ALL SELECT c.body FROM raw.ticket_comments c JOIN raw.tickets t "
                     "ON t.source_id = c.ticket_source_id WHERE t.requester_source_id = ANY(:i) "
-                    "UNION ALL SELECT coalesce(feedback_text, 'null') FROM analytics_marts.fct_feedback "
+                    "UNION ALL SELECT coalesce(feedback_text, 'null') "
+                    "FROM analytics_marts.fct_feedback "
                     "WHERE contact_id = ANY(:i)"
                 ),
                 {"i": list(ids)},

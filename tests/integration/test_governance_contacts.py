@@ -136,3 +136,33 @@ def test_bi_reader_reads_marts_and_nothing_else(
             conn.execute(text("SET ROLE bi_reader"))
             with pytest.raises(ProgrammingError, match="permission denied"):
                 conn.execute(text(f"SELECT 1 FROM {table} LIMIT 1"))
+
+
+def test_bi_reader_login_for_bi_tools(
+    engine: Engine, settings: Settings, dataset: DemoDataset
+) -> None:
+    import psycopg
+
+    from feedbackloop.db import database_url
+    from feedbackloop.governance.roles import enable_bi_reader_login
+
+    load_dataset(engine, dataset, hash_key=settings.hash_key())
+    build_marts(settings, quiet=True)
+    url = database_url(settings)
+    conninfo = {
+        "host": url.query["host"],
+        "port": int(url.query["port"]),
+        "dbname": url.database,
+        "user": "bi_reader",
+        "password": "looker-secret",
+    }
+    with engine.begin() as conn:
+        conn.execute(text("ALTER ROLE bi_reader NOLOGIN"))
+    with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
+        psycopg.connect(**conninfo)
+
+    enable_bi_reader_login(engine, "looker-secret")
+    with psycopg.connect(**conninfo) as conn:
+        assert conn.execute("SELECT count(*) FROM analytics_marts.dim_contacts").fetchone()[0] > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("SELECT 1 FROM raw.contacts")

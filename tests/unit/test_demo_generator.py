@@ -104,7 +104,10 @@ def test_default_now_is_today_at_midnight_utc() -> None:
     assert small.now.tzinfo is not None and small.now.utcoffset() == timedelta(0)
     assert small.now.date() in (before, after)
     assert (small.now.hour, small.now.minute, small.now.second, small.now.microsecond) == (
-        0, 0, 0, 0,
+        0,
+        0,
+        0,
+        0,
     )
 
 
@@ -126,8 +129,15 @@ def test_records_are_frozen(ds: DemoDataset) -> None:
 
 def _all_records(ds: DemoDataset) -> list:
     return [
-        *ds.accounts, *ds.contacts, *ds.tickets, *ds.comments, *ds.status_changes,
-        *ds.satisfaction_ratings, *ds.reviews, *ds.notes, *ds.faq_articles,
+        *ds.accounts,
+        *ds.contacts,
+        *ds.tickets,
+        *ds.comments,
+        *ds.status_changes,
+        *ds.satisfaction_ratings,
+        *ds.reviews,
+        *ds.notes,
+        *ds.faq_articles,
     ]
 
 
@@ -239,7 +249,7 @@ def test_status_histories_are_consistent_and_some_tickets_reopen(ds: DemoDataset
         pairs = [(e.previous_status, e.status) for e in events]
         if ("solved", "open") in pairs:
             reopened += 1
-            if "solved" in statuses[statuses.index("open", statuses.index("solved")):]:
+            if "solved" in statuses[statuses.index("open", statuses.index("solved")) :]:
                 resolved_again += 1
         if "closed" in statuses:
             assert statuses[-1] == "closed" and statuses[-2] == "solved"
@@ -385,8 +395,9 @@ def test_pii_values_are_valid_of_their_kind(ds: DemoDataset) -> None:
     for card in values["CREDIT_CARD"]:
         assert re.fullmatch(r"[\d -]+", card) and len(re.sub(r"\D", "", card)) in (15, 16)
         assert luhn_valid(card), card
-    assert any(" " in c for c in values["CREDIT_CARD"]) and any("-" in c for c in
-                                                               values["CREDIT_CARD"])
+    assert any(" " in c for c in values["CREDIT_CARD"]) and any(
+        "-" in c for c in values["CREDIT_CARD"]
+    )
     for ssn in values["US_SSN"]:
         assert ssn_valid(ssn), ssn
     for iban in values["IBAN_CODE"]:
@@ -429,8 +440,12 @@ def test_lookalikes_are_not_pii(ds: DemoDataset) -> None:
             elif kind == "INVOICE_NUMBER":
                 assert re.fullmatch(r"INV-\d{4}-\d{6}", value)
     assert set(kinds) == set(LOOKALIKE_TYPES)
-    assert any(re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d{2}", v) for r in text_records(ds)
-               for k, v in r.lookalike_values if k == "PRICE")
+    assert any(
+        re.fullmatch(r"\$\d{1,3}(,\d{3})*\.\d{2}", v)
+        for r in text_records(ds)
+        for k, v in r.lookalike_values
+        if k == "PRICE"
+    )
 
 
 def test_pii_samples_without_a_dataset() -> None:
@@ -523,7 +538,11 @@ def test_notes_share_themes_across_departments(ds: DemoDataset) -> None:
         assert n.source in ("gong", "salesforce", "survey", "cs_platform")
         assert n.department in ("sales", "cs", "support", "marketing", "product")
         assert n.kind in (
-            "sales_call", "cs_note", "survey_answer", "marketing_feedback", "product_feedback",
+            "sales_call",
+            "cs_note",
+            "survey_answer",
+            "marketing_feedback",
+            "product_feedback",
         )
         if n.kind == "survey_answer":
             assert n.rating is not None and 1 <= n.rating <= 10
@@ -565,8 +584,15 @@ def test_sizes_scale_with_tickets(ds: DemoDataset, ds5k: DemoDataset) -> None:
         assert counts["notes"] == pytest.approx(n / 5, rel=0.05)
         assert 2 * n <= counts["comments"] <= 6 * n
         assert set(counts) == {
-            "accounts", "contacts", "tickets", "comments", "status_changes",
-            "satisfaction_ratings", "reviews", "notes", "faq_articles",
+            "accounts",
+            "contacts",
+            "tickets",
+            "comments",
+            "status_changes",
+            "satisfaction_ratings",
+            "reviews",
+            "notes",
+            "faq_articles",
         }
     tiny = generate(seed=1, tickets=10, now=NOW).counts()
     assert tiny["accounts"] == 5 and tiny["contacts"] == 20 and tiny["tickets"] == 10

@@ -20,8 +20,14 @@ def score(nlp: Language, text: str) -> float:
     return nlp(text)._.sentiment
 
 
-EXTENSIONS = ("sentiment", "sentiment_label", "frustrated", "explanation", "language",
-              "sentiment_model_version")
+EXTENSIONS = (
+    "sentiment",
+    "sentiment_label",
+    "frustrated",
+    "explanation",
+    "language",
+    "sentiment_model_version",
+)
 
 
 def test_extensions_set_on_every_doc(nlp: Language) -> None:
@@ -209,13 +215,21 @@ def test_doc_pickles(nlp: Language) -> None:
 
 def test_pipe_n_process_2_matches(nlp: Language) -> None:
     texts = [
-        "Love it", "Still waiting for my refund!!", "How do I export to CSV?",
-        "charged twice, cancel my account", "Das Produkt ist schlecht", "", "😍",
+        "Love it",
+        "Still waiting for my refund!!",
+        "How do I export to CSV?",
+        "charged twice, cancel my account",
+        "Das Produkt ist schlecht",
+        "",
+        "😍",
     ] * 3
-    single = [(d._.sentiment, d._.sentiment_label, d._.frustrated, d._.language)
-              for d in nlp.pipe(texts)]
-    multi = [(d._.sentiment, d._.sentiment_label, d._.frustrated, d._.language)
-             for d in nlp.pipe(texts, n_process=2, batch_size=4)]
+    single = [
+        (d._.sentiment, d._.sentiment_label, d._.frustrated, d._.language) for d in nlp.pipe(texts)
+    ]
+    multi = [
+        (d._.sentiment, d._.sentiment_label, d._.frustrated, d._.language)
+        for d in nlp.pipe(texts, n_process=2, batch_size=4)
+    ]
     assert multi == single
 
 

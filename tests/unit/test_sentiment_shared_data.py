@@ -13,8 +13,15 @@ pytestmark = pytest.mark.skipif(
 
 def test_loader_reads_all_sets() -> None:
     sets = load_shared_sentiment()
-    assert {"vader_tweets", "vader_amazon", "vader_movie", "vader_nyt",
-            "uci_amazon", "uci_yelp", "uci_imdb"} <= set(sets)
+    assert {
+        "vader_tweets",
+        "vader_amazon",
+        "vader_movie",
+        "vader_nyt",
+        "uci_amazon",
+        "uci_yelp",
+        "uci_imdb",
+    } <= set(sets)
     texts, labels = sets["uci_imdb"]
     assert len(texts) == len(labels) == 1000
     assert set(labels) == {"positive", "negative"}
@@ -27,7 +34,13 @@ def test_beats_chance_and_vader_on_uci() -> None:
     texts, gold = load_shared_sentiment()["uci_yelp"]
     ours = classification_report(gold, run_ours(texts).labels)
     sia = vader.SentimentIntensityAnalyzer()
-    v = ["positive" if (c := sia.polarity_scores(t)["compound"]) >= 0.05
-         else "negative" if c <= -0.05 else "neutral" for t in texts]
+    v = [
+        "positive"
+        if (c := sia.polarity_scores(t)["compound"]) >= 0.05
+        else "negative"
+        if c <= -0.05
+        else "neutral"
+        for t in texts
+    ]
     assert ours["macro_f1"] > 0.7
     assert ours["macro_f1"] >= classification_report(gold, v)["macro_f1"]

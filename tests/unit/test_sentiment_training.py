@@ -18,10 +18,18 @@ runner = CliRunner()
 
 # A tiny "domain" where the rules are wrong on purpose: in this product, "sick" is praise.
 POS = ["this app is sick", "sick update, love it", "the new editor is sick", "sick feature"]
-NEG = ["still waiting for my refund", "the export is broken", "charged twice again",
-       "app crashes on login"]
-NEU = ["how do I export to csv?", "where is the invoice page?", "can I add a user?",
-       "what is the api limit?"]
+NEG = [
+    "still waiting for my refund",
+    "the export is broken",
+    "charged twice again",
+    "app crashes on login",
+]
+NEU = [
+    "how do I export to csv?",
+    "where is the invoice page?",
+    "can I add a user?",
+    "what is the api limit?",
+]
 
 
 def _rows(n: int = 6) -> tuple[list[str], list[str]]:
@@ -39,9 +47,16 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
 
 
 def test_normalize_label_variants() -> None:
-    for raw, want in [("Positive", "positive"), ("very_negative", "negative"), ("NEU", "neutral"),
-                      ("-1", "negative"), ("1", "positive"), ("0", "neutral"),
-                      ("very positive", "positive"), (" neg ", "negative")]:
+    for raw, want in [
+        ("Positive", "positive"),
+        ("very_negative", "negative"),
+        ("NEU", "neutral"),
+        ("-1", "negative"),
+        ("1", "positive"),
+        ("0", "neutral"),
+        ("very positive", "positive"),
+        (" neg ", "negative"),
+    ]:
         assert normalize_label(raw) == want
     with pytest.raises(ValueError):
         normalize_label("meh")
@@ -81,15 +96,19 @@ def test_missing_model_dir_raises(tmp_path: Path) -> None:
 
 
 def test_cli_score_round_trip(tmp_path: Path) -> None:
-    src = _write_csv(tmp_path / "in.csv", [
-        {"id": "1", "body": "Still waiting for my refund!!! Third time asking."},
-        {"id": "2", "body": "Love the new dashboard"},
-        {"id": "3", "body": "How do I export to CSV?"},
-        {"id": "4", "body": ""},
-    ])
+    src = _write_csv(
+        tmp_path / "in.csv",
+        [
+            {"id": "1", "body": "Still waiting for my refund!!! Third time asking."},
+            {"id": "2", "body": "Love the new dashboard"},
+            {"id": "3", "body": "How do I export to CSV?"},
+            {"id": "4", "body": ""},
+        ],
+    )
     out = tmp_path / "out.csv"
-    res = runner.invoke(app, ["score", "--input", str(src), "--text-column", "body",
-                              "--output", str(out)])
+    res = runner.invoke(
+        app, ["score", "--input", str(src), "--text-column", "body", "--output", str(out)]
+    )
     assert res.exit_code == 0, res.output
     rows = list(csv.DictReader(out.open()))
     assert [r["row"] for r in rows] == ["0", "1", "2", "3"]
@@ -103,14 +122,38 @@ def test_cli_train_then_score_with_model(tmp_path: Path) -> None:
     texts, labels = _rows()
     rows = [{"text": t, "label": lab.upper()[:3]} for t, lab in zip(texts, labels, strict=True)]
     src = _write_csv(tmp_path / "train.csv", rows)
-    res = runner.invoke(app, ["train", "--input", str(src), "--text-column", "text",
-                              "--label-column", "label", "--output", str(tmp_path / "m")])
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--input",
+            str(src),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--output",
+            str(tmp_path / "m"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     version = json.loads(res.output)["version"]
     inp = _write_csv(tmp_path / "in.csv", [{"text": "sick feature"}])
     out = tmp_path / "out.csv"
-    res = runner.invoke(app, ["score", "--input", str(inp), "--text-column", "text",
-                              "--output", str(out), "--model", str(tmp_path / "m")])
+    res = runner.invoke(
+        app,
+        [
+            "score",
+            "--input",
+            str(inp),
+            "--text-column",
+            "text",
+            "--output",
+            str(out),
+            "--model",
+            str(tmp_path / "m"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert version in res.output.replace("\n", "")
     assert next(csv.DictReader(out.open()))["label"] in ("positive", "very_positive")
@@ -119,10 +162,18 @@ def test_cli_train_then_score_with_model(tmp_path: Path) -> None:
 @pytest.mark.parametrize("cmd", ["score", "train", "eval"])
 def test_cli_missing_column_exits_2(tmp_path: Path, cmd: str) -> None:
     src = _write_csv(tmp_path / "in.csv", [{"text": "hi", "label": "positive"}])
-    args = {"score": ["--text-column", "body", "--output", str(tmp_path / "o.csv")],
-            "train": ["--text-column", "body", "--label-column", "label",
-                      "--output", str(tmp_path / "m")],
-            "eval": ["--text-column", "body", "--label-column", "label"]}[cmd]
+    args = {
+        "score": ["--text-column", "body", "--output", str(tmp_path / "o.csv")],
+        "train": [
+            "--text-column",
+            "body",
+            "--label-column",
+            "label",
+            "--output",
+            str(tmp_path / "m"),
+        ],
+        "eval": ["--text-column", "body", "--label-column", "label"],
+    }[cmd]
     res = runner.invoke(app, [cmd, "--input", str(src), *args])
     assert res.exit_code == 2
     assert "body" in res.output
@@ -130,10 +181,24 @@ def test_cli_missing_column_exits_2(tmp_path: Path, cmd: str) -> None:
 
 
 def test_cli_unknown_label_exits_2(tmp_path: Path) -> None:
-    src = _write_csv(tmp_path / "in.csv", [{"text": "hi", "label": "positive"},
-                                           {"text": "meh", "label": "so-so"}])
-    res = runner.invoke(app, ["train", "--input", str(src), "--text-column", "text",
-                              "--label-column", "label", "--output", str(tmp_path / "m")])
+    src = _write_csv(
+        tmp_path / "in.csv",
+        [{"text": "hi", "label": "positive"}, {"text": "meh", "label": "so-so"}],
+    )
+    res = runner.invoke(
+        app,
+        [
+            "train",
+            "--input",
+            str(src),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--output",
+            str(tmp_path / "m"),
+        ],
+    )
     assert res.exit_code == 2
     assert "so-so" in res.output
     assert not (tmp_path / "m").exists()
@@ -141,12 +206,30 @@ def test_cli_unknown_label_exits_2(tmp_path: Path) -> None:
 
 def test_cli_eval_json_with_train_size(tmp_path: Path) -> None:
     texts, labels = _rows(8)
-    src = _write_csv(tmp_path / "gold.csv",
-                     [{"t": t, "y": {"positive": "1", "negative": "-1", "neutral": "0"}[lab]}
-                      for t, lab in zip(texts, labels, strict=False)])
-    res = runner.invoke(app, ["eval", "--input", str(src), "--text-column", "t",
-                              "--label-column", "y", "--train-size", "48", "--seed", "3",
-                              "--json"])
+    src = _write_csv(
+        tmp_path / "gold.csv",
+        [
+            {"t": t, "y": {"positive": "1", "negative": "-1", "neutral": "0"}[lab]}
+            for t, lab in zip(texts, labels, strict=False)
+        ],
+    )
+    res = runner.invoke(
+        app,
+        [
+            "eval",
+            "--input",
+            str(src),
+            "--text-column",
+            "t",
+            "--label-column",
+            "y",
+            "--train-size",
+            "48",
+            "--seed",
+            "3",
+            "--json",
+        ],
+    )
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     ours = out["systems"]["feedbackloop"]
@@ -155,17 +238,24 @@ def test_cli_eval_json_with_train_size(tmp_path: Path) -> None:
     assert ours["macro_f1"] >= 0.9
     assert set(ours["per_class"]) == {"negative", "neutral", "positive"}
     assert ours["docs_per_s"] > 0
-    res = runner.invoke(app, ["eval", "--input", str(src), "--text-column", "t",
-                              "--label-column", "y"])
+    res = runner.invoke(
+        app, ["eval", "--input", str(src), "--text-column", "t", "--label-column", "y"]
+    )
     assert res.exit_code == 0 and "macro-F1" in res.output
 
 
 def test_classification_report_math() -> None:
-    rep = classification_report(["positive", "negative", "negative", "neutral"],
-                                ["very_positive", "negative", "positive", "neutral"])
+    rep = classification_report(
+        ["positive", "negative", "negative", "neutral"],
+        ["very_positive", "negative", "positive", "neutral"],
+    )
     assert rep["accuracy"] == 0.75
-    assert rep["per_class"]["negative"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667,
-                                            "support": 2}
+    assert rep["per_class"]["negative"] == {
+        "precision": 1.0,
+        "recall": 0.5,
+        "f1": 0.6667,
+        "support": 2,
+    }
     assert rep["macro_f1"] == round((0.6667 + 1.0 + 0.6667) / 3, 4)
     # two-class gold: macro over the gold classes only
     rep2 = classification_report(["positive", "negative"], ["positive", "neutral"])
