@@ -60,6 +60,10 @@ def bench(root: Path, adapt_size: int, seed: int) -> dict:
                     "version": vader[0].version, "macro_f1": rep["macro_f1"],
                     "accuracy": rep["accuracy"], "docs_per_s": round(vader[0].docs_per_s)}
         results["sets"][name] = {"n": len(texts), "systems": rows}
+        if "vader" in rows and rows["vader"]["docs_per_s"]:
+            # the speed target: our nlp.pipe docs/s over VADER's, same rows, same process
+            results["sets"][name]["speed_vs_vader"] = round(
+                rows["feedbackloop"]["docs_per_s"] / rows["vader"]["docs_per_s"], 2)
     systems = {s for r in results["sets"].values() for s in r["systems"]}
     results["mean_macro_f1"] = {
         s: round(sum(r["systems"][s]["macro_f1"] for r in results["sets"].values()
@@ -90,6 +94,8 @@ def main() -> int:
         for sys_name, r in res["systems"].items():
             print(f"  {sys_name:32} {r['version'][:40]:40} {r['macro_f1']:8.3f} "
                   f"{r['accuracy']:6.3f} {r['docs_per_s']:8d}")
+        if "speed_vs_vader" in res:
+            print(f"  feedbackloop docs/s / vader docs/s: {res['speed_vs_vader']:.2f}")
     print("\nmean macro-F1 over sets:")
     for s, v in results["mean_macro_f1"].items():
         print(f"  {s:32} {v:.3f}")

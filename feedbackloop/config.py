@@ -51,7 +51,36 @@ class Settings(BaseSettings):
         default=None,
         description="Password `feedbackloop db migrate` gives the bi_reader role (BI tools).",
     )
+    # Sources (collect). Unset base URLs mean the source is not configured.
+    zendesk_base_url: str | None = Field(
+        default=None, description="Zendesk account URL, e.g. https://acme.zendesk.com."
+    )
+    zendesk_email: str | None = Field(default=None, description="Zendesk API user (email).")
+    zendesk_api_token: SecretStr | None = Field(default=None, description="Zendesk API token.")
+    zendesk_webhook_secret: SecretStr | None = Field(
+        default=None, description="Signing secret of the Zendesk webhook."
+    )
+    reviews_base_url: str | None = Field(
+        default=None,
+        description="App Store Connect API base URL (https://api.appstoreconnect.apple.com).",
+    )
+    reviews_app_id: str | None = Field(default=None, description="App Store Connect app id.")
+    reviews_issuer_id: str | None = Field(default=None, description="App Store Connect issuer id.")
+    reviews_key_id: str | None = Field(default=None, description="App Store Connect key id.")
+    reviews_private_key_path: Path | None = Field(
+        default=None, description="Path of the App Store Connect .p8 private key."
+    )
+    webhook_secrets: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="HMAC secret per source for POST /webhooks/{source} (JSON object).",
+    )
     log_level: str = Field(default="INFO", description="Log level of the CLI and flows.")
+    email_check_deliverability: bool = Field(
+        default=False, description="Also look up each email domain's MX records (needs DNS)."
+    )
+    email_dns_timeout: float = Field(
+        default=2.0, gt=0, description="Seconds one deliverability lookup may take."
+    )
     known_sources: list[str] = Field(
         default=[
             "zendesk",

@@ -52,6 +52,8 @@ def govern_and_load(engine: Engine, dataset: DemoDataset, validator: Validator) 
         hash_key=settings.hash_key(),
         validator=validator,
         max_failed_share=settings.gate_max_failed_share,
+        email_deliverability=settings.email_check_deliverability,
+        email_dns_timeout=settings.email_dns_timeout,
     )
 
 

@@ -9,7 +9,7 @@ import spacy
 from spacy.language import Language
 
 import nlp.sentiment  # noqa: F401  (registers the feedback_sentiment_v1 factory)
-from nlp.sentiment.lexattrs import install_fast_getters
+from nlp.sentiment.lexattrs import shared_vocab
 from nlp.sentiment.tokenizer import FastTokenizer
 
 # Our tokenizer is linear and cheap, so long tickets/e-mail threads need no 1M-char cap.
@@ -23,10 +23,9 @@ def load_pipeline(model_dir: str | Path | None = None, *, pii: bool = False) -> 
     rule scorer (version ``rules-v1``) is used. ``pii=True`` adds the PII masker first and
     keeps spaCy's default tokenizer, whose tokens (like_email, like_url) it relies on.
     """
-    pipeline = spacy.blank("en")
+    # per-process vocab, pre-filled with common English tokens (see lexattrs.shared_vocab)
+    pipeline = spacy.blank("en", vocab=shared_vocab())
     pipeline.max_length = MAX_LENGTH
-    # same token attributes, cheaper to compute for each string the vocab has not seen
-    install_fast_getters(pipeline.vocab)
     if pii:
         # lazy: the masker is another module and not needed for sentiment-only use
         importlib.import_module("nlp.pii_masker")

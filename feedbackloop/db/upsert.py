@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
 from feedbackloop.db.models import Quarantine
+from feedbackloop.governance import audit
 
 Row = Mapping[str, Any]
 
@@ -62,6 +63,7 @@ def upsert_rows(
     stream: str,
     key: Sequence[str] = ("source", "source_id"),
     mask_payload: Callable[[Any], Any] | None = None,
+    actor: str = "feedbackloop",
 ) -> UpsertResult:
     """Upsert `rows` into `model`'s table inside the caller's transaction.
 
@@ -93,6 +95,7 @@ def upsert_rows(
                 reason=_reason(exc),
                 payload=row,
                 mask_payload=mask_payload,
+                actor=actor,
             )
             result.quarantined += 1
     return result
@@ -108,8 +111,9 @@ def quarantine(
     payload: Any,
     mask_payload: Callable[[Any], Any] | None = None,
     flow_run_id: str | None = None,
+    actor: str = "feedbackloop",
 ) -> None:
-    """Park a record with its reason; the payload is masked first and made JSON-safe."""
+    """Park a record with its reason and audit it; the payload is masked and made JSON-safe."""
     safe = json.loads(json.dumps(payload, default=str))
     if mask_payload is not None:
         safe = mask_payload(safe)
@@ -122,4 +126,13 @@ def quarantine(
             payload=safe,
             flow_run_id=flow_run_id,
         )
+    )
+    audit.record(
+        conn,
+        actor=actor,
+        action="quarantine",
+        entity_type=stream,
+        entity_id=source_id,
+        details={"source": source},
+        reason=reason,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine
@@ -22,7 +23,7 @@ from feedbackloop.demo.generator import DemoDataset
 from feedbackloop.governance import audit
 from feedbackloop.governance.contacts import record_consent
 from feedbackloop.governance.gate import GateDecision, gate_contacts, gate_feedback, record_run
-from feedbackloop.governance.identity import check_email, email_hash
+from feedbackloop.governance.identity import EmailCheck, check_email, email_hash
 from feedbackloop.governance.pii import mask_text, mask_value
 
 if TYPE_CHECKING:
@@ -55,10 +56,15 @@ class LoadReport:
 
 
 class _Masker:
-    """Masks free text and counts what it replaced, by entity type."""
+    """The governance steps every row builder applies: mask free text (counting what it
+    replaced, by entity type) and check email addresses."""
 
-    def __init__(self, counts: Counter[str]) -> None:
+    def __init__(
+        self, counts: Counter[str], deliverability: bool = False, dns_timeout: float = 2.0
+    ) -> None:
         self.counts = counts
+        self.deliverability = deliverability
+        self.dns_timeout = dns_timeout
 
     def __call__(self, text: str | None) -> str | None:
         if text is None:
@@ -67,14 +73,17 @@ class _Masker:
         self.counts.update(e.type for e in result.entities)
         return result.text
 
+    def check_email(self, address: str | None) -> EmailCheck:
+        return check_email(address, deliverability=self.deliverability, timeout=self.dns_timeout)
+
 
 def _batches(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def _accounts(ds: DemoDataset, _mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for a in ds.accounts:
+def _accounts(records: Sequence[Any], _mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for a in records:
         yield {
             "source": CRM,
             "source_id": a.source_id,
@@ -87,9 +96,9 @@ def _accounts(ds: DemoDataset, _mask: _Masker, _key: bytes) -> Iterable[dict[str
         }
 
 
-def _contacts(ds: DemoDataset, _mask: _Masker, key: bytes) -> Iterable[dict[str, Any]]:
-    for c in ds.contacts:
-        check = check_email(c.email)
+def _contacts(records: Sequence[Any], mask: _Masker, key: bytes) -> Iterable[dict[str, Any]]:
+    for c in records:
+        check = mask.check_email(c.email)
         yield {
             "source": CRM,
             "source_id": c.source_id,
@@ -104,8 +113,8 @@ def _contacts(ds: DemoDataset, _mask: _Masker, key: bytes) -> Iterable[dict[str,
         }
 
 
-def _tickets(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for t in ds.tickets:
+def _tickets(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for t in records:
         yield {
             "source": ZENDESK,
             "source_id": t.source_id,
@@ -125,8 +134,8 @@ def _tickets(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, 
         }
 
 
-def _comments(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for c in ds.comments:
+def _comments(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for c in records:
         yield {
             "source": ZENDESK,
             "source_id": c.source_id,
@@ -140,8 +149,10 @@ def _comments(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str,
         }
 
 
-def _status_changes(ds: DemoDataset, _mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for s in ds.status_changes:
+def _status_changes(
+    records: Sequence[Any], _mask: _Masker, _key: bytes
+) -> Iterable[dict[str, Any]]:
+    for s in records:
         yield {
             "source": ZENDESK,
             "source_id": s.source_id,
@@ -153,8 +164,8 @@ def _status_changes(ds: DemoDataset, _mask: _Masker, _key: bytes) -> Iterable[di
         }
 
 
-def _ratings(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for r in ds.satisfaction_ratings:
+def _ratings(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for r in records:
         yield {
             "source": ZENDESK,
             "source_id": r.source_id,
@@ -168,8 +179,8 @@ def _ratings(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, 
         }
 
 
-def _reviews(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for r in ds.reviews:
+def _reviews(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for r in records:
         yield {
             "source": r.source,
             "source_id": r.source_id,
@@ -185,8 +196,8 @@ def _reviews(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, 
         }
 
 
-def _notes(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for n in ds.notes:
+def _notes(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for n in records:
         yield {
             "source": n.source,
             "source_id": n.source_id,
@@ -201,8 +212,8 @@ def _notes(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, An
         }
 
 
-def _faq_articles(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
-    for f in ds.faq_articles:
+def _faq_articles(records: Sequence[Any], mask: _Masker, _key: bytes) -> Iterable[dict[str, Any]]:
+    for f in records:
         yield {
             "source": HELP_CENTER,
             "source_id": f.source_id,
@@ -215,12 +226,13 @@ def _faq_articles(ds: DemoDataset, mask: _Masker, _key: bytes) -> Iterable[dict[
         }
 
 
-RowBuilder = Callable[[DemoDataset, _Masker, bytes], Iterable[dict[str, Any]]]
+RowBuilder = Callable[[Sequence[Any], _Masker, bytes], Iterable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Stream:
     name: str
+    records: Callable[[DemoDataset], Sequence[Any]]
     model: type[DeclarativeBase]
     source: str
     build: RowBuilder
@@ -239,24 +251,53 @@ def _joined(*columns: str) -> Callable[[Row], str | None]:
 
 # Load order follows references: accounts before contacts before the feedback that names them.
 STREAMS: tuple[Stream, ...] = (
-    Stream("accounts", m.Account, CRM, _accounts),
-    Stream("contacts", m.Contact, CRM, _contacts),
-    Stream("tickets", m.Ticket, ZENDESK, _tickets, "ticket", _joined("subject", "description")),
+    Stream("accounts", attrgetter("accounts"), m.Account, CRM, _accounts),
+    Stream("contacts", attrgetter("contacts"), m.Contact, CRM, _contacts),
     Stream(
-        "ticket_comments", m.TicketComment, ZENDESK, _comments, "ticket_comment", _joined("body")
+        "tickets",
+        attrgetter("tickets"),
+        m.Ticket,
+        ZENDESK,
+        _tickets,
+        "ticket",
+        _joined("subject", "description"),
     ),
-    Stream("ticket_status_changes", m.TicketStatusChange, ZENDESK, _status_changes),
+    Stream(
+        "ticket_comments",
+        attrgetter("comments"),
+        m.TicketComment,
+        ZENDESK,
+        _comments,
+        "ticket_comment",
+        _joined("body"),
+    ),
+    Stream(
+        "ticket_status_changes",
+        attrgetter("status_changes"),
+        m.TicketStatusChange,
+        ZENDESK,
+        _status_changes,
+    ),
     Stream(
         "satisfaction_ratings",
+        attrgetter("satisfaction_ratings"),
         m.SatisfactionRating,
         ZENDESK,
         _ratings,
         "satisfaction_rating",
         _joined("comment"),
     ),
-    Stream("reviews", m.Review, "app_store", _reviews, "review", _joined("title", "body")),
-    Stream("notes", m.Note, "drops", _notes, "note", _joined("text")),
-    Stream("faq_articles", m.FaqArticle, HELP_CENTER, _faq_articles),
+    Stream(
+        "reviews",
+        attrgetter("reviews"),
+        m.Review,
+        "app_store",
+        _reviews,
+        "review",
+        _joined("title", "body"),
+    ),
+    Stream("notes", attrgetter("notes"), m.Note, "drops", _notes, "note", _joined("text")),
+    Stream("faq_articles", attrgetter("faq_articles"), m.FaqArticle, HELP_CENTER, _faq_articles),
 )
 
 
@@ -285,6 +326,8 @@ def load_dataset(
     hash_key: bytes,
     validator: Validator | None = None,
     max_failed_share: float = 0.05,
+    email_deliverability: bool = False,
+    email_dns_timeout: float = 2.0,
     actor: str = "feedbackloop demo",
     batch_size: int = 2000,
 ) -> LoadReport:
@@ -295,13 +338,29 @@ def load_dataset(
     are quarantined with the expectation that failed, the run is recorded, and a stream whose
     failed share passes `max_failed_share` is reported in `gate_failures`."""
     report = LoadReport()
-    mask = _Masker(report.masked_entities)
+    mask = _Masker(report.masked_entities, email_deliverability, email_dns_timeout)
     for stream in STREAMS:
-        rows = list(stream.build(dataset, mask, hash_key))
-        report.generated[stream.name] = len(rows)
-        for number, batch in enumerate(_batches(rows, batch_size)):
+        records = stream.records(dataset)
+        report.generated[stream.name] = len(records)
+        invalid_emails = 0
+        for number, chunk in enumerate(_batches(records, batch_size)):
+            before = Counter(report.masked_entities)
+            batch = list(stream.build(chunk, mask, hash_key))
+            masked_here = report.masked_entities - before
+            if stream.name == "contacts":
+                invalid_emails += sum(1 for r in batch if not r["email_valid"])
             decision = _gate(validator, stream, batch)
             with engine.begin() as conn:
+                if masked_here:
+                    audit.record(
+                        conn,
+                        actor=actor,
+                        action="mask",
+                        entity_type=stream.name,
+                        entity_id=f"batch {number}",
+                        details={"masked": dict(masked_here)},
+                        reason="personal data replaced before storage",
+                    )
                 result: UpsertResult = upsert_rows(
                     conn,
                     stream.model,
@@ -319,14 +378,7 @@ def load_dataset(
                         reason=reason,
                         payload=row,
                         mask_payload=mask_value,
-                    )
-                    audit.record(
-                        conn,
                         actor=actor,
-                        action="quarantine",
-                        entity_type=stream.name,
-                        entity_id=str(row.get("source_id")),
-                        reason=reason,
                     )
                 if decision.outcome is not None and validator is not None:
                     docs = validator.data_docs_index
@@ -342,15 +394,15 @@ def load_dataset(
             report.written[stream.name] += result.written
             report.quarantined[stream.name] += result.quarantined + len(decision.rejected)
             report.gate_rejected[stream.name] += len(decision.rejected)
-            progress.report(f"load raw.{stream.name}", len(batch), len(rows))
-        if rows and report.gate_rejected[stream.name] / len(rows) > max_failed_share:
+            progress.report(f"load raw.{stream.name}", len(batch), len(records))
+        if records and report.gate_rejected[stream.name] / len(records) > max_failed_share:
             report.gate_failures.setdefault(
                 stream.name,
-                f"{report.gate_rejected[stream.name]} of {len(rows)} rows failed the gate "
+                f"{report.gate_rejected[stream.name]} of {len(records)} rows failed the gate "
                 f"(more than {max_failed_share:.0%})",
             )
         if stream.name == "contacts":
-            report.invalid_emails = sum(1 for r in rows if not r["email_valid"])
+            report.invalid_emails = invalid_emails
 
     consent = _consent_rows(dataset)
     with engine.begin() as conn:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, caching_resolver, validate_email
 
 
 @dataclass(frozen=True)
@@ -22,13 +24,21 @@ def normalize_email(address: str) -> str:
     return address.strip().lower()
 
 
-def check_email(address: str | None) -> EmailCheck:
-    """Syntax check only (no DNS): deliverability lookups are opt-in elsewhere."""
+def check_email(
+    address: str | None, *, deliverability: bool = False, timeout: float = 2.0
+) -> EmailCheck:
+    """Syntax check; with `deliverability`, also a DNS lookup of the domain's MX records,
+    bounded by `timeout` seconds (off by default: it is slow and needs the network)."""
     if address is None or not address.strip():
         return EmailCheck(None, False, None, "missing")
     normalized = normalize_email(address)
     try:
-        info = validate_email(normalized, check_deliverability=False)
+        if deliverability:
+            info = validate_email(
+                normalized, check_deliverability=True, dns_resolver=_resolver(timeout)
+            )
+        else:
+            info = validate_email(normalized, check_deliverability=False)
     except EmailNotValidError as exc:
         domain = normalized.rsplit("@", 1)[1] if normalized.count("@") == 1 else None
         # email-validator's messages quote the address back; keep only the generic cause.
@@ -36,10 +46,20 @@ def check_email(address: str | None) -> EmailCheck:
     return EmailCheck(info.normalized.lower(), True, info.domain.lower(), None)
 
 
+@lru_cache(maxsize=4)
+def _resolver(timeout: float) -> Any:
+    return caching_resolver(timeout=timeout)
+
+
 def _generic_reason(message: str) -> str:
     lowered = message.lower()
     for needle, reason in (
-        ("@-sign", "missing @"),
+        ("does not exist", "domain does not exist"),
+        ("does not accept email", "domain does not accept email"),
+        ("timed out", "deliverability check timed out"),
+        ("special-use or reserved", "reserved domain"),
+        ("exactly one @", "not exactly one @"),
+        ("@-sign", "invalid address"),
         ("period", "misplaced period"),
         ("dot", "misplaced period"),
         ("domain", "invalid domain"),

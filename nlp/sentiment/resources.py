@@ -45,6 +45,8 @@ class Cue:
     valence: float
     category: str
     source: str
+    # exact lowercased tokens of which every match contains one (empty: no such gate)
+    requires: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,9 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
         idx = len(cues)
         # right boundary here; the left one is checked by the scorer (see there)
         pattern = re.compile(r"(?:" + source + r")(?![\w'])")
-        cues.append(Cue(idx, pattern, valence, category, source))
+        requires = frozenset(
+            w.strip() for w in row[4].split(",") if w.strip()) if len(row) > 4 else frozenset()
+        cues.append(Cue(idx, pattern, valence, category, source, requires))
         keys = (
             {w.strip()[:5] for w in row[3].split(",") if w.strip()}
             if len(row) > 3 and row[3].strip()

@@ -289,7 +289,7 @@ class Scorer:
         covered: set[int] = set()
         cue_toks = tokset & self._cue_keys
         if cue_toks:
-            self._cues(clean, cue_toks, covered, contributions, out)
+            self._cues(clean, tokset, cue_toks, covered, contributions, out)
 
         # 2. lexicon words and emoji with boosters, caps and negation.
         shouting = False
@@ -385,17 +385,23 @@ class Scorer:
         return out
 
     # -- pieces ---------------------------------------------------------------------
-    def _cues(self, clean: str, cue_toks: set[str], covered: set[int],
+    def _cues(self, clean: str, tokset: set[str], cue_toks: set[str], covered: set[int],
               contributions: list, out: Analysis) -> None:
         res = self.res
         cue_ids = self._cue_ids
         cand: set[int] = set()
         for t in cue_toks:
             cand.update(cue_ids[t])
-        low = clean.lower()
+        low = ""
         found = []
+        cues = res.cues
         for idx in sorted(cand):
-            for m in res.cues[idx].pattern.finditer(low):
+            cue = cues[idx]
+            if cue.requires and tokset.isdisjoint(cue.requires):
+                continue
+            if not low:
+                low = clean.lower()
+            for m in cue.pattern.finditer(low):
                 st, end = m.span()
                 # word-start check done here: a lookbehind would disable re's
                 # first-character scan and triple the cost
@@ -425,12 +431,20 @@ class Scorer:
                  out: Analysis) -> None:
         res = self.res
         valence = res.valence
+        # positions via list.index/count (C scans) for the few distinct hit words, instead
+        # of a Python-level pass over every token
+        hits: list[tuple[int, float, bool]] = []
+        found = [(w, valence[w], False) for w in vk]
         if fb:
-            fallback = self._fallback
-            hits = [(i, valence[t], False) if t in vk else (i, *fallback[t])
-                    for i, t in enumerate(toks) if t in vk or t in fb]
-        else:
-            hits = [(i, valence[t], False) for i, t in enumerate(toks) if t in vk]
+            found.extend((w, *self._fallback[w]) for w in fb)
+        for w, v, elong in found:
+            i = toks.index(w)
+            hits.append((i, v, elong))
+            for _ in range(toks.count(w) - 1):
+                i = toks.index(w, i + 1)
+                hits.append((i, v, elong))
+        if len(hits) > 1:
+            hits.sort()
         negators, boosters, bigrams = res.negators, res.boosters, res.booster_bigrams
         brk = res.clause_breaks
         if covered:
@@ -448,7 +462,17 @@ class Scorer:
             return
         for i, v, elong in hits:
             sign = 1.0 if v > 0 else -1.0
-            info: dict[str, Any] = {"token": orig[i], "i": i}
+            o = orig[i]
+            info: dict[str, Any] = {"token": o, "i": i}
+            if i == 0 or mods.isdisjoint(toks[i - 3 if i > 3 else 0:i]):
+                # no booster or negator in reach: only elongation and caps apply
+                if elong:
+                    v += sign * 0.3
+                if not shouting and o.isupper() and len(o) > 1 and o.isalpha():
+                    v += sign * CAPS_BOOST
+                    info["caps"] = True
+                contributions.append((i, v, info))
+                continue
             # boosters / diminishers within three tokens, decaying with distance
             for k, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
                 j = i - k

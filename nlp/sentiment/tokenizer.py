@@ -30,7 +30,7 @@ class FastTokenizer:
         pairs = pattern.findall(text)
         if pairs:
             # one C-level transpose; spaces stay " "/"" strings, which Doc reads as bools
-            words, spaces = zip(*pairs)
+            words, spaces = zip(*pairs, strict=True)
         else:
             words = spaces = ()
         doc = Doc(self.vocab, words=words, spaces=spaces)

@@ -15,14 +15,14 @@ def test_defaults_use_embedded_server_and_local_state_dir() -> None:
 
 
 def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv("FEEDBACKLOOP_DATABASE_URL", "postgresql://u:secret@db.example:5433/fb")
+    monkeypatch.setenv("FEEDBACKLOOP_DATABASE_URL", "postgresql://u:pw-9f3k@db.example:5433/fb")
     monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(tmp_path / "st"))
     monkeypatch.setenv("FEEDBACKLOOP_LOG_LEVEL", "debug")
     s = get_settings()
     assert not s.embedded
     assert s.database_url is not None
     assert s.database_url.get_secret_value().endswith("@db.example:5433/fb")
-    assert "secret" not in repr(s)  # SecretStr keeps the password out of reprs and logs
+    assert "pw-9f3k" not in repr(s)  # SecretStr keeps the password out of reprs and logs
     assert s.state_dir == tmp_path / "st"
     assert s.log_level == "DEBUG"
 
@@ -72,3 +72,20 @@ def test_explicit_hash_key_wins(tmp_path: Path) -> None:
     s = Settings(_env_file=None, state_dir=tmp_path, pii_hash_key="k3y")
     assert s.hash_key() == b"k3y"
     assert not (tmp_path / "pii_hash_key").exists()
+
+
+def test_email_deliverability_is_off_by_default_and_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import time
+
+    from feedbackloop.governance.identity import check_email
+
+    assert Settings(_env_file=None).email_check_deliverability is False
+    syntax_only = check_email("someone@no-such-domain-4f7a.com")
+    assert syntax_only.valid  # syntax is fine; no lookup was made
+    started = time.monotonic()
+    looked_up = check_email("someone@no-such-domain-4f7a.com", deliverability=True, timeout=1.0)
+    assert time.monotonic() - started < 5
+    assert not looked_up.valid and looked_up.reason
+    assert "someone" not in looked_up.reason  # reasons never quote the address
