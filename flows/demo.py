@@ -1,9 +1,9 @@
 """The demo loop: generated data through every stage that is built so far.
 
 Stages today: prepare the database -> generate -> govern (mask, validate with the GX gate) and
-load into `raw` -> dbt build (staging models and their tests) -> GX checks on the dbt output
--> count. Each later stage (collect through fake APIs, score, route, marts) becomes one more
-task here.
+load into `raw` -> merge duplicate contacts -> score sentiment (the score-feedback subflow)
+-> dbt build -> GX checks on the dbt output -> count. Each later stage (collect through fake
+APIs, route, learn) becomes one more task here.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from feedbackloop.demo.load import LoadReport, load_dataset
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.gate import GateFailed, record_run
 from feedbackloop.marts import DbtResult, build_marts
+from flows.score import score_feedback
 
 
 @task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
@@ -97,6 +98,7 @@ def demo_loop(
         # Stop before anything downstream acts on a batch that failed governance.
         raise GateFailed(f"governance gate failed: {report.gate_failures}")
     merged = merge_contacts(engine)
+    scores = score_feedback()
     dbt = build_models(quiet)
     marts_check = check_models(engine, validator)
     counts = count_rows(engine)
@@ -108,6 +110,7 @@ def demo_loop(
     return {
         "report": report,
         "merged_contacts": merged,
+        "scores": scores,
         "dbt": dbt,
         "marts_check": marts_check,
         "data_docs": validator.data_docs_index,

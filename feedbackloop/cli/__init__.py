@@ -288,6 +288,20 @@ def _print_demo_summary(result: dict) -> None:
         f"Data Docs: {result['data_docs']}"
     )
 
+    scores = result["scores"]
+    totals = scores.totals
+    labels = Table(
+        title=f"Sentiment ({scores.model_version})",
+        caption=f"{totals.get('items', 0):,} items; {scores.scored:,} new or changed in this run",
+    )
+    labels.add_column("label")
+    labels.add_column("items", justify="right")
+    for label in ("very_negative", "negative", "neutral", "positive", "very_positive"):
+        labels.add_row(label, f"{totals.get(label, 0):,}")
+    labels.add_row("frustrated", f"{totals.get('frustrated', 0):,}")
+    labels.add_row("not English (flagged)", f"{totals.get('not_english', 0):,}")
+    console.print(labels)
+
     dbt = result["dbt"]
     models = sum(1 for n in dbt.passed if n.startswith("model."))
     tests = sum(1 for n in dbt.passed if n.startswith(("test.", "unit_test.")))

@@ -1,0 +1,160 @@
+"""Score every new or changed feedback item once, with the model version that scored it.
+
+"Changed" is decided in SQL: an item is pending for a model version when it has no score from
+that version or its text hash differs from the one scored. Scores from earlier versions stay
+(one row per item and version), so old decisions keep their explanation.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from feedbackloop import progress
+from feedbackloop.config import Settings
+from feedbackloop.db.models import FeedbackScore
+
+# The text each item type is scored on: the same text the governance gate checks.
+_ITEMS = """
+    SELECT 'ticket' AS item_type, source AS item_source, source_id AS item_source_id,
+           concat_ws(E'\\n', subject, description) AS body
+    FROM raw.tickets WHERE NOT is_deleted
+    UNION ALL
+    SELECT 'satisfaction_rating', source, source_id, comment
+    FROM raw.satisfaction_ratings WHERE comment IS NOT NULL AND comment <> ''
+    UNION ALL
+    SELECT 'review', source, source_id, concat_ws(E'\\n', title, body) FROM raw.reviews
+    UNION ALL
+    SELECT 'note', source, source_id, text FROM raw.notes
+"""
+
+_PENDING = text(
+    f"""
+    WITH items AS ({_ITEMS}),
+    hashed AS (
+        SELECT *, encode(sha256(convert_to(body, 'UTF8')), 'hex') AS text_hash FROM items
+    )
+    SELECT h.item_type, h.item_source, h.item_source_id, h.body, h.text_hash
+    FROM hashed h
+    LEFT JOIN nlp.feedback_scores s
+      ON s.item_type = h.item_type AND s.item_source = h.item_source
+     AND s.item_source_id = h.item_source_id AND s.model_version = :model_version
+    WHERE s.id IS NULL OR s.text_hash <> h.text_hash
+    ORDER BY h.item_type, h.item_source, h.item_source_id
+    """
+)
+
+
+@dataclass
+class ScoreReport:
+    """What one run scored, and (`totals`) the distribution over every item scored with this
+    model version so far."""
+
+    model_version: str
+    scored: int = 0
+    labels: Counter[str] = field(default_factory=Counter)
+    frustrated: int = 0
+    not_english: int = 0
+    totals: dict[str, int] = field(default_factory=dict)
+
+
+def newest_approved_model(settings: Settings) -> Path | None:
+    """The newest adapted model under STATE_DIR/models/sentiment with an `approved.json`.
+
+    Approval is a file a person (or the review flow) writes next to the model, so a freshly
+    trained model never scores production data before someone has looked at its metrics."""
+    root = settings.state_path / "models" / "sentiment"
+    approved = [p.parent for p in root.glob("*/approved.json") if (p.parent / "meta.json").exists()]
+    if not approved:
+        return None
+    return max(approved, key=lambda p: (p / "meta.json").stat().st_mtime)
+
+
+def _pending(engine: Engine, model_version: str, batch_size: int) -> Iterator[list[Any]]:
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
+            _PENDING, {"model_version": model_version}
+        )
+        yield from result.partitions(batch_size)
+
+
+def score_pending(
+    engine: Engine, nlp: Any, *, batch_size: int = 1000, total: int | None = None
+) -> ScoreReport:
+    """Score pending items in batches through `nlp.pipe` and upsert their scores."""
+    model_version = _model_version(nlp)
+    report = ScoreReport(model_version=model_version)
+    stmt = pg_insert(FeedbackScore)
+    upsert = stmt.on_conflict_do_update(
+        constraint="uq_feedback_scores_item_model",
+        set_={
+            c: stmt.excluded[c]
+            for c in ("text_hash", "sentiment", "label", "frustrated", "language", "explanation")
+        }
+        | {"scored_at": text("now()")},
+    )
+    # The server-side cursor reads one snapshot, so the writes below (other connections) do
+    # not disturb it, and memory stays at one batch whatever the number of items.
+    for batch in _pending(engine, model_version, batch_size):
+        docs = nlp.pipe(row.body or "" for row in batch)
+        rows = []
+        for row, doc in zip(batch, docs, strict=True):
+            rows.append(
+                {
+                    "item_type": row.item_type,
+                    "item_source": row.item_source,
+                    "item_source_id": row.item_source_id,
+                    "model_version": doc._.sentiment_model_version,
+                    "text_hash": row.text_hash,
+                    "sentiment": max(-1.0, min(1.0, float(doc._.sentiment))),
+                    "label": doc._.sentiment_label,
+                    "frustrated": bool(doc._.frustrated),
+                    "language": doc._.language,
+                    "explanation": {
+                        "signals": doc._.explanation,
+                        "scored": bool(doc._.scored),
+                        "reason": doc._.sentiment_reason,
+                    },
+                }
+            )
+            report.labels[doc._.sentiment_label] += 1
+            report.frustrated += bool(doc._.frustrated)
+            report.not_english += doc._.language not in ("en", "und")
+        with engine.begin() as conn:
+            conn.execute(upsert, rows)
+        report.scored += len(rows)
+        progress.report("score feedback", len(rows), total)
+    report.totals = distribution(engine, model_version)
+    return report
+
+
+def distribution(engine: Engine, model_version: str) -> dict[str, int]:
+    """Items per label, plus `frustrated` and `not_english`, for one model version."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                """
+                SELECT count(*) FILTER (WHERE label = 'very_negative') AS very_negative,
+                       count(*) FILTER (WHERE label = 'negative') AS negative,
+                       count(*) FILTER (WHERE label = 'neutral') AS neutral,
+                       count(*) FILTER (WHERE label = 'positive') AS positive,
+                       count(*) FILTER (WHERE label = 'very_positive') AS very_positive,
+                       count(*) FILTER (WHERE frustrated) AS frustrated,
+                       count(*) FILTER (WHERE language NOT IN ('en', 'und')) AS not_english,
+                       count(*) AS items
+                FROM nlp.feedback_scores WHERE model_version = :v
+                """
+            ),
+            {"v": model_version},
+        ).one()
+    return dict(row._mapping)
+
+
+def _model_version(nlp: Any) -> str:
+    return nlp("ok")._.sentiment_model_version

@@ -1,0 +1,56 @@
+"""score_feedback: every new or changed feedback item scored once, scores checked by GX."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from expectations.checkpoints import Outcome, Validator
+from feedbackloop.config import get_settings
+from feedbackloop.db import database_url, ensure_ready
+from feedbackloop.governance.gate import record_run
+from feedbackloop.scoring import ScoreReport, newest_approved_model, score_pending
+from nlp import load_pipeline
+
+
+@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
+def prepare_database() -> Engine:
+    return ensure_ready(get_settings())
+
+
+@task(cache_policy=NO_CACHE)
+def load_scorer() -> Any:
+    return load_pipeline(newest_approved_model(get_settings()))
+
+
+@task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=3600)
+def score_new_items(engine: Engine, scorer: Any) -> ScoreReport:
+    return score_pending(engine, scorer)
+
+
+@task(cache_policy=NO_CACHE)
+def check_scores(engine: Engine) -> Outcome:
+    settings = get_settings()
+    url = database_url(settings).render_as_string(hide_password=False)
+    validator = Validator(settings, url, known_sources=settings.known_sources)
+    outcome = validator.check_scores()
+    docs = validator.data_docs_index
+    with engine.begin() as conn:
+        record_run(conn, outcome, batch="nlp.feedback_scores", data_docs_path=str(docs))
+    return outcome
+
+
+@flow(name="score-feedback")
+def score_feedback() -> ScoreReport:
+    logger = get_run_logger()
+    engine = prepare_database()
+    scorer = load_scorer()
+    report = score_new_items(engine, scorer)
+    outcome = check_scores(engine)
+    if not outcome.success:
+        raise RuntimeError(f"scored feedback failed its checks: {outcome.summary()}")
+    logger.info("scored %s items with %s", report.scored, report.model_version)
+    return report

@@ -1,0 +1,86 @@
+"""score_pending: every new or changed item scored once per model version, old versions kept."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, text
+
+from feedbackloop.config import Settings
+from feedbackloop.demo.generator import generate
+from feedbackloop.demo.load import load_dataset
+from feedbackloop.scoring import newest_approved_model, score_pending
+from nlp import load_pipeline
+from nlp.training import train
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+SCORES = text("SELECT count(*) FROM nlp.feedback_scores WHERE model_version = :v")
+
+
+def test_each_item_is_scored_once_and_rescored_when_its_text_changes(
+    engine: Engine, settings: Settings
+) -> None:
+    dataset = generate(seed=41, tickets=150, now=NOW)
+    load_dataset(engine, dataset, hash_key=settings.hash_key())
+    nlp = load_pipeline()
+    expected = (
+        len(dataset.tickets)
+        + sum(1 for r in dataset.satisfaction_ratings if r.comment)
+        + len(dataset.reviews)
+        + len(dataset.notes)
+    )
+    first = score_pending(engine, nlp, batch_size=64)
+    assert first.scored == expected == first.totals["items"]
+    assert sum(first.labels.values()) == expected
+    assert score_pending(engine, nlp).scored == 0
+
+    ticket = dataset.tickets[0].source_id
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE raw.tickets SET description = 'Still waiting, third time asking. "
+                "Cancel my account.' WHERE source_id = :t"
+            ),
+            {"t": ticket},
+        )
+    again = score_pending(engine, nlp)
+    assert again.scored == 1
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT label, frustrated, explanation FROM nlp.feedback_scores "
+                "WHERE item_type = 'ticket' AND item_source_id = :t"
+            ),
+            {"t": ticket},
+        ).one()
+    assert row.label in {"negative", "very_negative"} and row.frustrated
+    assert row.explanation["signals"], "the explanation names what moved the score"
+
+
+def test_a_new_model_version_scores_again_and_keeps_the_old_scores(
+    engine: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    dataset = generate(seed=42, tickets=100, now=NOW)
+    load_dataset(engine, dataset, hash_key=settings.hash_key())
+    rules = score_pending(engine, load_pipeline())
+
+    texts = [t.description for t in dataset.tickets]
+    labels = [
+        {"angry": "negative", "sarcastic": "negative", "happy": "positive"}.get(t.tone, "neutral")
+        for t in dataset.tickets
+    ]
+    assert newest_approved_model(settings) is None
+    model_dir = settings.state_path / "models" / "sentiment" / "v-test"
+    info = train(texts, labels, model_dir, seed=1)
+    assert newest_approved_model(settings) is None  # trained is not approved
+    (model_dir / "approved.json").write_text(json.dumps({"by": "test"}))
+    assert newest_approved_model(settings) == model_dir
+
+    adapted = score_pending(engine, load_pipeline(newest_approved_model(settings)))
+    assert adapted.model_version == info.version != rules.model_version
+    assert adapted.scored == rules.scored
+    with engine.connect() as conn:
+        assert conn.execute(SCORES, {"v": rules.model_version}).scalar_one() == rules.scored
+        assert conn.execute(SCORES, {"v": info.version}).scalar_one() == rules.scored
