@@ -36,39 +36,56 @@ def bench(root: Path, adapt_size: int, seed: int) -> dict:
         runs = [run_ours(texts), *run_baselines(texts)]
         for run in runs:
             rep = classification_report(gold, run.labels)
-            rows[run.name] = {"version": run.version, "macro_f1": rep["macro_f1"],
-                              "accuracy": rep["accuracy"], "docs_per_s": round(run.docs_per_s)}
+            rows[run.name] = {
+                "version": run.version,
+                "macro_f1": rep["macro_f1"],
+                "accuracy": rep["accuracy"],
+                "docs_per_s": round(run.docs_per_s),
+            }
         if adapt_size and len(texts) >= adapt_size * 2:
             order = list(range(len(texts)))
             random.Random(seed).shuffle(order)
             tr, te = order[:adapt_size], order[adapt_size:]
             te_texts, te_gold = [texts[i] for i in te], [gold[i] for i in te]
             with tempfile.TemporaryDirectory() as tmp:
-                info = train([texts[i] for i in tr], [gold[i] for i in tr], Path(tmp) / "m",
-                             seed=seed)
+                info = train(
+                    [texts[i] for i in tr], [gold[i] for i in tr], Path(tmp) / "m", seed=seed
+                )
                 adapted = run_ours(te_texts, info.path)
             rules_rest = run_ours(te_texts)
-            for label, run in ((f"feedbackloop+{adapt_size}", adapted),
-                               ("feedbackloop (same rest rows)", rules_rest)):
+            for label, run in (
+                (f"feedbackloop+{adapt_size}", adapted),
+                ("feedbackloop (same rest rows)", rules_rest),
+            ):
                 rep = classification_report(te_gold, run.labels)
-                rows[label] = {"version": run.version, "macro_f1": rep["macro_f1"],
-                               "accuracy": rep["accuracy"], "docs_per_s": round(run.docs_per_s)}
+                rows[label] = {
+                    "version": run.version,
+                    "macro_f1": rep["macro_f1"],
+                    "accuracy": rep["accuracy"],
+                    "docs_per_s": round(run.docs_per_s),
+                }
             vader = [r for r in run_baselines(te_texts) if r.name == "vader"]
             if vader:
                 rep = classification_report(te_gold, vader[0].labels)
                 rows["vader (same rest rows)"] = {
-                    "version": vader[0].version, "macro_f1": rep["macro_f1"],
-                    "accuracy": rep["accuracy"], "docs_per_s": round(vader[0].docs_per_s)}
+                    "version": vader[0].version,
+                    "macro_f1": rep["macro_f1"],
+                    "accuracy": rep["accuracy"],
+                    "docs_per_s": round(vader[0].docs_per_s),
+                }
         results["sets"][name] = {"n": len(texts), "systems": rows}
         if "vader" in rows and rows["vader"]["docs_per_s"]:
             # the speed target: our nlp.pipe docs/s over VADER's, same rows, same process
             results["sets"][name]["speed_vs_vader"] = round(
-                rows["feedbackloop"]["docs_per_s"] / rows["vader"]["docs_per_s"], 2)
+                rows["feedbackloop"]["docs_per_s"] / rows["vader"]["docs_per_s"], 2
+            )
     systems = {s for r in results["sets"].values() for s in r["systems"]}
     results["mean_macro_f1"] = {
-        s: round(sum(r["systems"][s]["macro_f1"] for r in results["sets"].values()
-                     if s in r["systems"])
-                 / max(1, sum(1 for r in results["sets"].values() if s in r["systems"])), 4)
+        s: round(
+            sum(r["systems"][s]["macro_f1"] for r in results["sets"].values() if s in r["systems"])
+            / max(1, sum(1 for r in results["sets"].values() if s in r["systems"])),
+            4,
+        )
         for s in sorted(systems)
     }
     return results
@@ -92,8 +109,10 @@ def main() -> int:
         print(f"\n{name} (n={res['n']})")
         print(f"  {'system':32} {'version':40} {'macro-F1':>8} {'acc':>6} {'docs/s':>8}")
         for sys_name, r in res["systems"].items():
-            print(f"  {sys_name:32} {r['version'][:40]:40} {r['macro_f1']:8.3f} "
-                  f"{r['accuracy']:6.3f} {r['docs_per_s']:8d}")
+            print(
+                f"  {sys_name:32} {r['version'][:40]:40} {r['macro_f1']:8.3f} "
+                f"{r['accuracy']:6.3f} {r['docs_per_s']:8d}"
+            )
         if "speed_vs_vader" in res:
             print(f"  feedbackloop docs/s / vader docs/s: {res['speed_vs_vader']:.2f}")
     print("\nmean macro-F1 over sets:")

@@ -1,0 +1,52 @@
+"""The pull-tickets Prefect flow against the fake Zendesk over real HTTP, twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine, text
+
+from feedbackloop.config import Settings, reset_settings_cache
+from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
+from feedbackloop.demo.generator import generate
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def test_pull_tickets_flow_loads_zendesk_once(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import pull_tickets
+
+    dataset = generate(seed=51, tickets=80, now=NOW)
+    with serve_fake_zendesk(dataset, page_size=20) as fake:
+        for key, value in {
+            "STATE_DIR": str(settings.state_dir),
+            "EMBEDDED_DATABASE": settings.embedded_database,
+            "ZENDESK_BASE_URL": fake.base_url,
+            "ZENDESK_EMAIL": fake.email,
+            "ZENDESK_API_TOKEN": fake.api_token,
+        }.items():
+            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
+        reset_settings_cache()
+        first = pull_tickets()
+        second = pull_tickets()
+
+    assert first["tickets"].rows_written == len(dataset.tickets)
+    assert all(r.rows_written == 0 for r in second.values())
+    with engine.connect() as conn:
+        tickets = conn.execute(text("SELECT count(*) FROM raw.tickets")).scalar_one()
+        usage = conn.execute(
+            text("SELECT count(*) FROM ops.api_usage WHERE source = 'zendesk'")
+        ).scalar_one()
+        cursors = (
+            conn.execute(
+                text("SELECT stream FROM ops.sync_state WHERE source = 'zendesk' ORDER BY 1")
+            )
+            .scalars()
+            .all()
+        )
+    assert tickets == len(dataset.tickets)
+    assert usage == sum(r.api_calls for r in (*first.values(), *second.values()))
+    assert set(cursors) >= {"tickets", "ticket_events", "satisfaction_ratings"}
