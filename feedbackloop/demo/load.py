@@ -24,7 +24,7 @@ from feedbackloop.governance import audit
 from feedbackloop.governance.contacts import record_consent
 from feedbackloop.governance.gate import GateDecision, gate_contacts, gate_feedback, record_run
 from feedbackloop.governance.identity import EmailCheck, check_email, email_hash
-from feedbackloop.governance.pii import mask_text, mask_value
+from feedbackloop.governance.pii import CountingMasker, mask_value
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Validator
@@ -55,23 +55,16 @@ class LoadReport:
         return all(self.written[t] + self.quarantined[t] == n for t, n in self.generated.items())
 
 
-class _Masker:
+class _Masker(CountingMasker):
     """The governance steps every row builder applies: mask free text (counting what it
-    replaced, by entity type) and check email addresses."""
+    replaced) and check email addresses."""
 
     def __init__(
         self, counts: Counter[str], deliverability: bool = False, dns_timeout: float = 2.0
     ) -> None:
-        self.counts = counts
+        super().__init__(counts)
         self.deliverability = deliverability
         self.dns_timeout = dns_timeout
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        result = mask_text(text)
-        self.counts.update(e.type for e in result.entities)
-        return result.text
 
     def check_email(self, address: str | None) -> EmailCheck:
         return check_email(address, deliverability=self.deliverability, timeout=self.dns_timeout)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -761,6 +762,21 @@ def mask_text(text: str) -> MaskResult:
     if not entities:
         return MaskResult(text, ())
     return MaskResult(_apply(text, entities), tuple(entities))
+
+
+class CountingMasker:
+    """`mask_text` for row builders: returns the masked text and counts what it replaced, by
+    entity type, for audit rows and reports."""
+
+    def __init__(self, counts: Counter[str] | None = None) -> None:
+        self.counts: Counter[str] = counts if counts is not None else Counter()
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        result = mask_text(text)
+        self.counts.update(e.type for e in result.entities)
+        return result.text
 
 
 def mask(text: str) -> str:

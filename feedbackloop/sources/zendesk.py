@@ -51,7 +51,7 @@ from feedbackloop.db import models as m
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
 from feedbackloop.governance.identity import check_email, email_hash
-from feedbackloop.governance.pii import find_pii, mask, mask_text, mask_value
+from feedbackloop.governance.pii import CountingMasker, find_pii, mask, mask_value
 from feedbackloop.sources.http import (
     HttpClient,
     RetryPolicy,
@@ -440,20 +440,6 @@ def _record_id(record: Any) -> str | None:
     return None
 
 
-class _Masker:
-    """mask_text with a count of what was replaced (for the audit trail)."""
-
-    def __init__(self) -> None:
-        self.counts: Counter[str] = Counter()
-
-    def __call__(self, text: str | None) -> str | None:
-        if text is None:
-            return None
-        result = mask_text(text)
-        self.counts.update(e.type for e in result.entities)
-        return result.text
-
-
 _USER_KEEP = ("id", "external_id", "role", "organization_id", "locale", "created_at", "updated_at")
 
 
@@ -478,7 +464,7 @@ class _Batch:
 
     rows: dict[type[DeclarativeBase], list[dict[str, Any]]] = field(default_factory=dict)
     bad: list[_Bad] = field(default_factory=list)
-    masker: _Masker = field(default_factory=_Masker)
+    masker: CountingMasker = field(default_factory=CountingMasker)
 
     def add(self, model: type[DeclarativeBase], row: dict[str, Any]) -> None:
         self.rows.setdefault(model, []).append(row)
@@ -529,7 +515,7 @@ def _safe_ids(records: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> set[
     return out
 
 
-def _ticket_row(client: ZendeskClient, rec: Any, masker: _Masker) -> dict[str, Any]:
+def _ticket_row(client: ZendeskClient, rec: Any, masker: CountingMasker) -> dict[str, Any]:
     if not isinstance(rec, Mapping):
         raise _Invalid("record is not a JSON object")
     ticket_id = _int(rec.get("id"), "id")
@@ -780,7 +766,7 @@ def _rating_batch(client: ZendeskClient, body: Mapping[str, Any]) -> _Batch:
     return batch
 
 
-def _rating_row(client: ZendeskClient, rec: Any, masker: _Masker) -> dict[str, Any]:
+def _rating_row(client: ZendeskClient, rec: Any, masker: CountingMasker) -> dict[str, Any]:
     if not isinstance(rec, Mapping):
         raise _Invalid("record is not a JSON object")
     rating_id = _int(rec.get("id"), "id")

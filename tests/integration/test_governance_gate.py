@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, text
 
-import feedbackloop.demo.load as load_module
+import feedbackloop.governance.pii as pii_module
 from expectations.checkpoints import Validator
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url
@@ -92,12 +92,12 @@ def test_unmasked_card_in_a_load_is_quarantined_and_recorded_without_the_number(
     dataset = dataclasses.replace(dataset, notes=(leaky, *dataset.notes[1:]))
 
     # A connector bug: masking skipped for this one text. The gate must still stop it.
-    real_mask_text = load_module.mask_text
+    real_mask_text = pii_module.mask_text
 
     def forgetful(value: str) -> MaskResult:
         return MaskResult(text=value, entities=()) if CARD in value else real_mask_text(value)
 
-    monkeypatch.setattr(load_module, "mask_text", forgetful)
+    monkeypatch.setattr(pii_module, "mask_text", forgetful)
     report = load_dataset(engine, dataset, hash_key=settings.hash_key(), validator=validator)
 
     assert report.reconciles()
