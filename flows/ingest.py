@@ -13,7 +13,9 @@ from sqlalchemy import Engine
 from feedbackloop.config import get_settings
 from feedbackloop.db import ensure_ready
 from feedbackloop.sources import zendesk
+from feedbackloop.sources.drops import DropResult, import_drop
 from feedbackloop.sources.zendesk import SyncResult, ZendeskClient
+from feedbackloop.web import process_webhook_events
 
 # I/O tasks: staggered retries for transient source or database failures.
 IO = {"retries": 3, "retry_delay_seconds": [10, 30, 60], "cache_policy": NO_CACHE}
@@ -70,3 +72,41 @@ def pull_tickets() -> dict[str, SyncResult]:
             result.quarantined,
         )
     return results
+
+
+@task(**IO, timeout_seconds=3600)
+def import_file(engine: Engine, path: str) -> DropResult:
+    settings = get_settings()
+    return import_drop(
+        engine,
+        path,
+        hash_key=settings.hash_key(),
+        actor="flow import-drop",
+        known_sources=settings.known_sources,
+    )
+
+
+@flow(name="import-drop", flow_run_name="import-drop-{path}")
+def import_drop_file(path: str) -> DropResult:
+    """A JSONL or CSV drop (sales call notes, CS notes, survey answers); re-imports are no-ops."""
+    engine = prepare_database()
+    result = import_file(engine, path)
+    if not result.reconciles():
+        raise RuntimeError(f"drop import does not reconcile: {result}")
+    return result
+
+
+@task(**IO, timeout_seconds=600)
+def drain_webhook_events(engine: Engine) -> int:
+    return process_webhook_events(engine)
+
+
+@flow(name="process-webhook-events")
+def process_webhooks() -> int:
+    """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED)."""
+    engine = prepare_database()
+    processed = 0
+    # Drain in rounds so a burst larger than one round is handled in the same run.
+    while (batch := drain_webhook_events(engine)) > 0:
+        processed += batch
+    return processed

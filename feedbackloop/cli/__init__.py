@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -180,6 +181,56 @@ def governance_report(
     docs = next((r.data_docs_path for r in runs if r.data_docs_path), None)
     docs = docs or str(get_settings().state_path / "gx" / "gx" / "uncommitted" / "data_docs")
     console.print(f"Data Docs: {docs}")
+
+
+@app.command("import")
+def import_(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV file.")],
+) -> None:
+    """Import a drop of notes or survey answers (schema in the README); re-imports are no-ops."""
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.sources.drops import import_drop
+
+    settings = get_settings()
+    result = import_drop(
+        ensure_ready(settings),
+        path,
+        hash_key=settings.hash_key(),
+        actor=f"cli:{_user()}",
+        known_sources=settings.known_sources,
+    )
+    table = Table("read", "written", "unchanged", "quarantined", "contacts created")
+    table.add_row(
+        *(
+            f"{n:,}"
+            for n in (
+                result.read,
+                result.written,
+                result.unchanged,
+                result.quarantined,
+                result.contacts_created,
+            )
+        )
+    )
+    console.print(table)
+    if result.quarantined:
+        console.print("quarantined records: see ops.quarantine (reason and line number)")
+
+
+@app.command()
+def web(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Serve the webhook endpoints (POST /webhooks/zendesk, POST /webhooks/{source})."""
+    import uvicorn
+
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.web import create_app
+
+    settings = get_settings()
+    engine = ensure_ready(settings)
+    uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning")
 
 
 @app.command()

@@ -50,3 +50,41 @@ def test_pull_tickets_flow_loads_zendesk_once(
     assert tickets == len(dataset.tickets)
     assert usage == sum(r.api_calls for r in (*first.values(), *second.values()))
     assert set(cursors) >= {"tickets", "ticket_events", "satisfaction_ratings"}
+
+
+def test_import_drop_and_webhook_drain_flows(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    import json
+
+    from flows.ingest import import_drop_file, process_webhooks
+
+    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
+    reset_settings_cache()
+    drop = tmp_path / "calls.jsonl"
+    drop.write_text(
+        "\n".join(
+            json.dumps(
+                {
+                    "id": f"call-{i}",
+                    "source": "gong",
+                    "department": "sales",
+                    "created_at": "2026-10-01T10:00:00Z",
+                    "text": f"Prospect {i} asks about SSO; card 4111 1111 1111 1111",
+                    "contact_email": f"buyer{i}@example.com",
+                    "account_id": None,
+                    "rating": None,
+                }
+            )
+            for i in range(5)
+        )
+        + "\n"
+    )
+    first = import_drop_file(str(drop))
+    second = import_drop_file(str(drop))
+    assert (first.written, second.written, second.unchanged) == (5, 0, 5)
+    with engine.connect() as conn:
+        texts = conn.execute(text("SELECT text FROM raw.notes")).scalars().all()
+    assert len(texts) == 5 and all("<CREDIT_CARD>" in t for t in texts)
+    assert process_webhooks() == 0
