@@ -40,6 +40,15 @@ def pg_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def prefect_harness() -> Iterator[None]:
+    """One temporary Prefect API for every test that runs a flow, shut down cleanly."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness():
+        yield
+
+
 @pytest.fixture
 def settings(pg_state_dir: Path) -> Settings:
     """Settings for a brand-new, empty database on the session's server."""

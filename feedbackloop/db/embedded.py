@@ -139,13 +139,17 @@ class EmbeddedPostgres:
             if not current.running:
                 return False
             pg_ctl = _wheel()._commands.POSTGRES_BIN_PATH / "pg_ctl"
-            subprocess.run(
+            done = subprocess.run(
                 [str(pg_ctl), "-D", str(self.pgdata), "-m", "fast", "-w", "stop"],
-                check=True,
                 capture_output=True,
+                text=True,
                 timeout=timeout,
                 user=SYSTEM_USER if _as_root() else None,
             )
+            if done.returncode != 0 and self.status().running:
+                raise EmbeddedServerError(
+                    f"pg_ctl stop failed for {self.pgdata}: {done.stderr.strip() or done.stdout}"
+                )
             return True
 
     def ensure_database(self, name: str) -> None:

@@ -12,6 +12,7 @@ from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
 from feedbackloop.demo.generator import generate
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
 def test_pull_tickets_flow_loads_zendesk_once(
