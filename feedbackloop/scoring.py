@@ -7,6 +7,7 @@ that version or its text hash differs from the one scored. Scores from earlier v
 
 from __future__ import annotations
 
+import json as _json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -158,3 +159,40 @@ def distribution(engine: Engine, model_version: str) -> dict[str, int]:
 
 def _model_version(nlp: Any) -> str:
     return nlp("ok")._.sentiment_model_version
+
+
+def approve_model(
+    engine: Engine, settings: Settings, model_dir: Path, *, approver: str, note: str = ""
+) -> Path:
+    """Install an adapted model under STATE_DIR/models/sentiment/<version> and approve it.
+
+    The approval (who, when, the model's held-out metrics) is written next to the model and in
+    the audit trail; `score-feedback` picks the newest approved model on its next run."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from feedbackloop.governance import audit
+
+    meta = _json.loads((model_dir / "meta.json").read_text())
+    target = settings.state_path / "models" / "sentiment" / meta["version"]
+    if model_dir.resolve() != target.resolve():
+        shutil.copytree(model_dir, target, dirs_exist_ok=True)
+    approval = {
+        "version": meta["version"],
+        "approved_by": approver,
+        "approved_at": datetime.now(UTC).isoformat(),
+        "note": note,
+        "metrics": meta.get("metrics", {}),
+    }
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=approver,
+            action="approve_model",
+            entity_type="sentiment_model",
+            entity_id=meta["version"],
+            details={"metrics": meta.get("metrics", {}), "n_train": meta.get("n_train")},
+            reason=note or "model approved for scoring",
+        )
+    (target / "approved.json").write_text(_json.dumps(approval, indent=2))
+    return target

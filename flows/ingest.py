@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from feedbackloop.config import get_settings
 from feedbackloop.db import ensure_ready
 from feedbackloop.sources import zendesk
+from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import DropResult, import_drop
 from feedbackloop.sources.zendesk import SyncResult, ZendeskClient
 from feedbackloop.web import process_webhook_events
@@ -72,6 +73,20 @@ def pull_tickets() -> dict[str, SyncResult]:
             result.quarantined,
         )
     return results
+
+
+@task(**IO, timeout_seconds=1800)
+def pull_app_store_reviews(engine: Engine) -> SyncResult:
+    settings = get_settings()
+    client = AppStoreClient.from_settings(settings, engine=engine)
+    return sync_reviews(engine, client, hash_key=settings.hash_key())
+
+
+@flow(name="pull-reviews", flow_run_name="pull-reviews-app-store")
+def pull_reviews() -> SyncResult:
+    """App Store Connect customer reviews, newest first, back to the last high-water mark."""
+    engine = prepare_database()
+    return pull_app_store_reviews(engine)
 
 
 @task(**IO, timeout_seconds=3600)

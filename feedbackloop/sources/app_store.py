@@ -46,7 +46,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
@@ -510,7 +510,7 @@ def _already_quarantined(conn: Connection, bad: _Bad) -> bool:
         q.stream == STREAM_REVIEWS,
         q.reason == bad.reason,
         q.resolved_at.is_(None),
-        q.payload == func.cast(json.dumps(bad.payload), JSONB),
+        q.payload == type_coerce(bad.payload, JSONB),
         q.source_id.is_(None) if bad.source_id is None else q.source_id == bad.source_id,
     )
     return conn.execute(stmt.limit(1)).first() is not None

@@ -89,3 +89,34 @@ def test_import_drop_and_webhook_drain_flows(
         texts = conn.execute(text("SELECT text FROM raw.notes")).scalars().all()
     assert len(texts) == 5 and all("<CREDIT_CARD>" in t for t in texts)
     assert process_webhooks() == 0
+
+
+def test_pull_reviews_flow_loads_the_app_store_once(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
+    from flows.ingest import pull_reviews
+
+    dataset = generate(seed=52, tickets=100, now=NOW)
+    keys = generate_key_pair()
+    key_file = tmp_path / "AuthKey.p8"
+    keys.write_p8(key_file)
+    with serve_fake_app_store(dataset, key_pair=keys, page_size=10) as fake:
+        for key, value in {
+            "STATE_DIR": str(settings.state_dir),
+            "EMBEDDED_DATABASE": settings.embedded_database,
+            "REVIEWS_BASE_URL": fake.base_url,
+            "REVIEWS_APP_ID": fake.app_id,
+            "REVIEWS_ISSUER_ID": fake.issuer_id,
+            "REVIEWS_KEY_ID": fake.key_id,
+            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
+        }.items():
+            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
+        reset_settings_cache()
+        first = pull_reviews()
+        second = pull_reviews()
+    assert first.rows_written == len(dataset.reviews) > 0
+    assert second.rows_written == 0
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM raw.reviews")).scalar_one()
+    assert stored == len(dataset.reviews)

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 from feedbackloop.config import Settings
 from feedbackloop.demo.generator import generate
 from feedbackloop.demo.load import load_dataset
-from feedbackloop.scoring import newest_approved_model, score_pending
+from feedbackloop.scoring import approve_model, newest_approved_model, score_pending
 from nlp import load_pipeline
 from nlp.training import train
 
@@ -72,11 +72,16 @@ def test_a_new_model_version_scores_again_and_keeps_the_old_scores(
         for t in dataset.tickets
     ]
     assert newest_approved_model(settings) is None
-    model_dir = settings.state_path / "models" / "sentiment" / "v-test"
-    info = train(texts, labels, model_dir, seed=1)
+    info = train(texts, labels, tmp_path / "trained", seed=1)
     assert newest_approved_model(settings) is None  # trained is not approved
-    (model_dir / "approved.json").write_text(json.dumps({"by": "test"}))
-    assert newest_approved_model(settings) == model_dir
+    installed = approve_model(engine, settings, tmp_path / "trained", approver="reviewer@test")
+    assert newest_approved_model(settings) == installed
+    assert json.loads((installed / "approved.json").read_text())["version"] == info.version
+    with engine.connect() as conn:
+        audit = conn.execute(
+            text("SELECT entity_id FROM ops.audit_log WHERE action = 'approve_model'")
+        ).scalar_one()
+    assert audit == info.version
 
     adapted = score_pending(engine, load_pipeline(newest_approved_model(settings)))
     assert adapted.model_version == info.version != rules.model_version
