@@ -120,3 +120,46 @@ def test_pull_reviews_flow_loads_the_app_store_once(
     with engine.connect() as conn:
         stored = conn.execute(text("SELECT count(*) FROM raw.reviews")).scalar_one()
     assert stored == len(dataset.reviews)
+
+
+def test_feedback_loop_collects_scores_and_builds_marts(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
+    from flows.feedback_loop import feedback_loop
+
+    dataset = generate(seed=53, tickets=60, now=NOW)
+    keys = generate_key_pair()
+    key_file = tmp_path / "AuthKey.p8"
+    keys.write_p8(key_file)
+    with (
+        serve_fake_zendesk(dataset, page_size=25) as zd,
+        serve_fake_app_store(dataset, key_pair=keys) as apps,
+    ):
+        for key, value in {
+            "STATE_DIR": str(settings.state_dir),
+            "EMBEDDED_DATABASE": settings.embedded_database,
+            "ZENDESK_BASE_URL": zd.base_url,
+            "ZENDESK_EMAIL": zd.email,
+            "ZENDESK_API_TOKEN": zd.api_token,
+            "REVIEWS_BASE_URL": apps.base_url,
+            "REVIEWS_APP_ID": apps.app_id,
+            "REVIEWS_ISSUER_ID": apps.issuer_id,
+            "REVIEWS_KEY_ID": apps.key_id,
+            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
+        }.items():
+            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
+        reset_settings_cache()
+        result = feedback_loop()
+
+    assert result["marts"].success
+    with engine.connect() as conn:
+        by_type = dict(
+            conn.execute(
+                text("SELECT item_type, count(*) FROM analytics_marts.fct_feedback GROUP BY 1")
+            ).all()
+        )
+        scored = conn.execute(text("SELECT count(*) FROM nlp.feedback_scores")).scalar_one()
+    assert by_type["ticket"] == len(dataset.tickets)
+    assert by_type["review"] == len(dataset.reviews)
+    assert scored == result["scores"].scored > 0
