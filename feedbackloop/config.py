@@ -129,6 +129,12 @@ class Settings(BaseSettings):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    def require(self, what: str, *names: str) -> None:
+        """Fail fast, naming every unset setting among `names` (field names)."""
+        missing = [f"{ENV_PREFIX}{n.upper()}" for n in names if not getattr(self, n)]
+        if missing:
+            raise ConfigError(f"{what} is not configured: set {', '.join(missing)}")
+
     def hash_key(self) -> bytes:
         """The PII hash key; fails fast in production instead of defaulting to a blank key."""
         if self.pii_hash_key is not None and self.pii_hash_key.get_secret_value():

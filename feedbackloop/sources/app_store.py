@@ -206,19 +206,14 @@ class AppStoreClient:
     ) -> AppStoreClient:
         """A client from the `FEEDBACKLOOP_REVIEWS_*` settings (the key is read from the .p8
         file); with `engine`, every HTTP call is recorded in `ops.api_usage`."""
-        missing = [
-            f"{ENV_PREFIX}{name.upper()}"
-            for name, value in (
-                ("reviews_base_url", settings.reviews_base_url),
-                ("reviews_app_id", settings.reviews_app_id),
-                ("reviews_issuer_id", settings.reviews_issuer_id),
-                ("reviews_key_id", settings.reviews_key_id),
-                ("reviews_private_key_path", settings.reviews_private_key_path),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"App Store Connect is not configured: set {', '.join(missing)}")
+        settings.require(
+            "App Store Connect",
+            "reviews_base_url",
+            "reviews_app_id",
+            "reviews_issuer_id",
+            "reviews_key_id",
+            "reviews_private_key_path",
+        )
         assert settings.reviews_base_url and settings.reviews_app_id
         assert settings.reviews_issuer_id and settings.reviews_key_id
         assert settings.reviews_private_key_path

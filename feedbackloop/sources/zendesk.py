@@ -46,7 +46,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase
 
-from feedbackloop.config import ENV_PREFIX, ConfigError, Settings
+from feedbackloop.config import ConfigError, Settings
 from feedbackloop.db import models as m
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
@@ -211,17 +211,7 @@ class ZendeskClient:
     ) -> ZendeskClient:
         """A client from the `FEEDBACKLOOP_ZENDESK_*` settings; with `engine`, every HTTP
         call is recorded in `ops.api_usage`."""
-        missing = [
-            f"{ENV_PREFIX}{name.upper()}"
-            for name, value in (
-                ("zendesk_base_url", settings.zendesk_base_url),
-                ("zendesk_email", settings.zendesk_email),
-                ("zendesk_api_token", settings.zendesk_api_token),
-            )
-            if not value
-        ]
-        if missing:
-            raise ConfigError(f"Zendesk is not configured: set {', '.join(missing)}")
+        settings.require("Zendesk", "zendesk_base_url", "zendesk_email", "zendesk_api_token")
         if engine is not None and "on_call" not in kwargs:
             kwargs["on_call"] = engine_usage_recorder(engine)
         assert settings.zendesk_base_url and settings.zendesk_email and settings.zendesk_api_token
