@@ -47,3 +47,4 @@ clean:
 bench: install
 	$(BIN)/python benchmarks/pii_bench.py
 	$(BIN)/python benchmarks/sentiment_bench.py
+	$(BIN)/python benchmarks/webhook_bench.py --n 3000
