@@ -32,6 +32,15 @@ QMARK_BOOST = 0.18
 ALPHA = 15.0
 CONTRAST_BEFORE = 0.5
 CONTRAST_AFTER = 1.5
+# A negated negative word is weakly positive ("not bad" is not "good"), and a negated
+# intensified word is weakly negative ("not very good" is not "bad").
+NEGATED_NEGATIVE_SCALAR = -0.5
+NEGATED_BOOSTED_SCALAR = -0.45
+# Closing/opening courtesy words carry no opinion in a complaint.
+POLITENESS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "please", "pls", "plz"})
+# Contrast words whose role depends on position (see _contrast_weights).
+_YET_BLOCK = frozenset({"again", "another", "to", "more", "?"})
+_YET_AFTER = frozenset({",", ";", "and", "-", "—"})
 
 # One token pattern shared by the spaCy tokenizer and the scorer, so explanation tokens
 # line up with doc tokens. Order matters: URLs/emails/emoticons before words/punctuation.
@@ -56,7 +65,10 @@ def token_regex(text: str) -> re.Pattern[str]:
     for ch in _SPECIAL_CHARS:
         if ch in text:
             return TOKEN_RE
+    if "www." in text or "WWW." in text:
+        return TOKEN_RE
     return FAST_TOKEN_RE
+
 _HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,500})>")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6});")
 _ENTITY_CHARS = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
@@ -158,9 +170,10 @@ class Scorer:
                            for lang, words in resources.stopwords.items()}
         self._en_stop = self._stopwords.get("en", frozenset())
         self._all_stop = frozenset().union(*self._stopwords.values())
-        self._contrast = resources.contrast_after | resources.contrast_before
+        self._contrast = resources.contrast_after | resources.contrast_before | {"yet", "while"}
         # tokens that can change a lexicon hit's weight: boosters/diminishers (also the
         # second word of two-word ones) and negators; "n't" forms are added on first sight
+        self._boosters = dict(resources.boosters)  # + elongated forms ("soooo")
         self._modifier_keys: set[str] = (
             set(resources.boosters) | {b for _, b in resources.booster_bigrams}
             | set(resources.negators))
@@ -215,6 +228,13 @@ class Scorer:
                 self._cue_keys.add(t)
             if t.endswith("n't"):
                 self._modifier_keys.add(t)
+            if len(t) > 3 and t not in self._boosters and _ELONGATED.search(t):
+                for squeezed in (_ELONGATED.sub(r"\1\1", t), _ELONGATED.sub(r"\1", t)):
+                    b = self._boosters.get(squeezed)
+                    if b is not None and t not in valence:
+                        self._boosters[t] = b + (0.1 if b > 0 else 0.0)
+                        self._modifier_keys.add(t)
+                        break
             if t not in valence and (hyphen or _ELONGATED.search(t)):
                 v, elong = self._lookup(t)
                 if v:
@@ -290,10 +310,13 @@ class Scorer:
         cue_toks = tokset & self._cue_keys
         if cue_toks:
             self._cues(clean, tokset, cue_toks, covered, contributions, out)
+        # an explicit sarcasm marker ("yeah right", "/s", "#sarcasm") turns praise around
+        marked = "sarcasm" in out.categories
 
         # 2. lexicon words and emoji with boosters, caps and negation.
         shouting = False
-        if not clean.islower():
+        # (C-level precheck: shouting needs three all-caps tokens before the regex runs)
+        if not clean.islower() and list(map(str.isupper, orig)).count(True) >= 3:
             n_caps = len(_CAPS_WORD.findall(clean))
             shouting = n_caps >= 3 and n_caps >= 0.6 * sum(1 for t in toks if t[0].isalpha())
         out.shouting = shouting
@@ -302,6 +325,16 @@ class Scorer:
         if vk or fb:
             mods = tokset & self._modifier_keys
             self._lexicon(orig, toks, vk, fb, mods, covered, shouting, contributions, out)
+        if marked:
+            for pos, (i, v, info) in enumerate(contributions):
+                if v > 0 and "token" in info:
+                    info["sarcasm"] = True
+                    contributions[pos] = (i, -abs(v), info)
+
+        # courtesy: "thanks"/"please" in a text that is otherwise negative is politeness,
+        # not praise ("Still no refund. Thanks."); "Thanks, that fixed it!" keeps it.
+        if contributions and not tokset.isdisjoint(POLITENESS):
+            self._politeness(toks, contributions)
 
         # 3. sarcasm: a sentence-initial positive word set off by punctuation, followed by
         #    negative evidence ("Great, another outage.", "Thanks... charged twice again").
@@ -445,7 +478,7 @@ class Scorer:
                 hits.append((i, v, elong))
         if len(hits) > 1:
             hits.sort()
-        negators, boosters, bigrams = res.negators, res.boosters, res.booster_bigrams
+        negators, boosters, bigrams = res.negators, self._boosters, res.booster_bigrams
         brk = res.clause_breaks
         if covered:
             hits = [h for h in hits if h[0] not in covered]
@@ -474,6 +507,8 @@ class Scorer:
                 contributions.append((i, v, info))
                 continue
             # boosters / diminishers within three tokens, decaying with distance
+            base = v
+            boosted = False
             for k, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
                 j = i - k
                 if j < 0 or toks[j] in brk:
@@ -483,6 +518,7 @@ class Scorer:
                     b = bigrams.get((toks[j - 1], toks[j]))
                 if b is not None:
                     v += sign * b * scale
+                    boosted = boosted or b > 0
                     if not shouting and orig[j].isupper() and len(orig[j]) > 1:
                         v += sign * b * 0.5
             if elong:
@@ -497,11 +533,31 @@ class Scorer:
                 if j < 0 or toks[j] in brk:
                     break
                 if toks[j] in negators or toks[j].endswith("n't"):
-                    v *= NEGATION_SCALAR
+                    if boosted and k > 1 and boosters.get(toks[j + 1], 0.0) > 0:
+                        # "not very good": a negated intensifier softens, not reverses
+                        v = base * NEGATED_BOOSTED_SCALAR
+                    elif sign < 0:
+                        # "not bad": mildly positive
+                        v *= NEGATED_NEGATIVE_SCALAR
+                    else:
+                        v *= NEGATION_SCALAR
                     info["negated_by"] = orig[j]
                     out.negated_words.add(i)
                     break
             contributions.append((i, v, info))
+
+    @staticmethod
+    def _politeness(toks: list[str], contributions: list) -> None:
+        polite = [pos for pos, (i, v, info) in enumerate(contributions)
+                  if v > 0 and "token" in info and toks[i] in POLITENESS]
+        if not polite:
+            return
+        rest = sum(v for pos, (_, v, _) in enumerate(contributions) if pos not in polite)
+        if rest < 0:
+            for pos in polite:
+                i, _v, info = contributions[pos]
+                info["politeness"] = True
+                contributions[pos] = (i, 0.0, info)
 
     def _sarcasm(self, toks: list[str], contributions: list, out: Analysis) -> None:
         res = self.res
@@ -530,29 +586,59 @@ class Scorer:
                 out.categories.add("sarcasm")
 
     def _contrast_weights(self, toks: list[str], n: int) -> list[float] | None:
+        """Per-token weights: the clause a contrast word points to outweighs the other.
+
+        "X but Y", "X, yet Y": Y counts more. "Although/While X, Y": Y counts more.
+        A sentence opening with "But"/"However"/"Yet" outweighs the sentence before, and
+        a sentence ending in "though" ("Crashes a lot though.") outweighs the one before.
+        Mid-sentence "while" (mostly temporal) and "X, though Y" (either reading) are left
+        alone, as are "not yet", "yet again" and "yet to".
+        """
         res = self.res
         after_words, before_words = res.contrast_after, res.contrast_before
-        if after_words.isdisjoint(toks) and before_words.isdisjoint(toks):
-            return None
         weights = [1.0] * n
         # sentence boundaries
         bounds = [0]
         for i, t in enumerate(toks):
             if t in _SENT_END:
-                bounds.append(i + 1)
+                if bounds[-1] == i and i:  # "!!", "...": one sentence end
+                    bounds[-1] = i + 1
+                else:
+                    bounds.append(i + 1)
         bounds.append(n)
         changed = False
+        prev_a = None
         for a, b in itertools.pairwise(bounds):
+            if a == b:
+                continue
             for i in range(a, b):
                 t = toks[i]
-                if t in after_words and i > a:
+                is_yet = t == "yet" and (i == a or toks[i - 1] in _YET_AFTER) and (
+                    i + 1 < b and toks[i + 1] not in _YET_BLOCK)
+                if (t in after_words or is_yet) and i == a and prev_a is not None:
+                    # sentence-initial "But ...": the previous sentence is conceded
+                    for j in range(prev_a, a):
+                        weights[j] = CONTRAST_BEFORE
+                    for j in range(i + 1, b):
+                        weights[j] = CONTRAST_AFTER
+                    changed = True
+                    break
+                if (t in after_words or is_yet) and i > a:
                     for j in range(a, i):
                         weights[j] = CONTRAST_BEFORE
                     for j in range(i + 1, b):
                         weights[j] = CONTRAST_AFTER
                     changed = True
                     break
-                if t in before_words:
+                if t == "though" and i > a and (i + 1 == b or toks[i + 1] in _SENT_END):
+                    # trailing "though": this sentence outweighs the one before
+                    for j in range(prev_a if prev_a is not None else a, a):
+                        weights[j] = CONTRAST_BEFORE
+                    for j in range(a, i):
+                        weights[j] = CONTRAST_AFTER
+                    changed = True
+                    break
+                if t in before_words or (t == "while" and i == a):
                     # "Although X, Y": X is conceded, Y is the point.
                     comma = next((j for j in range(i + 1, b) if toks[j] == ","), None)
                     if comma is None or comma + 1 >= b:
@@ -563,6 +649,7 @@ class Scorer:
                         weights[j] = CONTRAST_AFTER
                     changed = True
                     break
+            prev_a = a
         return weights if changed else None
 
     def _foreign(self, out: Analysis, toks: list[str], lang: str) -> Analysis:
