@@ -125,6 +125,27 @@ def train(
     )
 
 
+@app.command()
+def approve(
+    model: Path = typer.Argument(..., help="Directory written by `feedbackloop nlp train`."),
+    by: str = typer.Option(..., "--by", help="Your user handle, recorded in the audit trail."),
+    note: str = typer.Option("", "--note", help="Why, e.g. the review it passed."),
+) -> None:
+    """Approve an adapted model: the score-feedback flow uses the newest approved one."""
+    from feedbackloop.config import get_settings
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.governance.pii import mask
+    from feedbackloop.scoring import approve_model
+
+    if not (model / "meta.json").exists():
+        raise _fail(f"no adapted model in {model} (meta.json missing)")
+    settings = get_settings()
+    installed = approve_model(
+        ensure_ready(settings), settings, model, approver=mask(by), note=mask(note)
+    )
+    typer.echo(f"approved: {installed}")
+
+
 @app.command("eval")
 def eval_(
     input: Path = typer.Option(..., "--input", help="CSV with gold labels."),
