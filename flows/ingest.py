@@ -10,12 +10,14 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
+from expectations.checkpoints import Validator
 from feedbackloop.config import get_settings
-from feedbackloop.db import ensure_ready
+from feedbackloop.db import database_url, ensure_ready
+from feedbackloop.governance.gate import GateFailed, table_gate
 from feedbackloop.sources import zendesk
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import DropResult, import_drop
-from feedbackloop.sources.zendesk import SyncResult, ZendeskClient
+from feedbackloop.sources.zendesk import SyncHooks, SyncResult, ZendeskClient
 from feedbackloop.web import process_webhook_events
 
 # I/O tasks: staggered retries for transient source or database failures.
@@ -32,12 +34,32 @@ def zendesk_client(engine: Engine) -> ZendeskClient:
     return ZendeskClient.from_settings(get_settings(), engine=engine)
 
 
+@task(cache_policy=NO_CACHE)
+def governance_gate() -> SyncHooks:
+    """The GX gate every page passes before it is stored."""
+    settings = get_settings()
+    url = database_url(settings).render_as_string(hide_password=False)
+    return SyncHooks(
+        gate=table_gate(Validator(settings, url, known_sources=settings.known_sources))
+    )
+
+
+def _stop_if_gate_failed(results: dict[str, SyncResult]) -> None:
+    share = get_settings().gate_max_failed_share
+    for stream, r in results.items():
+        seen = r.rows_written + r.rows_unchanged + r.quarantined
+        if seen and r.quarantined / seen > share:
+            # Stop before scoring and routing act on a source that is sending bad data.
+            raise GateFailed(f"{stream}: {r.quarantined} of {seen} records quarantined")
+
+
 @task(**IO, timeout_seconds=1800)
-def pull_users(engine: Engine, client: ZendeskClient) -> SyncResult:
+def pull_users(engine: Engine, client: ZendeskClient, gate: SyncHooks) -> SyncResult:
     settings = get_settings()
     return zendesk.sync_users(
         engine,
         client,
+        hooks=gate,
         hash_key=settings.hash_key(),
         email_deliverability=settings.email_check_deliverability,
         email_dns_timeout=settings.email_dns_timeout,
@@ -45,13 +67,15 @@ def pull_users(engine: Engine, client: ZendeskClient) -> SyncResult:
 
 
 @task(**IO, timeout_seconds=1800)
-def pull_ticket_stream(engine: Engine, client: ZendeskClient, stream: str) -> SyncResult:
+def pull_ticket_stream(
+    engine: Engine, client: ZendeskClient, gate: SyncHooks, stream: str
+) -> SyncResult:
     sync = {
         zendesk.STREAM_TICKETS: zendesk.sync_tickets,
         zendesk.STREAM_TICKET_EVENTS: zendesk.sync_ticket_events,
         zendesk.STREAM_RATINGS: zendesk.sync_satisfaction_ratings,
     }[stream]
-    return sync(engine, client, hash_key=get_settings().hash_key())
+    return sync(engine, client, hash_key=get_settings().hash_key(), hooks=gate)
 
 
 @flow(name="pull-tickets", flow_run_name="pull-tickets-zendesk")
@@ -60,10 +84,11 @@ def pull_tickets() -> dict[str, SyncResult]:
     logger = get_run_logger()
     engine = prepare_database()
     client = zendesk_client(engine)
-    results = {zendesk.STREAM_USERS: pull_users(engine, client)}
+    gate = governance_gate()
+    results = {zendesk.STREAM_USERS: pull_users(engine, client, gate)}
     # Order matters: users first so requesters and comment authors resolve to CRM ids.
     for stream in (zendesk.STREAM_TICKETS, zendesk.STREAM_TICKET_EVENTS, zendesk.STREAM_RATINGS):
-        results[stream] = pull_ticket_stream(engine, client, stream)
+        results[stream] = pull_ticket_stream(engine, client, gate, stream)
     for stream, result in results.items():
         logger.info(
             "%s: %s pages, %s written, %s quarantined",
@@ -72,21 +97,24 @@ def pull_tickets() -> dict[str, SyncResult]:
             result.rows_written,
             result.quarantined,
         )
+    _stop_if_gate_failed(results)
     return results
 
 
 @task(**IO, timeout_seconds=1800)
-def pull_app_store_reviews(engine: Engine) -> SyncResult:
+def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
     settings = get_settings()
     client = AppStoreClient.from_settings(settings, engine=engine)
-    return sync_reviews(engine, client, hash_key=settings.hash_key())
+    return sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=gate)
 
 
 @flow(name="pull-reviews", flow_run_name="pull-reviews-app-store")
 def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
     engine = prepare_database()
-    return pull_app_store_reviews(engine)
+    result = pull_app_store_reviews(engine, governance_gate())
+    _stop_if_gate_failed({"customer_reviews": result})
+    return result
 
 
 @task(**IO, timeout_seconds=3600)

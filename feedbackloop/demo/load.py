@@ -22,7 +22,13 @@ from feedbackloop.db.upsert import UpsertResult, quarantine, upsert_rows
 from feedbackloop.demo.generator import DemoDataset
 from feedbackloop.governance import audit
 from feedbackloop.governance.contacts import record_consent
-from feedbackloop.governance.gate import GateDecision, gate_contacts, gate_feedback, record_run
+from feedbackloop.governance.gate import (
+    FEEDBACK_TABLES,
+    GateDecision,
+    gate_contacts,
+    gate_feedback,
+    record_run,
+)
 from feedbackloop.governance.identity import EmailCheck, check_email, email_hash
 from feedbackloop.governance.pii import CountingMasker, mask_value
 
@@ -234,14 +240,6 @@ class Stream:
     text_of: Callable[[Row], str | None] | None = None
 
 
-def _joined(*columns: str) -> Callable[[Row], str | None]:
-    def text_of(row: Row) -> str | None:
-        parts = [row[c] for c in columns if row.get(c)]
-        return "\n".join(parts) if parts else None
-
-    return text_of
-
-
 # Load order follows references: accounts before contacts before the feedback that names them.
 STREAMS: tuple[Stream, ...] = (
     Stream("accounts", attrgetter("accounts"), m.Account, CRM, _accounts),
@@ -253,7 +251,7 @@ STREAMS: tuple[Stream, ...] = (
         ZENDESK,
         _tickets,
         "ticket",
-        _joined("subject", "description"),
+        FEEDBACK_TABLES["tickets"][1],
     ),
     Stream(
         "ticket_comments",
@@ -262,7 +260,7 @@ STREAMS: tuple[Stream, ...] = (
         ZENDESK,
         _comments,
         "ticket_comment",
-        _joined("body"),
+        FEEDBACK_TABLES["ticket_comments"][1],
     ),
     Stream(
         "ticket_status_changes",
@@ -278,7 +276,7 @@ STREAMS: tuple[Stream, ...] = (
         ZENDESK,
         _ratings,
         "satisfaction_rating",
-        _joined("comment"),
+        FEEDBACK_TABLES["satisfaction_ratings"][1],
     ),
     Stream(
         "reviews",
@@ -287,9 +285,11 @@ STREAMS: tuple[Stream, ...] = (
         "app_store",
         _reviews,
         "review",
-        _joined("title", "body"),
+        FEEDBACK_TABLES["reviews"][1],
     ),
-    Stream("notes", attrgetter("notes"), m.Note, "drops", _notes, "note", _joined("text")),
+    Stream(
+        "notes", attrgetter("notes"), m.Note, "drops", _notes, "note", FEEDBACK_TABLES["notes"][1]
+    ),
     Stream("faq_articles", attrgetter("faq_articles"), m.FaqArticle, HELP_CENTER, _faq_articles),
 )
 

@@ -74,6 +74,42 @@ def contacts_frame(rows: Sequence[Row]) -> pd.DataFrame:
     )
 
 
+def joined(*columns: str) -> Callable[[Row], str | None]:
+    """The text of a row: its non-empty `columns`, one per line."""
+
+    def text_of(row: Row) -> str | None:
+        parts = [row[c] for c in columns if row.get(c)]
+        return "\n".join(parts) if parts else None
+
+    return text_of
+
+
+# raw table -> (item type, the text the gate checks). Tables not listed carry no free text.
+FEEDBACK_TABLES: dict[str, tuple[str, Callable[[Row], str | None]]] = {
+    "tickets": ("ticket", joined("subject", "description")),
+    "ticket_comments": ("ticket_comment", joined("body")),
+    "satisfaction_ratings": ("satisfaction_rating", joined("comment")),
+    "reviews": ("review", joined("title", "body")),
+    "notes": ("note", joined("text")),
+}
+
+
+def table_gate(validator: Validator) -> Callable[[str, Sequence[Row]], GateDecision]:
+    """A gate for connectors: validates rows bound for a raw table before they are stored."""
+
+    def gate(table: str, rows: Sequence[Row]) -> GateDecision:
+        if not rows:
+            return GateDecision()
+        if table == "contacts":
+            return gate_contacts(validator, rows)
+        if table in FEEDBACK_TABLES:
+            item_type, text_of = FEEDBACK_TABLES[table]
+            return gate_feedback(validator, rows, item_type, text_of)
+        return GateDecision(passed=list(rows))
+
+    return gate
+
+
 def split(rows: Sequence[Row], outcome: Outcome) -> GateDecision:
     decision = GateDecision(outcome=outcome)
     for index, row in enumerate(rows):

@@ -526,6 +526,8 @@ def _commit_page(
     quarantined = 0
     with engine.begin() as conn:
         fresh, unchanged = _changed_rows(conn, page.rows)
+        fresh, gated = hooks.screen(conn, m.Review.__tablename__, fresh, source=SOURCE, actor=actor)
+        quarantined += gated
         outcome = upsert_rows(
             conn,
             m.Review,

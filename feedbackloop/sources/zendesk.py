@@ -50,6 +50,7 @@ from feedbackloop.config import ConfigError, Settings
 from feedbackloop.db import models as m
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
+from feedbackloop.governance.gate import GateDecision, record_run
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.governance.pii import CountingMasker, find_pii, mask, mask_value
 from feedbackloop.sources.http import (
@@ -129,10 +130,35 @@ class SyncHooks:
     exactly there (stages "rows"/"state" are inside the page's transaction)."""
 
     on_point: SyncHook | None = None
+    # The governance gate (`feedbackloop.governance.gate.table_gate`): rows it rejects are
+    # quarantined with the failed expectation instead of stored, in the page's transaction.
+    gate: Callable[[str, Sequence[Mapping[str, Any]]], GateDecision] | None = None
 
     def __call__(self, point: SyncPoint) -> None:
         if self.on_point is not None:
             self.on_point(point)
+
+    def screen(
+        self, conn: Connection, table: str, rows: list[dict[str, Any]], *, source: str, actor: str
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Rows that pass the gate, and how many it quarantined."""
+        if self.gate is None or not rows:
+            return rows, 0
+        decision = self.gate(table, rows)
+        for row, reason in decision.rejected:
+            quarantine(
+                conn,
+                source=source,
+                stream=table,
+                source_id=str(row.get("source_id")),
+                reason=reason,
+                payload=row,
+                mask_payload=mask_value,
+                actor=actor,
+            )
+        if decision.outcome is not None:
+            record_run(conn, decision.outcome, batch=f"{source} {table}")
+        return [dict(r) for r in decision.passed], len(decision.rejected)
 
 
 # ------------------------------------------------------------------------------ client
@@ -843,6 +869,10 @@ def _commit_page(
     with engine.begin() as conn:
         for model, rows in batch.rows.items():
             fresh, same = _only_newer(conn, model, rows)
+            fresh, gated = hooks.screen(
+                conn, model.__tablename__, fresh, source=SOURCE, actor=actor
+            )
+            quarantined += gated
             outcome = upsert_rows(
                 conn,
                 model,

@@ -210,3 +210,38 @@ def test_file_context_builds_data_docs(engine: Engine, settings: Settings) -> No
     html = "".join(p.read_text() for p in index.parent.rglob("*.html"))
     assert "raw_feedback_batch" in html
     assert "4111" not in html  # the card number never reaches the reviewers' HTML
+
+
+def test_connectors_run_every_page_through_the_gate(engine: Engine, settings: Settings) -> None:
+    from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
+    from feedbackloop.governance.gate import table_gate
+    from feedbackloop.sources import zendesk
+
+    url = database_url(settings).render_as_string(hide_password=False)
+    # A gate that does not know "zendesk" as a source: every ticket must be refused.
+    strict = Validator(settings, url, known_sources=["app_store"], ephemeral=True, now=NOW)
+    dataset = generate(seed=14, tickets=30, now=NOW)
+    with serve_fake_zendesk(dataset, page_size=10) as fake:
+        client = zendesk.ZendeskClient(fake.base_url, fake.email, fake.api_token)
+        result = zendesk.sync_tickets(
+            engine,
+            client,
+            hash_key=settings.hash_key(),
+            hooks=zendesk.SyncHooks(gate=table_gate(strict)),
+        )
+    assert result.rows_written == 0
+    assert result.quarantined == len(dataset.tickets)
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT count(*) FROM raw.tickets")).scalar_one()
+        reasons = (
+            conn.execute(
+                text("SELECT DISTINCT reason FROM ops.quarantine WHERE stream = 'tickets'")
+            )
+            .scalars()
+            .all()
+        )
+        runs = conn.execute(
+            text("SELECT count(*) FROM ops.validation_runs WHERE NOT success")
+        ).scalar_one()
+    assert stored == 0 and runs >= 1
+    assert all("expect_column_values_to_be_in_set(source)" in r for r in reasons)
