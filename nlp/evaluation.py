@@ -44,13 +44,21 @@ def classification_report(gold: Sequence[str], pred: Sequence[str]) -> dict[str,
         prec = tp / (tp + fp) if tp + fp else 0.0
         rec = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per_class[c] = {"precision": round(prec, 4), "recall": round(rec, 4),
-                        "f1": round(f1, 4), "support": tp + fn}
+        per_class[c] = {
+            "precision": round(prec, 4),
+            "recall": round(rec, 4),
+            "f1": round(f1, 4),
+            "support": tp + fn,
+        }
     present = [c for c in THREE_CLASSES if per_class[c]["support"]]
     macro = sum(per_class[c]["f1"] for c in present) / len(present) if present else 0.0
     acc = sum(1 for a, b in zip(g, p, strict=True) if a == b) / len(g) if g else 0.0
-    return {"n": len(g), "accuracy": round(acc, 4), "macro_f1": round(macro, 4),
-            "per_class": per_class}
+    return {
+        "n": len(g),
+        "accuracy": round(acc, 4),
+        "macro_f1": round(macro, 4),
+        "per_class": per_class,
+    }
 
 
 # -- systems ----------------------------------------------------------------------------
@@ -77,8 +85,9 @@ def _three(score: float, band: float) -> str:
     return "positive" if score >= band else "negative" if score <= -band else "neutral"
 
 
-def run_ours(texts: Sequence[str], model_dir: str | Path | None = None,
-             batch_size: int = 1000) -> SystemRun:
+def run_ours(
+    texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 1000
+) -> SystemRun:
     from nlp.pipeline import load_pipeline
 
     nlp = load_pipeline(model_dir)
@@ -97,7 +106,8 @@ def _vader() -> tuple[str, Callable[[Sequence[str]], list[str]]] | None:
     sia = SentimentIntensityAnalyzer()
     # VADER's README: compound >= 0.05 positive, <= -0.05 negative
     return _version("vaderSentiment"), lambda ts: [
-        _three(sia.polarity_scores(t)["compound"], 0.05) for t in ts]
+        _three(sia.polarity_scores(t)["compound"], 0.05) for t in ts
+    ]
 
 
 def _asent() -> tuple[str, Callable[[Sequence[str]], list[str]]] | None:
@@ -110,7 +120,8 @@ def _asent() -> tuple[str, Callable[[Sequence[str]], list[str]]] | None:
     nlp.add_pipe("sentencizer")
     nlp.add_pipe("asent_en_v1")
     return _version("asent"), lambda ts: [
-        _three(d._.polarity.compound, 0.05) for d in nlp.pipe(ts, batch_size=1000)]
+        _three(d._.polarity.compound, 0.05) for d in nlp.pipe(ts, batch_size=1000)
+    ]
 
 
 def _textblob() -> tuple[str, Callable[[Sequence[str]], list[str]]] | None:
@@ -120,8 +131,7 @@ def _textblob() -> tuple[str, Callable[[Sequence[str]], list[str]]] | None:
         return None
     analyzer = PatternAnalyzer()  # lexicon bundled with TextBlob: no corpus download
     # Pattern polarity is 0.0 exactly when no sentiment word is found
-    return _version("textblob"), lambda ts: [
-        _three(analyzer.analyze(t).polarity, 1e-9) for t in ts]
+    return _version("textblob"), lambda ts: [_three(analyzer.analyze(t).polarity, 1e-9) for t in ts]
 
 
 BASELINES: dict[str, Callable[[], tuple[str, Callable[[Sequence[str]], list[str]]] | None]] = {

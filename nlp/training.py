@@ -30,24 +30,51 @@ from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig, fold_label, lab
 CLASSES = ("negative", "neutral", "positive")
 N_HASH = 1 << 18
 CATEGORY_FEATURES = (
-    "waiting", "repeat_contact", "churn_threat", "escalation", "billing", "unresolved",
-    "broken", "sarcasm", "praise", "resolved",
+    "waiting",
+    "repeat_contact",
+    "churn_threat",
+    "escalation",
+    "billing",
+    "unresolved",
+    "broken",
+    "sarcasm",
+    "praise",
+    "resolved",
 )
-DENSE = (
-    ["bias", "score", "pos_sum", "neg_sum", "rule_neg", "rule_neu", "rule_pos", "question",
-     "negation", "exclaim", "shouting", "no_evidence"]
-    + [f"cat:{c}" for c in CATEGORY_FEATURES]
-)
+DENSE = [
+    "bias",
+    "score",
+    "pos_sum",
+    "neg_sum",
+    "rule_neg",
+    "rule_neu",
+    "rule_pos",
+    "question",
+    "negation",
+    "exclaim",
+    "shouting",
+    "no_evidence",
+] + [f"cat:{c}" for c in CATEGORY_FEATURES]
 N_DENSE = len(DENSE)
 MAX_CLASS_WEIGHT = 5.0
 PRIOR_STRENGTH = 2.5  # logit margin that the rule label gets in the prior
 FORMAT_VERSION = 1
 
 _LABEL_ALIASES = {
-    "negative": "negative", "neg": "negative", "-1": "negative", "very_negative": "negative",
-    "very negative": "negative", "neutral": "neutral", "neu": "neutral", "0": "neutral",
-    "positive": "positive", "pos": "positive", "1": "positive", "+1": "positive",
-    "very_positive": "positive", "very positive": "positive",
+    "negative": "negative",
+    "neg": "negative",
+    "-1": "negative",
+    "very_negative": "negative",
+    "very negative": "negative",
+    "neutral": "neutral",
+    "neu": "neutral",
+    "0": "neutral",
+    "positive": "positive",
+    "pos": "positive",
+    "1": "positive",
+    "+1": "positive",
+    "very_positive": "positive",
+    "very positive": "positive",
 }
 
 
@@ -68,10 +95,18 @@ def featurize(a: Analysis) -> tuple[list[float], list[int]]:
     """Dense rule features and hashed n-gram indices for one analysed text."""
     rule = a.label3
     dense = [
-        1.0, a.score, a.pos_sum / 4.0, a.neg_sum / 4.0,
-        float(rule == "negative"), float(rule == "neutral"), float(rule == "positive"),
-        float(a.is_question), float(bool(a.negated_words)), min(a.exclamations, 3) / 3.0,
-        float(a.shouting), float(a.reason == "no_sentiment_evidence"),
+        1.0,
+        a.score,
+        a.pos_sum / 4.0,
+        a.neg_sum / 4.0,
+        float(rule == "negative"),
+        float(rule == "neutral"),
+        float(rule == "positive"),
+        float(a.is_question),
+        float(bool(a.negated_words)),
+        min(a.exclamations, 3) / 3.0,
+        float(a.shouting),
+        float(a.reason == "no_sentiment_evidence"),
     ] + [float(c in a.categories) for c in CATEGORY_FEATURES]
     words = [("NOT_" + t if i in a.negated_words else t) for i, t in enumerate(a.words)]
     idx = {_hash(w) for w in words}
@@ -133,8 +168,9 @@ def _fit(x: sparse.csr_matrix, y: np.ndarray, l2: float) -> np.ndarray:
         grad = xa.T @ (p * row_w[:, None] - onehot) + l2 * diff
         return float(value), np.asarray(grad).ravel()
 
-    res = optimize.minimize(loss, w0a.ravel(), jac=True, method="L-BFGS-B",
-                            options={"maxiter": 300})
+    res = optimize.minimize(
+        loss, w0a.ravel(), jac=True, method="L-BFGS-B", options={"maxiter": 300}
+    )
     w = w0.copy()
     w[active] = res.x.reshape(len(active), k)
     return w
@@ -198,10 +234,14 @@ def apply_proba(a: Analysis, p: np.ndarray, cfg: ScorerConfig, version: str) -> 
         and min(a.score, rule_score) <= cfg.frustration_threshold
         and bool(a.evidence)
     )
-    a.explanation.append({
-        "rule": "adapted_model", "weight": round(a.score - rule_score, 3), "model": version,
-        "proba": {c: round(float(v), 3) for c, v in zip(CLASSES, p, strict=True)},
-    })
+    a.explanation.append(
+        {
+            "rule": "adapted_model",
+            "weight": round(a.score - rule_score, 3),
+            "model": version,
+            "proba": {c: round(float(v), 3) for c, v in zip(CLASSES, p, strict=True)},
+        }
+    )
 
 
 def _metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:

@@ -173,8 +173,7 @@ class SentimentComponent:
         # adapted model: one sparse matrix product per batch instead of one per doc
         for batch in minibatch(stream, size=batch_size):
             analyses = [self.scorer.analyze(*_text_and_tokens(d)) for d in batch]
-            todo = [i for i, a in enumerate(analyses) if a.language in ("en", "und")
-                    and a.scored]
+            todo = [i for i, a in enumerate(analyses) if a.language in ("en", "und") and a.scored]
             if todo:
                 probs = self.model.proba([analyses[i] for i in todo])
                 for i, p in zip(todo, probs, strict=True):

@@ -31,10 +31,30 @@ _SHAPE_TABLE = str.maketrans(
 _LONG_RUN = re.compile(r"(.)\1{4,}", re.DOTALL)
 _RUNS = tuple((c * 5, re.compile(c + "{5,}"), c * 4) for c in "xXd")
 _EN_NUMBER_WORDS = frozenset(en._num_words) | frozenset(en._ordinal_words)
-_QUOTES = frozenset(('"', "'", "`", "«", "»", "‘", "’", "‚", "‛", "“", "”", "„", "‟", "‹",
-                     "›", "❮", "❯", "''", "``"))
-_LEFT = frozenset(("(", "[", "{", "<", '"', "'", "«", "‘", "‚", "‛", "“", "„", "‟", "‹", "❮",
-                   "``"))
+_QUOTES = frozenset(
+    (
+        '"',
+        "'",
+        "`",
+        "«",
+        "»",
+        "‘",
+        "’",
+        "‚",
+        "‛",
+        "“",
+        "”",
+        "„",
+        "‟",
+        "‹",
+        "›",
+        "❮",
+        "❯",
+        "''",
+        "``",
+    )
+)
+_LEFT = frozenset(("(", "[", "{", "<", '"', "'", "«", "‘", "‚", "‛", "“", "„", "‟", "‹", "❮", "``"))
 _RIGHT = frozenset((")", "]", "}", ">", '"', "'", "»", "’", "”", "›", "❯", "''"))
 _BRACKETS = frozenset(("(", ")", "[", "]", "{", "}", "<", ">"))
 

@@ -26,12 +26,67 @@ COMPLAINT_CATEGORIES = FRUSTRATION_CATEGORIES | {"broken", "sarcasm"}
 # cue has at least one content word that any match must contain.
 _TRIGGER_STOP = frozenset(
     {
-        "a", "an", "the", "i", "me", "my", "we", "our", "you", "your", "it", "its", "is",
-        "are", "was", "were", "be", "been", "being", "am", "to", "of", "for", "in", "on", "at",
-        "by", "with", "and", "or", "but", "not", "no", "do", "does", "did", "don't", "doesn't",
-        "didn't", "has", "have", "had", "haven't", "hasn't", "can", "can't", "cannot", "will",
-        "won't", "would", "could", "couldn't", "isn't", "aren't", "wasn't", "this", "that",
-        "them", "him", "her", "us",
+        "a",
+        "an",
+        "the",
+        "i",
+        "me",
+        "my",
+        "we",
+        "our",
+        "you",
+        "your",
+        "it",
+        "its",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "am",
+        "to",
+        "of",
+        "for",
+        "in",
+        "on",
+        "at",
+        "by",
+        "with",
+        "and",
+        "or",
+        "but",
+        "not",
+        "no",
+        "do",
+        "does",
+        "did",
+        "don't",
+        "doesn't",
+        "didn't",
+        "has",
+        "have",
+        "had",
+        "haven't",
+        "hasn't",
+        "can",
+        "can't",
+        "cannot",
+        "will",
+        "won't",
+        "would",
+        "could",
+        "couldn't",
+        "isn't",
+        "aren't",
+        "wasn't",
+        "this",
+        "that",
+        "them",
+        "him",
+        "her",
+        "us",
     }
 )
 _LITERAL = re.compile(r"[a-z0-9']{2,}")
@@ -119,8 +174,11 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
         idx = len(cues)
         # right boundary here; the left one is checked by the scorer (see there)
         pattern = re.compile(r"(?:" + source + r")(?![\w'])")
-        requires = frozenset(
-            w.strip() for w in row[4].split(",") if w.strip()) if len(row) > 4 else frozenset()
+        requires = (
+            frozenset(w.strip() for w in row[4].split(",") if w.strip())
+            if len(row) > 4
+            else frozenset()
+        )
         cues.append(Cue(idx, pattern, valence, category, source, requires))
         keys = (
             {w.strip()[:5] for w in row[3].split(",") if w.strip()}

@@ -69,6 +69,7 @@ def token_regex(text: str) -> re.Pattern[str]:
         return TOKEN_RE
     return FAST_TOKEN_RE
 
+
 _HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,500})>")
 _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6});")
 _ENTITY_CHARS = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
@@ -76,9 +77,37 @@ _ELONGATED = re.compile(r"([a-z])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z']+\b")
 _SENT_END = frozenset({".", "!", "?", "\n"})
 _HOWTO_STARTS = frozenset(
-    {"how", "where", "what", "which", "when", "can", "could", "is", "are", "do", "does",
-     "will", "would", "should", "may", "any", "whats", "what's", "hows", "how's", "wheres",
-     "where's", "anyone", "anybody", "please", "hi", "hello", "hey", "i"}
+    {
+        "how",
+        "where",
+        "what",
+        "which",
+        "when",
+        "can",
+        "could",
+        "is",
+        "are",
+        "do",
+        "does",
+        "will",
+        "would",
+        "should",
+        "may",
+        "any",
+        "whats",
+        "what's",
+        "hows",
+        "how's",
+        "wheres",
+        "where's",
+        "anyone",
+        "anybody",
+        "please",
+        "hi",
+        "hello",
+        "hey",
+        "i",
+    }
 )
 
 
@@ -166,8 +195,10 @@ class Scorer:
         # Everything per-token is a set operation against these, so the per-text cost
         # stays in C: a text's distinct tokens are intersected with each role's key set.
         self._valence_keys = frozenset(resources.valence)
-        self._stopwords = {lang: frozenset(w for w in words if w[:1].isalpha())
-                           for lang, words in resources.stopwords.items()}
+        self._stopwords = {
+            lang: frozenset(w for w in words if w[:1].isalpha())
+            for lang, words in resources.stopwords.items()
+        }
         self._en_stop = self._stopwords.get("en", frozenset())
         self._all_stop = frozenset().union(*self._stopwords.values())
         self._contrast = resources.contrast_after | resources.contrast_before | {"yet", "while"}
@@ -175,8 +206,10 @@ class Scorer:
         # second word of two-word ones) and negators; "n't" forms are added on first sight
         self._boosters = dict(resources.boosters)  # + elongated forms ("soooo")
         self._modifier_keys: set[str] = (
-            set(resources.boosters) | {b for _, b in resources.booster_bigrams}
-            | set(resources.negators))
+            set(resources.boosters)
+            | {b for _, b in resources.booster_bigrams}
+            | set(resources.negators)
+        )
         # per-process caches keyed by the lowercased token, filled on first sight
         self._seen: set[str] = set()
         self._cue_ids: dict[str, tuple[int, ...]] = {}
@@ -247,8 +280,9 @@ class Scorer:
         if not hit:  # no function word of any language we know
             return "en" if any(t[0].isalpha() for t in tokset) else "und"
         en_hits = len(hit & self._en_stop)
-        if en_hits >= 2 and (en_hits * 8 >= len(tokset) or en_hits * 8 >= sum(
-                1 for t in tokset if t[0].isalpha())):
+        if en_hits >= 2 and (
+            en_hits * 8 >= len(tokset) or en_hits * 8 >= sum(1 for t in tokset if t[0].isalpha())
+        ):
             return "en"
         hits = {lang: len(stops & hit) for lang, stops in self._stopwords.items()}
         en = hits.get("en", 0)
@@ -387,12 +421,19 @@ class Scorer:
             first = next((t for t in toks if t[0].isalpha()), None)
             is_question = clean.rstrip().endswith("?") or first in res.question_starters
             out.is_question = is_question
-        if is_question and total != 0.0 and not (
-                out.categories & COMPLAINT_CATEGORIES or neg_sum <= -1.5):
+        if (
+            is_question
+            and total != 0.0
+            and not (out.categories & COMPLAINT_CATEGORIES or neg_sum <= -1.5)
+        ):
             howto = first in _HOWTO_STARTS
             damp = cfg.howto_damping if howto else cfg.question_damping
-            explanation.append({"rule": "howto_question" if howto else "question",
-                                "weight": round(total * (damp - 1.0), 3)})
+            explanation.append(
+                {
+                    "rule": "howto_question" if howto else "question",
+                    "weight": round(total * (damp - 1.0), 3),
+                }
+            )
             total *= damp
 
         score = normalize(total) if total else 0.0
@@ -418,8 +459,15 @@ class Scorer:
         return out
 
     # -- pieces ---------------------------------------------------------------------
-    def _cues(self, clean: str, tokset: set[str], cue_toks: set[str], covered: set[int],
-              contributions: list, out: Analysis) -> None:
+    def _cues(
+        self,
+        clean: str,
+        tokset: set[str],
+        cue_toks: set[str],
+        covered: set[int],
+        contributions: list,
+        out: Analysis,
+    ) -> None:
         res = self.res
         cue_ids = self._cue_ids
         cand: set[int] = set()
@@ -438,8 +486,7 @@ class Scorer:
                 st, end = m.span()
                 # word-start check done here: a lookbehind would disable re's
                 # first-character scan and triple the cost
-                if end > st and (st == 0 or not (low[st - 1].isalnum()
-                                                 or low[st - 1] in "'_")):
+                if end > st and (st == 0 or not (low[st - 1].isalnum() or low[st - 1] in "'_")):
                     found.append((st, st - end, idx, end))
         if not found:
             return
@@ -459,9 +506,18 @@ class Scorer:
                 (i0, cue.valence, {"rule": f"cue:{cue.category}", "text": clean[start:end]})
             )
 
-    def _lexicon(self, orig: list[str], toks: list[str], vk: set[str], fb: set[str],
-                 mods: set[str], covered: set[int], shouting: bool, contributions: list,
-                 out: Analysis) -> None:
+    def _lexicon(
+        self,
+        orig: list[str],
+        toks: list[str],
+        vk: set[str],
+        fb: set[str],
+        mods: set[str],
+        covered: set[int],
+        shouting: bool,
+        contributions: list,
+        out: Analysis,
+    ) -> None:
         res = self.res
         valence = res.valence
         # positions via list.index/count (C scans) for the few distinct hit words, instead
@@ -497,7 +553,7 @@ class Scorer:
             sign = 1.0 if v > 0 else -1.0
             o = orig[i]
             info: dict[str, Any] = {"token": o, "i": i}
-            if i == 0 or mods.isdisjoint(toks[i - 3 if i > 3 else 0:i]):
+            if i == 0 or mods.isdisjoint(toks[i - 3 if i > 3 else 0 : i]):
                 # no booster or negator in reach: only elongation and caps apply
                 if elong:
                     v += sign * 0.3
@@ -548,8 +604,11 @@ class Scorer:
 
     @staticmethod
     def _politeness(toks: list[str], contributions: list) -> None:
-        polite = [pos for pos, (i, v, info) in enumerate(contributions)
-                  if v > 0 and "token" in info and toks[i] in POLITENESS]
+        polite = [
+            pos
+            for pos, (i, v, info) in enumerate(contributions)
+            if v > 0 and "token" in info and toks[i] in POLITENESS
+        ]
         if not polite:
             return
         rest = sum(v for pos, (_, v, _) in enumerate(contributions) if pos not in polite)
@@ -569,17 +628,23 @@ class Scorer:
             if v <= 0 or "token" not in info:
                 continue
             t = toks[i]
-            sentence_start = i == 0 or toks[i - 1] in _SENT_END or (
-                toks[i - 1] in ("oh", "just", "wow", "yeah", "so", "well") and
-                (i == 1 or toks[i - 2] in _SENT_END)
+            sentence_start = (
+                i == 0
+                or toks[i - 1] in _SENT_END
+                or (
+                    toks[i - 1] in ("oh", "just", "wow", "yeah", "so", "well")
+                    and (i == 1 or toks[i - 2] in _SENT_END)
+                )
             )
             if not (sentence_start and t in openers):
                 continue
             nxt = toks[i + 1] if i + 1 < len(toks) else ""
             after = toks[i + 2 : i + 6]
             target = any(w in res.sarcasm_targets for w in after)
-            if nxt in (",", ".", "!", "…", "...", "-") and (target or rest_negative) and (
-                target or len(contributions) > 1
+            if (
+                nxt in (",", ".", "!", "…", "...", "-")
+                and (target or rest_negative)
+                and (target or len(contributions) > 1)
             ):
                 info["sarcasm"] = True
                 contributions[pos] = (i, -abs(v), info)
@@ -613,8 +678,11 @@ class Scorer:
                 continue
             for i in range(a, b):
                 t = toks[i]
-                is_yet = t == "yet" and (i == a or toks[i - 1] in _YET_AFTER) and (
-                    i + 1 < b and toks[i + 1] not in _YET_BLOCK)
+                is_yet = (
+                    t == "yet"
+                    and (i == a or toks[i - 1] in _YET_AFTER)
+                    and (i + 1 < b and toks[i + 1] not in _YET_BLOCK)
+                )
                 if (t in after_words or is_yet) and i == a and prev_a is not None:
                     # sentence-initial "But ...": the previous sentence is conceded
                     for j in range(prev_a, a):
@@ -678,9 +746,8 @@ class Scorer:
             if hits
             else f"no {lang} lexicon hits: 'neutral' here means unknown, not neutral"
         )
-        out.explanation.append({"rule": "non_english", "weight": 0.0, "language": lang,
-                                "note": note})
-        out.frustrated = out.score <= self.cfg.frustration_threshold and (
-            toks.count("!") >= 2
+        out.explanation.append(
+            {"rule": "non_english", "weight": 0.0, "language": lang, "note": note}
         )
+        out.frustrated = out.score <= self.cfg.frustration_threshold and (toks.count("!") >= 2)
         return out

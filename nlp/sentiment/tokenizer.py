@@ -106,8 +106,13 @@ class FastTokenizer:
             vals[k] = done[pieces[k]]
 
     def __call__(self, text: str) -> Doc:
-        if text and text.isprintable() and "  " not in text and text[0] != " " and not (
-                self.vocab.in_memory_zone):
+        if (
+            text
+            and text.isprintable()
+            and "  " not in text
+            and text[0] != " "
+            and not (self.vocab.in_memory_zone)
+        ):
             pieces = text.split(" ")
             vals = list(map(self._cache.get, pieces))
             if None in vals:

@@ -249,8 +249,9 @@ def test_pii_branch_is_lazy() -> None:
     # Our code must not import the PII masker for the default path. (spaCy itself imports
     # every factory registered by entry point when a pipeline is built, so this checks
     # our modules in a fresh interpreter, and the default pipeline's components.)
-    code = ("import sys, nlp, nlp.pipeline, nlp.sentiment; "
-            "assert 'nlp.pii_masker' not in sys.modules")
+    code = (
+        "import sys, nlp, nlp.pipeline, nlp.sentiment; assert 'nlp.pii_masker' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert load_pipeline().pipe_names == ["feedback_sentiment_v1"]
 
@@ -277,12 +278,70 @@ def test_pii_branch_adds_masker_first(monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- speed-path invariants ------------------------------------------------------------
 LEXEME_SAMPLES = [
-    "", "a", "I", "the", "The", "THE", "don't", "Don't", "n't", "well-made", "sooooo",
-    "aaaaaaa", "AAAAAAB", "1234567", "12345", "3rd", "+5", "-3.5", "1,000", "1/2", "½", "²",
-    "twenty", "Twentieth", "ten", ".", "...", "!!!!!!", "?!", "(", ")", "«", "''", "``", '"',
-    "$", "€", "$5", ":)", ":-(", "<3", "😡", "👍🏽", "http://x.io", "www.example.com",
-    "example.com", "a@b.co", "jo@example.com", "\n", "\n\n\n\n\n\n", " ", "\t", "ＡＢＣ",
-    "١٢٣", "Ⅻ", "ß", "ǅ", "ﬁ", "naïve", "Ärger", "x" * 150, "café.fr", "e.g.", "U.S.",
+    "",
+    "a",
+    "I",
+    "the",
+    "The",
+    "THE",
+    "don't",
+    "Don't",
+    "n't",
+    "well-made",
+    "sooooo",
+    "aaaaaaa",
+    "AAAAAAB",
+    "1234567",
+    "12345",
+    "3rd",
+    "+5",
+    "-3.5",
+    "1,000",
+    "1/2",
+    "½",
+    "²",
+    "twenty",
+    "Twentieth",
+    "ten",
+    ".",
+    "...",
+    "!!!!!!",
+    "?!",
+    "(",
+    ")",
+    "«",
+    "''",
+    "``",
+    '"',
+    "$",
+    "€",
+    "$5",
+    ":)",
+    ":-(",
+    "<3",
+    "😡",
+    "👍🏽",
+    "http://x.io",
+    "www.example.com",
+    "example.com",
+    "a@b.co",
+    "jo@example.com",
+    "\n",
+    "\n\n\n\n\n\n",
+    " ",
+    "\t",
+    "ＡＢＣ",
+    "١٢٣",
+    "Ⅻ",
+    "ß",
+    "ǅ",
+    "ﬁ",
+    "naïve",
+    "Ärger",
+    "x" * 150,
+    "café.fr",
+    "e.g.",
+    "U.S.",
 ]
 
 
@@ -317,10 +376,27 @@ def test_pipeline_tokens_have_spacy_attributes(nlp: Language) -> None:
     for tok in ours:
         if tok.text in by_text:
             r = by_text[tok.text]
-            assert (tok.shape_, tok.like_num, tok.like_url, tok.like_email, tok.is_punct,
-                    tok.is_stop, tok.norm_, tok.is_ascii, tok.is_quote) == (
-                r.shape_, r.like_num, r.like_url, r.like_email, r.is_punct, r.is_stop,
-                r.norm_, r.is_ascii, r.is_quote), tok.text
+            assert (
+                tok.shape_,
+                tok.like_num,
+                tok.like_url,
+                tok.like_email,
+                tok.is_punct,
+                tok.is_stop,
+                tok.norm_,
+                tok.is_ascii,
+                tok.is_quote,
+            ) == (
+                r.shape_,
+                r.like_num,
+                r.like_url,
+                r.like_email,
+                r.is_punct,
+                r.is_stop,
+                r.norm_,
+                r.is_ascii,
+                r.is_quote,
+            ), tok.text
 
 
 def test_vocab_shared_and_prefilled() -> None:
@@ -345,9 +421,18 @@ def test_result_stored_where_spacy_looks(nlp: Language) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "The app  is great", " leading space is bad", "line one is bad\n\nline two is great",
-        "tab\tseparated terrible", "nbsp\u00a0awful", "trailing space good ", "It’s not good",
-        "<b>broken</b> &amp; slow", "don't work", "a", "😍", "Great, another outage.",
+        "The app  is great",
+        " leading space is bad",
+        "line one is bad\n\nline two is great",
+        "tab\tseparated terrible",
+        "nbsp\u00a0awful",
+        "trailing space good ",
+        "It’s not good",
+        "<b>broken</b> &amp; slow",
+        "don't work",
+        "a",
+        "😍",
+        "Great, another outage.",
     ],
 )
 def test_pipeline_matches_plain_scorer(nlp: Language, text: str) -> None:
@@ -359,7 +444,10 @@ def test_pipeline_matches_plain_scorer(nlp: Language, text: str) -> None:
     plain = Scorer(load_resources()).analyze(text)
     assert doc.text == text
     assert (doc._.sentiment, doc._.sentiment_label, doc._.explanation) == (
-        plain.score, plain.label, plain.explanation)
+        plain.score,
+        plain.label,
+        plain.explanation,
+    )
 
 
 def test_cue_requires_gate() -> None:
@@ -368,8 +456,13 @@ def test_cue_requires_gate() -> None:
     gated = [c for c in load_resources().cues if c.requires]
     assert gated and all(isinstance(c.requires, frozenset) for c in gated)
     nlp = load_pipeline()
-    for text in ("The app does not even load", "It won't sync anymore", "no one answered",
-                 "I'd like to speak to a manager", "How many times do I have to ask"):
+    for text in (
+        "The app does not even load",
+        "It won't sync anymore",
+        "no one answered",
+        "I'd like to speak to a manager",
+        "How many times do I have to ask",
+    ):
         doc = nlp(text)
         assert any(str(e.get("rule", "")).startswith("cue:") for e in doc._.explanation), text
         assert doc._.sentiment < 0, text

@@ -33,13 +33,13 @@ def test_thanks_with_a_fix_is_positive(nlp: Language) -> None:
 
 
 def test_thanks_in_advance_is_not_praise(nlp: Language) -> None:
-    assert nlp("Can you reset my password? Thanks in advance").\
-        _.sentiment_label == "neutral"
+    assert nlp("Can you reset my password? Thanks in advance")._.sentiment_label == "neutral"
 
 
 def test_yet_after_comma_is_contrast(nlp: Language) -> None:
     assert score(nlp, "The design is nice, yet it crashes every day.") < score(
-        nlp, "The design is nice, it crashes every day.")
+        nlp, "The design is nice, it crashes every day."
+    )
 
 
 def test_yet_again_is_not_contrast(nlp: Language) -> None:
@@ -48,17 +48,18 @@ def test_yet_again_is_not_contrast(nlp: Language) -> None:
 
 def test_sentence_initial_while_concedes(nlp: Language) -> None:
     assert score(nlp, "While the app looks good, it is slow and buggy.") < score(
-        nlp, "The app looks good, it is slow and buggy.")
+        nlp, "The app looks good, it is slow and buggy."
+    )
 
 
 def test_trailing_though_outweighs_previous_sentence(nlp: Language) -> None:
-    assert score(nlp, "Great app. Crashes a lot though.") < score(
-        nlp, "Great app. Crashes a lot.")
+    assert score(nlp, "Great app. Crashes a lot though.") < score(nlp, "Great app. Crashes a lot.")
 
 
 def test_but_at_sentence_start(nlp: Language) -> None:
     assert score(nlp, "It was cheap. But it broke after a week.") < score(
-        nlp, "It was cheap. It broke after a week.")
+        nlp, "It was cheap. It broke after a week."
+    )
     assert score(nlp, "Setup was a pain. But it works great now.") > 0
 
 
@@ -121,8 +122,17 @@ def test_sarcasm_markers(nlp: Language) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["RT @x at www.example.com :) good", "it's don't-care 3rd 10% 2x", "hi:) a:)b",
-     "email me@x.com now", "foo...bar!!", "ok ", "x", "😍😍 <3 </3", "www.a.com/b?c=1"],
+    [
+        "RT @x at www.example.com :) good",
+        "it's don't-care 3rd 10% 2x",
+        "hi:) a:)b",
+        "email me@x.com now",
+        "foo...bar!!",
+        "ok ",
+        "x",
+        "😍😍 <3 </3",
+        "www.a.com/b?c=1",
+    ],
 )
 def test_fast_tokenizer_matches_token_regex(nlp: Language, text: str) -> None:
     # the piece cache path must give the regex's tokens on the whole text, twice (warm)
