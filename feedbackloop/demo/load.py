@@ -344,16 +344,13 @@ def load_dataset(
                 invalid_emails += sum(1 for r in batch if not r["email_valid"])
             decision = _gate(validator, stream, batch)
             with engine.begin() as conn:
-                if masked_here:
-                    audit.record(
-                        conn,
-                        actor=actor,
-                        action="mask",
-                        entity_type=stream.name,
-                        entity_id=f"batch {number}",
-                        details={"masked": dict(masked_here)},
-                        reason="personal data replaced before storage",
-                    )
+                audit.masked(
+                    conn,
+                    actor=actor,
+                    entity_type=stream.name,
+                    entity_id=f"batch {number}",
+                    counts=masked_here,
+                )
                 result: UpsertResult = upsert_rows(
                     conn,
                     stream.model,

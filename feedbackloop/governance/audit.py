@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Connection, insert
@@ -30,3 +31,19 @@ def record(
             reason=reason,
         )
     )
+
+
+def masked(
+    conn: Connection, *, actor: str, entity_type: str, entity_id: str, counts: Mapping[str, int]
+) -> None:
+    """The audit row for a batch whose text was masked: counts by entity type, never values."""
+    if counts:
+        record(
+            conn,
+            actor=actor,
+            action="mask",
+            entity_type=entity_type,
+            entity_id=entity_id,
+            details={"masked": dict(counts)},
+            reason="personal data replaced before storage",
+        )

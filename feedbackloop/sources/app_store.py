@@ -551,15 +551,13 @@ def _commit_page(
                 actor=actor,
             )
             quarantined += 1
-        if page.masker.counts and fresh:
-            audit.record(
+        if fresh:
+            audit.masked(
                 conn,
                 actor=actor,
-                action="mask",
                 entity_type=result.stream,
                 entity_id=f"{SOURCE} page {number}",
-                details={"masked": dict(page.masker.counts)},
-                reason="personal data replaced before storage",
+                counts=page.masker.counts,
             )
         hooks(SyncPoint(result.stream, number, "state"))
         _save_state(conn, cursor, state)

@@ -897,16 +897,13 @@ def _commit_page(
                 mask_payload=mask_value,
                 actor=actor,
             )
-        if batch.masker.counts:
-            audit.record(
-                conn,
-                actor=actor,
-                action="mask",
-                entity_type=result.stream,
-                entity_id=f"{SOURCE} page {page}",
-                details={"masked": dict(batch.masker.counts)},
-                reason="personal data replaced before storage",
-            )
+        audit.masked(
+            conn,
+            actor=actor,
+            entity_type=result.stream,
+            entity_id=f"{SOURCE} page {page}",
+            counts=batch.masker.counts,
+        )
         hooks(SyncPoint(result.stream, page, "state"))
         _save_state(conn, result.stream, cursor, state)
     result.pages = page
