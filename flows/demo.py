@@ -1,9 +1,10 @@
 """The demo loop: generated data through every stage that is built so far.
 
-Stages today: prepare the database -> generate -> govern (mask, validate with the GX gate) and
-load into `raw` -> merge duplicate contacts -> score sentiment (the score-feedback subflow)
--> dbt build -> GX checks on the dbt output -> count. Each later stage (collect through fake
-APIs, route, learn) becomes one more task here.
+Stages today: prepare the database -> generate -> load the CRM and help-center reference data
+(masked, GX gate) -> collect through the real connectors from fake Zendesk and App Store servers
+on 127.0.0.1 and a notes drop file (the pull-tickets, pull-reviews and import-drop subflows,
+each masking and gating every page) -> merge duplicate contacts -> score sentiment (the
+score-feedback subflow) -> dbt build -> GX checks on the dbt output -> count.
 """
 
 from __future__ import annotations
@@ -16,14 +17,18 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from expectations.checkpoints import Outcome, Validator
-from feedbackloop.config import get_settings
+from feedbackloop.config import get_settings, settings_overridden
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.db.stats import row_counts
 from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.demo.load import LoadReport, load_dataset
+from feedbackloop.demo.sources import REFERENCE_STREAMS, serve_demo_sources
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.gate import GateFailed, record_run
 from feedbackloop.marts import DbtResult, build_marts
+from feedbackloop.sources.drops import DropResult
+from feedbackloop.sources.zendesk import SyncResult
+from flows.ingest import import_drop_file, pull_reviews, pull_tickets
 from flows.score import score_feedback
 
 
@@ -45,7 +50,8 @@ def generate_demo_data(seed: int, tickets: int, now: datetime | None) -> DemoDat
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=1800)
-def govern_and_load(engine: Engine, dataset: DemoDataset, validator: Validator) -> LoadReport:
+def load_reference_data(engine: Engine, dataset: DemoDataset, validator: Validator) -> LoadReport:
+    """CRM accounts, contacts and consent, help-center articles: no connector for them yet."""
     settings = get_settings()
     return load_dataset(
         engine,
@@ -55,7 +61,18 @@ def govern_and_load(engine: Engine, dataset: DemoDataset, validator: Validator) 
         max_failed_share=settings.gate_max_failed_share,
         email_deliverability=settings.email_check_deliverability,
         email_dns_timeout=settings.email_dns_timeout,
+        streams=REFERENCE_STREAMS,
     )
+
+
+def collect_from_fakes(dataset: DemoDataset) -> dict[str, dict[str, SyncResult | DropResult]]:
+    """The real collect subflows, pointed at fakes that serve `dataset` over HTTP."""
+    with serve_demo_sources(dataset) as sources, settings_overridden(sources.settings):
+        return {
+            "zendesk": pull_tickets(),
+            "app_store": {"customer_reviews": pull_reviews()},
+            "drops": {"notes": import_drop_file(str(sources.drop_path))},
+        }
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE)
@@ -91,24 +108,26 @@ def demo_loop(
     engine = prepare_database()
     validator = prepare_validator()
     dataset = generate_demo_data(seed, tickets, now)
-    report = govern_and_load(engine, dataset, validator)
+    report = load_reference_data(engine, dataset, validator)
     if not report.reconciles():
         raise RuntimeError(f"load does not reconcile: {report}")
     if report.gate_failures:
         # Stop before anything downstream acts on a batch that failed governance.
         raise GateFailed(f"governance gate failed: {report.gate_failures}")
+    collected = collect_from_fakes(dataset)  # the subflows stop on a failed gate themselves
     merged = merge_contacts(engine)
     scores = score_feedback()
     dbt = build_models(quiet)
     marts_check = check_models(engine, validator)
     counts = count_rows(engine)
     logger.info(
-        "loaded %s rows, quarantined %s",
+        "reference data: %s rows loaded, %s quarantined",
         sum(report.written.values()),
         sum(report.quarantined.values()),
     )
     return {
         "report": report,
+        "collected": collected,
         "merged_contacts": merged,
         "scores": scores,
         "dbt": dbt,

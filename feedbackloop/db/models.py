@@ -430,6 +430,50 @@ class HumanReview(Base):
     reviewed_at: Mapped[datetime] = _now_column()
 
 
+class FlowRun(Base):
+    """One finished Prefect flow run, written by the flows' state hooks for the ops-health mart."""
+
+    __tablename__ = "flow_runs"
+    __table_args__ = (
+        UniqueConstraint("flow_run_id", name="uq_flow_runs_flow_run_id"),
+        Index("ix_flow_runs_flow_ended", "flow_name", "ended_at"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str] = mapped_column(String(64), nullable=False)
+    flow_name: Mapped[str] = mapped_column(String(128), nullable=False)
+    deployment: Mapped[str | None] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(32), nullable=False)
+    started_at: Mapped[datetime | None] = mapped_column(Tstz)
+    ended_at: Mapped[datetime] = _now_column()
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    # Masked before it is written: exception messages can quote customer text.
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class FaqDecision(Base):
+    """A person's decision on an FAQ candidate cluster; newest row per cluster wins."""
+
+    __tablename__ = "faq_decisions"
+    __table_args__ = (
+        CheckConstraint(_in("decision", ("accepted", "rejected", "published")), name="decision"),
+        Index("ix_faq_decisions_cluster", "cluster_id", "decided_at"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    cluster_id: Mapped[int] = mapped_column(Integer, nullable=False)
+    decision: Mapped[str] = mapped_column(String(16), nullable=False)
+    # Size when decided: a rejected candidate returns only after growing by half again.
+    cluster_size: Mapped[int] = mapped_column(Integer, nullable=False)
+    article_source: Mapped[str | None] = mapped_column(String(64))
+    article_source_id: Mapped[str | None] = mapped_column(String(128))
+    decided_by: Mapped[str] = mapped_column(String(128), nullable=False)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_at: Mapped[datetime] = _now_column()
+
+
 # --------------------------------------------------------------------------------------- nlp
 
 

@@ -8,12 +8,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+from feedbackloop.demo.generator import generate
+
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 
 
 def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACKLOOP_", "PREFECT_"))}
     env["FEEDBACKLOOP_STATE_DIR"] = str(tmp_path / "state")
+    env["COLUMNS"] = "200"  # Rich tables unabbreviated
+    dataset = generate(seed=5, tickets=300)
     try:
         result = subprocess.run(
             [FEEDBACKLOOP, "demo", "--tickets", "300", "--seed", "5"],
@@ -28,6 +32,17 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert "Rows in the database now" in out
         assert re.search(r"raw\.tickets\s*│\s*300\b", out), out
         assert "CREDIT_CARD" in out  # masked-entity counts are shown
+        # Collected through the connectors from the fakes: received, stored, unchanged,
+        # quarantined. The fake Zendesk serves three malformed tickets on top of the 300.
+        assert re.search(r"zendesk\s*│\s*tickets\s*│\s*303\s*│\s*300\s*│\s*0\s*│\s*3\s*│", out)
+        reviews, notes = len(dataset.reviews), len(dataset.notes)
+        assert re.search(
+            rf"app_store\s*│\s*customer_reviews\s*│\s*{reviews}\s*│\s*{reviews}\s*│", out
+        )
+        assert re.search(rf"drops\s*│\s*notes\s*│\s*{notes}\s*│\s*{notes}\s*│", out)
+        assert re.search(rf"raw\.reviews\s*│\s*{reviews}\b", out)
+        assert re.search(rf"raw\.notes\s*│\s*{notes}\b", out)
+        assert re.search(r"ops\.quarantine\s*│\s*3\b", out)
         status = subprocess.run(
             [FEEDBACKLOOP, "db", "status"], capture_output=True, text=True, env=env, timeout=120
         )

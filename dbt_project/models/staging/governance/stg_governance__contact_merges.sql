@@ -6,6 +6,17 @@ source as (
 
 ),
 
+-- Contact ids are shared across sources (a Zendesk user carries its CRM id), so the same
+-- person can be merged once per source: keep one row per id, the CRM's first, as
+-- stg_crm__contacts does.
+deduplicated as (
+
+    select distinct on (contact_source_id) *
+    from source
+    order by contact_source_id, (contact_source = 'crm') desc, merged_at desc
+
+),
+
 renamed as (
 
     select
@@ -20,7 +31,7 @@ renamed as (
         -- timestamps
         merged_at
 
-    from source
+    from deduplicated
 
 )
 

@@ -1,0 +1,89 @@
+"""The demo's outside world: the fake Zendesk and App Store servers and a notes drop file,
+serving one generated dataset so the demo collects it through the real connectors.
+
+Reference data with no API connector yet (CRM accounts, contacts and consent flags, help
+center articles) is loaded by `feedbackloop.demo.load` with the same governance steps.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
+from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from feedbackloop.demo.generator import DemoDataset, DemoNote
+
+# Streams the demo loads directly: the CRM export and the help center.
+REFERENCE_STREAMS = ("accounts", "contacts", "faq_articles")
+
+
+@dataclass(frozen=True)
+class DemoSources:
+    """Where the running fakes are, as the settings the connectors read."""
+
+    settings: dict[str, str]
+    drop_path: Path
+
+
+def _drop_record(note: DemoNote) -> dict[str, object]:
+    return {
+        "id": note.source_id,
+        "source": note.source,
+        "department": note.department,
+        "kind": note.kind,
+        "created_at": note.created_at.isoformat(),
+        "updated_at": note.updated_at.isoformat(),
+        "text": note.text,
+        "contact_email": note.contact_email,
+        "account_id": note.account_source_id,
+        "rating": note.rating,
+    }
+
+
+def write_notes_drop(notes: list[DemoNote] | tuple[DemoNote, ...], path: Path) -> Path:
+    """The dataset's notes as a JSONL drop file in the documented drop schema."""
+    with path.open("w", encoding="utf-8") as fh:
+        for note in notes:
+            fh.write(json.dumps(_drop_record(note), ensure_ascii=False) + "\n")
+    return path
+
+
+@contextmanager
+def serve_demo_sources(
+    dataset: DemoDataset, *, malformed: bool = True, page_size: int = 1000
+) -> Iterator[DemoSources]:
+    """Start both fakes and write the drop file; everything is gone when the block ends.
+
+    The drop file and the fake App Store key live in a temporary directory, not the state
+    dir: the drop holds the generated (unmasked) personal data a real export would hold.
+    With `malformed`, the fake Zendesk also serves a few broken tickets, so the demo shows
+    them quarantined while the rest loads."""
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fl-demo-")))
+        zendesk = stack.enter_context(
+            serve_fake_zendesk(
+                dataset, page_size=page_size, faults=FaultPlan(malformed_tickets=malformed)
+            )
+        )
+        keys = generate_key_pair()
+        app_store = stack.enter_context(serve_fake_app_store(dataset, key_pair=keys))
+        key_path = keys.write_p8(workdir / "AuthKey_demo.p8")
+        drop = write_notes_drop(dataset.notes, workdir / "notes.jsonl")
+        yield DemoSources(
+            settings={
+                "zendesk_base_url": zendesk.base_url,
+                "zendesk_email": zendesk.email,
+                "zendesk_api_token": zendesk.api_token,
+                "reviews_base_url": app_store.base_url,
+                "reviews_app_id": app_store.app_id,
+                "reviews_issuer_id": app_store.issuer_id,
+                "reviews_key_id": app_store.key_id,
+                "reviews_private_key_path": str(key_path),
+            },
+            drop_path=drop,
+        )
