@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
@@ -165,3 +167,23 @@ def get_settings() -> Settings:
 def reset_settings_cache() -> None:
     """For tests and the CLI after changing the environment."""
     get_settings.cache_clear()
+
+
+@contextmanager
+def settings_overridden(values: dict[str, str]) -> Iterator[Settings]:
+    """Run with some settings replaced (names without the prefix), restored afterwards.
+
+    Flows read `get_settings()`, so the demo points the real collect flows at its fake APIs
+    this way. It changes the process environment: not for concurrent use."""
+    saved = {k: os.environ.get(ENV_PREFIX + k.upper()) for k in values}
+    os.environ.update({ENV_PREFIX + k.upper(): v for k, v in values.items()})
+    reset_settings_cache()
+    try:
+        yield get_settings()
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(ENV_PREFIX + key.upper(), None)
+            else:
+                os.environ[ENV_PREFIX + key.upper()] = old
+        reset_settings_cache()
