@@ -32,7 +32,7 @@ def feedback_loop() -> dict[str, Any]:
         collected["zendesk"] = pull_tickets()
     if settings.reviews_base_url:
         collected["app_store"] = pull_reviews()
-    collected["webhooks"] = process_webhooks()
+    collected["webhooks"] = process_webhooks(score=False)  # scored below with the rest
     if not settings.zendesk_base_url and not settings.reviews_base_url:
         logger.warning("no API source configured (FEEDBACKLOOP_ZENDESK_*, FEEDBACKLOOP_REVIEWS_*)")
     scores = score_feedback()

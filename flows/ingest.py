@@ -19,6 +19,7 @@ from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import DropResult, import_drop
 from feedbackloop.sources.zendesk import SyncHooks, SyncResult, ZendeskClient
 from feedbackloop.web import process_webhook_events
+from flows.score import score_feedback
 
 # I/O tasks: staggered retries for transient source or database failures.
 IO = {"retries": 3, "retry_delay_seconds": [10, 30, 60], "cache_policy": NO_CACHE}
@@ -145,11 +146,14 @@ def drain_webhook_events(engine: Engine) -> int:
 
 
 @flow(name="process-webhook-events")
-def process_webhooks() -> int:
-    """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED)."""
+def process_webhooks(score: bool = True) -> int:
+    """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
+    carry what arrived through the rest of the loop (scoring) in the same run."""
     engine = prepare_database()
     processed = 0
     # Drain in rounds so a burst larger than one round is handled in the same run.
     while (batch := drain_webhook_events(engine)) > 0:
         processed += batch
+    if processed and score:
+        score_feedback()
     return processed

@@ -235,6 +235,96 @@ def web(
 
 
 @app.command()
+def serve(
+    prefect_yaml: Annotated[
+        Path, typer.Option("--prefect-yaml", help="Deployments and schedules to serve.")
+    ] = Path("prefect.yaml"),
+    deployment: Annotated[
+        list[str] | None,
+        typer.Option("--deployment", "-d", help="Serve only these deployments (repeatable)."),
+    ] = None,
+    prefect_port: Annotated[
+        int, typer.Option(help="Port of the Prefect server started when PREFECT_API_URL is unset.")
+    ] = 4200,
+    web: Annotated[bool, typer.Option(help="Also run the webhook receiver.")] = True,
+    host: Annotated[str, typer.Option(help="Interface of the webhook receiver.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the webhook receiver.")] = 8000,
+    limit: Annotated[int | None, typer.Option(help="Most flow runs at once.")] = None,
+) -> None:
+    """Run every deployment in prefect.yaml on its schedule, in one process, with a Prefect
+    server (started here unless PREFECT_API_URL points at one) and the webhook receiver."""
+    from contextlib import ExitStack
+
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.serve import (
+        WEBHOOK_DEPLOYMENT,
+        DeploymentTrigger,
+        ServeError,
+        interrupt_on_sigterm,
+        prefect_server,
+        read_prefect_yaml,
+        webhook_receiver,
+    )
+
+    settings = get_settings()
+    engine = ensure_ready(settings)  # migrate once, before flow runs race to do it
+    os.environ.setdefault("PREFECT_HOME", str(settings.state_path / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    interrupt_on_sigterm()
+    try:
+        specs = read_prefect_yaml(prefect_yaml)
+        with ExitStack() as stack:
+            api_url = os.environ.get("PREFECT_API_URL")
+            if not api_url:
+                console.print(f"starting a Prefect server on 127.0.0.1:{prefect_port} ...")
+                api_url = stack.enter_context(
+                    prefect_server(Path(os.environ["PREFECT_HOME"]), prefect_port)
+                )
+                os.environ["PREFECT_API_URL"] = api_url
+            from prefect import serve as prefect_serve
+            from prefect.settings import PREFECT_API_URL, temporary_settings
+
+            from feedbackloop.serve import load_deployments
+
+            stack.enter_context(temporary_settings({PREFECT_API_URL: api_url}))
+            only = set(deployment) if deployment else None
+            deployments = load_deployments(prefect_yaml, only)
+            served = {d.name for d in deployments}
+            table = Table(title=f"Serving {len(deployments)} deployments from {prefect_yaml}")
+            table.add_column("deployment")
+            table.add_column("schedules")
+            for spec in specs:
+                if spec.name in served:
+                    crons = ", ".join(
+                        s.get("cron", str(s.get("interval")))
+                        + ("" if s.get("active", True) else " (inactive)")
+                        for s in spec.schedules
+                    )
+                    table.add_row(spec.name, crons or "on demand")
+            console.print(table)
+            console.print(f"Prefect API: {api_url} (UI: {api_url.removesuffix('/api')})")
+            if web:
+                from feedbackloop.web import create_app
+
+                trigger = None
+                if WEBHOOK_DEPLOYMENT.split("/")[1] in served:
+                    trigger = DeploymentTrigger(WEBHOOK_DEPLOYMENT).start()
+                    stack.callback(trigger.stop)
+                app_ = create_app(
+                    settings, engine=engine, on_stored=trigger.notify if trigger else None
+                )
+                url = stack.enter_context(webhook_receiver(app_, host, port))
+                console.print(f"webhooks: POST {url}/webhooks/zendesk, {url}/webhooks/{{source}}")
+            console.print("Ctrl-C stops everything.")
+            prefect_serve(*deployments, limit=limit, print_starting_message=False)
+    except ServeError as exc:
+        console.print(f"[red]serve:[/] {exc}")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        console.print("stopped")
+
+
+@app.command()
 def forget(
     email: Annotated[str, typer.Option(help="Address of the person whose data to erase.")],
     rebuild: Annotated[bool, typer.Option(help="Rebuild the marts afterwards.")] = True,

@@ -331,9 +331,11 @@ def create_app(
     *,
     engine: Engine | None = None,
     clock: Callable[[], float] = time.time,
+    on_stored: Callable[[str], None] | None = None,
 ) -> FastAPI:
     """The webhook app. Holds nothing but the engine (from `settings` unless given); `clock`
-    is for tests that replay documented examples with fixed timestamps."""
+    is for tests that replay documented examples with fixed timestamps. `on_stored(source)`
+    is called after a new delivery is committed (`feedbackloop serve` starts a drain run)."""
     if engine is None:
         from feedbackloop.db import get_engine
 
@@ -415,6 +417,8 @@ def create_app(
             # Not stored, so not acknowledged: the sender retries.
             log.exception("webhook %s: could not store delivery %s", source, delivery_id)
             return JSONResponse({"detail": "storage unavailable"}, status_code=503)
+        if new and on_stored is not None:
+            on_stored(source)
         status = "stored" if new else "duplicate"
         return JSONResponse(Stored(status=status, delivery_id=delivery_id).model_dump())
 

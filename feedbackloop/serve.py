@@ -1,0 +1,244 @@
+"""`feedbackloop serve`: a Prefect server, every deployment in `prefect.yaml` and the webhook
+receiver, in one command.
+
+Schedules live only in `prefect.yaml`: `load_deployments` reads them from there, so
+`prefect deploy --all` (a server plus a process work pool) and `serve` run the same schedules.
+A stored webhook delivery triggers a run of the `process-webhook-events` deployment at once
+(coalesced: one run drains every stored delivery); its every-minute schedule is the backstop
+when a trigger is lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib import import_module
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_DEPLOYMENT = "process-webhook-events/process-webhook-events"
+
+
+class ServeError(RuntimeError):
+    """`serve` cannot start; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class DeploymentSpec:
+    """One entry of `prefect.yaml`'s `deployments`, as `serve` needs it."""
+
+    name: str
+    entrypoint: str
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    schedules: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def flow_name(self) -> str:
+        return self.load_flow().name
+
+    def load_flow(self) -> Any:
+        path, _, attr = self.entrypoint.partition(":")
+        module = path.removesuffix(".py").replace("/", ".")
+        return getattr(import_module(module), attr)
+
+
+def read_prefect_yaml(path: Path) -> list[DeploymentSpec]:
+    """The deployments of a `prefect.yaml` (YAML anchors resolved)."""
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ServeError(f"cannot read {path}: {exc}") from exc
+    specs = []
+    for d in spec.get("deployments") or []:
+        if not d.get("name") or not d.get("entrypoint"):
+            raise ServeError(f"{path}: every deployment needs a name and an entrypoint: {d}")
+        specs.append(
+            DeploymentSpec(
+                name=d["name"],
+                entrypoint=d["entrypoint"],
+                description=d.get("description"),
+                tags=tuple(d.get("tags") or ()),
+                parameters=dict(d.get("parameters") or {}),
+                schedules=tuple(d.get("schedules") or ()),
+            )
+        )
+    return specs
+
+
+def _schedule(entry: dict[str, Any]) -> Any:
+    from prefect.schedules import Cron, Interval
+
+    if "cron" in entry:
+        return Cron(
+            entry["cron"],
+            timezone=entry.get("timezone"),
+            active=entry.get("active", True),
+            slug=entry.get("slug"),
+        )
+    if "interval" in entry:
+        return Interval(entry["interval"], active=entry.get("active", True), slug=entry.get("slug"))
+    raise ServeError(f"unsupported schedule (cron or interval expected): {entry}")
+
+
+def load_deployments(path: Path, only: set[str] | None = None) -> list[Any]:
+    """`RunnerDeployment`s for `prefect.serve`, with the schedules written in `path`."""
+    deployments = []
+    for spec in read_prefect_yaml(path):
+        if only and spec.name not in only:
+            continue
+        flow = spec.load_flow()
+        deployments.append(
+            flow.to_deployment(
+                name=spec.name,
+                description=spec.description,
+                tags=list(spec.tags),
+                parameters=spec.parameters or None,
+                schedules=[_schedule(s) for s in spec.schedules],
+            )
+        )
+    if only and len(deployments) != len(only):
+        known = {s.name for s in read_prefect_yaml(path)}
+        raise ServeError(f"unknown deployments: {sorted(only - known)}")
+    return deployments
+
+
+# ------------------------------------------------------------------------ prefect server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _healthy(api_url: str) -> bool:
+    try:
+        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def prefect_server(
+    home: Path, port: int, *, timeout: float = 120.0, log_path: Path | None = None
+) -> Iterator[str]:
+    """Run `prefect server start` on 127.0.0.1 (SQLite under `home`) for the block; yields
+    the API URL. The server is stopped when the block ends, however it ends."""
+    api_url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+    }
+    env.pop("PREFECT_API_URL", None)
+    home.mkdir(parents=True, exist_ok=True)
+    out = (log_path or home / "server.log").open("ab")
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=out, stderr=out)
+    try:
+        deadline = time.monotonic() + timeout
+        while not _healthy(api_url):
+            if proc.poll() is not None:
+                raise ServeError(f"prefect server exited with {proc.returncode}; see {out.name}")
+            if time.monotonic() > deadline:
+                raise ServeError(f"prefect server not up after {timeout:.0f} s; see {out.name}")
+            time.sleep(0.5)
+        yield api_url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        out.close()
+
+
+def interrupt_on_sigterm() -> None:
+    """A plain `kill` then stops the server and the receiver the way Ctrl-C does."""
+    import signal
+
+    def _raise(*_: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, _raise)
+
+
+# ---------------------------------------------------------------------- webhook trigger
+
+
+class DeploymentTrigger:
+    """Starts a run of one deployment when notified, coalescing bursts: at most one start per
+    `min_interval` seconds, and a notification during that pause starts one more run after it,
+    so a delivery stored while a run is finishing is never left waiting for the schedule."""
+
+    def __init__(self, deployment: str, min_interval: float = 2.0) -> None:
+        self.deployment = deployment
+        self.min_interval = min_interval
+        self.started = 0
+        self._wanted = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="webhook-trigger", daemon=True)
+
+    def start(self) -> DeploymentTrigger:
+        self._thread.start()
+        return self
+
+    def notify(self, *_: Any) -> None:
+        self._wanted.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+        self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        from prefect.deployments import run_deployment
+
+        while not self._stop.is_set():
+            self._wanted.wait()
+            if self._stop.is_set():
+                return
+            self._wanted.clear()
+            try:
+                run_deployment(self.deployment, timeout=0, as_subflow=False)
+                self.started += 1
+            except Exception as exc:  # the every-minute schedule still drains the queue
+                log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+            self._stop.wait(self.min_interval)
+
+
+@contextmanager
+def webhook_receiver(app: Any, host: str, port: int) -> Iterator[str]:
+    """Serve the webhook app with uvicorn in a thread for the block; yields its base URL."""
+    import uvicorn
+
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="webhooks", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise ServeError(f"the webhook receiver could not listen on {host}:{port}")
+        time.sleep(0.05)
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
