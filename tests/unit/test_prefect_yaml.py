@@ -48,3 +48,22 @@ def test_no_schedule_is_declared_in_code() -> None:
         if any(word in p.read_text() for word in ("CronSchedule(", "cron=", ".serve("))
     ]
     assert offenders == []
+
+
+def test_serve_builds_every_deployment_with_the_schedules_of_prefect_yaml() -> None:
+    from feedbackloop.serve import load_deployments
+
+    built = {d.name: d for d in load_deployments(REPO / "prefect.yaml")}
+    assert set(built) == {d["name"] for d in DEPLOYMENTS}
+    for spec in DEPLOYMENTS:
+        schedules = built[spec["name"]].schedules
+        expected = [(s["cron"], s["active"]) for s in spec.get("schedules", [])]
+        assert [(s.schedule.cron, s.active) for s in schedules] == expected
+        assert set(built[spec["name"]].tags) == set(spec.get("tags", []))
+
+
+def test_serve_refuses_an_unknown_deployment() -> None:
+    from feedbackloop.serve import ServeError, load_deployments
+
+    with pytest.raises(ServeError, match="no-such-flow"):
+        load_deployments(REPO / "prefect.yaml", {"pull-tickets", "no-such-flow"})
