@@ -6,6 +6,9 @@ resumes where the last committed page ended and stores every record exactly once
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
+
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
@@ -20,6 +23,13 @@ from feedbackloop.sources.drops import DropResult, import_drop
 from feedbackloop.sources.zendesk import SyncHooks, SyncResult, ZendeskClient
 from feedbackloop.web import process_webhook_events
 from flows.score import score_feedback
+
+
+def _run_name(source: str) -> Callable[[], str]:
+    """Run names carry the source and the end of the window pulled (the start is the stored
+    cursor of each stream), e.g. `zendesk-until-2026-11-23T10:05Z`."""
+    return lambda: f"{source}-until-{datetime.now(UTC):%Y-%m-%dT%H:%MZ}"
+
 
 # I/O tasks: staggered retries for transient source or database failures.
 IO = {"retries": 3, "retry_delay_seconds": [10, 30, 60], "cache_policy": NO_CACHE}
@@ -79,7 +89,7 @@ def pull_ticket_stream(
     return sync(engine, client, hash_key=get_settings().hash_key(), hooks=gate)
 
 
-@flow(name="pull-tickets", flow_run_name="pull-tickets-zendesk")
+@flow(name="pull-tickets", flow_run_name=_run_name("zendesk"))
 def pull_tickets() -> dict[str, SyncResult]:
     """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings."""
     logger = get_run_logger()
@@ -109,7 +119,7 @@ def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
     return sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=gate)
 
 
-@flow(name="pull-reviews", flow_run_name="pull-reviews-app-store")
+@flow(name="pull-reviews", flow_run_name=_run_name("app-store"))
 def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
     engine = prepare_database()
@@ -145,7 +155,7 @@ def drain_webhook_events(engine: Engine) -> int:
     return process_webhook_events(engine)
 
 
-@flow(name="process-webhook-events")
+@flow(name="process-webhook-events", flow_run_name=_run_name("webhooks"))
 def process_webhooks(score: bool = True) -> int:
     """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
     carry what arrived through the rest of the loop (scoring) in the same run."""
