@@ -77,6 +77,17 @@ class Settings(BaseSettings):
         description="HMAC secret per source for POST /webhooks/{source} (JSON object).",
     )
     log_level: str = Field(default="INFO", description="Log level of the CLI and flows.")
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Public URL of the dashboard; failure alerts link to its failure view.",
+    )
+    owner_alert_webhook_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Slack incoming-webhook URL of the owners' channel: failed flow runs, exhausted "
+            "actions and health checks failing twice in a row are posted there."
+        ),
+    )
     email_check_deliverability: bool = Field(
         default=False, description="Also look up each email domain's MX records (needs DNS)."
     )

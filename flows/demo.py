@@ -26,6 +26,7 @@ from feedbackloop.demo.sources import REFERENCE_STREAMS, serve_demo_sources
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.gate import GateFailed, record_run
 from feedbackloop.marts import DbtResult, build_marts
+from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.sources.drops import DropResult
 from feedbackloop.sources.zendesk import SyncResult
 from flows.ingest import import_drop_file, pull_reviews, pull_tickets
@@ -100,7 +101,7 @@ def count_rows(engine: Engine) -> dict[str, int]:
     return row_counts(engine)
 
 
-@flow(name="demo-loop", flow_run_name="demo-seed{seed}-{tickets}-tickets")
+@flow(name="demo-loop", flow_run_name="demo-seed{seed}-{tickets}-tickets", **RUN_HOOKS)
 def demo_loop(
     seed: int = 42, tickets: int = 5000, now: datetime | None = None, quiet: bool = False
 ) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from feedbackloop.config import get_settings
 from feedbackloop.marts import DbtResult, build_marts
+from feedbackloop.monitoring.runs import RUN_HOOKS
 from flows.ingest import process_webhooks, pull_reviews, pull_tickets
 from flows.score import score_feedback
 
@@ -23,7 +24,7 @@ def build_models() -> DbtResult:
     return build_marts(get_settings(), quiet=True)
 
 
-@flow(name="feedback-loop")
+@flow(name="feedback-loop", **RUN_HOOKS)
 def feedback_loop() -> dict[str, Any]:
     logger = get_run_logger()
     settings = get_settings()

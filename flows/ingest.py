@@ -17,6 +17,7 @@ from expectations.checkpoints import Validator
 from feedbackloop.config import get_settings
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.governance.gate import GateFailed, table_gate
+from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.sources import zendesk
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import DropResult, import_drop
@@ -89,7 +90,7 @@ def pull_ticket_stream(
     return sync(engine, client, hash_key=get_settings().hash_key(), hooks=gate)
 
 
-@flow(name="pull-tickets", flow_run_name=_run_name("zendesk"))
+@flow(name="pull-tickets", flow_run_name=_run_name("zendesk"), **RUN_HOOKS)
 def pull_tickets() -> dict[str, SyncResult]:
     """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings."""
     logger = get_run_logger()
@@ -119,7 +120,7 @@ def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
     return sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=gate)
 
 
-@flow(name="pull-reviews", flow_run_name=_run_name("app-store"))
+@flow(name="pull-reviews", flow_run_name=_run_name("app-store"), **RUN_HOOKS)
 def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
     engine = prepare_database()
@@ -140,7 +141,7 @@ def import_file(engine: Engine, path: str) -> DropResult:
     )
 
 
-@flow(name="import-drop", flow_run_name="import-drop-{path}")
+@flow(name="import-drop", flow_run_name="import-drop-{path}", **RUN_HOOKS)
 def import_drop_file(path: str) -> DropResult:
     """A JSONL or CSV drop (sales call notes, CS notes, survey answers); re-imports are no-ops."""
     engine = prepare_database()
@@ -155,7 +156,7 @@ def drain_webhook_events(engine: Engine) -> int:
     return process_webhook_events(engine)
 
 
-@flow(name="process-webhook-events", flow_run_name=_run_name("webhooks"))
+@flow(name="process-webhook-events", flow_run_name=_run_name("webhooks"), **RUN_HOOKS)
 def process_webhooks(score: bool = True) -> int:
     """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
     carry what arrived through the rest of the loop (scoring) in the same run."""

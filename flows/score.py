@@ -12,6 +12,7 @@ from expectations.checkpoints import Outcome, Validator
 from feedbackloop.config import get_settings
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.governance.gate import record_run
+from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.scoring import ScoreReport, newest_approved_model, score_pending
 from nlp import load_pipeline
 
@@ -43,7 +44,7 @@ def check_scores(engine: Engine) -> Outcome:
     return outcome
 
 
-@flow(name="score-feedback")
+@flow(name="score-feedback", **RUN_HOOKS)
 def score_feedback() -> ScoreReport:
     logger = get_run_logger()
     engine = prepare_database()

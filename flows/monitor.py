@@ -1,0 +1,61 @@
+"""health-ping: is everything the loop depends on answering, and is every scheduled flow
+running? One row per check in `ops.health_pings`; alerts on the second failure in a row and
+a recovery message when it clears."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import Engine
+
+from feedbackloop.config import get_settings
+from feedbackloop.db import ensure_ready
+from feedbackloop.monitoring import health
+from feedbackloop.monitoring.runs import RUN_HOOKS
+
+PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
+
+
+@task(retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def prepare_database() -> Engine:
+    return ensure_ready(get_settings())
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=120)
+def run_checks(engine: Engine) -> list[health.Check]:
+    settings = get_settings()
+    checks = [health.check_database(engine)]
+    if (prefect := health.check_prefect_api()) is not None:
+        checks.append(prefect)
+    checks += health.check_sources(settings)
+    checks.append(health.check_outbox(engine))
+    if PREFECT_YAML.exists():
+        checks += health.check_flow_freshness(engine, health.expected_flow_periods(PREFECT_YAML))
+    return checks
+
+
+@task(retries=2, retry_delay_seconds=[2, 5], cache_policy=NO_CACHE)
+def record(engine: Engine, checks: list[health.Check]) -> health.PingResult:
+    return health.record_pings(engine, checks)
+
+
+@task(retries=3, retry_delay_seconds=[5, 15, 30], cache_policy=NO_CACHE)
+def send_alerts(result: health.PingResult) -> int:
+    from feedbackloop.monitoring.alerts import send_owner_alert
+
+    for change, check in result.alerts:
+        send_owner_alert(health.alert_text(change, check))
+    return len(result.alerts)
+
+
+@flow(name="health-ping", **RUN_HOOKS)
+def health_ping() -> health.PingResult:
+    logger = get_run_logger()
+    engine = prepare_database()
+    result = record(engine, run_checks(engine))
+    sent = send_alerts(result)
+    failing = [c.name for c in result.checks if not c.ok]
+    logger.info("%s checks, failing: %s, alerts sent: %s", len(result.checks), failing, sent)
+    return result
