@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -43,9 +44,39 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(rf"raw\.reviews\s*│\s*{reviews}\b", out)
         assert re.search(rf"raw\.notes\s*│\s*{notes}\b", out)
         assert re.search(r"ops\.quarantine\s*│\s*3\b", out)
+        _assert_no_card_or_ssn_anywhere(dataset, tmp_path)
         status = subprocess.run(
             [FEEDBACKLOOP, "db", "status"], capture_output=True, text=True, env=env, timeout=120
         )
         assert re.search(r"raw\.tickets\s*│\s*300\b", status.stdout), status.stdout
     finally:
         subprocess.run([FEEDBACKLOOP, "db", "stop"], env=env, capture_output=True, timeout=120)
+
+
+def _secrets_of(dataset: object) -> set[bytes]:
+    """Every card number and SSN the generator wrote into the demo texts, as stored bytes:
+    as written, and with digits only (a masker that dropped separators must not pass)."""
+    found: set[bytes] = set()
+    for f in dataclasses.fields(dataset):  # type: ignore[arg-type]
+        records = getattr(dataset, f.name)
+        if not isinstance(records, (list, tuple)):
+            continue
+        for record in records:
+            for kind, value in getattr(record, "pii_values", ()):
+                if kind in ("CREDIT_CARD", "US_SSN"):
+                    found.add(value.encode())
+                    found.add(re.sub(r"\D", "", value).encode())
+    return found
+
+
+def _assert_no_card_or_ssn_anywhere(dataset: object, root: Path) -> None:
+    """Scan every file the demo left under its state dir (database files and WAL, dbt and
+    Prefect logs and databases, GX Data Docs) for the raw card numbers and SSNs."""
+    secrets = _secrets_of(dataset)
+    assert len(secrets) > 10, "the generated data should contain cards and SSNs to look for"
+    leaks = []
+    for path in (root / "state").rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            data = path.read_bytes()
+            leaks += [(str(path.relative_to(root)), s.decode()) for s in secrets if s in data]
+    assert leaks == [], leaks[:10]
