@@ -1,0 +1,79 @@
+"""PostgreSQL restarted in the middle of the pull-tickets flow: the task fails on the lost
+connection, Prefect retries it, it resumes from the committed cursor, and the run completes
+with every ticket stored once (no partial page survives: rows and cursor commit together)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from feedbackloop.config import Settings, reset_settings_cache
+from feedbackloop.db import ensure_ready
+from feedbackloop.db.embedded import EmbeddedPostgres
+from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from feedbackloop.demo.generator import generate
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+pytestmark = pytest.mark.usefixtures("prefect_harness")
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A server of this test's own: restarting the session's server would hurt other tests."""
+    server = EmbeddedPostgres(tmp_path / "state")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_pull_tickets_survives_a_postgres_restart(
+    own_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import pull_tickets
+
+    settings = Settings(state_dir=own_server.state_dir)
+    engine = ensure_ready(settings)
+    dataset = generate(seed=72, tickets=60, now=NOW)
+    faults = FaultPlan(slow_requests=10_000, delay=0.1, only_paths=("incremental/tickets",))
+    with serve_fake_zendesk(dataset, page_size=10, faults=faults) as fake:
+        for key, value in {
+            "STATE_DIR": str(own_server.state_dir),
+            "ZENDESK_BASE_URL": fake.base_url,
+            "ZENDESK_EMAIL": fake.email,
+            "ZENDESK_API_TOKEN": fake.api_token,
+        }.items():
+            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
+        reset_settings_cache()
+        restarted = threading.Event()
+
+        def restart_mid_stream() -> None:
+            deadline = time.monotonic() + 120
+            while fake.count("incremental/tickets") < 3 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            own_server.stop()
+            time.sleep(1.0)
+            own_server.start()
+            restarted.set()
+
+        restarter = threading.Thread(target=restart_mid_stream, daemon=True)
+        restarter.start()
+        results = pull_tickets()
+        restarter.join(timeout=120)
+
+    assert restarted.is_set()
+    assert results["tickets"].pages < 6  # the retried attempt resumed, it did not start over
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT source_id FROM raw.tickets")).scalars().all()
+        retried = conn.execute(
+            text("SELECT count(*) FROM ops.sync_state WHERE stream = 'tickets'")
+        ).scalar_one()
+    engine.dispose()
+    assert retried == 1
+    assert len(stored) == len(set(stored)) == len(dataset.tickets)
+    assert set(stored) == {t.source_id for t in dataset.tickets}
