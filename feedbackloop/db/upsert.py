@@ -8,6 +8,8 @@ place.
 from __future__ import annotations
 
 import json
+import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -101,6 +103,24 @@ def upsert_rows(
     return result
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value: Any) -> Any:
+    """`value` with what PostgreSQL text and jsonb refuse replaced, recursively: NUL and lone
+    surrogates (undecodable bytes read with `surrogateescape`) by U+FFFD, and the non-finite
+    floats JSON allows in practice (`1e999`, `NaN`) by their names."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
 def quarantine(
     conn: Connection,
     *,
@@ -114,15 +134,15 @@ def quarantine(
     actor: str = "feedbackloop",
 ) -> None:
     """Park a record with its reason and audit it; the payload is masked and made JSON-safe."""
-    safe = json.loads(json.dumps(payload, default=str))
+    safe = storable(json.loads(json.dumps(storable(payload), default=str)))
     if mask_payload is not None:
         safe = mask_payload(safe)
     conn.execute(
         insert(Quarantine).values(
             source=source,
             stream=stream,
-            source_id=source_id,
-            reason=reason,
+            source_id=storable(source_id),
+            reason=storable(reason),
             payload=safe,
             flow_run_id=flow_run_id,
         )
@@ -132,7 +152,7 @@ def quarantine(
         actor=actor,
         action="quarantine",
         entity_type=stream,
-        entity_id=source_id,
+        entity_id=storable(source_id),
         details={"source": source},
-        reason=reason,
+        reason=storable(reason),
     )

@@ -63,6 +63,7 @@ EXCERPT_CHARS = 500
 
 _SOURCE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 _AT_WORD = re.compile(r"[^\s\"',;]*@[^\s\"',;]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 class DropRecord(BaseModel):
@@ -86,6 +87,10 @@ class DropRecord(BaseModel):
     def _blank_is_missing(cls, data: Any) -> Any:
         # CSV has no null: an empty cell means "not given", so defaults apply.
         if isinstance(data, dict):
+            if any(isinstance(v, str) and _undecodable(v) for v in data.values()):
+                raise ValueError("invalid Unicode (a lone surrogate escape)")
+            # NUL carries no meaning in a note and PostgreSQL text cannot hold it.
+            data = {k: v.replace("\x00", "") if isinstance(v, str) else v for k, v in data.items()}
             return {k: v for k, v in data.items() if not (isinstance(v, str) and not v.strip())}
         return data
 
@@ -143,13 +148,20 @@ def _format_of(path: Path) -> str:
     raise ValueError(f"{path.name}: unsupported drop format {suffix!r} (use .jsonl or .csv)")
 
 
+def _undecodable(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
 def _jsonl(fh: io.TextIOBase) -> Iterator[_Line]:
     for number, line in enumerate(fh, start=1):
         if not line.strip():
             continue
+        if _undecodable(line):
+            yield _Line(number, None, "invalid UTF-8", line)
+            continue
         try:
             value = json.loads(line)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             yield _Line(number, None, f"malformed JSON: {type(exc).__name__}", line)
             continue
         if not isinstance(value, dict):
@@ -181,6 +193,9 @@ def _csv(fh: io.TextIOBase) -> Iterator[_Line]:
         number, start = start, reader.line_num + 1
         if None in row:
             yield _Line(number, None, "more cells than header columns", None)
+            continue
+        if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
+            yield _Line(number, None, "invalid UTF-8", None)
             continue
         yield _Line(number, dict(row))
 
@@ -402,7 +417,8 @@ def import_drop(
         bad.clear()
         seen.clear()
 
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    # surrogateescape: an undecodable byte spoils its own line (quarantined), not the file.
+    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
         lines = _jsonl(fh) if fmt == "jsonl" else _csv(fh)
         for line in lines:
             result.read += 1

@@ -49,7 +49,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop.config import Settings
 from feedbackloop.db.models import WebhookEvent
-from feedbackloop.db.upsert import quarantine
+from feedbackloop.db.upsert import quarantine, storable
 from feedbackloop.governance.pii import mask, mask_value
 
 __all__ = [
@@ -393,7 +393,8 @@ def create_app(
         delivery_id = _delivery_id(delivery_header, signature, timestamp, body)
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            # RecursionError: nesting deeper than the parser goes is malformed for us too.
             payload, reason = None, f"malformed JSON: {type(exc).__name__}"
         else:
             reason = "payload is not a JSON object"
@@ -407,8 +408,10 @@ def create_app(
         delivery = _Delivery(
             source=source,
             delivery_id=delivery_id,
-            event_type=_event_type(payload),
-            payload=mask_value(payload),
+            event_type=storable(_event_type(payload)),
+            # jsonb refuses NUL and lone surrogates: replaced, so such a delivery is stored
+            # (and later quarantined or loaded) instead of being refused for ever.
+            payload=storable(mask_value(payload)),
             event_time=_event_time(payload, sent_at),
         )
         try:
