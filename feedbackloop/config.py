@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -116,6 +117,49 @@ class Settings(BaseSettings):
     dbt_project_dir: Path = Field(
         default=Path(__file__).resolve().parent.parent / "dbt_project",
         description="The dbt project the marts are built from.",
+    )
+    # Learn, topic clustering (issue #8; feedbackloop/topics.py, `feedbackloop topics`): which
+    # encoder turns text into vectors ("minilm" needs the embeddings extra), recorded on every
+    # cluster and assignment; clusters with at least TOPIC_MIN_CLUSTER_SIZE members are
+    # candidates (FAQ, review).
+    topic_encoder: Literal["light", "minilm"] = Field(
+        default="light",
+        description="Topic encoder: light (TF-IDF over lemmas + LSA) or minilm (embeddings extra).",
+    )
+    topic_min_cluster_size: int = Field(
+        default=30, ge=2, description="Members a topic cluster needs to be a candidate."
+    )
+    # Route (issue #6): the rules file, the action targets and the outbox dispatcher. Zendesk
+    # actions reuse the ZENDESK_* settings; failed actions alert ROUTING_ALERT_CHANNEL or, when
+    # unset, the owners' channel (OWNER_ALERT_WEBHOOK_URL).
+    routing_rules_path: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "config" / "routing.yml",
+        description="The routing rules (YAML), validated on load: config/routing.yml.",
+    )
+    slack_webhook_urls: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="Slack incoming-webhook URL per channel name the rules use (JSON object).",
+    )
+    hubspot_base_url: str | None = Field(
+        default=None, description="HubSpot API base URL (https://api.hubapi.com)."
+    )
+    hubspot_token: SecretStr | None = Field(
+        default=None, description="HubSpot private-app access token (sent as a Bearer token)."
+    )
+    routing_alert_channel: str | None = Field(
+        default=None,
+        description=(
+            "Channel (a key of SLACK_WEBHOOK_URLS) told about actions that failed for good; "
+            "unset: the owners' channel."
+        ),
+    )
+    routing_max_attempts: int = Field(
+        default=5, ge=1, le=50, description="Attempts per action before it fails and alerts."
+    )
+    routing_retry_delay: float = Field(
+        default=60.0,
+        ge=0,
+        description="Seconds before the first retry of an action; doubles per attempt (max 1 h).",
     )
 
     @field_validator("database_url", mode="before")

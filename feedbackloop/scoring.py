@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import json as _json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop import progress
@@ -52,6 +52,11 @@ _PENDING = text(
 )
 
 
+# Called inside the transaction that upserts a batch of scores, with that connection and the
+# batch's score rows: what it writes (routing decisions) commits with the scores or not at all.
+ScoredHook = Callable[[Connection, list[dict[str, Any]]], None]
+
+
 @dataclass
 class ScoreReport:
     """What one run scored, and (`totals`) the distribution over every item scored with this
@@ -86,9 +91,15 @@ def _pending(engine: Engine, model_version: str, batch_size: int) -> Iterator[li
 
 
 def score_pending(
-    engine: Engine, nlp: Any, *, batch_size: int = 1000, total: int | None = None
+    engine: Engine,
+    nlp: Any,
+    *,
+    batch_size: int = 1000,
+    total: int | None = None,
+    on_scored: ScoredHook | None = None,
 ) -> ScoreReport:
-    """Score pending items in batches through `nlp.pipe` and upsert their scores."""
+    """Score pending items in batches through `nlp.pipe` and upsert their scores; `on_scored`
+    runs in each batch's transaction (see `ScoredHook`)."""
     model_version = _model_version(nlp)
     report = ScoreReport(model_version=model_version)
     stmt = pg_insert(FeedbackScore)
@@ -129,6 +140,8 @@ def score_pending(
             report.not_english += doc._.language not in ("en", "und")
         with engine.begin() as conn:
             conn.execute(upsert, rows)
+            if on_scored is not None:
+                on_scored(conn, rows)
         report.scored += len(rows)
         progress.report("score feedback", len(rows), total)
     report.totals = distribution(engine, model_version)

@@ -4,7 +4,9 @@ Stages today: prepare the database -> generate -> load the CRM and help-center r
 (masked, GX gate) -> collect through the real connectors from fake Zendesk and App Store servers
 on 127.0.0.1 and a notes drop file (the pull-tickets, pull-reviews and import-drop subflows,
 each masking and gating every page) -> merge duplicate contacts -> score sentiment (the
-score-feedback subflow) -> dbt build -> GX checks on the dbt output -> count.
+score-feedback subflow; routing rules decide in the same transactions) -> route (the
+route-actions subflow sends to fake Zendesk, Slack and HubSpot servers) -> topic clusters
+(cluster-topics) -> dbt build -> GX checks on the dbt output -> count.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from expectations.checkpoints import Outcome, Validator
 from feedbackloop.config import get_settings, settings_overridden
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.db.stats import row_counts
+from feedbackloop.demo.fake_targets import serve_routing_fakes
 from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.demo.load import LoadReport, load_dataset
 from feedbackloop.demo.sources import REFERENCE_STREAMS, serve_demo_sources
@@ -27,9 +30,12 @@ from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.gate import GateFailed, record_run
 from feedbackloop.marts import DbtResult, build_marts
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.routing import RouteReport, RoutingSummary, demo_summary, explain_text
 from feedbackloop.sources.drops import DropResult
 from feedbackloop.sources.zendesk import SyncResult
 from flows.ingest import import_drop_file, pull_reviews, pull_tickets
+from flows.learning import cluster_topics
+from flows.route import route_actions
 from flows.score import score_feedback
 
 
@@ -76,6 +82,20 @@ def collect_from_fakes(dataset: DemoDataset) -> dict[str, dict[str, SyncResult |
         }
 
 
+def route_to_fakes(dataset: DemoDataset) -> RouteReport:
+    """The real route-actions subflow, sending to fakes of Zendesk, Slack and HubSpot."""
+    with serve_routing_fakes(dataset) as targets, settings_overridden(targets.settings):
+        return route_actions()
+
+
+@task(cache_policy=NO_CACHE)
+def summarize_routing(engine: Engine) -> tuple[RoutingSummary, str | None]:
+    """Actions by type and rule, and why the most telling one was decided."""
+    summary = demo_summary(engine)
+    example = summary.example_action_id
+    return summary, None if example is None else explain_text(engine, str(example))
+
+
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE)
 def merge_contacts(engine: Engine) -> int:
     with engine.begin() as conn:
@@ -118,6 +138,9 @@ def demo_loop(
     collected = collect_from_fakes(dataset)  # the subflows stop on a failed gate themselves
     merged = merge_contacts(engine)
     scores = score_feedback()
+    routed = route_to_fakes(dataset)
+    routing, explained = summarize_routing(engine)
+    topics = cluster_topics()
     dbt = build_models(quiet)
     marts_check = check_models(engine, validator)
     counts = count_rows(engine)
@@ -131,6 +154,10 @@ def demo_loop(
         "collected": collected,
         "merged_contacts": merged,
         "scores": scores,
+        "routed": routed,
+        "routing": routing,
+        "explained": explained,
+        "topics": topics,
         "dbt": dbt,
         "marts_check": marts_check,
         "data_docs": validator.data_docs_index,

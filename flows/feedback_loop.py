@@ -1,8 +1,8 @@
 """feedback_loop: the whole loop as far as it is built, one subflow per stage.
 
-collect (every configured source, stored webhook deliveries) -> score -> marts. Governance
-runs inside each stage (masking before storage, quarantine, audit); routing and learning join
-here when they are built.
+collect (every configured source, stored webhook deliveries) -> score (routing decisions in
+the same transactions) -> route (send the outbox) -> topics -> marts. Governance runs inside
+each stage (masking before storage, quarantine, audit).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from feedbackloop.config import get_settings
 from feedbackloop.marts import DbtResult, build_marts
 from feedbackloop.monitoring.runs import RUN_HOOKS
 from flows.ingest import process_webhooks, pull_reviews, pull_tickets
+from flows.learning import cluster_topics
+from flows.route import route_actions
 from flows.score import score_feedback
 
 
@@ -37,5 +39,15 @@ def feedback_loop() -> dict[str, Any]:
     if not settings.zendesk_base_url and not settings.reviews_base_url:
         logger.warning("no API source configured (FEEDBACKLOOP_ZENDESK_*, FEEDBACKLOOP_REVIEWS_*)")
     scores = score_feedback()
+    # Not strict: a target missing from the settings leaves its actions pending (the health
+    # ping alerts on the backlog) rather than holding back the marts.
+    routed = route_actions(strict=False)
+    topics = cluster_topics()
     marts = build_models()
-    return {"collected": collected, "scores": scores, "marts": marts}
+    return {
+        "collected": collected,
+        "scores": scores,
+        "routed": routed,
+        "topics": topics,
+        "marts": marts,
+    }

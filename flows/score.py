@@ -1,4 +1,9 @@
-"""score_feedback: every new or changed feedback item scored once, scores checked by GX."""
+"""score_feedback: every new or changed feedback item scored once, scores checked by GX.
+
+The routing rules decide in the transaction that writes each batch of scores, so a score and
+the actions it causes commit together (route-actions sends them, and catches up on any item
+scored without a decision).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +14,11 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from expectations.checkpoints import Outcome, Validator
-from feedbackloop.config import get_settings
+from feedbackloop.config import ConfigError, get_settings
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.governance.gate import record_run
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.routing import DecideReport, RulesFile, rules_from_settings, scored_hook
 from feedbackloop.scoring import ScoreReport, newest_approved_model, score_pending
 from nlp import load_pipeline
 
@@ -27,9 +33,24 @@ def load_scorer() -> Any:
     return load_pipeline(newest_approved_model(get_settings()))
 
 
+@task(cache_policy=NO_CACHE)
+def load_routing_rules() -> RulesFile | None:
+    """The rules, or None when the file is invalid: scoring goes on without deciding, and the
+    route-actions flow fails on the same file with the error naming the rule and field."""
+    try:
+        return rules_from_settings(get_settings())
+    except ConfigError as exc:
+        get_run_logger().warning("scoring without routing decisions: %s", exc)
+        return None
+
+
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=3600)
-def score_new_items(engine: Engine, scorer: Any) -> ScoreReport:
-    return score_pending(engine, scorer)
+def score_new_items(
+    engine: Engine, scorer: Any, rules: RulesFile | None
+) -> tuple[ScoreReport, DecideReport]:
+    decided = DecideReport()
+    hook = None if rules is None else scored_hook(rules, report=decided)
+    return score_pending(engine, scorer, on_scored=hook), decided
 
 
 @task(cache_policy=NO_CACHE)
@@ -45,13 +66,21 @@ def check_scores(engine: Engine) -> Outcome:
 
 
 @flow(name="score-feedback", **RUN_HOOKS)
-def score_feedback() -> ScoreReport:
+def score_feedback(route: bool = True) -> ScoreReport:
+    """`route=False` scores without routing decisions (route-actions decides later)."""
     logger = get_run_logger()
     engine = prepare_database()
     scorer = load_scorer()
-    report = score_new_items(engine, scorer)
+    rules = load_routing_rules() if route else None
+    report, decided = score_new_items(engine, scorer, rules)
     outcome = check_scores(engine)
     if not outcome.success:
         raise RuntimeError(f"scored feedback failed its checks: {outcome.summary()}")
-    logger.info("scored %s items with %s", report.scored, report.model_version)
+    logger.info(
+        "scored %s items with %s; routing decided %s actions %s",
+        report.scored,
+        report.model_version,
+        decided.decided,
+        dict(decided.actions),
+    )
     return report

@@ -26,6 +26,8 @@ from rich.table import Table
 from feedbackloop import progress
 from feedbackloop.cli.nlp import app as nlp_app
 from feedbackloop.cli.pii import app as pii_app
+from feedbackloop.cli.routing import app as routing_app
+from feedbackloop.cli.topics import app as topics_app
 from feedbackloop.config import ENV_PREFIX, ConfigError, get_settings
 from feedbackloop.governance.logging import install_pii_logging_filter
 
@@ -46,6 +48,8 @@ governance_app = typer.Typer(
 app.add_typer(governance_app, name="governance")
 app.add_typer(pii_app, name="pii")
 app.add_typer(nlp_app, name="nlp")
+app.add_typer(routing_app, name="routing")
+app.add_typer(topics_app, name="topics")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -56,6 +60,9 @@ def _prefect_defaults() -> None:
     settings = get_settings()
     os.environ.setdefault("PREFECT_HOME", str(settings.state_path / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The first start on a fresh machine migrates Prefect's database, which takes longer
+    # than the default 20 s on a small machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     # Prefect's own run logs would tear through the progress bars; warnings still show.
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
@@ -359,6 +366,25 @@ def _user() -> str:
         return "unknown"
 
 
+# ---------------------------------------------------------------------------------- explain
+
+
+@app.command()
+def explain(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="An action id (42), a reply reference (fl-...), or an item "
+            "(ticket:zendesk:12345, zendesk:12345)."
+        ),
+    ],
+) -> None:
+    """Why the loop did what it did to an item or an action, in plain words."""
+    from feedbackloop.cli.routing import explain as explain_target
+
+    explain_target(target)
+
+
 # ------------------------------------------------------------------------------------- demo
 
 
@@ -467,6 +493,26 @@ def _print_demo_summary(result: dict) -> None:
     labels.add_row("frustrated", f"{totals.get('frustrated', 0):,}")
     labels.add_row("not English (flagged)", f"{totals.get('not_english', 0):,}")
     console.print(labels)
+
+    from feedbackloop.cli.routing import summary_table
+
+    console.print(summary_table(result["routing"]))
+    dispatched = result["routed"].dispatched
+    if dispatched is not None:
+        console.print(
+            f"dispatched to the fakes: {dispatched.sent:,} sent, {dispatched.retrying:,} "
+            f"retrying, {dispatched.failed:,} failed"
+        )
+    if result["explained"]:
+        console.print(f"[bold]feedbackloop explain {result['routing'].example_action_id}[/]")
+        console.print(result["explained"], highlight=False, markup=False, soft_wrap=True)
+
+    topics = result["topics"]
+    console.print(
+        f"Topics ({topics.encoder}): {topics.clusters:,} clusters, {topics.candidates:,} with at "
+        f"least {get_settings().topic_min_cluster_size} items; outliers "
+        f"{100 * topics.outlier_share:.1f}% of {topics.items:,} consented items"
+    )
 
     dbt = result["dbt"]
     models = sum(1 for n in dbt.passed if n.startswith("model."))

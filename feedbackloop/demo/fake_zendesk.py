@@ -13,6 +13,15 @@ It follows the documented shapes of the endpoints the connector uses:
   `page[size]`/`page[after]` (`meta.has_more`, `meta.after_cursor`, `links.next`), offset
   pagination without `page[size]`.
 - `GET /api/v2/users/show_many.json`, `/api/v2/organizations/show_many.json` (`ids=`).
+- Ticket updates (routing actions): `PUT /api/v2/tickets/{id}.json` with `{"ticket":
+  {"comment": {"body", "public"}, "priority", "tags"}}` (200 with the ticket and its audit; 422
+  `RecordInvalid` for a bad priority, an empty comment or a closed ticket),
+  `PUT /api/v2/tickets/{id}/tags.json` (adds tags, 200 `{"tags"}`),
+  `GET /api/v2/tickets/{id}.json` and
+  `GET /api/v2/tickets/{id}/comments.json` (`sort_order`, `per_page`/`page`, `next_page`). As
+  documented, `Idempotency-Key` covers ticket creation only: updates ignore it (it is recorded),
+  so a repeated comment is a second comment. `update_faults` (a `WriteFaults`) injects 429s,
+  5xx and answers dropped after the update was applied; `writes` records every update received.
 
 Basic auth `{email}/token:{api_token}` is checked (401 otherwise). A `FaultPlan` injects 429
 storms (with or without `Retry-After`), 500s, slow responses, malformed records and deleted
@@ -23,6 +32,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -33,6 +45,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+from feedbackloop.demo.fake_targets import Received, WriteFaults
 from feedbackloop.demo.generator import DemoDataset
 from feedbackloop.demo.json_http import JsonHandler
 
@@ -46,6 +59,10 @@ __all__ = [
 # The custom ticket field the fake puts the product area in.
 PRODUCT_AREA_FIELD_ID = 360_000_000_001
 SYSTEM_USER_ID = -1
+API_USER_ID = 39_000_000  # the API user routing actions write as
+_TICKET_WRITE = re.compile(r"/api/v2/tickets/(\d+)(/tags)?\.json")
+_TICKET_READ = re.compile(r"/api/v2/tickets/(\d+)(/comments)?")
+_PRIORITIES = ("urgent", "high", "normal", "low")
 _LOCALES = {"en": "en-US", "de": "de", "fr": "fr", "es": "es", "pt": "pt-BR"}
 
 
@@ -117,6 +134,11 @@ class FakeZendesk:
     _ratings: list[_Item] = field(default_factory=list, init=False, repr=False)
     _user_ids: dict[str, int] = field(default_factory=dict, init=False, repr=False)
     _contact_ids: set[str] = field(default_factory=set, init=False, repr=False)
+    # Routing actions: faults for updates, updates received, comments added through the API.
+    update_faults: WriteFaults = field(default_factory=WriteFaults)
+    writes: list[Received] = field(default_factory=list)
+    added_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    _next_comment_id: int = field(default=80_000_000_000, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._build()
@@ -390,7 +412,168 @@ class FakeZendesk:
             if route == "/api/v2/organizations/show_many":
                 ids = {int(i) for i in q.get("ids", "").split(",") if i.strip().isdigit()}
                 return 200, {"organizations": [o for k, o in self._orgs.items() if k in ids]}
+            if match := _TICKET_READ.fullmatch(route):
+                return self._ticket_read(int(match.group(1)), bool(match.group(2)), path, q)
         return 404, {"error": "InvalidEndpoint", "description": "Not found"}
+
+    # ------------------------------------------------------------------- updates
+
+    def _find(self, ticket_id: int) -> _Item | None:
+        return next((i for i in self._tickets if i.body.get("id") == ticket_id), None)
+
+    def comments(self, ticket_id: str | int) -> list[dict[str, Any]]:
+        """The ticket's comments: the dataset's, then those added through the API."""
+        tid = str(ticket_id)
+        out = [
+            {
+                "id": int(c.source_id),
+                "type": "Comment",
+                "author_id": (
+                    SYSTEM_USER_ID
+                    if c.author_source_id is None
+                    else self._user_ids.get(c.author_source_id, SYSTEM_USER_ID)
+                ),
+                "body": c.body,
+                "html_body": f"<p>{c.body}</p>",
+                "plain_body": c.body,
+                "public": c.is_public,
+                "attachments": [],
+                "via": {"channel": "web"},
+                "metadata": {},
+                "created_at": _iso(c.created_at),
+            }
+            for c in self.dataset.comments
+            if c.ticket_source_id == tid
+        ]
+        return out + list(self.added_comments.get(int(tid), []))
+
+    def _ticket_read(
+        self, ticket_id: int, comments: bool, path: str, q: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
+        item = self._find(ticket_id)
+        if item is None:
+            return 404, {"error": "RecordNotFound", "description": "Not found"}
+        if not comments:
+            return 200, {"ticket": dict(item.body)}
+        every = self.comments(ticket_id)
+        if q.get("sort_order") == "desc":
+            every.reverse()
+        size = self._limit(q, "per_page")
+        page_no = int(q["page"]) if q.get("page", "").isdigit() else 1
+        chunk = every[(page_no - 1) * size : page_no * size]
+        more = page_no * size < len(every)
+        params = {k: v for k, v in q.items() if k != "page"}
+        return 200, {
+            "comments": chunk,
+            "next_page": (
+                f"{self.base_url}{path}?{urlencode({**params, 'page': page_no + 1})}"
+                if more
+                else None
+            ),
+            "previous_page": None,
+            "count": len(every),
+        }
+
+    def handle_write(self, method: str, path: str, body: Any) -> tuple[int, dict[str, Any]]:
+        """Apply a ticket update as Zendesk does; the caller has checked auth and faults."""
+        match = _TICKET_WRITE.fullmatch(path)
+        if method != "PUT" or match is None:
+            return 404, {"error": "InvalidEndpoint", "description": "Not found"}
+        if not isinstance(body, dict):
+            return 400, {"error": "InvalidJSON", "description": "The request body is not JSON"}
+        with self._lock:
+            item = self._find(int(match.group(1)))
+            if item is None:
+                return 404, {"error": "RecordNotFound", "description": "Not found"}
+            if item.body.get("status") == "closed":
+                return 422, {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": {
+                        "status": [{"description": "Status: closed prevents ticket update"}]
+                    },
+                }
+            if match.group(2):  # Add Tags: union with the ticket's tags
+                tags = body.get("tags")
+                if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                    return 400, {"error": "InvalidValue", "description": "tags must be a list"}
+                merged = list(item.body.get("tags") or [])
+                merged += [t for t in tags if t not in merged]
+                item.body["tags"] = merged
+                self._touch(item)
+                return 200, {"tags": merged}
+            ticket = body.get("ticket")
+            if not isinstance(ticket, dict):
+                return 400, {"error": "InvalidValue", "description": "ticket is required"}
+            details: dict[str, list[dict[str, str]]] = {}
+            if "priority" in ticket and ticket["priority"] not in (*_PRIORITIES, None):
+                details["priority"] = [
+                    {"description": "Priority: is not valid", "error": "InvalidValue"}
+                ]
+            comment = ticket.get("comment")
+            if comment is not None and not (
+                isinstance(comment, dict) and (comment.get("body") or comment.get("html_body"))
+            ):
+                details["comment"] = [{"description": "Comment: cannot be blank"}]
+            if details:
+                return 422, {
+                    "error": "RecordInvalid",
+                    "description": "Record validation errors",
+                    "details": details,
+                }
+            events: list[dict[str, Any]] = []
+            if "priority" in ticket and ticket["priority"] != item.body.get("priority"):
+                events.append(
+                    {
+                        "type": "Change",
+                        "field_name": "priority",
+                        "value": ticket["priority"],
+                        "previous_value": item.body.get("priority"),
+                    }
+                )
+                item.body["priority"] = ticket["priority"]
+            if isinstance(ticket.get("tags"), list):  # Update Ticket replaces the tags
+                item.body["tags"] = list(ticket["tags"])
+            if comment is not None:
+                self._next_comment_id += 1
+                text = str(comment.get("body") or comment.get("html_body"))
+                added = {
+                    "id": self._next_comment_id,
+                    "type": "Comment",
+                    "author_id": API_USER_ID,
+                    "body": text,
+                    "html_body": f"<p>{text}</p>",
+                    "plain_body": text,
+                    "public": bool(comment.get("public", True)),
+                    "attachments": [],
+                    "via": {"channel": "api"},
+                    "metadata": {},
+                    "created_at": _iso(datetime.now(UTC)),
+                }
+                self.added_comments.setdefault(item.body["id"], []).append(added)
+                events.append({"type": "Comment", **added})
+            self._touch(item)
+            self._next_comment_id += 1
+            return 200, {
+                "ticket": dict(item.body),
+                "audit": {
+                    "id": self._next_comment_id,
+                    "ticket_id": item.body["id"],
+                    "created_at": item.body["updated_at"],
+                    "author_id": API_USER_ID,
+                    "metadata": {"system": {}, "custom": {}},
+                    "via": {"channel": "api"},
+                    "events": events,
+                },
+            }
+
+    def _touch(self, item: _Item) -> None:
+        """An update moves the ticket past every export cursor, as in Zendesk."""
+        ts = self._bump()
+        item.body["updated_at"] = _iso(datetime.fromtimestamp(ts, UTC))
+        item.body["generated_timestamp"] = ts
+        item.ts = ts
+        self._tickets.sort(key=lambda i: (i.ts, i.key))
 
     def _limit(self, q: dict[str, str], key: str = "per_page") -> int:
         try:
@@ -540,6 +723,48 @@ def _handler_for(fake: FakeZendesk) -> type[BaseHTTPRequestHandler]:
                 return
             code, body = fake.handle(parts.path, parse_qs(parts.query))
             self._send(code, body, {})
+
+        def do_PUT(self) -> None:
+            # Headers and body go out in two writes: without this, each update answer waits
+            # ~40 ms for the client's delayed ACK (only update connections are affected).
+            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body: Any = json.loads(raw) if raw else None
+            except ValueError:
+                body = None
+            parts = urlsplit(self.path)
+            with fake._lock:
+                fake.requests.append(self.path)
+                fake.writes.append(
+                    Received(
+                        "PUT",
+                        parts.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        time.time(),
+                    )
+                )
+            if not fake._authorized(self.headers.get("Authorization")):
+                self._send(401, {"error": "Couldn't authenticate you"}, {})
+                return
+            fault = fake.update_faults.next(parts.path)
+            if fault == "rate_limited":
+                after = fake.update_faults.retry_after
+                headers = {} if after is None else {"Retry-After": str(after)}
+                self._send(429, {"error": "TooManyRequests"}, headers)
+                return
+            if fault == "server_error":
+                self._send(fake.update_faults.error_status, {"error": "InternalError"}, {})
+                return
+            code, answer = fake.handle_write("PUT", parts.path, body)
+            if fake.update_faults.delay_after_processing:
+                time.sleep(fake.update_faults.delay_after_processing)
+            if fault == "drop":  # applied, never answered
+                self.close_connection = True
+                return
+            self._send(code, answer, {})
 
     return Handler
 

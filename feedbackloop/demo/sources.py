@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
 from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
@@ -28,6 +29,8 @@ class DemoSources:
 
     settings: dict[str, str]
     drop_path: Path
+    # The running FakeZendesk and FakeAppStore, for callers that change data mid-run.
+    fakes: tuple[Any, Any] = ()  # type: ignore[assignment]
 
 
 def _drop_record(note: DemoNote) -> dict[str, object]:
@@ -86,4 +89,5 @@ def serve_demo_sources(
                 "reviews_private_key_path": str(key_path),
             },
             drop_path=drop,
+            fakes=(zendesk, app_store),
         )

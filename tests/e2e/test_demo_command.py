@@ -44,6 +44,14 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(rf"raw\.reviews\s*│\s*{reviews}\b", out)
         assert re.search(rf"raw\.notes\s*│\s*{notes}\b", out)
         assert re.search(r"ops\.quarantine\s*│\s*3\b", out)
+        # Routed: decided with the scores, sent once each to the fakes, one explained.
+        sent = re.search(r"dispatched to the fakes: ([\d,]+) sent, 0 retrying, 0 failed", out)
+        assert sent and int(sent[1].replace(",", "")) > 0, out[-4000:]
+        assert re.search(rf"ops\.action_attempts\s*│\s*{sent[1]}\b", out)
+        assert re.search(r"all rules\s*│\s*auto_reply\s*│", out)
+        assert re.search(r"Action #\d+ \(fl-[0-9a-f]+\)", out)
+        assert "Why: rule" in out
+        assert re.search(r"Topics \(light-v1\): [\d,]+ clusters", out)
         _assert_no_card_or_ssn_anywhere(dataset, tmp_path)
         status = subprocess.run(
             [FEEDBACKLOOP, "db", "status"], capture_output=True, text=True, env=env, timeout=120

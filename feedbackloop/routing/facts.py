@@ -1,0 +1,279 @@
+"""What the rules know about an item, read in one query per batch.
+
+The customer is resolved as the marts resolve it (`int_contacts_resolved`): the item's contact,
+its canonical contact after merges, and consent as the most restrictive decision of everyone
+merged into that canonical contact (no record means no consent). Email validity and erasure
+come from the contact's own preferred record (CRM first, then Zendesk, then drops), tier and ARR
+from its account. `repeat_contacts` counts the customer's tickets, reviews and CSAT comments in
+the N days up to and including the item (notes are written by staff, not by the customer).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import DateTime, Integer, String
+
+from feedbackloop.routing.rules import ItemFacts, excerpt
+
+__all__ = ["ItemKey", "load_facts"]
+
+ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
+
+_FACTS = text(
+    """
+    WITH keys AS (
+        SELECT * FROM unnest(:types, :sources, :ids, :versions)
+            AS k(item_type, item_source, item_source_id, model_version)
+    ),
+    items AS (
+        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
+               t.requester_source_id AS contact_id, t.account_source_id AS account_id,
+               'zendesk_' || coalesce(t.channel, 'unknown') AS channel, t.language,
+               CASE WHEN t.source = 'zendesk' THEN t.source_id END AS ticket_id,
+               t.status AS ticket_status, t.product_area,
+               coalesce(t.created_at, t.updated_at) AS created_at,
+               concat_ws(E'\\n', t.subject, t.description) AS body
+        FROM keys k
+        JOIN raw.tickets t ON k.item_type = 'ticket' AND t.source = k.item_source
+                          AND t.source_id = k.item_source_id
+        UNION ALL
+        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
+               r.requester_source_id, t.account_source_id, 'zendesk_csat', t.language,
+               CASE WHEN r.source = 'zendesk' THEN r.ticket_source_id END, t.status,
+               t.product_area, coalesce(r.created_at, r.updated_at), r.comment
+        FROM keys k
+        JOIN raw.satisfaction_ratings r ON k.item_type = 'satisfaction_rating'
+             AND r.source = k.item_source AND r.source_id = k.item_source_id
+        LEFT JOIN raw.tickets t ON t.source = r.source AND t.source_id = r.ticket_source_id
+        UNION ALL
+        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
+               v.contact_source_id, NULL, v.source, v.language, NULL, NULL, NULL,
+               coalesce(v.created_at, v.updated_at), concat_ws(E'\\n', v.title, v.body)
+        FROM keys k
+        JOIN raw.reviews v ON k.item_type = 'review' AND v.source = k.item_source
+                          AND v.source_id = k.item_source_id
+        UNION ALL
+        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
+               n.contact_source_id, n.account_source_id, n.kind, NULL, NULL, NULL, NULL,
+               coalesce(n.created_at, n.updated_at), n.text
+        FROM keys k
+        JOIN raw.notes n ON k.item_type = 'note' AND n.source = k.item_source
+                        AND n.source_id = k.item_source_id
+    ),
+    contact AS (
+        SELECT DISTINCT ON (c.source_id) c.source_id, c.account_source_id, c.email_valid,
+               c.email_invalid_reason, c.erased_at, c.language
+        FROM raw.contacts c
+        WHERE c.source_id IN (SELECT contact_id FROM items)
+        ORDER BY c.source_id, CASE c.source WHEN 'crm' THEN 0 WHEN 'zendesk' THEN 1 ELSE 2 END,
+                 c.updated_at DESC
+    ),
+    canon AS (
+        SELECT i.contact_id, coalesce(m.merged_into_source_id, i.contact_id) AS customer_id
+        FROM (SELECT DISTINCT contact_id FROM items WHERE contact_id IS NOT NULL) i
+        LEFT JOIN LATERAL (
+            SELECT merged_into_source_id FROM ops.contact_merges m
+            WHERE m.contact_source_id = i.contact_id
+            ORDER BY (m.contact_source = 'crm') DESC, m.merged_at DESC
+            LIMIT 1
+        ) m ON true
+    ),
+    members AS (
+        SELECT DISTINCT customer_id, customer_id AS member FROM canon
+        UNION
+        SELECT c.customer_id, m.contact_source_id
+        FROM (SELECT DISTINCT customer_id FROM canon) c
+        JOIN ops.contact_merges m ON m.merged_into_source_id = c.customer_id
+    ),
+    consent AS (
+        SELECT g.customer_id,
+               coalesce(bool_and(s.granted) FILTER (WHERE s.purpose = 'contact'), false)
+                   AS consent_contact,
+               coalesce(bool_and(s.granted) FILTER (WHERE s.purpose = 'improvement'), false)
+                   AS consent_improvement
+        FROM members g
+        LEFT JOIN ops.consent s ON s.contact_source_id = g.member
+        GROUP BY g.customer_id
+    ),
+    score AS (
+        SELECT DISTINCT ON (s.item_type, s.item_source, s.item_source_id)
+               s.item_type, s.item_source, s.item_source_id, s.model_version, s.sentiment,
+               s.label, s.frustrated, s.language, s.explanation
+        FROM keys k
+        JOIN nlp.feedback_scores s ON s.item_type = k.item_type
+             AND s.item_source = k.item_source AND s.item_source_id = k.item_source_id
+        ORDER BY s.item_type, s.item_source, s.item_source_id,
+                 (s.model_version = k.model_version) DESC NULLS LAST, s.scored_at DESC, s.id DESC
+    )
+    SELECT i.item_type, i.item_source, i.item_source_id, i.created_at, i.channel, i.ticket_id,
+           i.ticket_status,
+           i.body, i.contact_id, cn.customer_id,
+           coalesce(i.account_id, c.account_source_id) AS account_id,
+           coalesce(i.language, c.language, nullif(s.language, 'und')) AS language,
+           coalesce(ta.topic_key, i.product_area) AS topic,
+           a.tier, a.arr,
+           c.email_valid, c.email_invalid_reason, c.erased_at IS NOT NULL AS erased,
+           coalesce(co.consent_contact, false) AS consent_contact,
+           coalesce(co.consent_improvement, false) AS consent_improvement,
+           s.model_version, s.sentiment, s.label, s.frustrated,
+           s.language AS score_language, s.explanation
+    FROM items i
+    JOIN score s USING (item_type, item_source, item_source_id)
+    LEFT JOIN contact c ON c.source_id = i.contact_id
+    LEFT JOIN canon cn ON cn.contact_id = i.contact_id
+    LEFT JOIN consent co ON co.customer_id = cn.customer_id
+    LEFT JOIN LATERAL (
+        SELECT tier, arr FROM raw.accounts x
+        WHERE x.source_id = coalesce(i.account_id, c.account_source_id)
+        ORDER BY (x.source = 'crm') DESC, x.updated_at DESC
+        LIMIT 1
+    ) a ON true
+    LEFT JOIN nlp.topic_assignments ta ON ta.item_type = i.item_type
+         AND ta.item_source = i.item_source AND ta.item_source_id = i.item_source_id
+    """
+).bindparams(
+    bindparam("types", type_=ARRAY(String)),
+    bindparam("sources", type_=ARRAY(String)),
+    bindparam("ids", type_=ARRAY(String)),
+    bindparam("versions", type_=ARRAY(String)),
+)
+
+# Contacts of a customer: every merged contact's tickets, reviews and CSAT comments.
+_REPEATS = """
+    WITH wanted AS (
+        SELECT * FROM unnest(:customers, :created) AS w(customer_id, created_at)
+    ),
+    members AS (
+        SELECT DISTINCT customer_id, customer_id AS member FROM wanted
+        UNION
+        SELECT w.customer_id, m.contact_source_id FROM (SELECT DISTINCT customer_id FROM wanted) w
+        JOIN ops.contact_merges m ON m.merged_into_source_id = w.customer_id
+    ),
+    contacts AS (
+        SELECT requester_source_id AS contact_id, coalesce(created_at, updated_at) AS at
+        FROM raw.tickets WHERE NOT is_deleted
+          AND requester_source_id IN (SELECT member FROM members)
+        UNION ALL
+        SELECT contact_source_id, coalesce(created_at, updated_at) FROM raw.reviews
+        WHERE contact_source_id IN (SELECT member FROM members)
+        UNION ALL
+        SELECT requester_source_id, coalesce(created_at, updated_at) FROM raw.satisfaction_ratings
+        WHERE comment IS NOT NULL AND comment <> ''
+          AND requester_source_id IN (SELECT member FROM members)
+    )
+    SELECT w.customer_id, w.created_at, {counts}
+    FROM wanted w
+    JOIN members g ON g.customer_id = w.customer_id
+    JOIN contacts x ON x.contact_id = g.member AND x.at <= w.created_at
+         AND x.at > w.created_at - make_interval(days => :longest)
+    GROUP BY w.customer_id, w.created_at
+"""
+
+
+def load_facts(
+    conn: Connection,
+    keys: Iterable[ItemKey],
+    *,
+    windows: Iterable[int] = (),
+    model_versions: Mapping[ItemKey, str] | None = None,
+) -> list[ItemFacts]:
+    """Facts for each key that exists and has a score (the score of `model_versions[key]`
+    when given, else the newest), in key order."""
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return []
+    versions = model_versions or {}
+    rows = conn.execute(
+        _FACTS,
+        {
+            "types": [k[0] for k in keys],
+            "sources": [k[1] for k in keys],
+            "ids": [k[2] for k in keys],
+            "versions": [versions.get(k) for k in keys],
+        },
+    ).all()
+    by_key = {(r.item_type, r.item_source, r.item_source_id): r for r in rows}
+    windows = sorted(set(windows))
+    repeats = _repeat_counts(conn, rows, windows) if windows else {}
+    out = []
+    for key in keys:
+        r = by_key.get(key)
+        if r is None:
+            continue
+        out.append(
+            ItemFacts(
+                item_type=r.item_type,
+                item_source=r.item_source,
+                item_source_id=r.item_source_id,
+                created_at=r.created_at,
+                model_version=r.model_version,
+                score=float(r.sentiment),
+                label=r.label,
+                frustrated=bool(r.frustrated),
+                score_language=r.score_language,
+                sentiment_explanation=r.explanation or {},
+                topic=r.topic,
+                channel=r.channel,
+                language=r.language,
+                contact_id=r.contact_id,
+                customer_id=r.customer_id,
+                account_id=r.account_id,
+                tier=r.tier,
+                arr=float(r.arr) if r.arr is not None else None,
+                consent_contact=bool(r.consent_contact),
+                consent_improvement=bool(r.consent_improvement),
+                email_valid=r.email_valid,
+                email_invalid_reason=r.email_invalid_reason,
+                erased=bool(r.erased),
+                ticket_id=r.ticket_id,
+                ticket_status=r.ticket_status,
+                repeat_contacts=_repeats_for(repeats, r, windows),
+                excerpt=excerpt(r.body),
+            )
+        )
+    return out
+
+
+def _repeat_counts(
+    conn: Connection, rows: Sequence[Any], windows: list[int]
+) -> dict[tuple[str, datetime], dict[int, int]]:
+    wanted = {(r.customer_id, r.created_at) for r in rows if r.customer_id and r.created_at}
+    if not wanted:
+        return {}
+    counts = ", ".join(
+        f"count(*) FILTER (WHERE x.at > w.created_at - make_interval(days => {int(d)})) AS d{n}"
+        for n, d in enumerate(windows)
+    )
+    stmt = text(_REPEATS.format(counts=counts)).bindparams(
+        bindparam("customers", type_=ARRAY(String)),
+        bindparam("created", type_=ARRAY(DateTime(timezone=True))),
+        bindparam("longest", type_=Integer),
+    )
+    pairs = sorted(wanted)
+    result = conn.execute(
+        stmt,
+        {
+            "customers": [p[0] for p in pairs],
+            "created": [p[1] for p in pairs],
+            "longest": max(windows),
+        },
+    )
+    return {
+        (row.customer_id, row.created_at): {d: int(row[2 + n]) for n, d in enumerate(windows)}
+        for row in result
+    }
+
+
+def _repeats_for(
+    repeats: Mapping[tuple[str, datetime], dict[int, int]], row: Any, windows: list[int]
+) -> dict[int, int]:
+    if not row.customer_id or not row.created_at:
+        return {}
+    # The item itself is one of the customer's contacts when it is a ticket, review or CSAT
+    # comment; a customer with no counted contacts (a note) has 0.
+    return repeats.get((row.customer_id, row.created_at), dict.fromkeys(windows, 0))

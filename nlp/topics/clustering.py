@@ -1,0 +1,249 @@
+"""Incremental, stable clustering of unit vectors with explicit outliers.
+
+One algorithm serves a CSV clustered at once and a database clustered run after run:
+
+1. every item whose nearest existing centroid is at least ``attach_similarity`` (cosine) away
+   joins that cluster;
+2. the items left over are clustered among themselves by average-linkage agglomeration
+   (groups whose mean pairwise cosine is at least ``merge_similarity``); groups of at least
+   ``min_members`` become new clusters with the next free ids, and leftovers close enough to
+   one of them join it;
+3. whatever is still left is an outlier (``-1``): it is never forced into a cluster, and it
+   is pooled with the next chunk (the next run, in the database) so that a topic that grows
+   slowly still gets its cluster.
+
+Existing clusters never move or merge and ids are never reused, so ids are stable between
+runs. Average linkage needs the pairwise distances of one chunk in memory (O(batch^2)), so
+large inputs go through in chunks of ``batch`` items, exactly as later runs would add them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+
+OUTLIER = -1
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """One set of defaults per encoder (cosine scales differ between vector spaces), never per
+    data set. Similarities are mean cosines to a group's members (average linkage), for
+    forming a cluster and for joining one alike."""
+
+    merge_similarity: float
+    attach_similarity: float
+    min_members: int = 5
+    batch: int = 8000
+
+    def __post_init__(self) -> None:
+        if not (0 < self.merge_similarity < 1 and 0 < self.attach_similarity < 1):
+            raise ValueError("similarities must be between 0 and 1")
+        if self.min_members < 2 or self.batch < self.min_members:
+            raise ValueError("min_members must be >= 2 and batch >= min_members")
+
+
+# Measured on CLINC150 and Bitext (benchmarks/topics_bench.py): looser settings raise NMI by
+# 0.01-0.04 but merge neighbouring intents into large clusters (candidate purity < 0.8).
+DEFAULT_PARAMS: dict[str, ClusterParams] = {
+    "light": ClusterParams(merge_similarity=0.5, attach_similarity=0.45),
+    "minilm": ClusterParams(merge_similarity=0.55, attach_similarity=0.45),
+}
+
+
+def agglomerate(z: np.ndarray, merge_similarity: float, min_members: int) -> np.ndarray:
+    """Average-linkage groups of rows (cosine), numbered 0.. in order of their first row;
+    rows in groups smaller than ``min_members`` get -1."""
+    n = len(z)
+    labels = np.full(n, OUTLIER, dtype=np.int64)
+    if n < min_members:
+        return labels
+    sims = z @ z.T
+    rows, cols = np.triu_indices(n, 1)
+    dist = 1.0 - sims[rows, cols].astype(np.float64)
+    del sims, rows, cols
+    np.clip(dist, 0.0, 2.0, out=dist)
+    raw = fcluster(linkage(dist, method="average"), t=1.0 - merge_similarity, criterion="distance")
+    _, first, inverse, counts = np.unique(
+        raw, return_index=True, return_inverse=True, return_counts=True
+    )
+    # fcluster's numbering follows the tree; renumber by first row so output is order-stable
+    order = np.argsort(first, kind="stable")
+    kept = order[counts[order] >= min_members]
+    new_id = np.full(len(first), OUTLIER, dtype=np.int64)
+    new_id[kept] = np.arange(len(kept))
+    labels[:] = new_id[inverse]
+    return labels
+
+
+@dataclass
+class Centroids:
+    """Running sums of each cluster's member vectors: a centroid is the normalised sum, so
+    adding members is exact and order-free."""
+
+    dim: int
+    ids: list[int] = field(default_factory=list)
+    sums: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    counts: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def __post_init__(self) -> None:
+        if self.sums.shape != (len(self.ids), self.dim):
+            self.sums = np.zeros((len(self.ids), self.dim))
+        self._pos = {cid: i for i, cid in enumerate(self.ids)}
+        self._matrix: np.ndarray | None = None
+        self._means: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __contains__(self, cid: int) -> bool:
+        return cid in self._pos
+
+    def add(self, cid: int, vectors: np.ndarray) -> None:
+        i = self._pos.get(cid)
+        if i is None:
+            i = self._pos[cid] = len(self.ids)
+            self.ids.append(cid)
+            self.sums = np.vstack([self.sums, np.zeros((1, self.dim))])
+            self.counts = np.append(self.counts, 0)
+        self.sums[i] += vectors.sum(axis=0, dtype=np.float64)
+        self.counts[i] += len(vectors)
+        self._matrix = None
+        self._means = None
+
+    def put(self, cid: int, total: np.ndarray, count: int) -> None:
+        """Add a cluster from a cached member sum and count."""
+        self.add(cid, np.zeros((0, self.dim), dtype=np.float32))
+        i = self._pos[cid]
+        self.sums[i] = total
+        self.counts[i] = count
+
+    def set(self, cid: int, vectors: np.ndarray) -> None:
+        """Replace a cluster's members (rebuilt from the database)."""
+        i = self._pos.get(cid)
+        if i is not None:
+            self.sums[i] = 0.0
+            self.counts[i] = 0
+        self.add(cid, vectors)
+
+    def matrix(self) -> np.ndarray:
+        """Unit centroids (one row per id)."""
+        if self._matrix is None:
+            m = self.sums.astype(np.float32)
+            norms = np.linalg.norm(m, axis=1, keepdims=True)
+            np.divide(m, norms, out=m, where=norms > 0)
+            self._matrix = m
+        return self._matrix
+
+    def means(self) -> np.ndarray:
+        """Member means (one row per id): ``z @ means.T`` is each row's mean cosine to the
+        members, the same quantity average linkage merges on."""
+        if self._means is None:
+            self._means = (self.sums / np.maximum(self.counts, 1)[:, None]).astype(np.float32)
+        return self._means
+
+    def nearest(
+        self, z: np.ndarray, among: list[int] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(cluster id, mean cosine to its members) of each row's nearest cluster; ties go to
+        the older id. Mean similarity, not cosine to the centroid: the latter is about the
+        square root of the former, so joining would be far looser than forming a cluster."""
+        if not self.ids or not len(z):
+            return np.full(len(z), OUTLIER), np.zeros(len(z), dtype=np.float32)
+        positions = (
+            np.arange(len(self.ids))
+            if among is None
+            else np.array([self._pos[c] for c in among], dtype=np.int64)
+        )
+        sims = z @ self.means()[positions].T
+        best = sims.argmax(axis=1)  # first maximum: ids were added oldest first
+        ids = np.asarray(self.ids, dtype=np.int64)[positions][best]
+        return ids, sims[np.arange(len(z)), best]
+
+    def centroid_similarity(self, cid: int, z: np.ndarray) -> np.ndarray:
+        return z @ self.matrix()[self._pos[cid]]
+
+
+@dataclass
+class IncrementalResult:
+    labels: np.ndarray  # cluster id per row, -1 for outliers
+    new_ids: list[int]
+    attached: int  # rows that joined a cluster that existed before this call
+    in_new: int  # rows in clusters created by this call
+
+    @property
+    def outliers(self) -> int:
+        return int((self.labels == OUTLIER).sum())
+
+
+def _chunks(n: int, size: int) -> Iterator[np.ndarray]:
+    for start in range(0, n, size):
+        yield np.arange(start, min(n, start + size))
+
+
+def _attach(
+    z: np.ndarray,
+    idx: np.ndarray,
+    centroids: Centroids,
+    labels: np.ndarray,
+    threshold: float,
+    among: list[int] | None = None,
+) -> np.ndarray:
+    """Give rows of ``idx`` near enough a centroid that cluster; return the rest."""
+    if not len(idx) or not len(centroids) or (among is not None and not among):
+        return idx
+    ids, sims = centroids.nearest(z[idx], among)
+    ok = sims >= threshold
+    joined = idx[ok]
+    labels[joined] = ids[ok]
+    for cid in np.unique(ids[ok]):
+        centroids.add(int(cid), z[joined[ids[ok] == cid]])
+    return idx[~ok]
+
+
+def cluster_incremental(
+    z: np.ndarray,
+    centroids: Centroids,
+    params: ClusterParams,
+    next_id: int,
+    *,
+    pending: np.ndarray | None = None,
+) -> IncrementalResult:
+    """Assign rows of ``z`` (unit vectors) to ``centroids`` or to new clusters (ids from
+    ``next_id`` up), updating ``centroids`` in place; the rest are -1.
+
+    ``pending``: rows to treat as earlier outliers, pooled with the first chunk."""
+    n = len(z)
+    labels = np.full(n, OUTLIER, dtype=np.int64)
+    existing = set(centroids.ids)
+    new_ids: list[int] = []
+    pool = np.asarray(pending if pending is not None else [], dtype=np.int64)
+    fresh = np.setdiff1d(np.arange(n), pool, assume_unique=False)
+    for chunk in _chunks(len(fresh), params.batch) if len(fresh) else iter([np.arange(0)]):
+        idx = np.concatenate([pool, fresh[chunk]])
+        idx = _attach(z, idx, centroids, labels, params.attach_similarity)
+        # the pool is capped so one agglomeration never exceeds `batch` rows
+        groups = agglomerate(z[idx[: params.batch]], params.merge_similarity, params.min_members)
+        created: list[int] = []
+        for g in range(int(groups.max(initial=-1)) + 1):
+            members = idx[: params.batch][groups == g]
+            labels[members] = next_id
+            centroids.add(next_id, z[members])
+            created.append(next_id)
+            next_id += 1
+        new_ids += created
+        rest = idx[labels[idx] == OUTLIER]
+        rest = _attach(z, rest, centroids, labels, params.attach_similarity, among=created)
+        pool = rest[-(params.batch // 2) :]
+    attached = int(np.isin(labels, list(existing)).sum()) if existing else 0
+    in_new = int(np.isin(labels, new_ids).sum()) if new_ids else 0
+    return IncrementalResult(labels=labels, new_ids=new_ids, attached=attached, in_new=in_new)
+
+
+def candidates(labels: np.ndarray, min_size: int) -> set[int]:
+    """Cluster ids with at least ``min_size`` members (a cluster of exactly min_size is one)."""
+    ids, counts = np.unique(labels[labels != OUTLIER], return_counts=True)
+    return {int(c) for c, k in zip(ids, counts, strict=True) if k >= min_size}

