@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev,bench,dask]'
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -48,3 +48,5 @@ bench: install
 	$(BIN)/python benchmarks/pii_bench.py
 	$(BIN)/python benchmarks/sentiment_bench.py
 	$(BIN)/python benchmarks/webhook_bench.py --n 3000
+	$(BIN)/python benchmarks/topics_bench.py
+	$(BIN)/python benchmarks/loop_bench.py --tickets 20000

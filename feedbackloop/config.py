@@ -129,6 +129,23 @@ class Settings(BaseSettings):
     topic_min_cluster_size: int = Field(
         default=30, ge=2, description="Members a topic cluster needs to be a candidate."
     )
+    # Scale-out (issue #10): scoring runs in-process, or partitioned by item key range on a Dask
+    # cluster through prefect-dask (a LocalCluster of DASK_WORKERS processes, or DASK_ADDRESS).
+    task_runner: Literal["local", "dask"] = Field(
+        default="local", description="Where scoring runs: local (in-process) or dask."
+    )
+    dask_address: str | None = Field(
+        default=None,
+        description="Address of a running Dask scheduler (tcp://host:8786); unset: LocalCluster.",
+    )
+    dask_workers: int = Field(
+        default=2, ge=1, description="Worker processes of the LocalCluster when no address is set."
+    )
+    score_partitions: int = Field(
+        default=0,
+        ge=0,
+        description="Key ranges scored in parallel on Dask; 0: 2 per worker (8 with an address).",
+    )
     # Route (issue #6): the rules file, the action targets and the outbox dispatcher. Zendesk
     # actions reuse the ZENDESK_* settings; failed actions alert ROUTING_ALERT_CHANNEL or, when
     # unset, the owners' channel (OWNER_ALERT_WEBHOOK_URL).

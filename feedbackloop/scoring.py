@@ -35,8 +35,7 @@ _ITEMS = """
     SELECT 'note', source, source_id, text FROM raw.notes
 """
 
-_PENDING = text(
-    f"""
+_PENDING_ITEMS = f"""
     WITH items AS ({_ITEMS}),
     hashed AS (
         SELECT *, encode(sha256(convert_to(body, 'UTF8')), 'hex') AS text_hash FROM items
@@ -46,10 +45,33 @@ _PENDING = text(
     LEFT JOIN nlp.feedback_scores s
       ON s.item_type = h.item_type AND s.item_source = h.item_source
      AND s.item_source_id = h.item_source_id AND s.model_version = :model_version
-    WHERE s.id IS NULL OR s.text_hash <> h.text_hash
-    ORDER BY h.item_type, h.item_source, h.item_source_id
+    WHERE (s.id IS NULL OR s.text_hash <> h.text_hash)
+"""
+_KEY = "(h.item_type, h.item_source, h.item_source_id)"
+_ORDER = " ORDER BY h.item_type, h.item_source, h.item_source_id"
+_PENDING = text(_PENDING_ITEMS + _ORDER)
+# Half-open key ranges [lo, hi): the partitions a Dask cluster scores in parallel.
+_PENDING_FROM = text(_PENDING_ITEMS + f" AND {_KEY} >= (:lo_0, :lo_1, :lo_2)" + _ORDER)
+_PENDING_BETWEEN = text(
+    _PENDING_ITEMS
+    + f" AND {_KEY} >= (:lo_0, :lo_1, :lo_2) AND {_KEY} < (:hi_0, :hi_1, :hi_2)"
+    + _ORDER
+)
+_BOUNDARIES = text(
+    f"""
+    SELECT item_type, item_source, item_source_id FROM (
+        SELECT p.item_type, p.item_source, p.item_source_id,
+               row_number() OVER (ORDER BY p.item_type, p.item_source, p.item_source_id) AS n,
+               count(*) OVER () AS total
+        FROM ({_PENDING_ITEMS}) p
+    ) numbered
+    WHERE (n - 1) % greatest(1, ceil(total::numeric / :parts)::int) = 0
+    ORDER BY n
     """
 )
+
+ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
+KeyRange = tuple[ItemKey, ItemKey | None]  # [lo, hi); hi None: to the end
 
 
 # Called inside the transaction that upserts a batch of scores, with that connection and the
@@ -82,10 +104,35 @@ def newest_approved_model(settings: Settings) -> Path | None:
     return max(approved, key=lambda p: (p / "meta.json").stat().st_mtime)
 
 
-def _pending(engine: Engine, model_version: str, batch_size: int) -> Iterator[list[Any]]:
+def pending_ranges(engine: Engine, model_version: str, parts: int) -> list[KeyRange]:
+    """The pending items cut into at most `parts` key ranges of about equal size, read as
+    boundaries only (one key per part), so the set is never held in memory."""
+    with engine.connect() as conn:
+        bounds = [
+            tuple(r)
+            for r in conn.execute(_BOUNDARIES, {"model_version": model_version, "parts": parts})
+        ]
+    return [
+        (lo, bounds[i + 1] if i + 1 < len(bounds) else None)  # type: ignore[misc]
+        for i, lo in enumerate(bounds)
+    ]
+
+
+def _pending(
+    engine: Engine, model_version: str, batch_size: int, key_range: KeyRange | None = None
+) -> Iterator[list[Any]]:
+    params: dict[str, Any] = {"model_version": model_version}
+    query = _PENDING
+    if key_range is not None:
+        lo, hi = key_range
+        params |= {f"lo_{i}": v for i, v in enumerate(lo)}
+        query = _PENDING_FROM
+        if hi is not None:
+            params |= {f"hi_{i}": v for i, v in enumerate(hi)}
+            query = _PENDING_BETWEEN
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-            _PENDING, {"model_version": model_version}
+            query, params
         )
         yield from result.partitions(batch_size)
 
@@ -97,10 +144,13 @@ def score_pending(
     batch_size: int = 1000,
     total: int | None = None,
     on_scored: ScoredHook | None = None,
+    key_range: KeyRange | None = None,
+    with_totals: bool = True,
 ) -> ScoreReport:
     """Score pending items in batches through `nlp.pipe` and upsert their scores; `on_scored`
-    runs in each batch's transaction (see `ScoredHook`)."""
-    model_version = _model_version(nlp)
+    runs in each batch's transaction (see `ScoredHook`); `key_range` limits the run to one
+    partition (`pending_ranges`)."""
+    model_version = model_version_of(nlp)
     report = ScoreReport(model_version=model_version)
     stmt = pg_insert(FeedbackScore)
     upsert = stmt.on_conflict_do_update(
@@ -113,7 +163,7 @@ def score_pending(
     )
     # The server-side cursor reads one snapshot, so the writes below (other connections) do
     # not disturb it, and memory stays at one batch whatever the number of items.
-    for batch in _pending(engine, model_version, batch_size):
+    for batch in _pending(engine, model_version, batch_size, key_range):
         docs = nlp.pipe(row.body or "" for row in batch)
         rows = []
         for row, doc in zip(batch, docs, strict=True):
@@ -144,8 +194,20 @@ def score_pending(
                 on_scored(conn, rows)
         report.scored += len(rows)
         progress.report("score feedback", len(rows), total)
-    report.totals = distribution(engine, model_version)
+    if with_totals:
+        report.totals = distribution(engine, model_version)
     return report
+
+
+def merge_reports(model_version: str, parts: list[ScoreReport]) -> ScoreReport:
+    """One report from the reports of several partitions."""
+    merged = ScoreReport(model_version=model_version)
+    for part in parts:
+        merged.scored += part.scored
+        merged.labels.update(part.labels)
+        merged.frustrated += part.frustrated
+        merged.not_english += part.not_english
+    return merged
 
 
 def distribution(engine: Engine, model_version: str) -> dict[str, int]:
@@ -170,7 +232,7 @@ def distribution(engine: Engine, model_version: str) -> dict[str, int]:
     return dict(row._mapping)
 
 
-def _model_version(nlp: Any) -> str:
+def model_version_of(nlp: Any) -> str:
     return nlp("ok")._.sentiment_model_version
 
 

@@ -7,6 +7,7 @@ scored without a decision).
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from prefect import flow, get_run_logger, task
@@ -14,12 +15,21 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
 from expectations.checkpoints import Outcome, Validator
-from feedbackloop.config import ConfigError, get_settings
-from feedbackloop.db import database_url, ensure_ready
+from feedbackloop.config import ConfigError, Settings, get_settings
+from feedbackloop.db import database_url, ensure_ready, get_engine
 from feedbackloop.governance.gate import record_run
 from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.routing import DecideReport, RulesFile, rules_from_settings, scored_hook
-from feedbackloop.scoring import ScoreReport, newest_approved_model, score_pending
+from feedbackloop.scoring import (
+    KeyRange,
+    ScoreReport,
+    distribution,
+    merge_reports,
+    model_version_of,
+    newest_approved_model,
+    pending_ranges,
+    score_pending,
+)
 from nlp import load_pipeline
 
 
@@ -31,6 +41,28 @@ def prepare_database() -> Engine:
 @task(cache_policy=NO_CACHE)
 def load_scorer() -> Any:
     return load_pipeline(newest_approved_model(get_settings()))
+
+
+@lru_cache(maxsize=2)
+def _pipeline(model_dir: str | None) -> Any:
+    # One pipeline per worker process, loaded by its first partition.
+    return load_pipeline(model_dir)
+
+
+def dask_task_runner(settings: Settings) -> Any:
+    """prefect-dask's runner: the configured scheduler, or a LocalCluster of processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if settings.dask_address:
+        return DaskTaskRunner(address=settings.dask_address)
+    return DaskTaskRunner(
+        cluster_kwargs={
+            "n_workers": settings.dask_workers,
+            "threads_per_worker": 1,
+            "processes": True,
+            "dashboard_address": None,
+        }
+    )
 
 
 @task(cache_policy=NO_CACHE)
@@ -53,6 +85,53 @@ def score_new_items(
     return score_pending(engine, scorer, on_scored=hook), decided
 
 
+@task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=3600)
+def score_partition(
+    key_range: KeyRange, model_dir: str | None, rules: RulesFile | None
+) -> tuple[ScoreReport, DecideReport]:
+    """One key range, on whichever worker runs it: its own connection pool and pipeline. A
+    retry rescores only what is still pending in the range."""
+    decided = DecideReport()
+    hook = None if rules is None else scored_hook(rules, report=decided)
+    report = score_pending(
+        get_engine(get_settings()),
+        _pipeline(model_dir),
+        key_range=key_range,
+        on_scored=hook,
+        with_totals=False,
+    )
+    return report, decided
+
+
+@flow(name="score-partitions")
+def score_partitions(
+    ranges: list[KeyRange], model_dir: str | None, rules: RulesFile | None
+) -> tuple[list[ScoreReport], DecideReport]:
+    """Every key range as a task on the flow's task runner (Dask when configured)."""
+    futures = [score_partition.submit(r, model_dir, rules) for r in ranges]
+    results = [f.result() for f in futures]
+    decided = DecideReport()
+    for _, part in results:
+        decided.add(part)
+    return [report for report, _ in results], decided
+
+
+def score_on_dask(
+    engine: Engine, scorer: Any, rules: RulesFile | None
+) -> tuple[ScoreReport, DecideReport]:
+    settings = get_settings()
+    parts = settings.score_partitions or (8 if settings.dask_address else 2 * settings.dask_workers)
+    version = model_version_of(scorer)
+    ranges = pending_ranges(engine, version, parts)
+    model = newest_approved_model(settings)
+    reports, decided = score_partitions.with_options(task_runner=dask_task_runner(settings))(
+        ranges, None if model is None else str(model), rules
+    )
+    report = merge_reports(version, reports)
+    report.totals = distribution(engine, version)
+    return report, decided
+
+
 @task(cache_policy=NO_CACHE)
 def check_scores(engine: Engine) -> Outcome:
     settings = get_settings()
@@ -72,7 +151,10 @@ def score_feedback(route: bool = True) -> ScoreReport:
     engine = prepare_database()
     scorer = load_scorer()
     rules = load_routing_rules() if route else None
-    report, decided = score_new_items(engine, scorer, rules)
+    if get_settings().task_runner == "dask":
+        report, decided = score_on_dask(engine, scorer, rules)
+    else:
+        report, decided = score_new_items(engine, scorer, rules)
     outcome = check_scores(engine)
     if not outcome.success:
         raise RuntimeError(f"scored feedback failed its checks: {outcome.summary()}")

@@ -330,6 +330,17 @@ class FakeAppStore:
         q = {k: v[-1] for k, v in query.items()}
         prefix, _, rest = path.partition("/v1/apps/")
         app_id, _, tail = rest.partition("/")
+        if not prefix and app_id == self.app_id and tail == "":
+            # "Read App Information" (the health check's credential test).
+            attributes = {
+                "name": "Tallybird",
+                "bundleId": "example.tallybird",
+                "primaryLocale": "en-US",
+            }
+            return 200, {
+                "data": {"type": "apps", "id": app_id, "attributes": attributes},
+                "links": {"self": f"/v1/apps/{app_id}"},
+            }
         if prefix or tail != "customerReviews":
             return 404, _errors(404, "NOT_FOUND", "The specified resource does not exist.", path)
         if app_id != self.app_id:

@@ -404,6 +404,10 @@ class FakeZendesk:
                 return self._ticket_events(path, q)
             if route == "/api/v2/satisfaction_ratings":
                 return self._ratings_page(path, q)
+            if route == "/api/v2/users/me":
+                # "Show Self": the authenticated API user (the health check's credential test).
+                me = {"id": 1, "url": f"{self.base_url}/api/v2/users/1.json", "name": "API user"}
+                return 200, {"user": me | {"email": self.email, "role": "admin", "active": True}}
             if route == "/api/v2/users/show_many":
                 ids = {
                     int(i) for i in q.get("ids", "").split(",") if i.strip().lstrip("-").isdigit()

@@ -81,7 +81,9 @@ def _assert_no_card_or_ssn_anywhere(dataset: object, root: Path) -> None:
     """Scan every file the demo left under its state dir (database files and WAL, dbt and
     Prefect logs and databases, GX Data Docs) for the raw card numbers and SSNs."""
     secrets = _secrets_of(dataset)
-    assert len(secrets) > 10, "the generated data should contain cards and SSNs to look for"
+    # How many the generator writes depends on the date (it generates up to today): a few
+    # distinct numbers are enough for the scan to mean something.
+    assert len(secrets) >= 6, "the generated data should contain cards and SSNs to look for"
     leaks = []
     for path in (root / "state").rglob("*"):
         if path.is_file() and not path.is_symlink():

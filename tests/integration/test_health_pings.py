@@ -95,3 +95,20 @@ def test_expected_periods_come_from_prefect_yaml() -> None:
     assert periods["process-webhook-events"] == timedelta(minutes=1)
     assert "demo-loop" not in periods  # its nightly schedule is inactive
     assert "import-drop" not in periods  # on demand
+
+
+def test_each_configured_source_answers_its_credential_check(tmp_path) -> None:
+    from feedbackloop.config import Settings
+    from feedbackloop.demo.generator import generate
+    from feedbackloop.demo.sources import serve_demo_sources
+
+    dataset = generate(seed=3, tickets=20, now=NOW)
+    with serve_demo_sources(dataset) as sources:
+        good = Settings(state_dir=tmp_path, **sources.settings)
+        checks = {c.name: c for c in health.check_sources(good)}
+        wrong = Settings(state_dir=tmp_path, **(sources.settings | {"zendesk_api_token": "nope"}))
+        refused = {c.name: c for c in health.check_sources(wrong)}
+    assert set(checks) == {"source:zendesk", "source:app_store"}
+    assert all(c.ok for c in checks.values()), checks
+    assert not refused["source:zendesk"].ok and refused["source:app_store"].ok
+    assert "nope" not in str(refused["source:zendesk"].detail)
