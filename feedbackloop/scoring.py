@@ -21,8 +21,9 @@ from feedbackloop import progress
 from feedbackloop.config import Settings
 from feedbackloop.db.models import FeedbackScore
 
-# The text each item type is scored on: the same text the governance gate checks.
-_ITEMS = """
+# The text each item type is scored on (the same text the governance gate checks): also what
+# reviewers read.
+ITEM_TEXTS = """
     SELECT 'ticket' AS item_type, source AS item_source, source_id AS item_source_id,
            concat_ws(E'\\n', subject, description) AS body
     FROM raw.tickets WHERE NOT is_deleted
@@ -36,7 +37,7 @@ _ITEMS = """
 """
 
 _PENDING_ITEMS = f"""
-    WITH items AS ({_ITEMS}),
+    WITH items AS ({ITEM_TEXTS}),
     hashed AS (
         SELECT *, encode(sha256(convert_to(body, 'UTF8')), 'hex') AS text_hash FROM items
     )

@@ -1,4 +1,5 @@
-"""cluster_topics: every consented feedback item gets a topic key and a stable cluster id."""
+"""The learning loop: topic clusters (hourly), the weekly human review sample, and the retrain
+that reviewed labels feed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,12 @@ from sqlalchemy import Engine
 from feedbackloop.config import get_settings
 from feedbackloop.db import ensure_ready
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.review import (
+    SAMPLE_SIZE,
+    RetrainReport,
+    retrain_from_reviews,
+    sample_for_review,
+)
 from feedbackloop.topics import TopicReport, assign_topics
 
 
@@ -42,4 +49,34 @@ def cluster_topics(encoder: str | None = None) -> TopicReport:
         report.withdrawn,
         100 * report.outlier_share,
     )
+    return report
+
+
+@task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
+def queue_weekly_sample(engine: Engine, size: int, seed: int) -> list[int]:
+    return sample_for_review(engine, size=size, seed=seed, actor="flow sample-reviews")
+
+
+@flow(name="sample-reviews", **RUN_HOOKS)
+def sample_reviews(size: int = SAMPLE_SIZE, seed: int = 0) -> list[int]:
+    """Queue this ISO week's sample of automated actions for human review (`feedbackloop
+    review`, the dashboard); a rerun in the same week returns the same sample."""
+    engine = prepare_database()
+    queued = queue_weekly_sample(engine, size, seed)
+    get_run_logger().info("%s actions queued for review this week", len(queued))
+    return queued
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=3600)
+def train_and_compare(engine: Engine, min_examples: int) -> RetrainReport:
+    return retrain_from_reviews(engine, get_settings(), min_examples=min_examples)
+
+
+@flow(name="retrain-sentiment", **RUN_HOOKS)
+def retrain_sentiment(min_examples: int = 40) -> RetrainReport:
+    """Train on reviewed labels; the new model scores from the next run only if it beats the
+    current one on held-back reviews."""
+    engine = prepare_database()
+    report = train_and_compare(engine, min_examples)
+    get_run_logger().info("retrain: %s", report.reason)
     return report

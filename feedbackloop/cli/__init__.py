@@ -26,6 +26,7 @@ from rich.table import Table
 from feedbackloop import progress
 from feedbackloop.cli.nlp import app as nlp_app
 from feedbackloop.cli.pii import app as pii_app
+from feedbackloop.cli.review import app as review_app
 from feedbackloop.cli.routing import app as routing_app
 from feedbackloop.cli.topics import app as topics_app
 from feedbackloop.config import ENV_PREFIX, ConfigError, get_settings
@@ -50,6 +51,7 @@ app.add_typer(pii_app, name="pii")
 app.add_typer(nlp_app, name="nlp")
 app.add_typer(routing_app, name="routing")
 app.add_typer(topics_app, name="topics")
+app.add_typer(review_app, name="review")
 
 console = Console()
 err_console = Console(stderr=True)

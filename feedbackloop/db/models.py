@@ -410,9 +410,15 @@ class ApiUsage(Base):
 
 
 class HumanReview(Base):
+    """A person's review of an item or automated action. Rows of a weekly sample (`batch`,
+    e.g. 2026-W48) are queued without reviewer, verdict and reviewed_at until rated."""
+
     __tablename__ = "human_reviews"
     __table_args__ = (
         CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="rating"),
+        CheckConstraint("verdict IS NULL OR verdict IN ('correct', 'wrong')", name="verdict"),
+        CheckConstraint("(reviewed_at IS NULL) = (reviewer IS NULL)", name="reviewed"),
+        UniqueConstraint("batch", "action_id", name="uq_human_reviews_batch_action"),
         {"schema": "ops"},
     )
 
@@ -423,11 +429,16 @@ class HumanReview(Base):
     action_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("ops.actions.id", ondelete="SET NULL")
     )
-    reviewer: Mapped[str] = mapped_column(String(128), nullable=False)
+    batch: Mapped[str | None] = mapped_column(String(16))
+    reviewer: Mapped[str | None] = mapped_column(String(128))
+    # correct / wrong: was the automated action (and the sentiment it acted on) right?
+    verdict: Mapped[str | None] = mapped_column(String(8))
     rating: Mapped[int | None] = mapped_column(Integer)
+    # The right label when the sentiment was wrong: a labelled example for retraining.
     sentiment_label: Mapped[str | None] = mapped_column(String(16))
     comment: Mapped[str | None] = mapped_column(Text)
-    reviewed_at: Mapped[datetime] = _now_column()
+    queued_at: Mapped[datetime] = _now_column()
+    reviewed_at: Mapped[datetime | None] = mapped_column(Tstz)
 
 
 class FlowRun(Base):
