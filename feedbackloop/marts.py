@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -87,7 +89,8 @@ def run_dbt(
         status = str(node.status).lower()
         if status in {"success", "pass"}:
             result.passed.append(name)
-        elif status == "skipped":
+        elif status in {"skipped", "no-op"}:
+            # no-op: nodes with nothing to run, such as exposures
             result.skipped.append(name)
         elif status not in {"warn"}:
             result.failed.append(name)
@@ -98,7 +101,18 @@ def run_dbt(
 
 
 def build_marts(
-    settings: Settings | None = None, select: str | None = None, *, quiet: bool = False
+    settings: Settings | None = None,
+    select: str | None = None,
+    *,
+    quiet: bool = False,
+    full_refresh: bool = False,
+    dbt_vars: Mapping[str, Any] | None = None,
 ) -> DbtResult:
+    """`dbt build` (models, data tests, unit tests). `full_refresh` rebuilds the incremental
+    models (fct_feedback) from scratch; `dbt_vars` override dbt_project.yml vars (e.g. as_of)."""
     args = ["build"] + (["--select", select] if select else [])
+    if full_refresh:
+        args.append("--full-refresh")
+    if dbt_vars:
+        args += ["--vars", json.dumps(dict(dbt_vars))]
     return run_dbt(args, settings, quiet=quiet)

@@ -24,6 +24,8 @@ from rich.progress import (
 from rich.table import Table
 
 from feedbackloop import progress
+from feedbackloop.cli.faq import app as faq_app
+from feedbackloop.cli.marts import app as marts_app
 from feedbackloop.cli.nlp import app as nlp_app
 from feedbackloop.cli.pii import app as pii_app
 from feedbackloop.cli.review import app as review_app
@@ -52,6 +54,8 @@ app.add_typer(nlp_app, name="nlp")
 app.add_typer(routing_app, name="routing")
 app.add_typer(topics_app, name="topics")
 app.add_typer(review_app, name="review")
+app.add_typer(faq_app, name="faq")
+app.add_typer(marts_app, name="marts")
 
 console = Console()
 err_console = Console(stderr=True)

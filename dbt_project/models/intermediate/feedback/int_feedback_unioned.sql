@@ -1,6 +1,7 @@
 -- Every feedback item from every channel in one shape. Grain: one row per item
 -- (item_type, item_source, item_source_id). Ticket comments are not items of their own: they
--- are the conversation of a ticket and feed the ticket metrics instead.
+-- are the conversation of a ticket and feed the ticket metrics instead. `loaded_at` is when
+-- feedbackloop last wrote any row the item is built from (fct_feedback's incremental watermark).
 
 with
 
@@ -18,7 +19,8 @@ tickets as (
         language,
         cast(null as integer) as rating,
         concat_ws(E'\n', subject, description) as feedback_text,
-        created_at
+        created_at,
+        loaded_at
     from {{ ref('stg_zendesk__tickets') }}
     where not is_deleted
 
@@ -38,7 +40,8 @@ ratings as (
         t.language,
         case r.score when 'good' then 1 when 'bad' then 0 end as rating,
         r.comment as feedback_text,
-        r.created_at
+        r.created_at,
+        greatest(r.loaded_at, t.loaded_at) as loaded_at
     from {{ ref('stg_zendesk__satisfaction_ratings') }} as r
     left join {{ ref('stg_zendesk__tickets') }} as t on t.ticket_id = r.ticket_id
     where r.score in ('good', 'bad')
@@ -59,7 +62,8 @@ reviews as (
         language,
         rating,
         concat_ws(E'\n', title, body) as feedback_text,
-        created_at
+        created_at,
+        loaded_at
     from {{ ref('stg_reviews__reviews') }}
 
 ),
@@ -78,7 +82,8 @@ notes as (
         cast(null as text) as language,
         rating,
         text as feedback_text,
-        created_at
+        created_at,
+        loaded_at
     from {{ ref('stg_drops__notes') }}
 
 )

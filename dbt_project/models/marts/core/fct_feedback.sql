@@ -1,6 +1,45 @@
--- One row per feedback item from every channel (see int_feedback_unioned for the grain).
+-- One row per feedback item from every channel (see int_feedback_unioned for the grain), with
+-- its sentiment, topic and the actions taken on it.
 -- Text is shown only where the contact allows improvement use; public app-store reviews count
--- as consented when var('public_reviews_are_consented') is true (docs/decisions.md).
+-- as consented when var('public_reviews_are_consented') is true (docs/decisions.md). Topic and
+-- cluster are consent-gated the same way: clustering reads consented text only.
+--
+-- Incremental: `changed_at` is the newest write to anything a row is built from (the raw item,
+-- its score, its topic, its actions, its contact's consent). A build rewrites (delete+insert on
+-- feedback_key) the rows whose changed_at is later than the start of the last build that wrote
+-- rows (max processed_at), less var('fct_feedback_lookback_minutes'): a transaction that
+-- started before that build but committed after it carries an earlier now(). Items that stopped
+-- being feedback (a ticket deleted in Zendesk, a CSAT answer withdrawn) are deleted by the
+-- post-hooks. Changing the consent var, or the columns, needs
+-- `dbt build --full-refresh --select fct_feedback`.
+-- The incremental config sits here rather than in dbt_project.yml: it is inseparable from the
+-- is_incremental() filter below.
+-- depends_on: {{ ref('stg_zendesk__tickets') }}
+-- depends_on: {{ ref('stg_zendesk__satisfaction_ratings') }}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='feedback_key',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        indexes=[
+            {'columns': ['feedback_key'], 'unique': True},
+            {'columns': ['processed_at']},
+        ],
+        post_hook=[
+            "delete from {{ this }} as f
+             using {{ ref('stg_zendesk__tickets') }} as t
+             where f.item_type = 'ticket' and f.item_source = 'zendesk'
+               and f.item_source_id = t.ticket_id and t.is_deleted",
+            "delete from {{ this }} as f
+             using {{ ref('stg_zendesk__satisfaction_ratings') }} as r
+             where f.item_type = 'satisfaction_rating' and f.item_source = 'zendesk'
+               and f.item_source_id = r.satisfaction_rating_id
+               and r.score not in ('good', 'bad')",
+        ],
+    )
+}}
 
 with
 
@@ -13,6 +52,24 @@ items as (
 contacts as (
 
     select * from {{ ref('int_contacts_resolved') }}
+
+),
+
+scores as (
+
+    select * from {{ ref('stg_nlp__feedback_scores') }}
+
+),
+
+topics as (
+
+    select * from {{ ref('stg_nlp__topic_assignments') }}
+
+),
+
+actions as (
+
+    select * from {{ ref('int_actions_aggregated_to_items') }}
 
 ),
 
@@ -38,26 +95,87 @@ joined as (
             else false
         end as has_improvement_consent,
         items.feedback_text,
-        items.created_at
+        items.created_at,
+        items.loaded_at,
+        contacts.contact_changed_at
     from items
     left join contacts on contacts.contact_id = items.contact_id
 
+),
+
+final as (
+
+    select
+        -- ids
+        joined.feedback_key,
+        joined.item_type,
+        joined.item_source,
+        joined.item_source_id,
+        joined.contact_id,
+        joined.account_id,
+
+        -- dimensions
+        joined.channel,
+        joined.department,
+        joined.product_area,
+        joined.language,
+
+        -- consent
+        joined.has_contact_consent,
+        joined.has_improvement_consent,
+
+        -- text (masked at load; consented items only)
+        case when joined.has_improvement_consent then joined.feedback_text end as feedback_text,
+
+        -- sentiment
+        scores.sentiment_label,
+        scores.sentiment_score,
+        scores.is_frustrated,
+        scores.model_version as sentiment_model_version,
+
+        -- topic (consented items only, like the clustering itself)
+        case when joined.has_improvement_consent then topics.topic_key end as topic_key,
+        case when joined.has_improvement_consent then topics.cluster_id end as cluster_id,
+
+        -- actions
+        coalesce(actions.actions_decided, 0) as actions_decided,
+        coalesce(actions.actions_sent, 0) as actions_sent,
+        actions.action_types_sent,
+
+        -- numbers
+        joined.rating,
+
+        -- timestamps
+        joined.created_at,
+        scores.scored_at,
+        greatest(
+            joined.loaded_at,
+            joined.contact_changed_at,
+            scores.scored_at,
+            topics.assigned_at,
+            actions.actions_changed_at
+        ) as changed_at,
+        current_timestamp as processed_at
+
+    from joined
+    left join scores on scores.feedback_key = joined.feedback_key
+    left join topics on topics.feedback_key = joined.feedback_key
+    left join actions on actions.feedback_key = joined.feedback_key
+
 )
 
-select
-    feedback_key,
-    item_type,
-    item_source,
-    item_source_id,
-    channel,
-    department,
-    contact_id,
-    account_id,
-    product_area,
-    language,
-    rating,
-    has_contact_consent,
-    has_improvement_consent,
-    case when has_improvement_consent then feedback_text end as feedback_text,
-    created_at
-from joined
+select * from final
+
+{% if is_incremental() %}
+{#- A table built before the watermark existed is rewritten whole once (its new columns are
+    added by on_schema_change), instead of failing on the missing column. -#}
+{%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
+{% if 'processed_at' in existing %}
+where changed_at > (
+    select
+        coalesce(max(processed_at), '-infinity'::timestamptz)
+        - interval '{{ var("fct_feedback_lookback_minutes", 30) }} minutes'
+    from {{ this }}
+)
+{% endif %}
+{% endif %}
