@@ -54,6 +54,17 @@ TABLE_CHECKS: tuple[TableCheck, ...] = (
         },
     ),
     TableCheck("analytics_marts", "dim_contacts", ("contact_id",)),
+    TableCheck("analytics_marts", "fct_ticket_metrics", ("ticket_id",)),
+    TableCheck("analytics_marts", "mart_support_kpis", ("week_start",)),
+    TableCheck(
+        "analytics_marts",
+        "mart_sentiment_daily",
+        ("sentiment_date", "channel", "product_area"),
+    ),
+    # mart_topic_heatmap, mart_faq_candidates, mart_learning_loop_impact,
+    # mart_automation_quality and mart_ops_health are legitimately empty on a young database
+    # (no clustering run, no candidate at the threshold, no published article, no review
+    # yet): dbt's tests guard them.
 )
 
 
