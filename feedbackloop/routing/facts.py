@@ -24,10 +24,12 @@ __all__ = ["ItemKey", "load_facts"]
 
 ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
 
-_FACTS = text(
+# The items of the batch with what their raw rows say, into an analyzed temporary table too:
+# the facts query below then plans its joins on real row counts.
+_FILL_ITEMS = text(
     """
-    WITH keys AS (SELECT * FROM routing_keys),
-    items AS (
+    INSERT INTO routing_items
+    WITH keys AS (SELECT * FROM routing_keys)
         SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
                t.requester_source_id AS contact_id, t.account_source_id AS account_id,
                'zendesk_' || coalesce(t.channel, 'unknown') AS channel, t.language,
@@ -61,7 +63,12 @@ _FACTS = text(
         FROM keys k
         JOIN raw.notes n ON k.item_type = 'note' AND n.source = k.item_source
                         AND n.source_id = k.item_source_id
-    ),
+    """
+)
+
+_FACTS = text(
+    """
+    WITH items AS (SELECT * FROM routing_items),
     contact AS (
         SELECT DISTINCT ON (c.source_id) c.source_id, c.account_source_id, c.email_valid,
                c.email_invalid_reason, c.erased_at, c.language
@@ -113,7 +120,7 @@ _FACTS = text(
         SELECT DISTINCT ON (s.item_type, s.item_source, s.item_source_id)
                s.item_type, s.item_source, s.item_source_id, s.model_version, s.sentiment,
                s.label, s.frustrated, s.language, s.explanation
-        FROM keys k
+        FROM routing_keys k
         JOIN nlp.feedback_scores s ON s.item_type = k.item_type
              AND s.item_source = k.item_source AND s.item_source_id = k.item_source_id
         ORDER BY s.item_type, s.item_source, s.item_source_id,
@@ -148,6 +155,11 @@ _KEYS_TABLE = text(
     """
     CREATE TEMP TABLE IF NOT EXISTS routing_keys (
         item_type text, item_source text, item_source_id text, model_version text
+    ) ON COMMIT DELETE ROWS;
+    CREATE TEMP TABLE IF NOT EXISTS routing_items (
+        item_type text, item_source text, item_source_id text, model_version text,
+        contact_id text, account_id text, channel text, language text, ticket_id text,
+        ticket_status text, product_area text, created_at timestamptz, body text
     ) ON COMMIT DELETE ROWS
     """
 )
@@ -209,7 +221,8 @@ def load_facts(
         return []
     versions = model_versions or {}
     conn.execute(_KEYS_TABLE)
-    conn.execute(text("DELETE FROM routing_keys"))  # a second call in the same transaction
+    # A second call in the same transaction starts from empty tables.
+    conn.execute(text("DELETE FROM routing_keys; DELETE FROM routing_items"))
     conn.execute(
         _FILL_KEYS,
         {
@@ -220,7 +233,14 @@ def load_facts(
         },
     )
     conn.execute(text("ANALYZE routing_keys"))
+    conn.execute(_FILL_ITEMS)  # index lookups into the raw tables
+    conn.execute(text("ANALYZE routing_items"))
+    # The rest joins batch-sized sets; estimates through the CTEs stay poor and nested loops
+    # over them are quadratic in the batch (0.3 s per 1,000 items at 100k), hash joins are not.
+    # (A failure aborts the transaction, which ends the SET LOCAL as well.)
+    conn.execute(text("SET LOCAL enable_nestloop = off"))
     rows = conn.execute(_FACTS).all()
+    conn.execute(text("RESET enable_nestloop"))
     by_key = {(r.item_type, r.item_source, r.item_source_id): r for r in rows}
     windows = sorted(set(windows))
     repeats = _repeat_counts(conn, rows, windows) if windows else {}
