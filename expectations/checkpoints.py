@@ -121,6 +121,9 @@ def configure_checkpoints(
         else []
     )
 
+    # Data Docs are rebuilt by the once-per-run checks; the per-page gates only store their
+    # results (rendering the site per page cost 0.9 s a page and grew with every run), and the
+    # flows that run gates build the site once at their end (`build_data_docs`).
     docs = [] if _is_ephemeral(context) else [UpdateDataDocsAction(name="update_data_docs")]
     row_level = {
         "result_format": ResultFormat.COMPLETE,
@@ -134,12 +137,33 @@ def configure_checkpoints(
     }
     if marts_defs:
         specs[MARTS_CHECK] = (marts_defs, {"result_format": ResultFormat.SUMMARY})
+    per_page = (RAW_GATE, CONTACTS_GATE)
     return {
         name: context.checkpoints.add_or_update(
-            gx.Checkpoint(name=name, validation_definitions=defs, actions=docs, result_format=fmt)
+            gx.Checkpoint(
+                name=name,
+                validation_definitions=defs,
+                actions=[] if name in per_page else docs,
+                result_format=fmt,
+            )
         )
         for name, (defs, fmt) in specs.items()
     }
+
+
+def build_data_docs(settings: Settings) -> Path | None:
+    """Render the Data Docs site from every stored validation result (file context only)."""
+    context = get_context(settings)
+    context.build_data_docs()
+    return (
+        settings.state_path
+        / "gx"
+        / "gx"
+        / "uncommitted"
+        / "data_docs"
+        / "local_site"
+        / "index.html"
+    )
 
 
 def _is_ephemeral(context: AbstractDataContext) -> bool:

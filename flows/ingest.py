@@ -13,7 +13,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import Engine
 
-from expectations.checkpoints import Validator
+from expectations.checkpoints import Validator, build_data_docs
 from feedbackloop.config import get_settings
 from feedbackloop.db import database_url, ensure_ready
 from feedbackloop.governance.gate import GateFailed, table_gate
@@ -54,6 +54,13 @@ def governance_gate() -> SyncHooks:
     return SyncHooks(
         gate=table_gate(Validator(settings, url, known_sources=settings.known_sources))
     )
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[5])
+def publish_data_docs() -> str | None:
+    """The Data Docs site with this run's gate results: built once per run, not per page."""
+    docs = build_data_docs(get_settings())
+    return None if docs is None else str(docs)
 
 
 def _stop_if_gate_failed(results: dict[str, SyncResult]) -> None:
@@ -109,6 +116,7 @@ def pull_tickets() -> dict[str, SyncResult]:
             result.rows_written,
             result.quarantined,
         )
+    publish_data_docs()
     _stop_if_gate_failed(results)
     return results
 
@@ -125,6 +133,7 @@ def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
     engine = prepare_database()
     result = pull_app_store_reviews(engine, governance_gate())
+    publish_data_docs()
     _stop_if_gate_failed({"customer_reviews": result})
     return result
 

@@ -74,7 +74,8 @@ def serve_demo_sources(
             )
         )
         keys = generate_key_pair()
-        app_store = stack.enter_context(serve_fake_app_store(dataset, key_pair=keys))
+        # 200 reviews a page: the documented maximum of `limit`, which the connector asks for.
+        app_store = stack.enter_context(serve_fake_app_store(dataset, key_pair=keys, page_size=200))
         key_path = keys.write_p8(workdir / "AuthKey_demo.p8")
         drop = write_notes_drop(dataset.notes, workdir / "notes.jsonl")
         yield DemoSources(
