@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test test-all lint format bench clean help
+.PHONY: install install-browser demo test test-all lint format bench clean help
 
 help:
 	@echo "make demo    run the loop on generated data (embedded PostgreSQL)"
@@ -23,13 +23,25 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; its own browser
+# download does not work offline). Installed with apt when we are root, else say how.
+CHROMIUM_BIN ?= /usr/bin/chromium
+install-browser:
+	@test -x "$(CHROMIUM_BIN)" || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "the browser tests need Chromium: sudo apt-get install chromium (or set CHROMIUM_BIN)"; \
+	  fi; }
+
 demo: install
 	$(BIN)/feedbackloop demo
 
-test: install
+test: install install-browser
 	$(BIN)/python -m pytest -m "not slow"
 
-test-all: install
+test-all: install install-browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -89,6 +89,15 @@ class Settings(BaseSettings):
             "actions and health checks failing twice in a row are posted there."
         ),
     )
+    # ---- Dashboard (issue #9) ----------------------------------------------------------------
+    # feedbackloop/web/dashboard/, served by `feedbackloop web`: every page asks for HTTP Basic
+    # credentials; without a password the dashboard answers 503 instead of being open.
+    dashboard_user: str = Field(default="admin", description="User name of the dashboard.")
+    dashboard_password: SecretStr | None = Field(
+        default=None,
+        description="Password of the dashboard (HTTP Basic); unset: the dashboard is closed (503).",
+    )
+    # ---- end of the dashboard block ------------------------------------------------------------
     email_check_deliverability: bool = Field(
         default=False, description="Also look up each email domain's MX records (needs DNS)."
     )

@@ -236,7 +236,8 @@ def web(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
 ) -> None:
-    """Serve the webhook endpoints (POST /webhooks/zendesk, POST /webhooks/{source})."""
+    """Serve the webhook endpoints (POST /webhooks/zendesk, POST /webhooks/{source}) and the
+    feedback dashboard (GET /, behind HTTP Basic auth: FEEDBACKLOOP_DASHBOARD_USER/_PASSWORD)."""
     import uvicorn
 
     from feedbackloop.db import ensure_ready
@@ -244,6 +245,18 @@ def web(
 
     settings = get_settings()
     engine = ensure_ready(settings)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    console.print(f"webhooks: POST http://{shown}:{port}/webhooks/zendesk, /webhooks/{{source}}")
+    if settings.dashboard_password is not None and settings.dashboard_password.get_secret_value():
+        console.print(
+            f"Dashboard: http://{shown}:{port}/ (user {settings.dashboard_user}, password from "
+            f"{ENV_PREFIX}DASHBOARD_PASSWORD)"
+        )
+    else:
+        console.print(
+            f"Dashboard: closed (it answers 503) until {ENV_PREFIX}DASHBOARD_PASSWORD is set",
+            style="yellow",
+        )
     uvicorn.run(create_app(settings, engine=engine), host=host, port=port, log_level="warning")
 
 
@@ -398,6 +411,13 @@ def explain(
 def demo(
     tickets: Annotated[int, typer.Option(min=1, help="Tickets to generate.")] = 5000,
     seed: Annotated[int, typer.Option(help="Random seed of the generator.")] = 42,
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve", help="Then serve the dashboard on 127.0.0.1 until Ctrl-C stops it."
+        ),
+    ] = False,
+    port: Annotated[int, typer.Option(help="Port of the dashboard with --serve.")] = 8000,
 ) -> None:
     """Run the loop as far as it is built on generated data, and summarize each stage."""
     _prefect_defaults()
@@ -408,6 +428,33 @@ def demo(
     with _progress_bar() as sink, progress.reporting(sink):
         result = demo_loop(seed=seed, tickets=tickets, quiet=True)
     _print_demo_summary(result)
+    if not serve:
+        return
+
+    import secrets
+
+    import uvicorn
+    from pydantic import SecretStr
+
+    from feedbackloop.db import ensure_ready
+    from feedbackloop.web import create_app
+
+    settings = get_settings()
+    password = f"password from {ENV_PREFIX}DASHBOARD_PASSWORD"
+    if settings.dashboard_password is None or not settings.dashboard_password.get_secret_value():
+        # A demo on the loopback interface: a password for this run only, printed here.
+        generated = secrets.token_urlsafe(12)
+        settings = settings.model_copy(update={"dashboard_password": SecretStr(generated)})
+        password = (
+            f"password {generated} for this run; set {ENV_PREFIX}DASHBOARD_PASSWORD to fix one"
+        )
+    console.print(
+        f"[bold]Dashboard[/]: http://127.0.0.1:{port}/ (user {settings.dashboard_user}, "
+        f"{password}). Ctrl-C stops it.",
+        highlight=False,
+    )
+    app_ = create_app(settings, engine=ensure_ready(settings))
+    uvicorn.run(app_, host="127.0.0.1", port=port, log_level="warning")
 
 
 def _collect_counts(result: Any) -> tuple[int, int, int, int | None]:
@@ -537,6 +584,12 @@ def _print_demo_summary(result: dict) -> None:
     console.print(
         "Next: `feedbackloop db status` for every table, `feedbackloop db url` to connect "
         "with psql or a BI tool."
+    )
+    console.print(
+        f"Dashboard: feedbackloop web, then http://127.0.0.1:8000/ (user "
+        f"{get_settings().dashboard_user}, password from {ENV_PREFIX}DASHBOARD_PASSWORD); "
+        "or `feedbackloop demo --serve`",
+        highlight=False,
     )
 
 

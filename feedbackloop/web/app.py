@@ -15,6 +15,10 @@
 `GET /healthz`
     200 when the database answers a query, 503 otherwise.
 
+The feedback dashboard (`feedbackloop.web.dashboard`: `/`, `/actions/...`, `/items/...`,
+`/faq`, `/reviews`, `/failures`) is served by the same app behind HTTP Basic auth; the webhook
+routes keep their signatures and never ask for it.
+
 Every delivery is checked before anything is parsed: a missing or wrong signature, or a
 timestamp more than five minutes away from our clock (a replay), is answered 401. A verified
 delivery is stored masked in `raw.webhook_events` under (source, delivery id) and committed
@@ -333,9 +337,10 @@ def create_app(
     clock: Callable[[], float] = time.time,
     on_stored: Callable[[str], None] | None = None,
 ) -> FastAPI:
-    """The webhook app. Holds nothing but the engine (from `settings` unless given); `clock`
-    is for tests that replay documented examples with fixed timestamps. `on_stored(source)`
-    is called after a new delivery is committed (`feedbackloop serve` starts a drain run)."""
+    """The webhook app, with the dashboard mounted. Holds nothing but the engine (from
+    `settings` unless given); `clock` is for tests that replay documented examples with fixed
+    timestamps. `on_stored(source)` is called after a new delivery is committed (`feedbackloop
+    serve` starts a drain run)."""
     if engine is None:
         from feedbackloop.db import get_engine
 
@@ -353,11 +358,14 @@ def create_app(
     }
 
     writer = _BatchWriter(db)
+    closers: list[Callable[[], None]] = []
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
         await writer.close()
+        for close in closers:
+            close()
 
     app = FastAPI(
         title="feedbackloop webhooks",
@@ -465,4 +473,9 @@ def create_app(
     # parsing and response validation would only add per-request cost on the hot path.
     app.router.add_route("/webhooks/zendesk", zendesk_webhook, methods=["POST"])
     app.router.add_route("/webhooks/{source}", generic_webhook, methods=["POST"])
+
+    from feedbackloop.web.dashboard import mount_dashboard
+
+    dashboard = mount_dashboard(app, settings, db, clock=clock)
+    closers.append(dashboard.reader.close)
     return app

@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, func, select, text, update
 
 from feedbackloop.db.models import Ticket, TicketComment, WebhookEvent
 from feedbackloop.db.upsert import quarantine, upsert_rows
@@ -99,6 +99,46 @@ class _Envelope(_Loose):
     event: dict[str, Any] = Field(default_factory=dict)
 
 
+# What a webhook's ticket does not carry, or carries as Zendesk ids where the connector
+# stores CRM ids: kept from the stored row, so an event never unlinks a ticket from its
+# customer, account, product area or language.
+_KEPT = (
+    "requester_source_id",
+    "assignee_source_id",
+    "account_source_id",
+    "product_area",
+    "language",
+)
+
+
+def _keep_known(conn: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    if not rows:
+        return rows
+    stored = {
+        r.source_id: r
+        for r in conn.execute(
+            text(
+                "SELECT source_id, requester_source_id, assignee_source_id, account_source_id, "
+                "product_area, language, channel FROM raw.tickets "
+                "WHERE source = :s AND source_id = ANY(:ids)"
+            ),
+            {"s": ZENDESK, "ids": [r["source_id"] for r in rows]},
+        )
+    }
+    for row in rows:
+        known = stored.get(row["source_id"])
+        if known is None:
+            # A ticket the connector has not seen yet: the connector's names for unknown users.
+            for column in ("requester_source_id", "assignee_source_id"):
+                if row[column] is not None:
+                    row[column] = f"zendesk-user-{row[column]}"
+            continue
+        for column in _KEPT:
+            row[column] = getattr(known, column)
+        row["channel"] = row["channel"] or known.channel
+    return rows
+
+
 def _ticket_row(detail: _TicketDetail, event_time: datetime) -> dict[str, Any]:
     updated_at = detail.updated_at or event_time
     return {
@@ -111,6 +151,7 @@ def _ticket_row(detail: _TicketDetail, event_time: datetime) -> dict[str, Any]:
         "channel": detail.via.channel if detail.via else None,
         "product_area": None,
         "language": None,
+        # Zendesk user ids; `_keep_known` maps them the way the connector does.
         "requester_source_id": detail.requester_id,
         "assignee_source_id": detail.assignee_id,
         "account_source_id": None,
@@ -228,7 +269,7 @@ def process_webhook_events(engine: Engine, *, limit: int = 1000) -> int:
         upsert_rows(
             conn,
             Ticket,
-            _newest_per_key(tickets),
+            _keep_known(conn, _newest_per_key(tickets)),
             source=ZENDESK,
             stream="tickets",
             mask_payload=mask_value,

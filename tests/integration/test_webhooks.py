@@ -302,7 +302,9 @@ def test_process_webhook_events_builds_raw_rows_idempotently(base: str, engine: 
         parked = conn.execute(text("SELECT source_id, reason FROM ops.quarantine")).all()
     assert (ticket.source, ticket.source_id, ticket.status) == ("zendesk", "5158", "pending")
     assert ticket.priority == "high" and ticket.channel == "web" and ticket.tags == ["mobile"]
-    assert ticket.requester_source_id == "900"
+    # A ticket the connector has not seen: the requester gets the connector's name for a
+    # Zendesk user it has not resolved to a CRM id yet.
+    assert ticket.requester_source_id == "zendesk-user-900"
     assert (body.source_id, body.ticket_source_id, body.author_role) == (
         "9876543210",
         "5158",
