@@ -182,6 +182,9 @@ class Settings(BaseSettings):
     routing_max_attempts: int = Field(
         default=5, ge=1, le=50, description="Attempts per action before it fails and alerts."
     )
+    routing_dispatch_workers: int = Field(
+        default=4, ge=1, le=64, description="Actions sent at once by one dispatcher run."
+    )
     routing_retry_delay: float = Field(
         default=60.0,
         ge=0,

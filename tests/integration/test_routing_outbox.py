@@ -290,7 +290,11 @@ def test_two_dispatchers_at_once_send_every_action_once(engine: Engine, settings
         tickets = _setup(w, n=6, kind="auto_reply")
         w.zendesk.update_faults.delay_after_processing = 0.2
         reports: list[Any] = []
-        threads = [threading.Thread(target=lambda: reports.append(w.dispatch())) for _ in (1, 2)]
+        # One sender each, so the second dispatcher finds work left when it starts.
+        threads = [
+            threading.Thread(target=lambda: reports.append(w.dispatch(routing_dispatch_workers=1)))
+            for _ in (1, 2)
+        ]
         threads[0].start()
         # The second starts while the first is in the middle of sending its first reply.
         deadline = time.monotonic() + 30
@@ -309,6 +313,22 @@ def test_two_dispatchers_at_once_send_every_action_once(engine: Engine, settings
         for t in tickets:
             assert len(w.zendesk.added_comments[int(t.source_id)]) == 1
         assert len(w.zendesk.writes) == 6
+
+
+def test_one_dispatcher_with_several_senders_sends_every_action_once(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        tickets = _setup(w, n=12, kind="auto_reply")
+        w.zendesk.update_faults.delay_after_processing = 0.05
+        report = w.dispatch(routing_dispatch_workers=4)
+        again = w.dispatch(routing_dispatch_workers=4)
+        assert report.sent == 12 and again.processed == 0
+        attempts = w.rows("SELECT action_id, outcome FROM ops.action_attempts")
+        assert sorted(a.outcome for a in attempts) == ["sent"] * 12
+        assert len({a.action_id for a in attempts}) == 12
+        for t in tickets:
+            assert len(w.zendesk.added_comments[int(t.source_id)]) == 1
 
 
 CHILD = """
