@@ -20,8 +20,9 @@ def load_pipeline(model_dir: str | Path | None = None, *, pii: bool = False) -> 
     """Blank English pipeline with sentiment scoring.
 
     ``model_dir``: an adapted model written by ``nlp.training.train``; without it the
-    rule scorer (version ``rules-v1``) is used. ``pii=True`` adds the PII masker first and
-    keeps spaCy's default tokenizer, whose tokens (like_email, like_url) it relies on.
+    rule scorer (version ``rules-v2``, ``nlp.sentiment.RULES_VERSION``) is used.
+    ``pii=True`` adds the PII masker first and keeps spaCy's default tokenizer, whose
+    tokens (like_email, like_url) it relies on.
     """
     # per-process vocab, pre-filled with common English tokens (see lexattrs.shared_vocab)
     pipeline = spacy.blank("en", vocab=shared_vocab())

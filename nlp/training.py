@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize, sparse
 
+from nlp.sentiment.component import RULES_VERSION
 from nlp.sentiment.resources import load_resources
 from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig, fold_label, label_for
 
@@ -296,7 +297,7 @@ def train(
         "format_version": FORMAT_VERSION,
         "version": version,
         "created_utc": stamp,
-        "base": "rules-v1",
+        "base": RULES_VERSION,
         "n_train": len(texts),
         "label_set": raw_set,
         "classes": list(CLASSES),

@@ -14,7 +14,7 @@ from nlp.sentiment.resources import load_resources
 from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
-RULES_VERSION = "rules-v1"
+RULES_VERSION = "rules-v2"
 _RESULT = "sentiment_result"
 _CHUNK = 64
 
@@ -191,6 +191,7 @@ class SentimentComponent:
         "frustration_threshold": -0.35,
         "question_damping": 0.6,
         "howto_damping": 0.1,
+        "negativity_weight": 1.5,
         "max_chars": 50_000,
         "lexicon_dir": None,
         "model_path": None,
@@ -206,6 +207,7 @@ def make_sentiment(
     frustration_threshold: float,
     question_damping: float,
     howto_damping: float,
+    negativity_weight: float,
     max_chars: int,
     lexicon_dir: str | None,
     model_path: str | None,
@@ -217,6 +219,7 @@ def make_sentiment(
         frustration_threshold=frustration_threshold,
         question_damping=question_damping,
         howto_damping=howto_damping,
+        negativity_weight=negativity_weight,
         max_chars=max_chars,
     )
     return SentimentComponent(

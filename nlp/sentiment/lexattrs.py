@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import lru_cache
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -117,18 +118,30 @@ def is_bracket(text: str) -> bool:
     return text in _BRACKETS
 
 
+# Where spaCy's getter is a one-line call of a str method, an item or a membership test,
+# the C-level builtin itself is the getter (same value, no Python frame): spaCy calls
+# every getter for every new string, so these dominate the cost of a new lexeme.
 FAST_GETTERS: dict[int, Callable[[str], Any]] = {
     attrs.SHAPE: word_shape,
     attrs.LIKE_NUM: like_num,
     attrs.LIKE_URL: like_url,
     attrs.LIKE_EMAIL: like_email,
-    attrs.IS_ASCII: is_ascii,
+    attrs.IS_ASCII: str.isascii,
     attrs.IS_PUNCT: is_punct,
     attrs.IS_CURRENCY: is_currency,
-    attrs.IS_QUOTE: is_quote,
-    attrs.IS_LEFT_PUNCT: is_left_punct,
-    attrs.IS_RIGHT_PUNCT: is_right_punct,
-    attrs.IS_BRACKET: is_bracket,
+    attrs.IS_QUOTE: _QUOTES.__contains__,
+    attrs.IS_LEFT_PUNCT: _LEFT.__contains__,
+    attrs.IS_RIGHT_PUNCT: _RIGHT.__contains__,
+    attrs.IS_BRACKET: _BRACKETS.__contains__,
+    attrs.IS_ALPHA: str.isalpha,
+    attrs.IS_DIGIT: str.isdigit,
+    attrs.IS_LOWER: str.islower,
+    attrs.IS_SPACE: str.isspace,
+    attrs.IS_TITLE: str.istitle,
+    attrs.IS_UPPER: str.isupper,
+    attrs.LOWER: str.lower,
+    attrs.PREFIX: itemgetter(0),
+    attrs.SUFFIX: itemgetter(slice(-3, None)),
 }
 # The spaCy functions each fast getter stands in for (checked to be these at install).
 REPLACES: dict[int, Callable[[str], Any]] = {
@@ -143,6 +156,15 @@ REPLACES: dict[int, Callable[[str], Any]] = {
     attrs.IS_LEFT_PUNCT: base.is_left_punct,
     attrs.IS_RIGHT_PUNCT: base.is_right_punct,
     attrs.IS_BRACKET: base.is_bracket,
+    attrs.IS_ALPHA: base.is_alpha,
+    attrs.IS_DIGIT: base.is_digit,
+    attrs.IS_LOWER: base.is_lower,
+    attrs.IS_SPACE: base.is_space,
+    attrs.IS_TITLE: base.is_title,
+    attrs.IS_UPPER: base.is_upper,
+    attrs.LOWER: base.lower,
+    attrs.PREFIX: base.prefix,
+    attrs.SUFFIX: base.suffix,
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import re._parser as sre_parse
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -102,6 +103,11 @@ class Cue:
     source: str
     # exact lowercased tokens of which every match contains one (empty: no such gate)
     requires: frozenset[str] = frozenset()
+    # literal substrings every match contains: one of each group (derived from the regex)
+    gate: tuple[tuple[str, ...], ...] = ()
+    # "amplifier": counts only in a text with other negative evidence ("crashed again"
+    # vs "will definitely come back again")
+    amplifier: bool = False
 
 
 @dataclass(frozen=True)
@@ -122,6 +128,7 @@ class Resources:
     sarcasm_openers: frozenset[str]
     sarcasm_targets: frozenset[str]
     stopwords: dict[str, frozenset[str]]
+    ambiguous_stopwords: frozenset[str]
     foreign_words: dict[str, dict[str, float]]
     foreign_negators: dict[str, frozenset[str]]
     source: str = field(default="")
@@ -155,6 +162,107 @@ def _cue_triggers(source: str) -> set[str]:
     return {w[:5] for w in content}
 
 
+_MAX_GATE_GROUPS = 3
+
+
+def _literal_groups(items: list) -> list[tuple[str, ...]]:
+    """Groups of literal strings for a parsed regex sequence: every match of the sequence
+    contains at least one string of each group (no group: nothing could be derived)."""
+    groups: list[tuple[str, ...]] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if run:
+            groups.append(("".join(run),))
+            run.clear()
+
+    for op, av in items:
+        name = str(op)
+        if name == "LITERAL":
+            run.append(chr(av))
+            continue
+        flush()
+        alts: tuple[str, ...] | None = None
+        if name == "SUBPATTERN":
+            sub = _literal_groups(list(av[3]))
+            alts = max(sub, key=_gate_strength) if sub else None
+            groups.extend(g for g in sub if g is not alts)
+        elif name == "BRANCH":
+            collected: list[str] = []
+            for branch in av[1]:
+                sub = _literal_groups(list(branch))
+                if not sub:
+                    collected = []
+                    break
+                collected.extend(max(sub, key=_gate_strength))
+            alts = tuple(dict.fromkeys(collected)) if collected else None
+        elif name in ("MAX_REPEAT", "MIN_REPEAT") and av[0] >= 1:
+            sub = _literal_groups(list(av[2]))
+            groups.extend(sub)
+        elif name == "IN" and all(str(o) == "LITERAL" for o, _ in av) and len(av) <= 4:
+            alts = tuple(chr(c) for _, c in av)
+        if alts:
+            groups.append(alts)
+    flush()
+    return groups
+
+
+def _gate_strength(group: tuple[str, ...]) -> tuple[int, int]:
+    # a group is as selective as its shortest string, and fewer strings are better
+    return (min(len(s.strip()) for s in group), -len(group))
+
+
+def literal_gate(source: str) -> tuple[tuple[str, ...], ...]:
+    """Substring groups that any match of the cue regex must contain (one of each group).
+
+    Checking them with ``in`` on the text costs a fraction of a regex scan, so the scorer
+    runs a cue's regex only on texts that pass its gate.
+    """
+    try:
+        parsed = sre_parse.parse(source)
+    except re.error:
+        return ()
+    groups = [g for g in _literal_groups(list(parsed)) if min(len(s.strip()) for s in g) >= 2]
+    groups.sort(key=_gate_strength, reverse=True)
+    return tuple(groups[:_MAX_GATE_GROUPS])
+
+
+_GATE_WORD = re.compile(r"(?<= )[a-z0-9][a-z0-9']*")
+
+
+def _gate_triggers(source: str) -> set[str] | None:
+    """Trigger keys derived from the regex: in each string of a literal group, a word that
+    follows a space starts a token of any match, so its prefix can trigger the cue (the
+    regex start counts as a space: matches start at a word boundary). The group whose
+    words are longest (rarest, roughly) is used; None when no group gives a word for each
+    of its strings."""
+    try:
+        items = list(sre_parse.parse(source))
+    except re.error:
+        return None
+    space = (sre_parse.LITERAL, 32)
+    if len(items) == 1 and str(items[0][0]) == "BRANCH":
+        op, (x, branches) = items[0]
+        items = [(op, (x, [[space, *b] for b in branches]))]
+    else:
+        items = [space, *items]
+    best: tuple[int, set[str]] | None = None
+    for group in _literal_groups(items):
+        keys: set[str] = set()
+        shortest = 99
+        for s in group:
+            words = [w for w in _GATE_WORD.findall(s) if w not in _TRIGGER_STOP]
+            if not words:
+                break
+            w = max(words, key=len)
+            keys.add(w[:5])
+            shortest = min(shortest, len(w))
+        else:
+            if shortest >= 3 and (best is None or shortest > best[0]):
+                best = (shortest, keys)
+    return best[1] if best else None
+
+
 @lru_cache(maxsize=8)
 def load_resources(lexicon_dir: str | None = None) -> Resources:
     base = Path(lexicon_dir) if lexicon_dir else LEXICON_DIR
@@ -179,12 +287,27 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
             if len(row) > 4
             else frozenset()
         )
-        cues.append(Cue(idx, pattern, valence, category, source, requires))
+        flags = {f.strip() for f in row[5].split(",")} if len(row) > 5 else set()
+        cues.append(
+            Cue(
+                idx,
+                pattern,
+                valence,
+                category,
+                source,
+                requires,
+                literal_gate(source),
+                amplifier="amplifier" in flags,
+            )
+        )
         keys = (
             {w.strip()[:5] for w in row[3].split(",") if w.strip()}
             if len(row) > 3 and row[3].strip()
             else _cue_triggers(source)
         )
+        gated = _gate_triggers(source)
+        if gated is not None and len(gated) <= len(keys):
+            keys = gated  # words every match has as a token, not just any content word
         for key in keys:
             triggers.setdefault(key, []).append(idx)
             if len(key) in (3, 4):
@@ -221,6 +344,7 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
         sarcasm_openers=frozenset(mods["sarcasm_openers"]),
         sarcasm_targets=frozenset(mods["sarcasm_targets"]),
         stopwords={k: frozenset(v) for k, v in lang["stopwords"].items()},
+        ambiguous_stopwords=frozenset(lang.get("ambiguous_with_en", ())),
         foreign_words=lang["lexicons"],
         foreign_negators={k: frozenset(v) for k, v in lang["negators"].items()},
         source=str(base),

@@ -2,8 +2,11 @@
 
 The valence arithmetic follows the published VADER heuristics (Hutto & Gilbert 2014):
 boosters, negation scaling, contrast weighting, punctuation emphasis and the
-x / sqrt(x^2 + alpha) normalisation; the rest (support cues, sarcasm, question damping,
-frustration, language flagging) is specific to customer feedback.
+x / sqrt(x^2 + alpha) normalisation; negative evidence is weighted 1.5x as in SO-CAL
+(Taboada et al. 2011). The rest (support cues, sarcasm, question damping, frustration,
+language flagging) is specific to customer feedback.
+
+Rules version ``rules-v2`` (see ``component.RULES_VERSION``).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import math
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Any
 
 from nlp.sentiment.resources import (
@@ -41,33 +45,56 @@ POLITENESS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "please", "pls
 # Contrast words whose role depends on position (see _contrast_weights).
 _YET_BLOCK = frozenset({"again", "another", "to", "more", "?"})
 _YET_AFTER = frozenset({",", ";", "and", "-", "—"})
+_NEG_PASS = frozenset({"or", "nor"})
 
 # One token pattern shared by the spaCy tokenizer and the scorer, so explanation tokens
 # line up with doc tokens. Order matters: URLs/emails/emoticons before words/punctuation.
-TOKEN_BODY = (
-    r"https?://[^\s<>\"]+|www\.[^\s<>\"]+"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|(?<![\w:;=])(?:[<>]?[:;=][\-o*']?[)\](\[dDpP/|\\@3sS]{1,2}|[xX][dD]|\^_?\^|-_-|T_T|</?3|D:)"
+_URL_BODY = r"https?://[^\s<>\"]+|www\.[^\s<>\"]+"
+_EMAIL_BODY = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+_EMOTICON_BODY = (
+    r"(?<![\w:;=])(?:[<>]?[:;=][\-o*']?[)\](\[dDpP/|\\@3sS]{1,2}|[xX][dD]|\^_?\^|-_-|T_T|</?3|D:)"
     r"(?![\w)(])"
-    r"|[^\W\d_]+(?:['-][^\W\d_]+)*"
-    r"|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|%|x)?"
-    r"|[^\w\s]|\S"
 )
-TOKEN_RE = re.compile(TOKEN_BODY)
 # Plain prose needs none of the URL/email/emoticon alternatives, which are slow to try.
 FAST_TOKEN_BODY = r"[^\W\d_]+(?:['-][^\W\d_]+)*|\d+(?:[.,:/]\d+)*(?:st|nd|rd|th|%|x)?|[^\w\s]|\S"
+TOKEN_BODY = "|".join((_URL_BODY, _EMAIL_BODY, _EMOTICON_BODY, FAST_TOKEN_BODY))
+TOKEN_RE = re.compile(TOKEN_BODY)
 FAST_TOKEN_RE = re.compile(FAST_TOKEN_BODY)
 _SPECIAL_CHARS = frozenset(":;=@<^_")
+# Necessary conditions for the special alternatives to match anywhere in a text: without
+# them an alternative can be left out of the pattern and the tokens stay the same.
+_EMAIL_HINT = re.compile(r"[\w.+-]@[\w-]")
+# (no look-behind: it would stop re from skipping ahead to candidate characters)
+_EMOTICON_HINT = re.compile(r"[:;=<^]|[xX][dD]|-_|T_")
+_PARTIAL: dict[tuple[bool, bool, bool], re.Pattern[str]] = {}
 
 
 def token_regex(text: str) -> re.Pattern[str]:
-    """The cheapest token pattern that is still exact for this text."""
+    """The cheapest token pattern that is still exact for this text.
+
+    Texts without any of ``:;=@<^_`` or "www." use the plain-prose pattern. Others get the
+    URL, e-mail and emoticon alternatives only where such a token can occur ("@name" in a
+    tweet needs no e-mail alternative, which costs a scan of every word)."""
     for ch in _SPECIAL_CHARS:
         if ch in text:
-            return TOKEN_RE
-    if "www." in text or "WWW." in text:
-        return TOKEN_RE
-    return FAST_TOKEN_RE
+            break
+    else:
+        if "www." not in text and "WWW." not in text:
+            return FAST_TOKEN_RE
+    key = (
+        "://" in text or "www." in text,
+        "@" in text and _EMAIL_HINT.search(text) is not None,
+        _EMOTICON_HINT.search(text) is not None,
+    )
+    pattern = _PARTIAL.get(key)
+    if pattern is None:
+        parts = [
+            b for b, on in zip((_URL_BODY, _EMAIL_BODY, _EMOTICON_BODY), key, strict=True) if on
+        ]
+        pattern = _PARTIAL[key] = (
+            TOKEN_RE if all(key) else re.compile("|".join((*parts, FAST_TOKEN_BODY)))
+        )
+    return pattern
 
 
 _HTML_TAG = re.compile(r"<(?:[a-zA-Z/!][^<>]{0,500})>")
@@ -75,6 +102,7 @@ _HTML_ENTITY = re.compile(r"&(?:[a-zA-Z]{2,8}|#\d{2,6});")
 _ENTITY_CHARS = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'"}
 _ELONGATED = re.compile(r"([a-z])\1{2,}")
 _CAPS_WORD = re.compile(r"\b[A-Z][A-Z']+\b")
+_TWO_CAPS = re.compile(r"[A-Z][A-Z']")  # needed by any all-caps word of _CAPS_WORD
 _SENT_END = frozenset({".", "!", "?", "\n"})
 _HOWTO_STARTS = frozenset(
     {
@@ -109,6 +137,18 @@ _HOWTO_STARTS = frozenset(
         "i",
     }
 )
+
+
+def _passes(gate: tuple[tuple[str, ...], ...], low: str) -> bool:
+    """Whether ``low`` holds a string of every gate group (plain loops: this runs for
+    most texts, and generator expressions cost more than the ``in`` checks)."""
+    for group in gate:
+        for s in group:
+            if s in low:
+                break
+        else:
+            return False
+    return True
 
 
 def strip_html(text: str) -> str:
@@ -181,6 +221,11 @@ class ScorerConfig:
     question_damping: float = 0.6
     howto_damping: float = 0.1
     max_chars: int = 50_000
+    # Negative evidence counts 1.5x: a fixed a-priori choice from Taboada et al. (2011),
+    # "Lexicon-based methods for sentiment analysis" (SO-CAL's negative weighting), not
+    # fitted to any data. Lexicons are skewed positive, and in support feedback a
+    # complaint next to a courtesy is still a complaint.
+    negativity_weight: float = 1.5
 
 
 # Distinct token strings remembered per process (cue triggers, elongation/hyphen
@@ -188,13 +233,49 @@ class ScorerConfig:
 _CACHE_LIMIT = 500_000
 
 
+class _Memo:
+    """What the scorer learns about token strings on first sight (per lexicon, shared by
+    every Scorer of the process: each pipeline would otherwise re-learn the same words).
+
+    ``info`` maps a lowercased token to 0 (no role) or its roles as a tuple
+    ``(valence or None, elongated, cue ids it can trigger, is a modifier)``, so a text's
+    roles are one C-level ``map`` of one dict lookup per token.
+    """
+
+    def __init__(self, resources: Resources) -> None:
+        self.resources = resources  # keeps the id() key of _MEMOS alive
+        # tokens that can change a lexicon hit's weight: boosters/diminishers (also the
+        # second word of two-word ones) and negators; "n't" forms are added on first sight
+        self.boosters = dict(resources.boosters)  # + elongated forms ("soooo")
+        self.modifier_keys: set[str] = (
+            set(resources.boosters)
+            | {b for _, b in resources.booster_bigrams}
+            | set(resources.negators)
+        )
+        self.info: dict[str, Any] = {}
+
+
+_MEMOS: dict[int, _Memo] = {}
+
+
+def _memo_for(resources: Resources) -> _Memo:
+    memo = _MEMOS.get(id(resources))
+    if memo is None or memo.resources is not resources:
+        memo = _MEMOS[id(resources)] = _Memo(resources)
+    return memo
+
+
+def _common_words() -> set[str]:
+    from nlp.sentiment.lexattrs import common_tokens  # spaCy-side module: lazy
+
+    return {w.lower() for w in common_tokens()}
+
+
 class Scorer:
     def __init__(self, resources: Resources, config: ScorerConfig | None = None) -> None:
         self.res = resources
         self.cfg = config or ScorerConfig()
-        # Everything per-token is a set operation against these, so the per-text cost
-        # stays in C: a text's distinct tokens are intersected with each role's key set.
-        self._valence_keys = frozenset(resources.valence)
+        # language guess: a text's distinct tokens are intersected with these (C-level)
         self._stopwords = {
             lang: frozenset(w for w in words if w[:1].isalpha())
             for lang, words in resources.stopwords.items()
@@ -202,20 +283,14 @@ class Scorer:
         self._en_stop = self._stopwords.get("en", frozenset())
         self._all_stop = frozenset().union(*self._stopwords.values())
         self._contrast = resources.contrast_after | resources.contrast_before | {"yet", "while"}
-        # tokens that can change a lexicon hit's weight: boosters/diminishers (also the
-        # second word of two-word ones) and negators; "n't" forms are added on first sight
-        self._boosters = dict(resources.boosters)  # + elongated forms ("soooo")
-        self._modifier_keys: set[str] = (
-            set(resources.boosters)
-            | {b for _, b in resources.booster_bigrams}
-            | set(resources.negators)
-        )
         # per-process caches keyed by the lowercased token, filled on first sight
-        self._seen: set[str] = set()
-        self._cue_ids: dict[str, tuple[int, ...]] = {}
-        self._cue_keys: set[str] = set()
-        self._fallback: dict[str, tuple[float, bool]] = {}
-        self._fallback_keys: set[str] = set()
+        memo = _memo_for(resources)
+        fresh = not memo.info
+        self._boosters = memo.boosters
+        self._modifier_keys = memo.modifier_keys
+        self._info = memo.info
+        if fresh:  # the most frequent English tokens are learnt once, up front
+            self._learn(_common_words())
 
     # -- helpers -------------------------------------------------------------------
     def _lookup(self, word: str) -> tuple[float | None, bool]:
@@ -236,17 +311,15 @@ class Scorer:
         return None, False
 
     def _learn(self, new: set[str]) -> None:
-        """Classify token strings seen for the first time in this process: which support
-        cues they can trigger and, for words outside the lexicon, an elongation/hyphen
-        fallback valence. Each distinct string is looked at once."""
-        if len(self._seen) > _CACHE_LIMIT:
-            self._seen.clear()
-            self._cue_ids.clear()
-            self._cue_keys.clear()
-            self._fallback.clear()
-            self._fallback_keys.clear()
+        """Classify token strings seen for the first time in this process: their valence
+        (lexicon, or an elongation/hyphen fallback), the support cues they can trigger,
+        whether they boost or negate. Each distinct string is looked at once."""
+        info = self._info
+        if len(info) > _CACHE_LIMIT:
+            info.clear()
         res = self.res
         trig, short, valence = res.cue_triggers, res.cue_short_triggers, res.valence
+        boosters, modifier_keys = self._boosters, self._modifier_keys
         for t in new:
             ids: set[int] = set(trig.get(t[:5], ()))
             if len(t) > 3:
@@ -256,24 +329,23 @@ class Scorer:
             if hyphen or "/" in t:
                 for key in trigger_keys(t):
                     ids.update(trig.get(key, ()))
-            if ids:
-                self._cue_ids[t] = tuple(sorted(ids))
-                self._cue_keys.add(t)
             if t.endswith("n't"):
-                self._modifier_keys.add(t)
-            if len(t) > 3 and t not in self._boosters and _ELONGATED.search(t):
+                modifier_keys.add(t)
+            elongated = len(t) > 3 and _ELONGATED.search(t) is not None
+            if elongated and t not in boosters:
                 for squeezed in (_ELONGATED.sub(r"\1\1", t), _ELONGATED.sub(r"\1", t)):
-                    b = self._boosters.get(squeezed)
+                    b = boosters.get(squeezed)
                     if b is not None and t not in valence:
-                        self._boosters[t] = b + (0.1 if b > 0 else 0.0)
-                        self._modifier_keys.add(t)
+                        boosters[t] = b + (0.1 if b > 0 else 0.0)
+                        modifier_keys.add(t)
                         break
-            if t not in valence and (hyphen or _ELONGATED.search(t)):
+            v: float | None = valence.get(t)
+            elong = False
+            if v is None and (hyphen or elongated):
                 v, elong = self._lookup(t)
-                if v:
-                    self._fallback[t] = (v, elong)
-                    self._fallback_keys.add(t)
-        self._seen.update(new)
+                v = v or None
+            mod = t in modifier_keys
+            info[t] = (v, elong, tuple(sorted(ids)), mod) if (v is not None or ids or mod) else 0
 
     def _language(self, tokset: set[str]) -> str:
         hit = tokset & self._all_stop
@@ -287,9 +359,14 @@ class Scorer:
         hits = {lang: len(stops & hit) for lang, stops in self._stopwords.items()}
         en = hits.get("en", 0)
         best = max(hits, key=lambda k: (hits[k], k == "en"))
-        if best != "en" and hits[best] > en and hits[best] >= 2:
+        if best == "en":
+            return "en"
+        # words like "as", "ha", "plus", "con" are English too: a language needs at least
+        # one function word that is not ("Nervous as hell" is English)
+        strong = len((self._stopwords[best] & hit) - self.res.ambiguous_stopwords)
+        if strong and hits[best] > en and hits[best] >= 2:
             return best
-        if en == 0 and hits[best] >= 1 and best != "en":
+        if en == 0 and strong and hits[best] >= 1:
             return best
         return "en"
 
@@ -326,9 +403,14 @@ class Scorer:
         if truncated:
             out.explanation.append({"rule": "truncated", "weight": 0.0, "chars": cfg.max_chars})
         tokset = set(toks)
-        new = tokset - self._seen
-        if new:
-            self._learn(new)
+        info_get = self._info.get
+        roles = list(map(info_get, toks))
+        if None in roles:  # tokens never seen in this process
+            self._learn({t for t, r in zip(toks, roles, strict=True) if r is None})
+            roles = list(map(info_get, toks))
+            if None in roles:  # the memo was full and has just been reset
+                self._learn(tokset)
+                roles = list(map(info_get, toks))
 
         lang = self._language(tokset) if toks else "und"
         out.language = lang
@@ -341,24 +423,29 @@ class Scorer:
         # 1. support cues (multi-word); tokens they cover are not scored again. Only cues
         #    that a token of this text can trigger are run.
         covered: set[int] = set()
-        cue_toks = tokset & self._cue_keys
-        if cue_toks:
-            self._cues(clean, tokset, cue_toks, covered, contributions, out)
+        # positions of the tokens with any role; most tokens have none
+        at = list(compress(range(len(toks)), roles))
+        cand: set[int] = set()
+        for i in at:
+            ids = roles[i][2]
+            if ids:
+                cand.update(ids)
+        if cand:
+            self._cues(clean, tokset, cand, covered, contributions, out)
         # an explicit sarcasm marker ("yeah right", "/s", "#sarcasm") turns praise around
         marked = "sarcasm" in out.categories
 
         # 2. lexicon words and emoji with boosters, caps and negation.
         shouting = False
         # (C-level precheck: shouting needs three all-caps tokens before the regex runs)
-        if not clean.islower() and list(map(str.isupper, orig)).count(True) >= 3:
+        if _TWO_CAPS.search(clean) and list(map(str.isupper, orig)).count(True) >= 3:
             n_caps = len(_CAPS_WORD.findall(clean))
             shouting = n_caps >= 3 and n_caps >= 0.6 * sum(1 for t in toks if t[0].isalpha())
         out.shouting = shouting
-        vk = tokset & self._valence_keys
-        fb = tokset & self._fallback_keys
-        if vk or fb:
-            mods = tokset & self._modifier_keys
-            self._lexicon(orig, toks, vk, fb, mods, covered, shouting, contributions, out)
+        hits = [(i, r[0], r[1]) for i in at if (r := roles[i])[0] is not None]
+        if hits:
+            mods = [i for i in at if roles[i][3]]
+            self._lexicon(orig, toks, hits, mods, covered, shouting, contributions, out)
         if marked:
             for pos, (i, v, info) in enumerate(contributions):
                 if v > 0 and "token" in info:
@@ -369,6 +456,9 @@ class Scorer:
         # not praise ("Still no refund. Thanks."); "Thanks, that fixed it!" keeps it.
         if contributions and not tokset.isdisjoint(POLITENESS):
             self._politeness(toks, contributions)
+        # amplifier cues ("again", "every time I") only add to a complaint made elsewhere
+        if out.categories:
+            self._amplifiers(contributions, out)
 
         # 3. sarcasm: a sentence-initial positive word set off by punctuation, followed by
         #    negative evidence ("Great, another outage.", "Thanks... charged twice again").
@@ -381,18 +471,21 @@ class Scorer:
         total = 0.0
         pos_sum = neg_sum = 0.0
         explanation = out.explanation
+        negw = cfg.negativity_weight
         for i, v, info in contributions:
             if weights:
                 w = weights[i]
                 v = v * w
                 if w != 1.0:
                     info["contrast"] = w
+            if v < 0:
+                v *= negw
             total += v
             if v > 0:
                 pos_sum += v
             else:
                 neg_sum += v
-            info["weight"] = round(v, 3)
+            info["weight"] = round(v * 1000.0) / 1000.0  # round(v, 3), at a third of the cost
             explanation.append(info)
         if weights:
             explanation.append({"rule": "contrast", "weight": 0.0, "after": CONTRAST_AFTER})
@@ -463,16 +556,12 @@ class Scorer:
         self,
         clean: str,
         tokset: set[str],
-        cue_toks: set[str],
+        cand: set[int],
         covered: set[int],
         contributions: list,
         out: Analysis,
     ) -> None:
         res = self.res
-        cue_ids = self._cue_ids
-        cand: set[int] = set()
-        for t in cue_toks:
-            cand.update(cue_ids[t])
         low = ""
         found = []
         cues = res.cues
@@ -482,6 +571,10 @@ class Scorer:
                 continue
             if not low:
                 low = clean.lower()
+            # literal substrings every match contains: a few C-level ``in`` checks spare
+            # most regex scans
+            if cue.gate and not _passes(cue.gate, low):
+                continue
             for m in cue.pattern.finditer(low):
                 st, end = m.span()
                 # word-start check done here: a lookbehind would disable re's
@@ -502,38 +595,25 @@ class Scorer:
             i1 = bisect_right(starts, end - 1)
             covered.update(range(i0, i1))
             out.categories.add(cue.category)
-            contributions.append(
-                (i0, cue.valence, {"rule": f"cue:{cue.category}", "text": clean[start:end]})
-            )
+            info = {"rule": f"cue:{cue.category}", "text": clean[start:end]}
+            if cue.amplifier:
+                info["amplifier"] = True
+            contributions.append((i0, cue.valence, info))
 
     def _lexicon(
         self,
         orig: list[str],
         toks: list[str],
-        vk: set[str],
-        fb: set[str],
-        mods: set[str],
+        hits: list[tuple[int, float, bool]],
+        mods: list[int],
         covered: set[int],
         shouting: bool,
         contributions: list,
         out: Analysis,
     ) -> None:
+        """Lexicon hits (position, valence, elongated) with boosters, caps and negation;
+        ``mods``: positions of boosters/negators."""
         res = self.res
-        valence = res.valence
-        # positions via list.index/count (C scans) for the few distinct hit words, instead
-        # of a Python-level pass over every token
-        hits: list[tuple[int, float, bool]] = []
-        found = [(w, valence[w], False) for w in vk]
-        if fb:
-            found.extend((w, *self._fallback[w]) for w in fb)
-        for w, v, elong in found:
-            i = toks.index(w)
-            hits.append((i, v, elong))
-            for _ in range(toks.count(w) - 1):
-                i = toks.index(w, i + 1)
-                hits.append((i, v, elong))
-        if len(hits) > 1:
-            hits.sort()
         negators, boosters, bigrams = res.negators, self._boosters, res.booster_bigrams
         brk = res.clause_breaks
         if covered:
@@ -549,11 +629,13 @@ class Scorer:
                     info["caps"] = True
                 contributions.append((i, v, info))
             return
+        # positions that have a booster or negator among the three tokens before them
+        reach = {j + k for j in mods for k in (1, 2, 3)}
         for i, v, elong in hits:
             sign = 1.0 if v > 0 else -1.0
             o = orig[i]
             info: dict[str, Any] = {"token": o, "i": i}
-            if i == 0 or mods.isdisjoint(toks[i - 3 if i > 3 else 0 : i]):
+            if i not in reach:
                 # no booster or negator in reach: only elongation and caps apply
                 if elong:
                     v += sign * 0.3
@@ -567,7 +649,7 @@ class Scorer:
             boosted = False
             for k, scale in ((1, 1.0), (2, 0.95), (3, 0.9)):
                 j = i - k
-                if j < 0 or toks[j] in brk:
+                if j < 0 or (toks[j] in brk and toks[j] not in boosters):  # "so good"
                     break
                 b = boosters.get(toks[j])
                 if b is None and j > 0:
@@ -586,7 +668,11 @@ class Scorer:
             # negation: a negator within three tokens before, inside the same clause
             for k in (1, 2, 3):
                 j = i - k
-                if j < 0 or toks[j] in brk:
+                # "not so good": a booster is no clause break; "not helpful or friendly":
+                # negation scopes over a coordination with "or"/"nor"
+                if j < 0 or (
+                    toks[j] in brk and toks[j] not in _NEG_PASS and toks[j] not in boosters
+                ):
                     break
                 if toks[j] in negators or toks[j].endswith("n't"):
                     if boosted and k > 1 and boosters.get(toks[j + 1], 0.0) > 0:
@@ -618,6 +704,25 @@ class Scorer:
                 info["politeness"] = True
                 contributions[pos] = (i, 0.0, info)
 
+    @staticmethod
+    def _amplifiers(contributions: list, out: Analysis) -> None:
+        amps = [pos for pos, (_, _, info) in enumerate(contributions) if info.get("amplifier")]
+        if not amps:
+            return
+        rest = sum(v for pos, (_, v, _) in enumerate(contributions) if v < 0 and pos not in amps)
+        if rest < 0:
+            return
+        for pos in amps:
+            i, _v, info = contributions[pos]
+            info["no_complaint"] = True
+            contributions[pos] = (i, 0.0, info)
+        # no complaint, so not evidence of one either
+        out.categories = {
+            str(info["rule"])[4:]
+            for _, _, info in contributions
+            if str(info.get("rule", "")).startswith("cue:") and not info.get("no_complaint")
+        }
+
     def _sarcasm(self, toks: list[str], contributions: list, out: Analysis) -> None:
         res = self.res
         openers = res.sarcasm_openers
@@ -641,10 +746,13 @@ class Scorer:
             nxt = toks[i + 1] if i + 1 < len(toks) else ""
             after = toks[i + 2 : i + 6]
             target = any(w in res.sarcasm_targets for w in after)
+            # praise after the opener means it was meant ("Yay! Another good interview!")
+            praised = any(v2 > 0 and i2 > i and "token" in info2 for i2, v2, info2 in contributions)
             if (
                 nxt in (",", ".", "!", "…", "...", "-")
                 and (target or rest_negative)
                 and (target or len(contributions) > 1)
+                and not praised
             ):
                 info["sarcasm"] = True
                 contributions[pos] = (i, -abs(v), info)

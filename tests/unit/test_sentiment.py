@@ -38,7 +38,7 @@ def test_extensions_set_on_every_doc(nlp: Language) -> None:
         assert doc._.sentiment_label in LABELS
         assert isinstance(doc._.frustrated, bool)
         assert isinstance(doc._.explanation, list)
-        assert doc._.sentiment_model_version == "rules-v1"
+        assert doc._.sentiment_model_version == "rules-v2"
         assert doc._.sentiment_result is not None
 
 
@@ -239,7 +239,7 @@ def test_config_controls_thresholds() -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("feedback_sentiment_v1", config={"neutral_band": 0.9})
     assert nlp("This is good")._.sentiment_label == "neutral"
-    assert nlp.get_pipe_config("feedback_sentiment_v1")["rules_version"] == "rules-v1"
+    assert nlp.get_pipe_config("feedback_sentiment_v1")["rules_version"] == "rules-v2"
 
 
 def test_pii_branch_is_lazy() -> None:
@@ -466,3 +466,24 @@ def test_cue_requires_gate() -> None:
         doc = nlp(text)
         assert any(str(e.get("rule", "")).startswith("cue:") for e in doc._.explanation), text
         assert doc._.sentiment < 0, text
+
+
+def test_new_lexemes_equal_spacys(nlp: Language) -> None:
+    # the pipeline vocab's C-level getters must create exactly spaCy's lexemes
+    import spacy
+
+    ref = spacy.blank("en").vocab
+    words = [*LEXEME_SAMPLES, "Zorbleflax", "ZORBLE", "zorbles", "Zo", "x-ray'd", "4ever"]
+    doc = nlp(" ".join(w for w in words if w and not w.isspace()))
+    for tok in doc:
+        a, b = tok.lex, ref[tok.text]
+        assert (a.flags, a.lower_, a.norm_, a.shape_, a.prefix_, a.suffix_, a.lang_) == (
+            b.flags,
+            b.lower_,
+            b.norm_,
+            b.shape_,
+            b.prefix_,
+            b.suffix_,
+            b.lang_,
+        ), tok.text
+    assert not nlp.vocab.lookups.tables or nlp.vocab.lookups.tables == ref.lookups.tables
