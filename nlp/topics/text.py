@@ -1,8 +1,8 @@
 """Lemmas for topic clustering: the sentiment pipeline's tokenizer plus spaCy's English lemma
 lookup table (``spacy-lookups-data``), with no tagger or parser.
 
-Both the tokenizer's piece cache and the lemma cache below are per process, so words that
-repeat (most of them, in support text) cost one dict look-up each.
+The lemma cache below is per process, so words that repeat (most of them, in support text)
+cost one dict look-up each.
 """
 
 from __future__ import annotations
