@@ -50,12 +50,15 @@ def prefect_harness() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(pg_state_dir: Path) -> Settings:
+def settings(pg_state_dir: Path) -> Iterator[Settings]:
     """Settings for a brand-new, empty database on the session's server."""
     name = f"t_{uuid.uuid4().hex[:12]}"
     s = Settings(state_dir=pg_state_dir, embedded_database=name)
     embedded_server(s).ensure_database(name)
-    return s
+    yield s
+    # Engines are cached per URL: without this, every test's pool keeps its idle connections
+    # open for the rest of the session, and the server runs out of connection slots.
+    get_engine(s).dispose()
 
 
 @pytest.fixture
