@@ -59,6 +59,6 @@ clean:
 bench: install
 	$(BIN)/python benchmarks/pii_bench.py
 	$(BIN)/python benchmarks/sentiment_bench.py
-	$(BIN)/python benchmarks/webhook_bench.py --n 3000
+	$(BIN)/python benchmarks/webhook_bench.py --n 5000
 	$(BIN)/python benchmarks/topics_bench.py
 	$(BIN)/python benchmarks/loop_bench.py --tickets 20000

@@ -24,6 +24,7 @@ from rich.progress import (
 from rich.table import Table
 
 from feedbackloop import progress
+from feedbackloop.cli.errors import print_error
 from feedbackloop.cli.faq import app as faq_app
 from feedbackloop.cli.marts import app as marts_app
 from feedbackloop.cli.nlp import app as nlp_app
@@ -58,7 +59,6 @@ app.add_typer(faq_app, name="faq")
 app.add_typer(marts_app, name="marts")
 
 console = Console()
-err_console = Console(stderr=True)
 
 
 def _prefect_defaults() -> None:
@@ -612,7 +612,7 @@ def main() -> None:
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"error: {message}", style="red", highlight=False, soft_wrap=True)
+    print_error(message)
     sys.exit(2)
 
 

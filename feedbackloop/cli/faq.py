@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.cli.errors import fail
 from feedbackloop.config import get_settings
 
 app = typer.Typer(
@@ -15,7 +16,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-_err = Console(stderr=True)
 
 ClusterId = Annotated[int, typer.Argument(help="The candidate's cluster id (`faq list`).")]
 By = Annotated[str, typer.Option("--by", help="Who decides (recorded and audited).")]
@@ -31,8 +31,7 @@ def _decide(cluster_id: int, decision: str, by: str, note: str | None, article: 
             ensure_ready(get_settings()), cluster_id, decision, by=by, note=note, article=article
         )
     except FaqError as exc:
-        _err.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=2) from None
+        raise fail(str(exc)) from None
     console.print(f"cluster {cluster_id}: {decision} by {by}")
 
 
@@ -48,8 +47,7 @@ def list_(
     try:
         candidates = list_candidates(ensure_ready(get_settings()), limit)
     except FaqError as exc:
-        _err.print(f"error: {exc}", style="red", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(str(exc)) from None
     if not candidates:
         console.print("no FAQ candidates in the last marts build")
         return

@@ -8,11 +8,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from feedbackloop.cli.errors import fail
 from feedbackloop.config import get_settings
 
 app = typer.Typer(help="The marts: dbt build and dbt docs.", no_args_is_help=True)
 console = Console()
-_err = Console(stderr=True)
 
 
 @app.command("build")
@@ -36,15 +36,13 @@ def build(
     try:
         dbt_vars = json.loads(vars_) if vars_ else None
     except json.JSONDecodeError as exc:
-        _err.print(f"error: --vars is not JSON: {exc}", style="red", highlight=False)
-        raise typer.Exit(code=2) from None
+        raise fail(f"--vars is not JSON: {exc}") from None
     try:
         result = build_marts(
             get_settings(), select, quiet=True, full_refresh=full_refresh, dbt_vars=dbt_vars
         )
     except MartsBuildError as exc:
-        _err.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        raise fail(str(exc), code=1) from None
     models = sum(1 for n in result.passed if n.startswith("model."))
     tests = sum(1 for n in result.passed if n.startswith(("test.", "unit_test.")))
     console.print(f"dbt build: {models} models and {tests} tests passed ({result.target_path})")
@@ -59,6 +57,5 @@ def docs() -> None:
     try:
         result = run_dbt(["docs", "generate"], get_settings(), quiet=True)
     except MartsBuildError as exc:
-        _err.print(f"error: {exc}", style="red", highlight=False, soft_wrap=True)
-        raise typer.Exit(code=1) from None
+        raise fail(str(exc), code=1) from None
     console.print(f"dbt docs written to {result.target_path}/index.html")

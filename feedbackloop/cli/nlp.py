@@ -14,17 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.cli.errors import fail as _fail
+
 app = typer.Typer(help="Sentiment scoring, training and evaluation.", no_args_is_help=True)
 _err = Console(stderr=True)
 BATCH = 1000
 
 # CSV cells holding whole e-mail threads exceed the csv module's 128 KiB default.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {message}")
-    return typer.Exit(code=2)
 
 
 def _open_rows(path: Path, columns: list[str]) -> tuple[Iterator[dict[str, str]], object]:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.panel import Panel
 
+from feedbackloop.cli.errors import fail as _fail
 from feedbackloop.config import ConfigError, get_settings
 
 app = typer.Typer(
@@ -17,14 +18,8 @@ app = typer.Typer(
     invoke_without_command=True,
 )
 console = Console()
-_err = Console(stderr=True)
 _LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
 _SHOWN = 1500  # characters of the text shown; the rest is cut with a note
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"error: {message}", style="red", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 def _reviewer(by: str | None) -> str:

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.cli.errors import fail as _fail
 from feedbackloop.config import ConfigError, get_settings
 
 if TYPE_CHECKING:
@@ -20,12 +21,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 console = Console()
-_err = Console(stderr=True)
-
-
-def _fail(message: str) -> typer.Exit:
-    _err.print(f"error: {message}", style="red", highlight=False, soft_wrap=True)
-    return typer.Exit(code=2)
 
 
 @app.command("check")

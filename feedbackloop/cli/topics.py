@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.cli.errors import fail as _fail
 from nlp.topics.batch import DEFAULT_MIN_CLUSTER_SIZE, BatchClustering
 
 app = typer.Typer(help="Topic clustering and its evaluation.", no_args_is_help=True)
@@ -20,13 +21,6 @@ _err = Console(stderr=True)
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 ENCODER_HELP = "light (default: TF-IDF over lemmas + LSA) or minilm (needs .[embeddings])."
-
-
-def _fail(message: str) -> typer.Exit:
-    from rich.markup import escape
-
-    _err.print(f"[red]error:[/red] {escape(message)}")
-    return typer.Exit(code=2)
 
 
 def _read_columns(path: Path, columns: list[str]) -> list[list[str]]:
