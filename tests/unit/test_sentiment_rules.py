@@ -324,3 +324,47 @@ def test_more_support_failures_are_negative(nlp: Language, text: str) -> None:
 )
 def test_requests_and_descriptions_stay_neutral(nlp: Language, text: str) -> None:
     assert nlp(text)._.sentiment_label == "neutral", (text, rules(nlp, text))
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("I waited over 40 minutes on the phone for someone to pick up", "waiting"),
+        ("We waited and waited and nobody came", "waiting"),
+        ("After a 30 minute wait I gave up", "waiting"),
+        ("It took 3 weeks for the replacement to arrive", "waiting"),
+        ("A password reset shouldn't take this long", "waiting"),
+        ("I will not be back.", "churn_threat"),
+        ("Honestly I won't be coming back to this store", "churn_threat"),
+        ("I'll take my business elsewhere", "churn_threat"),
+        ("Don't buy this charger", "churn_threat"),
+        ("For that price I expected better service", "broken"),
+        ("I've had better support from a chatbot", "broken"),
+        ("Very low quality cable", "broken"),
+        ("The agent had no clue what a refund is", "unresolved"),
+    ],
+)
+def test_complaints_without_sentiment_words(nlp: Language, text: str, category: str) -> None:
+    doc = nlp(text)
+    assert doc._.sentiment < -0.05, (text, doc._.explanation)
+    assert any(e.get("rule") == f"cue:{category}" for e in doc._.explanation), doc._.explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "How long should I wait before restarting the router?",
+        "I'll be back in the office on Monday",
+        "Going back to the settings page shows the old layout",
+        "It took 2 minutes to set up",
+        "Is there a better plan for teams?",
+    ],
+)
+def test_look_alikes_of_the_new_cues_stay_neutral(nlp: Language, text: str) -> None:
+    assert nlp(text)._.sentiment_label == "neutral", (text, rules(nlp, text))
+
+
+def test_x_free_is_praise(nlp: Language) -> None:
+    doc = nlp("Setup was hassle-free")
+    assert doc._.sentiment > 0.05, doc._.explanation
+    assert score(nlp, "Trouble free for a year now") > 0.05
