@@ -218,3 +218,40 @@ def load_shared_sentiment(root: str | Path | None = None) -> dict[str, tuple[lis
             labels.append("positive" if lab.strip() == "1" else "negative")
         sets[name] = (texts, labels)
     return sets
+
+
+# -- customer-service requests (Bitext intents, no sentiment labels) ---------------------
+BITEXT_FILE = "intents/bitext_customer_support/Bitext_Sample_Customer_Support_Training_Dataset.csv"
+# intents whose messages report a problem; the ones asking to cancel, delete or get money
+# back are left out of both groups (annotators split on whether they are negative)
+PROBLEM_INTENTS = frozenset({"complaint", "payment_issue", "registration_problems"})
+UNCLEAR_INTENTS = frozenset({"cancel_order", "delete_account", "get_refund", "track_refund"})
+
+
+def support_request_check(root: str | Path | None = None) -> dict[str, Any] | None:
+    """How our rules read customer-service messages with a known intent: the share of plain
+    requests ("I want help to edit my order") labelled neutral, and of problem reports
+    labelled negative. A domain check for false alarms, not a sentiment gold standard.
+    None when the Bitext file is missing."""
+    import csv
+
+    path = (Path(root) if root else DEFAULT_DATA_ROOT) / BITEXT_FILE
+    if not path.exists():
+        return None
+    with path.open(encoding="utf-8", newline="") as fh:
+        rows = [(r["instruction"], r["intent"]) for r in csv.DictReader(fh)]
+    labels = run_ours([t for t, _ in rows]).labels
+    requests = [
+        lab
+        for (_, i), lab in zip(rows, labels, strict=True)
+        if i not in PROBLEM_INTENTS | UNCLEAR_INTENTS
+    ]
+    problems = [lab for (_, i), lab in zip(rows, labels, strict=True) if i in PROBLEM_INTENTS]
+    return {
+        "requests": len(requests),
+        "requests_neutral": round(requests.count("neutral") / len(requests), 3),
+        "requests_positive": round(requests.count("positive") / len(requests), 3),
+        "requests_negative": round(requests.count("negative") / len(requests), 3),
+        "problem_reports": len(problems),
+        "problems_negative": round(problems.count("negative") / len(problems), 3),
+    }

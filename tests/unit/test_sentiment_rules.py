@@ -368,3 +368,19 @@ def test_x_free_is_praise(nlp: Language) -> None:
     doc = nlp("Setup was hassle-free")
     assert doc._.sentiment > 0.05, doc._.explanation
     assert score(nlp, "Trouble free for a year now") > 0.05
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want help to edit my order",
+        "I need to reach a human agent",
+        "Which payment methods are accepted?",
+        "I want to create an account",
+        "help me unsubscribe from the newsletter",
+        "What are the early exit charges?",
+    ],
+)
+def test_requests_carry_no_sentiment(nlp: Language, text: str) -> None:
+    doc = nlp(text)
+    assert doc._.sentiment_label == "neutral", doc._.explanation
