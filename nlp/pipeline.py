@@ -20,7 +20,7 @@ def load_pipeline(model_dir: str | Path | None = None, *, pii: bool = False) -> 
     """Blank English pipeline with sentiment scoring.
 
     ``model_dir``: an adapted model written by ``nlp.training.train``; without it the
-    rule scorer (version ``rules-v2``, ``nlp.sentiment.RULES_VERSION``) is used.
+    rule scorer (version ``rules-v3``, ``nlp.sentiment.RULES_VERSION``) is used.
     ``pii=True`` adds the PII masker first and keeps spaCy's default tokenizer, whose
     tokens (like_email, like_url) it relies on.
     """

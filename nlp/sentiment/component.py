@@ -14,7 +14,7 @@ from nlp.sentiment.resources import load_resources
 from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
-RULES_VERSION = "rules-v2"
+RULES_VERSION = "rules-v3"
 _RESULT = "sentiment_result"
 _CHUNK = 64
 

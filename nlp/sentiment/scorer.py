@@ -6,7 +6,7 @@ x / sqrt(x^2 + alpha) normalisation; negative evidence is weighted 1.5x as in SO
 (Taboada et al. 2011). The rest (support cues, sarcasm, question damping, frustration,
 language flagging) is specific to customer feedback.
 
-Rules version ``rules-v2`` (see ``component.RULES_VERSION``).
+Rules version ``rules-v3`` (see ``component.RULES_VERSION``).
 """
 
 from __future__ import annotations
@@ -46,6 +46,13 @@ POLITENESS = frozenset({"thanks", "thank", "thx", "ty", "cheers", "please", "pls
 _YET_BLOCK = frozenset({"again", "another", "to", "more", "?"})
 _YET_AFTER = frozenset({",", ";", "and", "-", "—"})
 _NEG_PASS = frozenset({"or", "nor"})
+# what may stand between a negator and a negative word that it turns mildly positive
+_OPEN_TO_NEGATION = frozenset(
+    {"a", "an", "the", "any", "single", "real", "big", "major", "so", "too", "that", "such"}
+    | {"much", "very", "really", "at", "all", "is", "was", "be", "been", "it", "this"}
+    | {"have", "has", "had", "having", "got", "get", "gotten", "experienced", "seen", "found"}
+    | {"encountered", "noticed", "one"}
+)
 
 # One token pattern shared by the spaCy tokenizer and the scorer, so explanation tokens
 # line up with doc tokens. Order matters: URLs/emails/emoticons before words/punctuation.
@@ -679,7 +686,11 @@ class Scorer:
                         # "not very good": a negated intensifier softens, not reverses
                         v = base * NEGATED_BOOSTED_SCALAR
                     elif sign < 0:
-                        # "not bad": mildly positive
+                        if k > 1 and not _OPEN_TO_NEGATION.issuperset(toks[j + 1 : i]):
+                            # "didn't fix the problem", "can't report the bug": the
+                            # negator belongs to the verb; the problem stays a problem
+                            break
+                        # "not bad", "no real problems", "never had any issues": mildly positive
                         v *= NEGATED_NEGATIVE_SCALAR
                     else:
                         v *= NEGATION_SCALAR

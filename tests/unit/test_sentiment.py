@@ -38,7 +38,7 @@ def test_extensions_set_on_every_doc(nlp: Language) -> None:
         assert doc._.sentiment_label in LABELS
         assert isinstance(doc._.frustrated, bool)
         assert isinstance(doc._.explanation, list)
-        assert doc._.sentiment_model_version == "rules-v2"
+        assert doc._.sentiment_model_version == "rules-v3"
         assert doc._.sentiment_result is not None
 
 
@@ -239,7 +239,7 @@ def test_config_controls_thresholds() -> None:
     nlp = spacy.blank("en")
     nlp.add_pipe("feedback_sentiment_v1", config={"neutral_band": 0.9})
     assert nlp("This is good")._.sentiment_label == "neutral"
-    assert nlp.get_pipe_config("feedback_sentiment_v1")["rules_version"] == "rules-v2"
+    assert nlp.get_pipe_config("feedback_sentiment_v1")["rules_version"] == "rules-v3"
 
 
 def test_pii_branch_is_lazy() -> None:

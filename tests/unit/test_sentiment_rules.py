@@ -384,3 +384,29 @@ def test_x_free_is_praise(nlp: Language) -> None:
 def test_requests_carry_no_sentiment(nlp: Language, text: str) -> None:
     doc = nlp(text)
     assert doc._.sentiment_label == "neutral", doc._.explanation
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "It didn't fix the problem",
+        "The update did not resolve the error",
+        "This does not fix the crash",
+        "I can't report the bug",
+    ],
+)
+def test_a_negated_verb_leaves_the_problem_negative(nlp: Language, text: str) -> None:
+    doc = nlp(text)
+    assert doc._.sentiment < -0.05, doc._.explanation
+    assert not any(e.get("negated_by") and e["weight"] > 0 for e in doc._.explanation)
+
+
+@pytest.mark.parametrize("text", ["Not a problem", "never had any problems", "not too bad"])
+def test_a_negated_problem_is_mildly_positive(nlp: Language, text: str) -> None:
+    assert 0.05 < score(nlp, text) < 0.5, rules(nlp, text)
+
+
+def test_a_claim_against_the_company_is_an_escalation(nlp: Language) -> None:
+    doc = nlp("I want to lodge a consumer claim against your company")
+    assert doc._.sentiment < -0.05
+    assert any(e.get("rule") == "cue:escalation" for e in doc._.explanation)
