@@ -6,7 +6,7 @@ import pytest
 from spacy.language import Language
 
 from nlp import load_pipeline
-from nlp.sentiment.scorer import FAST_TOKEN_RE, TOKEN_RE, token_regex
+from nlp.sentiment.scorer import FAST_TOKEN_RE, TOKEN_RE, fold_label, token_regex
 
 
 @pytest.fixture(scope="module")
@@ -410,3 +410,76 @@ def test_a_claim_against_the_company_is_an_escalation(nlp: Language) -> None:
     doc = nlp("I want to lodge a consumer claim against your company")
     assert doc._.sentiment < -0.05
     assert any(e.get("rule") == "cue:escalation" for e in doc._.explanation)
+
+
+# Everyday support messages, one line each, written for this test (not from a dataset).
+SUPPORT_MESSAGES = [
+    ("Still waiting for my refund, it's been 3 weeks", "negative"),
+    ("Thanks for the quick response, that solved it!", "positive"),
+    ("Can you tell me how to change my password?", "neutral"),
+    ("I was charged twice for the same order", "negative"),
+    ("The app keeps crashing when I open the camera", "negative"),
+    ("Great, another update and now nothing works", "negative"),
+    ("Your agent Maria was super helpful", "positive"),
+    ("I've been on hold for an hour", "negative"),
+    ("The package arrived damaged", "negative"),
+    ("Order #12345 hasn't shipped yet", "negative"),
+    ("Is there a student discount?", "neutral"),
+    ("Love the new dark mode!", "positive"),
+    ("I didn't receive the confirmation email", "negative"),
+    ("Works fine now, thank you", "positive"),
+    ("The delivery was late again", "negative"),
+    ("Do you ship to Canada?", "neutral"),
+    ("Not happy with the service", "negative"),
+    ("I can't log in", "negative"),
+    ("Nobody has answered my emails", "negative"),
+    ("Thank you so much for your help!", "positive"),
+    ("The item is not as described", "negative"),
+    ("Can I get an invoice for my last purchase?", "neutral"),
+    ("Everything works perfectly", "positive"),
+    ("The website is down", "negative"),
+    ("My order is missing an item", "negative"),
+    ("You guys are the best", "positive"),
+    ("The checkout page shows an error when I pay with PayPal", "negative"),
+    ("I need to update my billing address", "neutral"),
+    ("This is the third time I'm contacting you about this", "negative"),
+    ("Absolutely terrible customer service", "negative"),
+    ("The new feature saves me so much time", "positive"),
+    ("How long does shipping take to Germany?", "neutral"),
+    ("My screen went black after the update", "negative"),
+    ("Could you add an option to export to PDF?", "neutral"),
+    ("I'm really disappointed with the quality", "negative"),
+    ("The replacement arrived today and it works great", "positive"),
+    ("Why does the app log me out every day?", "negative"),
+    ("I love your product but the price went up again", "negative"),
+    ("Support resolved my issue within minutes", "positive"),
+    ("I'd like to change the email on my account", "neutral"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SUPPORT_MESSAGES)
+def test_everyday_support_messages(nlp: Language, text: str, expected: str) -> None:
+    doc = nlp(text)
+    got = fold_label(doc._.sentiment_label)
+    assert got == expected, (text, doc._.explanation)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("My screen went black after the update", "broken"),
+        ("The app logs me out every day", "broken"),
+        ("Your prices went up again", "billing"),
+    ],
+)
+def test_device_and_price_complaints(nlp: Language, text: str, category: str) -> None:
+    doc = nlp(text)
+    assert doc._.sentiment < -0.05
+    assert any(e.get("rule") == f"cue:{category}" for e in doc._.explanation), doc._.explanation
+
+
+@pytest.mark.parametrize(
+    "text", ["The page is white with blue buttons", "Black Friday deals went live", "Log out first"]
+)
+def test_device_cue_look_alikes_stay_neutral(nlp: Language, text: str) -> None:
+    assert nlp(text)._.sentiment_label == "neutral", rules(nlp, text)
