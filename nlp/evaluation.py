@@ -8,6 +8,7 @@ Baselines (VADER, asent, TextBlob) are optional imports and run in this same pro
 
 from __future__ import annotations
 
+import csv
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -233,20 +234,18 @@ def support_request_check(root: str | Path | None = None) -> dict[str, Any] | No
     requests ("I want help to edit my order") labelled neutral, and of problem reports
     labelled negative. A domain check for false alarms, not a sentiment gold standard.
     None when the Bitext file is missing."""
-    import csv
-
     path = (Path(root) if root else DEFAULT_DATA_ROOT) / BITEXT_FILE
     if not path.exists():
         return None
     with path.open(encoding="utf-8", newline="") as fh:
         rows = [(r["instruction"], r["intent"]) for r in csv.DictReader(fh)]
     labels = run_ours([t for t, _ in rows]).labels
-    requests = [
-        lab
-        for (_, i), lab in zip(rows, labels, strict=True)
-        if i not in PROBLEM_INTENTS | UNCLEAR_INTENTS
-    ]
-    problems = [lab for (_, i), lab in zip(rows, labels, strict=True) if i in PROBLEM_INTENTS]
+    requests, problems = [], []
+    for (_, intent), lab in zip(rows, labels, strict=True):
+        if intent in PROBLEM_INTENTS:
+            problems.append(lab)
+        elif intent not in UNCLEAR_INTENTS:
+            requests.append(lab)
     return {
         "requests": len(requests),
         "requests_neutral": round(requests.count("neutral") / len(requests), 3),

@@ -320,6 +320,22 @@ def test_more_support_failures_are_negative(nlp: Language, text: str) -> None:
         "Please advise on how to change my billing address",
         "I deleted the old invoice from the list",
         "The new version has a different layout",
+        # request words are no praise
+        "I want help to edit my order",
+        "I need to reach a human agent",
+        "Which payment methods are accepted?",
+        "I want to create an account",
+        "help me unsubscribe from the newsletter",
+        "What are the early exit charges?",
+        # look-alikes of the waiting, churn, better, device and log-out cues
+        "How long should I wait before restarting the router?",
+        "I'll be back in the office on Monday",
+        "Going back to the settings page shows the old layout",
+        "It took 2 minutes to set up",
+        "Is there a better plan for teams?",
+        "The page is white with blue buttons",
+        "Black Friday deals went live",
+        "Log out first",
     ],
 )
 def test_requests_and_descriptions_stay_neutral(nlp: Language, text: str) -> None:
@@ -342,6 +358,10 @@ def test_requests_and_descriptions_stay_neutral(nlp: Language, text: str) -> Non
         ("I've had better support from a chatbot", "broken"),
         ("Very low quality cable", "broken"),
         ("The agent had no clue what a refund is", "unresolved"),
+        ("I want to lodge a consumer claim against your company", "escalation"),
+        ("My screen went black after the update", "broken"),
+        ("The app logs me out every day", "broken"),
+        ("Your prices went up again", "billing"),
     ],
 )
 def test_complaints_without_sentiment_words(nlp: Language, text: str, category: str) -> None:
@@ -350,40 +370,10 @@ def test_complaints_without_sentiment_words(nlp: Language, text: str, category: 
     assert any(e.get("rule") == f"cue:{category}" for e in doc._.explanation), doc._.explanation
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "How long should I wait before restarting the router?",
-        "I'll be back in the office on Monday",
-        "Going back to the settings page shows the old layout",
-        "It took 2 minutes to set up",
-        "Is there a better plan for teams?",
-    ],
-)
-def test_look_alikes_of_the_new_cues_stay_neutral(nlp: Language, text: str) -> None:
-    assert nlp(text)._.sentiment_label == "neutral", (text, rules(nlp, text))
-
-
 def test_x_free_is_praise(nlp: Language) -> None:
     doc = nlp("Setup was hassle-free")
     assert doc._.sentiment > 0.05, doc._.explanation
     assert score(nlp, "Trouble free for a year now") > 0.05
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I want help to edit my order",
-        "I need to reach a human agent",
-        "Which payment methods are accepted?",
-        "I want to create an account",
-        "help me unsubscribe from the newsletter",
-        "What are the early exit charges?",
-    ],
-)
-def test_requests_carry_no_sentiment(nlp: Language, text: str) -> None:
-    doc = nlp(text)
-    assert doc._.sentiment_label == "neutral", doc._.explanation
 
 
 @pytest.mark.parametrize(
@@ -404,12 +394,6 @@ def test_a_negated_verb_leaves_the_problem_negative(nlp: Language, text: str) ->
 @pytest.mark.parametrize("text", ["Not a problem", "never had any problems", "not too bad"])
 def test_a_negated_problem_is_mildly_positive(nlp: Language, text: str) -> None:
     assert 0.05 < score(nlp, text) < 0.5, rules(nlp, text)
-
-
-def test_a_claim_against_the_company_is_an_escalation(nlp: Language) -> None:
-    doc = nlp("I want to lodge a consumer claim against your company")
-    assert doc._.sentiment < -0.05
-    assert any(e.get("rule") == "cue:escalation" for e in doc._.explanation)
 
 
 # Everyday support messages, one line each, written for this test (not from a dataset).
@@ -462,24 +446,3 @@ def test_everyday_support_messages(nlp: Language, text: str, expected: str) -> N
     doc = nlp(text)
     got = fold_label(doc._.sentiment_label)
     assert got == expected, (text, doc._.explanation)
-
-
-@pytest.mark.parametrize(
-    ("text", "category"),
-    [
-        ("My screen went black after the update", "broken"),
-        ("The app logs me out every day", "broken"),
-        ("Your prices went up again", "billing"),
-    ],
-)
-def test_device_and_price_complaints(nlp: Language, text: str, category: str) -> None:
-    doc = nlp(text)
-    assert doc._.sentiment < -0.05
-    assert any(e.get("rule") == f"cue:{category}" for e in doc._.explanation), doc._.explanation
-
-
-@pytest.mark.parametrize(
-    "text", ["The page is white with blue buttons", "Black Friday deals went live", "Log out first"]
-)
-def test_device_cue_look_alikes_stay_neutral(nlp: Language, text: str) -> None:
-    assert nlp(text)._.sentiment_label == "neutral", rules(nlp, text)
