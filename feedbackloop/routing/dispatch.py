@@ -61,6 +61,15 @@ class DispatchReport:
     def processed(self) -> int:
         return self.sent + self.already_applied + self.retrying + self.failed
 
+    def add(self, other: DispatchReport) -> None:
+        """Count another sender's outcomes into this report."""
+        self.sent += other.sent
+        self.already_applied += other.already_applied
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.alerts += other.alerts
+        self.by_type.update(other.by_type)
+
 
 @dataclass
 class DispatchHooks:
@@ -500,12 +509,7 @@ def dispatch(
         if own_targets:
             targets.close()
     for part in parts:
-        report.sent += part.sent
-        report.already_applied += part.already_applied
-        report.retrying += part.retrying
-        report.failed += part.failed
-        report.alerts += part.alerts
-        report.by_type.update(part.by_type)
+        report.add(part)
     if report.processed:
         log.info(
             "dispatch: %s sent, %s already applied, %s retrying, %s failed",
