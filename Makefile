@@ -59,6 +59,7 @@ clean:
 bench: install
 	$(BIN)/python benchmarks/pii_bench.py
 	$(BIN)/python benchmarks/sentiment_bench.py
+	$(BIN)/python benchmarks/spacy_pipe_bench.py
 	$(BIN)/python benchmarks/webhook_bench.py --n 5000
 	$(BIN)/python benchmarks/topics_bench.py
 	$(BIN)/python benchmarks/loop_bench.py --tickets 20000

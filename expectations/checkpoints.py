@@ -24,6 +24,8 @@ from great_expectations.data_context import AbstractDataContext
 from great_expectations.datasource.fluent.sql_datasource import GxDatasourceWarning
 
 from expectations import contacts, marts, raw_feedback, scored_feedback
+from expectations.data_docs import ensure_offline_site
+from expectations.docs_html import page_path, site_dir
 from feedbackloop.config import Settings
 
 INFLIGHT = "inflight"
@@ -49,6 +51,8 @@ class Outcome:
     failed_rows: dict[str, list[str]] = field(default_factory=dict)
     expectations: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # Suite name -> its result's page, relative to the Data Docs site.
+    pages: dict[str, str] = field(default_factory=dict)
 
     @property
     def failed(self) -> int:
@@ -59,6 +63,7 @@ class Outcome:
             "expectations": self.expectations,
             "failed_rows": len(self.failed_rows),
             "errors": self.errors,
+            "pages": self.pages,
         }
 
 
@@ -69,6 +74,8 @@ def get_context(settings: Settings, *, ephemeral: bool = False) -> AbstractDataC
         root = settings.state_path / "gx"
         root.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="file", project_root_dir=str(root))
+        # Data Docs that render offline, however they are built (docs_html, data_docs).
+        ensure_offline_site(context)
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
     return context
 
@@ -155,15 +162,7 @@ def build_data_docs(settings: Settings) -> Path | None:
     """Render the Data Docs site from every stored validation result (file context only)."""
     context = get_context(settings)
     context.build_data_docs()
-    return (
-        settings.state_path
-        / "gx"
-        / "gx"
-        / "uncommitted"
-        / "data_docs"
-        / "local_site"
-        / "index.html"
-    )
+    return site_dir(settings.state_path) / "index.html"
 
 
 def _is_ephemeral(context: AbstractDataContext) -> bool:
@@ -196,7 +195,9 @@ def _definition(
 def reduce_result(checkpoint: str, result: Any, evaluated: int) -> Outcome:
     """Failing rows by `row_key` and a per-expectation summary without values."""
     outcome = Outcome(checkpoint=checkpoint, success=bool(result.success), evaluated=evaluated)
-    for run in result.run_results.values():
+    for key, run in result.run_results.items():
+        # Where the result's Data Docs page is (or will be, once the site is built).
+        outcome.pages[run.suite_name] = page_path(key.to_tuple())
         for r in run.results:
             config = r.expectation_config
             kwargs = config.kwargs
@@ -276,5 +277,4 @@ class Validator:
     def data_docs_index(self) -> Path | None:
         if self.ephemeral:
             return None
-        path = self.settings.state_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site"
-        return path / "index.html"
+        return site_dir(self.settings.state_path) / "index.html"

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -45,6 +48,94 @@ def dbt_env(url: URL, settings: Settings) -> dict[str, str]:
         "DBT_LOG_PATH": str(dbt_dir / "logs"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
+
+
+def dbt_process_env(settings: Settings, url: URL | None = None) -> dict[str, str]:
+    """`dbt_env` plus where the project and its profile are: all a plain `dbt` process needs
+    (`feedbackloop dbt env` prints it, `feedbackloop dbt ...` hands it to the child)."""
+    project_dir = str(settings.dbt_project_dir)
+    return {
+        **dbt_env(url or database_url(settings), settings),
+        "DBT_PROJECT_DIR": project_dir,
+        "DBT_PROFILES_DIR": project_dir,
+    }
+
+
+# What the `dbt` console script runs, in this interpreter (`-m dbt.cli.main` warns on import).
+_DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli(prog_name='dbt'))"
+
+
+def run_dbt_process(
+    args: Sequence[str],
+    settings: Settings | None = None,
+    *,
+    timeout: float | None = None,
+    capture: bool = False,
+    connect: bool = True,
+) -> subprocess.CompletedProcess[str]:
+    """Run `dbt ARGS` as a child process, as the `dbt` script would, with our connection in
+    the child's environment only. `connect=False` for help and version (no database needed).
+    A timeout kills dbt and raises `subprocess.TimeoutExpired`."""
+    settings = settings or get_settings()
+    env = dict(os.environ)
+    if connect:
+        env.update(dbt_process_env(settings))
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    return subprocess.run(
+        [sys.executable, "-c", _DBT_MAIN, *args],
+        env=env,
+        timeout=timeout,
+        capture_output=capture,
+        text=True,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class FreshnessResult:
+    """`dbt source freshness`: its exit code and each source table's status (pass, warn,
+    error, runtime error), keyed `source_name.table`."""
+
+    returncode: int
+    statuses: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return self.returncode == 0  # warn-level staleness exits 0 too
+
+    def named(self, *statuses: str) -> list[str]:
+        return sorted(name for name, status in self.statuses.items() if status in statuses)
+
+
+def source_freshness(
+    settings: Settings | None = None,
+    *,
+    exclude: Sequence[str] = (),
+    timeout: float | None = None,
+) -> FreshnessResult:
+    """`dbt source freshness` in a child process. Its artifacts go to their own target dir so
+    a concurrent `dbt build` never shares (and races on) a partial-parse file with it."""
+    settings = settings or get_settings()
+    target = settings.state_path / "dbt" / "freshness"
+    (target / "sources.json").unlink(missing_ok=True)  # never read an earlier run's results
+    parsed, built = (d / "partial_parse.msgpack" for d in (target, target.with_name("target")))
+    if not parsed.exists() and built.exists():
+        # Start from the last build's parse: the first check skips parsing the whole project
+        # (a torn copy only costs that full parse: dbt falls back to it).
+        target.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(built, parsed)
+    args = ["source", "freshness", "--target-path", str(target)]
+    if exclude:
+        args += ["--exclude", *exclude]
+    proc = run_dbt_process(args, settings, timeout=timeout, capture=True)
+    statuses: dict[str, str] = {}
+    results = target / "sources.json"
+    if results.exists():
+        for row in json.loads(results.read_text()).get("results", []):
+            # unique_id: source.<project>.<source>.<table>
+            name = ".".join(row["unique_id"].split(".")[2:])
+            statuses[name] = str(row.get("status", "")).lower()
+    return FreshnessResult(proc.returncode, statuses)
 
 
 @contextmanager

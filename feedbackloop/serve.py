@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import import_module
@@ -26,6 +26,8 @@ from typing import Any
 
 import httpx
 import yaml
+
+from feedbackloop.processes import die_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ class DeploymentSpec:
     tags: tuple[str, ...] = ()
     parameters: dict[str, Any] = field(default_factory=dict)
     schedules: tuple[dict[str, Any], ...] = ()
+    concurrency_limit: dict[str, Any] | None = None
 
     @property
     def flow_name(self) -> str:
@@ -75,9 +78,31 @@ def read_prefect_yaml(path: Path) -> list[DeploymentSpec]:
                 tags=tuple(d.get("tags") or ()),
                 parameters=dict(d.get("parameters") or {}),
                 schedules=tuple(d.get("schedules") or ()),
+                concurrency_limit=d.get("concurrency_limit"),
             )
         )
     return specs
+
+
+def read_pull_steps(path: Path) -> list[dict[str, Any]]:
+    """The top-level `pull:` steps of a `prefect.yaml` (how a run finds the project)."""
+    try:
+        spec = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ServeError(f"cannot read {path}: {exc}") from exc
+    return list(spec.get("pull") or [])
+
+
+def _concurrency(entry: dict[str, Any] | None) -> Any:
+    """prefect.yaml's `concurrency_limit: {limit, collision_strategy}` for `to_deployment`."""
+    if entry is None:
+        return None
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    return ConcurrencyLimitConfig(
+        limit=entry["limit"],
+        collision_strategy=ConcurrencyLimitStrategy(entry.get("collision_strategy", "ENQUEUE")),
+    )
 
 
 def _schedule(entry: dict[str, Any]) -> Any:
@@ -109,12 +134,41 @@ def load_deployments(path: Path, only: set[str] | None = None) -> list[Any]:
                 tags=list(spec.tags),
                 parameters=spec.parameters or None,
                 schedules=[_schedule(s) for s in spec.schedules],
+                concurrency_limit=_concurrency(spec.concurrency_limit),
             )
         )
     if only and len(deployments) != len(only):
         known = {s.name for s in read_prefect_yaml(path)}
         raise ServeError(f"unknown deployments: {sorted(only - known)}")
     return deployments
+
+
+def serve_deployments(
+    deployments: list[Any], pull_steps: list[dict[str, Any]], *, limit: int | None = None
+) -> None:
+    """`prefect.serve`, except that every served deployment carries prefect.yaml's pull steps.
+
+    `prefect deploy --all` and `serve` register deployments under the same names. A served
+    deployment updates an existing one without its path (Prefect sends no path on update), so
+    runs of a deployment first made by `prefect deploy` crashed on `.../None`. With the same
+    pull steps both ways, either can register a deployment and either can run it.
+    """
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import DeploymentUpdate
+    from prefect.runner import Runner
+
+    runner = Runner(pause_on_shutdown=False, limit=limit)
+    ids = []
+    for deployment in deployments:
+        # A work pool set by `prefect deploy` stays: a worker may run these as well, and
+        # Prefect's orchestration lets only one of them start a given run.
+        ids.append(runner.add_deployment(deployment))
+    with get_client(sync_client=True) as client:
+        for deployment_id in ids:
+            client.update_deployment(deployment_id, DeploymentUpdate(pull_steps=pull_steps))
+    asyncio.run(runner.start())
 
 
 # ------------------------------------------------------------------------ prefect server
@@ -135,22 +189,38 @@ def _healthy(api_url: str) -> bool:
 
 @contextmanager
 def prefect_server(
-    home: Path, port: int, *, timeout: float = 120.0, log_path: Path | None = None
+    home: Path,
+    port: int,
+    *,
+    timeout: float = 120.0,
+    log_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> Iterator[str]:
     """Run `prefect server start` on 127.0.0.1 (SQLite under `home`) for the block; yields
-    the API URL. The server is stopped when the block ends, however it ends."""
+    the API URL. The server is stopped when the block ends, however it ends. `env` is the
+    server's environment (default: this process's)."""
     api_url = f"http://127.0.0.1:{port}/api"
     env = {
-        **os.environ,
+        **(os.environ if env is None else env),
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "PREFECT_UI_ENABLED": os.environ.get("PREFECT_UI_ENABLED", "true"),
+        # The UI asks the API on 4200 unless told otherwise, whatever port the server has.
+        "PREFECT_UI_API_URL": api_url,
+        "PREFECT_SERVER_API_PORT": str(port),
     }
     env.pop("PREFECT_API_URL", None)
     home.mkdir(parents=True, exist_ok=True)
     out = (log_path or home / "server.log").open("ab")
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    proc = subprocess.Popen([*cmd, "--port", str(port)], env=env, stdout=out, stderr=out)
+    # die_with_parent: a kill -9 of this process must not leave the server behind.
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port)],
+        env=env,
+        stdout=out,
+        stderr=out,
+        preexec_fn=die_with_parent(),
+    )
     try:
         deadline = time.monotonic() + timeout
         while not _healthy(api_url):

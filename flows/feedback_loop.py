@@ -26,7 +26,12 @@ def build_models() -> DbtResult:
     return build_marts(get_settings(), quiet=True)
 
 
-@flow(name="feedback-loop", **RUN_HOOKS)
+@flow(
+    name="feedback-loop",
+    description="The whole loop: collect, score and decide, route, topics, marts.",
+    timeout_seconds=3 * 3600,
+    **RUN_HOOKS,
+)
 def feedback_loop() -> dict[str, Any]:
     logger = get_run_logger()
     settings = get_settings()

@@ -97,7 +97,13 @@ def pull_ticket_stream(
     return sync(engine, client, hash_key=get_settings().hash_key(), hooks=gate)
 
 
-@flow(name="pull-tickets", flow_run_name=_run_name("zendesk"), **RUN_HOOKS)
+@flow(
+    name="pull-tickets",
+    flow_run_name=_run_name("zendesk"),
+    description="Pull Zendesk users, tickets, ticket events and CSAT ratings into raw.",
+    timeout_seconds=2 * 3600,
+    **RUN_HOOKS,
+)
 def pull_tickets() -> dict[str, SyncResult]:
     """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings."""
     logger = get_run_logger()
@@ -128,7 +134,13 @@ def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
     return sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=gate)
 
 
-@flow(name="pull-reviews", flow_run_name=_run_name("app-store"), **RUN_HOOKS)
+@flow(
+    name="pull-reviews",
+    flow_run_name=_run_name("app-store"),
+    description="Pull App Store Connect customer reviews into raw.",
+    timeout_seconds=3600,
+    **RUN_HOOKS,
+)
 def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
     engine = prepare_database()
@@ -150,7 +162,13 @@ def import_file(engine: Engine, path: str) -> DropResult:
     )
 
 
-@flow(name="import-drop", flow_run_name="import-drop-{path}", **RUN_HOOKS)
+@flow(
+    name="import-drop",
+    flow_run_name="import-drop-{path}",
+    description="Import a JSONL or CSV drop file of notes or survey answers.",
+    timeout_seconds=3600,
+    **RUN_HOOKS,
+)
 def import_drop_file(path: str) -> DropResult:
     """A JSONL or CSV drop (sales call notes, CS notes, survey answers); re-imports are no-ops."""
     engine = prepare_database()
@@ -165,7 +183,13 @@ def drain_webhook_events(engine: Engine) -> int:
     return process_webhook_events(engine)
 
 
-@flow(name="process-webhook-events", flow_run_name=_run_name("webhooks"), **RUN_HOOKS)
+@flow(
+    name="process-webhook-events",
+    flow_run_name=_run_name("webhooks"),
+    description="Turn stored webhook deliveries into raw rows, and score them.",
+    timeout_seconds=1800,
+    **RUN_HOOKS,
+)
 def process_webhooks(score: bool = True) -> int:
     """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
     carry what arrived through the rest of the loop (scoring) in the same run."""

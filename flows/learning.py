@@ -31,7 +31,12 @@ def assign(engine: Engine, encoder: str | None) -> TopicReport:
     return assign_topics(engine, get_settings(), encoder=encoder)
 
 
-@flow(name="cluster-topics", **RUN_HOOKS)
+@flow(
+    name="cluster-topics",
+    description="Give every consented item a topic key and a stable cluster id.",
+    timeout_seconds=3600,
+    **RUN_HOOKS,
+)
 def cluster_topics(encoder: str | None = None) -> TopicReport:
     """`encoder`: light or minilm; default FEEDBACKLOOP_TOPIC_ENCODER."""
     logger = get_run_logger()
@@ -57,7 +62,12 @@ def queue_weekly_sample(engine: Engine, size: int, seed: int) -> list[int]:
     return sample_for_review(engine, size=size, seed=seed, actor="flow sample-reviews")
 
 
-@flow(name="sample-reviews", **RUN_HOOKS)
+@flow(
+    name="sample-reviews",
+    description="Queue a seeded, stratified sample of automated actions for human review.",
+    timeout_seconds=600,
+    **RUN_HOOKS,
+)
 def sample_reviews(size: int = SAMPLE_SIZE, seed: int = 0) -> list[int]:
     """Queue this ISO week's sample of automated actions for human review (`feedbackloop
     review`, the dashboard); a rerun in the same week returns the same sample."""
@@ -72,7 +82,12 @@ def train_and_compare(engine: Engine, min_examples: int) -> RetrainReport:
     return retrain_from_reviews(engine, get_settings(), min_examples=min_examples)
 
 
-@flow(name="retrain-sentiment", **RUN_HOOKS)
+@flow(
+    name="retrain-sentiment",
+    description="Train on reviewed labels; promote only when better on held-back reviews.",
+    timeout_seconds=3 * 3600,
+    **RUN_HOOKS,
+)
 def retrain_sentiment(min_examples: int = 40) -> RetrainReport:
     """Train on reviewed labels; the new model scores from the next run only if it beats the
     current one on held-back reviews."""

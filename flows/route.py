@@ -51,7 +51,12 @@ def dispatch_outbox(engine: Engine) -> DispatchReport:
     return dispatch(engine, get_settings())
 
 
-@flow(name="route-actions", **RUN_HOOKS)
+@flow(
+    name="route-actions",
+    description="Decide for newly scored items and send the due actions of the outbox.",
+    timeout_seconds=3600,
+    **RUN_HOOKS,
+)
 def route_actions(send: bool = True, full: bool = False, strict: bool = True) -> RouteReport:
     """`send=False` decides only; `full=True` re-evaluates every recent scored item;
     `strict=False` dispatches what has a target and leaves the rest pending (the health ping

@@ -103,7 +103,11 @@ def score_partition(
     return report, decided
 
 
-@flow(name="score-partitions")
+@flow(
+    name="score-partitions",
+    description="Score key ranges of pending items on the task runner (Dask when configured).",
+    timeout_seconds=3 * 3600,
+)
 def score_partitions(
     ranges: list[KeyRange], model_dir: str | None, rules: RulesFile | None
 ) -> tuple[list[ScoreReport], DecideReport]:
@@ -144,7 +148,12 @@ def check_scores(engine: Engine) -> Outcome:
     return outcome
 
 
-@flow(name="score-feedback", **RUN_HOOKS)
+@flow(
+    name="score-feedback",
+    description="Score every new or changed item; routing decides in the same transaction.",
+    timeout_seconds=3 * 3600,
+    **RUN_HOOKS,
+)
 def score_feedback(route: bool = True) -> ScoreReport:
     """`route=False` scores without routing decisions (route-actions decides later)."""
     logger = get_run_logger()

@@ -1,7 +1,9 @@
 """spaCy component ``feedback_pii_masker_v1``: PII detection on ``doc.text``.
 
-Runs :func:`feedbackloop.governance.pii.find_pii` (regexes + validators, no model, no
-tokens needed; works in ``spacy.blank("en")``) and exposes the result three ways:
+Runs :func:`feedbackloop.governance.pii.find_pii` (regexes + validators for the six pattern
+types, context rules + a Faker-derived name gazetteer for PERSON; no model, no tokens needed;
+works in ``spacy.blank("en")``), so the component and the library mask exactly the same
+spans (one implementation, one ``MASKER_VERSION``), and exposes the result three ways:
 
 - ``doc._.pii_entities``: list of ``{"type", "start", "end"}`` dicts, character offsets into
   ``doc.text`` (plain data, so it survives ``Doc.to_bytes``/pickle and ``n_process>1``);

@@ -12,6 +12,7 @@ reviewed label moves it only as far as the data supports. 0 labels = plain rules
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import zlib
@@ -186,23 +187,38 @@ class ModelInfo:
     metrics: dict[str, Any]
 
 
+# The files of a model directory (what a saved pipeline copies).
+MODEL_FILES = ("meta.json", "model.npz")
+
+
 class AdaptedModel:
     """Loaded adapted model; ``apply`` rewrites an Analysis in place."""
 
-    def __init__(self, weights: np.ndarray, version: str, meta: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        weights: np.ndarray,
+        version: str,
+        meta: dict[str, Any],
+        files: dict[str, bytes] | None = None,
+    ) -> None:
         self.weights = weights
         self.version = version
         self.meta = meta
+        self.files = files or {}  # as read: nlp.to_disk/to_bytes saves them unchanged
 
     @classmethod
     def load(cls, path: Path) -> AdaptedModel:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        return cls.from_files({n: (path / n).read_bytes() for n in MODEL_FILES}, str(path))
+
+    @classmethod
+    def from_files(cls, files: dict[str, bytes], where: str = "") -> AdaptedModel:
+        meta = json.loads(files["meta.json"].decode("utf-8"))
         if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported sentiment model format in {path}")
-        data = np.load(path / "model.npz")
+            raise ValueError(f"unsupported sentiment model format in {where}")
+        data = np.load(io.BytesIO(files["model.npz"]))
         w = _prior()
         w[data["rows"]] = data["values"]
-        return cls(w, meta["version"], meta)
+        return cls(w, meta["version"], meta, files)
 
     def proba(self, analyses: Sequence[Analysis]) -> np.ndarray:
         z = _matrix(analyses) @ self.weights

@@ -7,7 +7,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,6 +24,8 @@ from rich.progress import (
 from rich.table import Table
 
 from feedbackloop import progress
+from feedbackloop.cli.dbt import CONTEXT_SETTINGS as DBT_CONTEXT_SETTINGS
+from feedbackloop.cli.dbt import dbt as dbt_command
 from feedbackloop.cli.errors import print_error
 from feedbackloop.cli.faq import app as faq_app
 from feedbackloop.cli.marts import app as marts_app
@@ -57,6 +59,8 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(review_app, name="review")
 app.add_typer(faq_app, name="faq")
 app.add_typer(marts_app, name="marts")
+# dbt's own --help and every dbt option pass through untouched.
+app.command("dbt", context_settings=DBT_CONTEXT_SETTINGS, add_help_option=False)(dbt_command)
 
 console = Console()
 
@@ -73,6 +77,38 @@ def _prefect_defaults() -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 
+def _own_prefect_api() -> None:
+    """Flows run against a Prefect API server tied to this process. Without PREFECT_API_URL,
+    Prefect would start its ephemeral API as a subprocess that a kill -9 of this process
+    leaves running (Prefect has no hook to change that): start `prefect server start` here
+    instead, which dies with this process (`die_with_parent`) and stops at a normal exit
+    after Prefect's own exit handlers have flushed to it (atexit runs last-in first-out)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    import atexit
+    from contextlib import ExitStack
+
+    from feedbackloop.serve import ServeError, free_port, prefect_server
+
+    home = Path(os.environ["PREFECT_HOME"])
+    # A private API for this run: no UI, no schedules to create (the ephemeral API's way).
+    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    }
+    stack = ExitStack()
+    try:
+        api_url = stack.enter_context(
+            prefect_server(home, free_port(), log_path=home / "api-server.log", env=env)
+        )
+    except ServeError as exc:
+        raise ConfigError(f"cannot start the Prefect API server: {exc}") from None
+    atexit.register(stack.close)
+    os.environ["PREFECT_API_URL"] = api_url
+
+
 @app.callback()
 def _root() -> None:
     # No personal data in any log line or exception message, whichever logger writes it.
@@ -81,6 +117,15 @@ def _root() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for name in ("feedbackloop", "flows", "nlp", "expectations"):
         logging.getLogger(name).setLevel(get_settings().log_level)
+    # A lost connection makes the driver and the pool log multi-line warnings (tracebacks,
+    # SQL) on the way down; main() reports the failure itself, in one line.
+    for name in ("psycopg", "sqlalchemy"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+    # Scratch files of a run that was killed (an unmasked drop file, a key) go first.
+    from feedbackloop.scratch import sweep_stale
+
+    with suppress(OSError):
+        sweep_stale(get_settings().state_dir.expanduser())
 
 
 # ------------------------------------------------------------------------------------- db
@@ -199,12 +244,15 @@ def governance_report(
 
 @app.command("import")
 def import_(
-    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL or CSV file.")],
+    path: Annotated[Path, typer.Argument(help="JSONL or CSV file.")],
 ) -> None:
-    """Import a drop of notes or survey answers (schema in the README); re-imports are no-ops."""
+    """Import a drop of notes or survey answers (schema in the README); re-imports are no-ops.
+    A file that cannot be read at all is refused in one line before anything is stored."""
     from feedbackloop.db import ensure_ready
-    from feedbackloop.sources.drops import import_drop
+    from feedbackloop.sources.drops import check_drop_file, import_drop
 
+    # The file first: a bad one fails fast, without touching (or starting) the database.
+    check_drop_file(path)
     settings = get_settings()
     result = import_drop(
         ensure_ready(settings),
@@ -289,6 +337,8 @@ def serve(
         interrupt_on_sigterm,
         prefect_server,
         read_prefect_yaml,
+        read_pull_steps,
+        serve_deployments,
         webhook_receiver,
     )
 
@@ -307,7 +357,6 @@ def serve(
                     prefect_server(Path(os.environ["PREFECT_HOME"]), prefect_port)
                 )
                 os.environ["PREFECT_API_URL"] = api_url
-            from prefect import serve as prefect_serve
             from prefect.settings import PREFECT_API_URL, temporary_settings
 
             from feedbackloop.serve import load_deployments
@@ -342,7 +391,7 @@ def serve(
                 url = stack.enter_context(webhook_receiver(app_, host, port))
                 console.print(f"webhooks: POST {url}/webhooks/zendesk, {url}/webhooks/{{source}}")
             console.print("Ctrl-C stops everything.")
-            prefect_serve(*deployments, limit=limit, print_starting_message=False)
+            serve_deployments(deployments, read_pull_steps(prefect_yaml), limit=limit)
     except ServeError as exc:
         console.print(f"[red]serve:[/] {exc}")
         raise typer.Exit(2) from None
@@ -421,6 +470,7 @@ def demo(
 ) -> None:
     """Run the loop as far as it is built on generated data, and summarize each stage."""
     _prefect_defaults()
+    _own_prefect_api()
     from flows.demo import demo_loop
 
     console.print(f"[bold]feedbackloop demo[/]: {tickets:,} tickets, seed {seed}")
@@ -567,6 +617,14 @@ def _print_demo_summary(result: dict) -> None:
         f"{100 * topics.outlier_share:.1f}% of {topics.items:,} consented items"
     )
 
+    health = result["health"]
+    failing = [c.name for c in health.checks if not c.ok]
+    console.print(
+        f"Health checks: {len(health.checks)} recorded in ops.health_pings, "
+        + (f"[red]failing: {', '.join(failing)}[/]" if failing else "all ok")
+        + " (source freshness: `feedbackloop dbt source freshness`)"
+    )
+
     dbt = result["dbt"]
     models = sum(1 for n in dbt.passed if n.startswith("model."))
     tests = sum(1 for n in dbt.passed if n.startswith(("test.", "unit_test.")))
@@ -594,14 +652,20 @@ def _print_demo_summary(result: dict) -> None:
 
 
 def main() -> None:
-    """Console-script entry point: configuration errors are one clear line and exit code 2."""
+    """Console-script entry point: a bad setting, an unreadable input file or a database that
+    is down or goes away is one clear line and exit code 2, never a traceback (whose SQL and
+    parameters could hold personal data)."""
+    import psycopg
     from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
 
+    from feedbackloop.db import describe_failure
     from feedbackloop.db.embedded import EmbeddedServerError
+    from feedbackloop.sources.files import UnreadableFile
 
     try:
         app()
-    except (ConfigError, EmbeddedServerError) as exc:
+    except (ConfigError, EmbeddedServerError, UnreadableFile) as exc:
         _fail(str(exc))
     except ValidationError as exc:
         # Name the setting, never echo its value (it may be a URL with a password).
@@ -609,6 +673,8 @@ def main() -> None:
             f"{ENV_PREFIX}{str(e['loc'][0]).upper()}: {e['msg']}" for e in exc.errors()
         )
         _fail(f"invalid setting: {problems}")
+    except (SQLAlchemyError, psycopg.Error) as exc:
+        _fail(describe_failure(exc) or "database error")
 
 
 def _fail(message: str) -> None:

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feedbackloop.cli.errors import fail as _fail
+from feedbackloop.cli.errors import reading
 
 app = typer.Typer(help="Sentiment scoring, training and evaluation.", no_args_is_help=True)
 _err = Console(stderr=True)
@@ -25,15 +26,23 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def _open_rows(path: Path, columns: list[str]) -> tuple[Iterator[dict[str, str]], object]:
-    if not path.exists():
-        raise _fail(f"input file not found: {path}")
-    fh = path.open(newline="", encoding="utf-8-sig")
-    reader = csv.DictReader(fh)
-    header = reader.fieldnames or []
+    from feedbackloop.governance.pii import mask
+
+    # Missing, empty, binary or UTF-16: one line naming the file, before any output.
+    with reading(path):
+        fh = path.open(newline="", encoding="utf-8-sig")
+        reader = csv.DictReader(fh)
+        try:
+            header = reader.fieldnames or []
+        except BaseException:
+            fh.close()
+            raise
     missing = [c for c in columns if c not in header]
     if missing:
         fh.close()
-        raise _fail(f"column(s) {', '.join(missing)} not in {path} (has: {', '.join(header)})")
+        # Masked: a file without a header row starts with a record.
+        has = mask(", ".join(header))
+        raise _fail(f"column(s) {', '.join(missing)} not in {path} (has: {has})")
     return reader, fh
 
 
@@ -42,19 +51,21 @@ def _read_labelled(path: Path, text_col: str, label_col: str) -> tuple[list[str]
 
     rows, fh = _open_rows(path, [text_col, label_col])
     texts, labels = [], []
-    try:
-        for n, row in enumerate(rows):
-            raw = row.get(label_col)
-            try:
-                labels.append(normalize_label(raw))
-            except ValueError:
-                raise _fail(
-                    f"row {n}: unknown label {raw!r} (use negative/neutral/positive, the five "
-                    "levels, pos/neg/neu or -1/0/1)"
-                ) from None
-            texts.append(row.get(text_col) or "")
-    finally:
-        fh.close()  # type: ignore[attr-defined]
+    # A bad byte or CSV error further down: one line naming the file.
+    with reading(path, check=False):
+        try:
+            for n, row in enumerate(rows):
+                raw = row.get(label_col)
+                try:
+                    labels.append(normalize_label(raw))
+                except ValueError:
+                    raise _fail(
+                        f"row {n}: unknown label {raw!r} (use negative/neutral/positive, the five "
+                        "levels, pos/neg/neu or -1/0/1)"
+                    ) from None
+                texts.append(row.get(text_col) or "")
+        finally:
+            fh.close()  # type: ignore[attr-defined]
     if not texts:
         raise _fail(f"no rows in {path}")
     return texts, labels
@@ -76,22 +87,24 @@ def score(
         raise _fail(f"no adapted model in {model} (meta.json missing)")
     nlp = load_pipeline(model)
     n = 0
-    try:
-        with output.open("w", newline="", encoding="utf-8") as out:
-            writer = csv.writer(out)
-            writer.writerow(["row", "label", "score", "frustrated"])
-            texts = ((row.get(text_column) or "") for row in rows)
-            for n, doc in enumerate(nlp.pipe(texts, batch_size=BATCH), start=1):
-                writer.writerow(
-                    [
-                        n - 1,
-                        doc._.sentiment_label,
-                        f"{doc._.sentiment:.4f}",
-                        "true" if doc._.frustrated else "false",
-                    ]
-                )
-    finally:
-        fh.close()  # type: ignore[attr-defined]
+    # Rows are read as they are scored: a bad byte further down is one line naming the file.
+    with reading(input, check=False):
+        try:
+            with output.open("w", newline="", encoding="utf-8") as out:
+                writer = csv.writer(out)
+                writer.writerow(["row", "label", "score", "frustrated"])
+                texts = ((row.get(text_column) or "") for row in rows)
+                for n, doc in enumerate(nlp.pipe(texts, batch_size=BATCH), start=1):
+                    writer.writerow(
+                        [
+                            n - 1,
+                            doc._.sentiment_label,
+                            f"{doc._.sentiment:.4f}",
+                            "true" if doc._.frustrated else "false",
+                        ]
+                    )
+        finally:
+            fh.close()  # type: ignore[attr-defined]
     version = nlp.get_pipe("feedback_sentiment_v1").version
     _err.print(f"scored {n} rows with {version} -> {output}")
 

@@ -8,7 +8,9 @@ from typing import IO, Any
 
 import typer
 
+from feedbackloop.cli.errors import fail
 from feedbackloop.governance.pii import mask_text
+from feedbackloop.sources.files import SNIFF_BYTES, sniff
 
 app = typer.Typer(help="Personal-data masking.", no_args_is_help=True)
 
@@ -66,9 +68,17 @@ def mask_command() -> None:
     Each input line is {"id": ..., "text": "..."} ("id" is passed through, any JSON value).
     Each output line is {"id", "text": masked text, "entities": [{"type", "start", "end"}]},
     offsets into the input text. Malformed lines are reported on stderr by line number
-    (never by content) and skipped; the exit code is then 2.
+    (never by content) and skipped; the exit code is then 2. Binary or UTF-16 input is
+    refused in one line before anything is written (exit code 2).
     """
-    _ok, bad = _stream(sys.stdin.buffer, sys.stdout.buffer)
+    stdin = sys.stdin.buffer
+    # Binary or UTF-16 input is refused in one line, not one error per line. peek() returns
+    # what is buffered already, so the stream's first record is not held back.
+    peek = getattr(stdin, "peek", None)
+    problem = sniff(peek(SNIFF_BYTES)[:SNIFF_BYTES]) if peek is not None else None
+    if problem is not None:
+        raise fail(f"stdin: {problem}")
+    _ok, bad = _stream(stdin, sys.stdout.buffer)
     if bad:
         typer.echo(f"error: {bad} malformed line(s) skipped", err=True)
         raise typer.Exit(code=2)

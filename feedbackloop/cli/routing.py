@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feedbackloop.cli.errors import fail as _fail
+from feedbackloop.cli.errors import reading
 from feedbackloop.config import ConfigError, get_settings
 
 if TYPE_CHECKING:
@@ -39,7 +40,9 @@ def check(
     settings = get_settings()
     path = path or settings.routing_rules_path
     try:
-        rules = load_rules(path)
+        # A rules file that is not UTF-8 text (binary, UTF-16): one line naming it.
+        with reading(path, check=False):
+            rules = load_rules(path)
         if targets:
             require_targets(rules, settings)
     except ConfigError as exc:

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from feedbackloop.cli.errors import fail as _fail
+from feedbackloop.cli.errors import reading
 from nlp.topics.batch import DEFAULT_MIN_CLUSTER_SIZE, BatchClustering
 
 app = typer.Typer(help="Topic clustering and its evaluation.", no_args_is_help=True)
@@ -25,14 +26,17 @@ ENCODER_HELP = "light (default: TF-IDF over lemmas + LSA) or minilm (needs .[emb
 
 def _read_columns(path: Path, columns: list[str]) -> list[list[str]]:
     """The given columns of every row (clustering needs all texts at once)."""
-    if not path.exists():
-        raise _fail(f"input file not found: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
+    from feedbackloop.governance.pii import mask
+
+    # Missing, empty, binary, UTF-16 or a bad byte further down: one line naming the file.
+    with reading(path), path.open(newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         missing = [c for c in columns if c not in header]
         if missing:
-            raise _fail(f"column(s) {', '.join(missing)} not in {path} (has: {', '.join(header)})")
+            # Masked: a file without a header row starts with a record.
+            has = mask(", ".join(header))
+            raise _fail(f"column(s) {', '.join(missing)} not in {path} (has: {has})")
         out: list[list[str]] = [[] for _ in columns]
         for row in reader:
             for values, col in zip(out, columns, strict=True):

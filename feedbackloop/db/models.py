@@ -20,6 +20,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Computed,
     DateTime,
     Float,
     ForeignKey,
@@ -256,9 +257,28 @@ class SyncState(Base):
     updated_at: Mapped[datetime] = _now_column()
 
 
+# A record's identity in quarantine is its content: sha256 of the stored (masked) payload.
+# jsonb_send is the canonical binary form (keys sorted), and immutable as a generated column
+# needs (convert_to, textsend are only stable).
+QUARANTINE_CONTENT_KEY = "encode(sha256(jsonb_send(coalesce(payload, 'null'::jsonb))), 'hex')"
+
+
 class Quarantine(Base):
+    """A record that could not be stored, with the reason. One unresolved row per content
+    (source, stream, content_key): parking the same record again adds nothing."""
+
     __tablename__ = "quarantine"
-    __table_args__ = {"schema": "ops"}
+    __table_args__ = (
+        Index(
+            "uq_quarantine_content",
+            "source",
+            "stream",
+            "content_key",
+            unique=True,
+            postgresql_where=text("resolved_at IS NULL"),
+        ),
+        {"schema": "ops"},
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     source: Mapped[str] = mapped_column(String(64), nullable=False)
@@ -266,6 +286,9 @@ class Quarantine(Base):
     source_id: Mapped[str | None] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, nullable=False)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    content_key: Mapped[str] = mapped_column(
+        String(64), Computed(QUARANTINE_CONTENT_KEY, persisted=True), nullable=False
+    )
     flow_run_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = _now_column()
     resolved_at: Mapped[datetime | None] = mapped_column(Tstz)
@@ -442,12 +465,15 @@ class HumanReview(Base):
 
 
 class FlowRun(Base):
-    """One finished Prefect flow run, written by the flows' state hooks for the ops-health mart."""
+    """One Prefect flow run, written by the flows' state hooks: recorded as Running when it
+    starts (with its process and a heartbeat), finished by its final state; the health ping
+    marks a Running run whose process is gone as Crashed."""
 
     __tablename__ = "flow_runs"
     __table_args__ = (
         UniqueConstraint("flow_run_id", name="uq_flow_runs_flow_run_id"),
         Index("ix_flow_runs_flow_ended", "flow_name", "ended_at"),
+        Index("ix_flow_runs_running", "state", postgresql_where=text("state = 'Running'")),
         {"schema": "ops"},
     )
 
@@ -457,10 +483,16 @@ class FlowRun(Base):
     deployment: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(32), nullable=False)
     started_at: Mapped[datetime | None] = mapped_column(Tstz)
-    ended_at: Mapped[datetime] = _now_column()
+    ended_at: Mapped[datetime | None] = mapped_column(Tstz, server_default=func.now())
     duration_s: Mapped[float | None] = mapped_column(Float)
     # Masked before it is written: exception messages can quote customer text.
     error: Mapped[str | None] = mapped_column(Text)
+    run_name: Mapped[str | None] = mapped_column(String(255))
+    # Who runs it, while it runs: the health ping checks this process is still there.
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_started_at: Mapped[datetime | None] = mapped_column(Tstz)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Tstz)
 
 
 class FaqDecision(Base):
@@ -483,6 +515,25 @@ class FaqDecision(Base):
     decided_by: Mapped[str] = mapped_column(String(128), nullable=False)
     note: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime] = _now_column()
+
+
+class LoginFailure(Base):
+    """A failed dashboard login (feedbackloop.web.dashboard.auth). Nothing in clear: the
+    address as its network (/24, /48) plus a keyed hash, the user name as a keyed hash."""
+
+    __tablename__ = "login_failures"
+    __table_args__ = (Index("ix_login_failures_occurred", "occurred_at"), {"schema": "ops"})
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    occurred_at: Mapped[datetime] = _now_column()
+    client_network: Mapped[str] = mapped_column(String(64), nullable=False)
+    client_key: Mapped[str] = mapped_column(String(16), nullable=False)
+    user_key: Mapped[str | None] = mapped_column(String(16))
+    # The configured dashboard user (a guessed password) or another name (a guessed user).
+    known_user: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str] = mapped_column(String(128), nullable=False)
+    # Set on the failure that locked the client or user out, to its length.
+    locked_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
 # --------------------------------------------------------------------------------------- nlp

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert
+from sqlalchemy import Connection, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -132,13 +132,21 @@ def quarantine(
     mask_payload: Callable[[Any], Any] | None = None,
     flow_run_id: str | None = None,
     actor: str = "feedbackloop",
-) -> None:
-    """Park a record with its reason and audit it; the payload is masked and made JSON-safe."""
+) -> bool:
+    """Park a record with its reason and audit it; the payload is masked and made JSON-safe.
+
+    Keyed by content, never by position: a record whose (source, stream, masked payload) is
+    already parked and unresolved is not parked again (`ops.quarantine.content_key`, computed
+    by the database, so every writer shares the rule). Returns whether a row was added;
+    `source_id` and `reason` describe the first sighting and are not part of the key.
+    """
     safe = storable(json.loads(json.dumps(storable(payload), default=str)))
     if mask_payload is not None:
         safe = mask_payload(safe)
-    conn.execute(
-        insert(Quarantine).values(
+    table = Quarantine.__table__
+    added = conn.execute(
+        pg_insert(table)
+        .values(
             source=source,
             stream=stream,
             source_id=storable(source_id),
@@ -146,7 +154,14 @@ def quarantine(
             payload=safe,
             flow_run_id=flow_run_id,
         )
-    )
+        .on_conflict_do_nothing(
+            index_elements=[table.c.source, table.c.stream, table.c.content_key],
+            index_where=table.c.resolved_at.is_(None),
+        )
+        .returning(table.c.id)
+    ).first()
+    if added is None:
+        return False
     audit.record(
         conn,
         actor=actor,
@@ -156,3 +171,4 @@ def quarantine(
         details={"source": source},
         reason=storable(reason),
     )
+    return True

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -65,9 +66,11 @@ class KeyPair:
     public_pem: str  # SubjectPublicKeyInfo
 
     def write_p8(self, path: Path) -> Path:
-        """Write the private key as a .p8 file readable by its owner only."""
-        path.write_text(self.private_pem)
-        path.chmod(0o600)
+        """Write the private key as a .p8 file readable by its owner only (from the start)."""
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.private_pem)
+        path.chmod(0o600)  # an existing file keeps its mode through O_TRUNC
         return path
 
 

@@ -8,7 +8,7 @@ center articles) is loaded by `feedbackloop.demo.load` with the same governance 
 from __future__ import annotations
 
 import json
-import tempfile
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -18,6 +18,7 @@ from typing import Any
 from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
 from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from feedbackloop.demo.generator import DemoDataset, DemoNote
+from feedbackloop.scratch import private_dir
 
 # Streams the demo loads directly: the CRM export and the help center.
 REFERENCE_STREAMS = ("accounts", "contacts", "faq_articles")
@@ -49,8 +50,10 @@ def _drop_record(note: DemoNote) -> dict[str, object]:
 
 
 def write_notes_drop(notes: list[DemoNote] | tuple[DemoNote, ...], path: Path) -> Path:
-    """The dataset's notes as a JSONL drop file in the documented drop schema."""
-    with path.open("w", encoding="utf-8") as fh:
+    """The dataset's notes as a JSONL drop file in the documented drop schema (mode 600: it
+    holds unmasked personal data, as a real export does)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
         for note in notes:
             fh.write(json.dumps(_drop_record(note), ensure_ascii=False) + "\n")
     return path
@@ -58,16 +61,25 @@ def write_notes_drop(notes: list[DemoNote] | tuple[DemoNote, ...], path: Path) -
 
 @contextmanager
 def serve_demo_sources(
-    dataset: DemoDataset, *, malformed: bool = True, page_size: int = 1000
+    dataset: DemoDataset,
+    *,
+    malformed: bool = True,
+    page_size: int = 1000,
+    state_dir: Path | None = None,
 ) -> Iterator[DemoSources]:
     """Start both fakes and write the drop file; everything is gone when the block ends.
 
-    The drop file and the fake App Store key live in a temporary directory, not the state
-    dir: the drop holds the generated (unmasked) personal data a real export would hold.
+    The drop file (the generated, unmasked personal data a real export would hold) and the
+    fake App Store key live in a private scratch dir under the state dir (`STATE_DIR/tmp`,
+    mode 700), never the shared system temp dir; after a kill -9 the next start removes it.
     With `malformed`, the fake Zendesk also serves a few broken tickets, so the demo shows
     them quarantined while the rest loads."""
+    if state_dir is None:
+        from feedbackloop.config import get_settings
+
+        state_dir = get_settings().state_path
     with ExitStack() as stack:
-        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="fl-demo-")))
+        workdir = stack.enter_context(private_dir(state_dir, "fl-demo-"))
         zendesk = stack.enter_context(
             serve_fake_zendesk(
                 dataset, page_size=page_size, faults=FaultPlan(malformed_tickets=malformed)

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, insert
 
 from feedbackloop.db.models import AuditLog
+from feedbackloop.governance.pii import MASKER_VERSION
 
 
 def record(
@@ -44,6 +45,6 @@ def masked(
             action="mask",
             entity_type=entity_type,
             entity_id=entity_id,
-            details={"masked": dict(counts)},
+            details={"masked": dict(counts), "masker": MASKER_VERSION},
             reason="personal data replaced before storage",
         )

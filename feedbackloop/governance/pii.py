@@ -1,7 +1,7 @@
-"""Fast, dependency-free detection and masking of personal data in free text.
+"""Fast detection and masking of personal data in free text.
 
-Six entity types, named as Presidio names them so the two can be compared and swapped:
-CREDIT_CARD, US_SSN, EMAIL_ADDRESS, PHONE_NUMBER, IBAN_CODE, IP_ADDRESS.
+Seven entity types, named as Presidio names them so the two can be compared and swapped:
+CREDIT_CARD, US_SSN, EMAIL_ADDRESS, PHONE_NUMBER, IBAN_CODE, IP_ADDRESS and PERSON.
 
 Precision on look-alikes (order numbers, dates, prices, tracking codes, versions) comes from
 strict boundaries (a number never starts or ends inside a longer run of digits, a word, a
@@ -11,7 +11,11 @@ prefix for cards, SSA ranges for SSNs, mod-97 + country length for IBANs, octet 
 
 Speed comes from cheap gates (``str.count``/``in`` run at C speed) that skip whole families
 of rules on a typical text, and from one scan for the places a number can start instead of
-one scan per rule. Only the standard library is used: connectors import this module.
+one scan per rule.
+
+Person names come from context rules (greetings, sign-offs, self-introductions, speaker
+labels, signature lines, given name + surname) checked against a given-name/surname gazetteer
+read from Faker's locale data (`names.py`). Everything else is the standard library.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from feedbackloop.governance import names as _names
+
 __all__ = [
     "ENTITY_TYPES",
+    "MASKER_VERSION",
+    "PATTERN_TYPES",
     "MaskResult",
     "PiiEntity",
     "find_pii",
@@ -39,7 +47,9 @@ EMAIL_ADDRESS = "EMAIL_ADDRESS"
 PHONE_NUMBER = "PHONE_NUMBER"
 IBAN_CODE = "IBAN_CODE"
 IP_ADDRESS = "IP_ADDRESS"
-ENTITY_TYPES: tuple[str, ...] = (
+PERSON = "PERSON"
+# The types found by patterns and checksums (what Presidio's pattern recognizers cover).
+PATTERN_TYPES: tuple[str, ...] = (
     CREDIT_CARD,
     US_SSN,
     EMAIL_ADDRESS,
@@ -47,6 +57,10 @@ ENTITY_TYPES: tuple[str, ...] = (
     IBAN_CODE,
     IP_ADDRESS,
 )
+ENTITY_TYPES: tuple[str, ...] = (*PATTERN_TYPES, PERSON)
+# Recorded with every masking audit row; bump it when what gets masked changes.
+# v1: the six pattern types; v2: + PERSON (names in greetings, sign-offs, introductions).
+MASKER_VERSION = "pii-v2"
 
 # On overlap the longer span wins; on equal length the lower number wins (the more strongly
 # validated type: a checksum beats a format).
@@ -57,6 +71,7 @@ _PRIORITY = {
     US_SSN: 3,
     IP_ADDRESS: 4,
     PHONE_NUMBER: 5,
+    PERSON: 6,
 }
 
 
@@ -584,6 +599,357 @@ def _find_ibans(text: str, out: _Out) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Person names
+# --------------------------------------------------------------------------------------------
+
+# A name is masked where the text says it is one: after a greeting ("Hi Sam,"), a sign-off
+# ("Thanks, Liam Miller", "Cheers,\nÉlodie"), a self-introduction ("my name is ...", "I'm
+# ..."), an honorific ("Dr. Okafor"), as a speaker label at the start of a line ("Rep: ...",
+# "Liam:"), alone on a line (a signature), before a verb ("Priya was great"), or as a given
+# name followed by a surname anywhere ("spoke with Priya Sharma"). Which words are names
+# comes from the gazetteer (`names.py`: Faker's 86 locales); an unknown word counts only
+# where the context leaves no doubt (after "my name is" or an honorific, or name-shaped and
+# alone after a greeting or a sign-off).
+
+# Capital letters of cased scripts (Latin, Greek, Cyrillic, ...), from the Unicode tables.
+_UPPER_CLASS = (
+    "[" + re.escape("".join(c for c in map(chr, range(0x41, 0x2000)) if c.isupper())) + "]"
+)
+# A name token: letters, with inner apostrophes or hyphens (O'Brien, Jean-Luc, Al-Amin).
+_TOK = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*"
+_CAP_TOK = rf"{_UPPER_CLASS}[^\W\d_]*(?:['’\-][^\W\d_]+)*"
+_TOKEN = re.compile(_TOK)
+_SPACES = re.compile(r"[ \t\u00a0]{1,2}")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Lower-case words allowed inside a name: "Ludwig van Beethoven", "Maria da Silva".
+_PARTICLES = _words(
+    """
+    van von de da del della di du la le der den ter ten bin ibn bint al el dos das ó o mac
+    mc ní nic ua ap
+    """
+)
+# Words that are never a name here, though Faker lists some of them as one (it has "The",
+# "Street", "Best", "Kind" as surnames): function words, greeting and sign-off words,
+# roles, teams, company, product and street words. A name stops before them, and a name
+# followed by a team, company or street word ("Hi Acme Support", "Thanks, Alexa team",
+# "Victoria Street") is not a person.
+_FUNCTION_WORDS = _words(
+    """
+    the a an and or but of to in on at by for with from as is are was were be been am i
+    you he she it we they me my your our their this that these those there here all any
+    some every everyone everybody anyone someone nobody no yes not please hi hello hey
+    dear thanks thank cheers regards best kind warm sincerely yours truly greetings good
+    morning afternoon evening night again welcome ok okay viele beste liebe grüße grüsse
+    mfg danke saludos gracias merci cordialement atenciosamente abraço obrigado obrigada
+    i'm i’m im i've i'd i'll it's it’s that's we're you're
+    """
+)
+_ORG_WORDS = _words(
+    """
+    team teams support customer
+    customers client clients service services care desk help helpdesk sales billing admin
+    admins staff agent agents rep reps manager management folks guys sir madam ladies
+    gentlemen user users member members friend friends colleague colleagues partner
+    partners owner owners company corp corporation inc ltd llc gmbh ag sa plc co group
+    holdings bank airlines hotel university college school hospital clinic labs lab
+    software systems solutions technologies tech cloud app apps store shop market mall pay
+    card cards account premium pro plus max mini air ultra edition update version order
+    refund delivery invoice street st road rd avenue ave lane ln boulevard blvd drive dr
+    way place square sq court ct terrace park parkway highway hwy suite apt floor building
+    mount lake river bridge station airport center centre jr
+    """
+)
+_NOT_NAME = _FUNCTION_WORDS | _ORG_WORDS
+# Common words that are also given names ("Will this work?", "in May", "Hope it helps"):
+# a name after a greeting or sign-off or before a surname, never on their own.
+_COMMON_WORDS = _words(
+    """
+    january february march april may june july august september october november december
+    monday tuesday wednesday thursday friday saturday sunday will can must mark bill guy
+    hope art summer winter spring autumn fall jack grace joy faith chase hunter rose ray
+    sue pat don penny sandy rich page case price young king queen prince long little white
+    black brown green gray grey bell hall wood stone star sky dawn eve ivy lily amber ruby
+    pearl crystal jade iris daisy sunny love mercy honor baker cook carter mason porter
+    major general north west ford bond cash sterling
+    """
+)
+_CUE_PATTERN = (
+    r"(?<![\w'’])(?:"
+    r"(?P<greet>(?:hi|hello|hey|hiya|dear|greetings|good\s+(?:morning|afternoon|evening)"
+    r"|hola|buenos\s+d[ií]as|bonjour|salut|hallo|guten\s+(?:tag|morgen)|moin|ciao"
+    r"|ol[aá]|oi|bom\s+dia|namaste|salaam|salam)(?:\s+again|\s+de\s+nuevo)?)"
+    r"|(?P<sign>thanks(?:\s+again|\s+so\s+much|\s+a\s+lot)?|thank\s+you(?:\s+so\s+much)?|thx"
+    r"|many\s+thanks|cheers|(?:best|kind|warm|warmest)\s+regards|regards|best\s+wishes|best"
+    r"|sincerely|yours(?:\s+truly|\s+sincerely)?|saludos|un\s+saludo|gracias|merci"
+    r"|cordialement|bonne\s+journ[ée]e|(?:viele|beste|liebe|freundliche)\s+gr[üu](?:ß|ss)e"
+    r"|gr[üu](?:ß|ss)e|mfg|danke|abra[çc]o|atenciosamente|obrigad[oa])"
+    r"|(?P<intro>my\s+name\s+is|my\s+name's|name\s*:|je\s+m'appelle|me\s+llamo"
+    r"|mi\s+nombre\s+es|mein\s+name\s+ist|ich\s+hei(?:ß|ss)e|meu\s+nome\s+[ée]|signed\s*:)"
+    # notes: "Call with Omar (IT)", "Follow up with Priya at ..."
+    r"|(?P<with>(?:call|meeting|chat|check-in|spoke|talked|met|follow\s+up|followed\s+up"
+    r"|sync|catch\s+up|touch\s+base)\s+with)"
+    r"|(?P<weak>i\s+am|i'm|i’m|this\s+is|it's|it’s|je\s+suis|soy|ich\s+bin|sou)"
+    r"|(?P<honor>(?:mr|mrs|ms|miss|mx|dr|prof|sra|srta|herr|frau|mme|mlle)\.?)"
+    r"|(?P<label>^[ \t]*(?:rep|agent|customer|client|caller|prospect|attendees?|participants?"
+    r"|contact|host|ae|csm|sdr|champion|buyer|speaker)[ \t]*[:\-–])"
+    r")(?![\w'’])"
+)
+# Run on the lower-cased text (2.5x faster than IGNORECASE); the slow twin is for the rare
+# text whose lower-case form has another length ("İ").
+_CUES = re.compile(_CUE_PATTERN, re.MULTILINE)
+_CUES_ANY_CASE = re.compile(_CUE_PATTERN, re.MULTILINE | re.IGNORECASE)
+# Before "name:" these make it something else's name ("file name: Report").
+_OTHER_NAMES = _words(
+    """
+    file user username product host domain display company app account business store
+    project workspace team device brand model screen
+    """
+)
+# A name as a speaker label ("Liam:", "Liam Miller:") or alone on a line (a signature).
+_LINE_NAME = re.compile(
+    rf"^[ \t]*(?P<dash>[-–—~][ \t]*)?(?P<seq>{_TOK}(?:[ \t]{{1,2}}{_TOK}){{0,3}})"
+    r"(?:(?P<end>:)(?!:)|[ \t]*$)",
+    re.MULTILINE,
+)
+# Runs of capitalized words: a given name then a surname, anywhere.
+# Also one capitalized word before a verb: "Priya was super helpful", "Sam said ..." (one
+# scan for both).
+_CAP_RUN = re.compile(
+    rf"(?<![\w'’\-]){_CAP_TOK}(?:(?:[ \t\u00a0]{{1,2}}(?:(?:{'|'.join(sorted(_PARTICLES))})"
+    rf"[ \t\u00a0]+)?{_CAP_TOK})+(?![\w'’])|(?P<verb>(?=[ \t]+(?:was|is|has|had|helped|fixed"
+    r"|solved|resolved|answered|replied|said|asked|told|called|emailed|mentioned|confirmed"
+    r"|explained|agreed|wants|needs|loved|liked|from)(?![\w'’]))))"
+)
+# Words after a name that end a self-introduction ("I'm Sam from Acme", "this is Ana here").
+_FOLLOWERS = _words("from and with at here speaking again calling writing of on in")
+_STRICT_END = frozenset(",!:;\n\r")
+# A line break may come as HTML: "Thanks,<br>Ryan".
+_SIGN_SEP = re.compile(r"[ \t]*(,?)[ \t]*(?:[!.]?[ \t]*(?:\r?\n|<br\s*/?>)[ \t]*)?", re.I)
+_CUE_SEP = re.compile(r"[ \t]*,?[ \t]*")
+
+
+def _is_cap(tok: str) -> bool:
+    return tok[0].isupper() or not tok[0].islower()  # caseless scripts have no capitals
+
+
+def _seq(text: str, pos: int, known: frozenset[str] | None = None) -> list[tuple[int, int]]:
+    """Name tokens from `pos`: capitalized words (or, with `known`, lower-case known names),
+    particles allowed between them, one or two spaces apart, at most four; stops before a
+    word that is never a name."""
+    out: list[tuple[int, int]] = []
+    while len(out) < 4:
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            break
+        tok = m.group()
+        low = tok.casefold()
+        particle = bool(out) and low in _PARTICLES
+        if low in _NOT_NAME and not particle:
+            break
+        if not (_is_cap(tok) or particle or (known is not None and low in known)):
+            break
+        out.append(m.span())
+        sp = _SPACES.match(text, m.end())
+        if sp is None:
+            break
+        pos = sp.end()
+    while out and text[out[-1][0] : out[-1][1]].casefold() in _PARTICLES:
+        out.pop()
+    return out
+
+
+def _after(text: str, end: int) -> str:
+    """The first character after `end` that is not a space or tab ("" at the end)."""
+    n = len(text)
+    while end < n and text[end] in " \t\u00a0":
+        end += 1
+    return text[end] if end < n else ""
+
+
+def _next_word(text: str, end: int) -> str:
+    sp = _SPACES.match(text, end)
+    m = _TOKEN.match(text, sp.end()) if sp else None
+    return m.group() if m else ""
+
+
+def _org_follows(text: str, end: int) -> bool:
+    """A team, company or street word follows: "Acme Support", "Alexa team", "Elm Street"."""
+    return _next_word(text, end).casefold() in _ORG_WORDS
+
+
+def _has(word: str, names: frozenset[str]) -> bool:
+    """`word` (casefolded) is a listed name, or a hyphenated pair of them (Hans-Henning)."""
+    return word in names or ("-" in word and all(p in names for p in word.split("-")))
+
+
+def _name_shaped(tok: str) -> bool:
+    # "Xochitl" yes; "PayPal", "IBM", "iPhone" no.
+    return len(tok) >= 3 and (tok[1:].islower() or not tok[0].isupper())
+
+
+def _on_cue(
+    m: re.Match[str], text: str, given: frozenset[str], known: frozenset[str]
+) -> tuple[int, int] | None:
+    kind = m.lastgroup
+    pos = m.end()
+    if kind == "sign":
+        # "Thanks, Sam" / "Thanks Sam!" / "Cheers,\nSam"; never across a full stop ("Thanks.
+        # Will this ...") and one-word sign-offs ("Best") only before a comma or line break.
+        sep = _SIGN_SEP.match(text, pos)
+        assert sep is not None  # every part is optional
+        comma, newline = sep.group(1), "\n" in sep.group() or "<" in sep.group()
+        if not (comma or newline) and (
+            " " not in sep.group() or m.group().casefold() in ("best", "yours", "cheers")
+        ):
+            return None
+    else:
+        if kind == "intro" and m.group()[:4].casefold() == "name":
+            before = text[max(0, m.start() - 20) : m.start()].split()
+            if before and before[-1].casefold() in _OTHER_NAMES:
+                return None
+        sep = _CUE_SEP.match(text, pos)
+        assert sep is not None
+        if sep.end() == pos and kind != "label":
+            return None  # the cue must be followed by a space or a comma
+    toks = _seq(text, sep.end(), known if kind == "intro" else None)
+    if not toks:
+        return None
+    start, end = toks[0][0], toks[-1][1]
+    if _org_follows(text, end):
+        return None
+    if kind in ("intro", "honor"):
+        return start, end
+    words = [text[s:e].casefold() for s, e in toks]
+    first = words[0]
+    nxt = _after(text, end)
+    strict = nxt == "" or nxt in _STRICT_END or (nxt == "." and _after(text, end + 1) in "\n")
+    if kind == "with":
+        return (start, end) if _has(first, given) and first not in _COMMON_WORDS else None
+    if kind == "weak":
+        follower = _next_word(text, end).casefold()
+        if _has(first, given) and first not in _COMMON_WORDS:
+            return (start, end) if strict or nxt in ".?" or follower in _FOLLOWERS else None
+        # An unknown word only as in "I'm Nudo from ...", "this is Xeti speaking".
+        named = all(_name_shaped(text[s:e]) for s, e in toks)
+        return (start, end) if named and follower in ("from", "here", "speaking") else None
+    if len(words) == 1 and first in _COMMON_WORDS and not strict:
+        return None  # "Thanks Will do", "Hi May I ask"
+    if any(_has(w, known) for w in words):
+        return start, end
+    # Unknown words: name-shaped, with nothing else after them on the line or sentence.
+    if strict and len(words) <= 3 and all(_name_shaped(text[s:e]) for s, e in toks):
+        return start, end
+    return None
+
+
+def _line_names(text: str, given: frozenset[str], known: frozenset[str], out: _Out) -> None:
+    for m in _LINE_NAME.finditer(text):
+        s, e = m.span("seq")
+        toks = _seq(text, s)
+        if not toks or toks[-1][1] != e:
+            continue  # a lower-case or never-a-name word on the line
+        words = [text[a:b].casefold() for a, b in toks]
+        if words[0] in _COMMON_WORDS and (len(words) == 1 or words[-1] in _COMMON_WORDS):
+            continue  # "May:", "Will", "Grace Hall"
+        if len(words) == 1 and not _name_shaped(text[s:e]):
+            continue  # "IRL", "FAQ": codes and acronyms
+        if len(words) == 1 or m.group("end") is None:
+            # "Liam:", "Élodie" alone on a line, "Priya Sharma"
+            ok = _has(words[0], given) or all(_has(w, known) for w in words[1:] or ["-"])
+        else:
+            ok = _has(words[0], known)  # "Liam Miller:", "Okafor Chinedu:"
+        if not ok and m.group("dash") and m.end() == len(text.rstrip()):
+            # "— Xeti" closing the text: a signature, whatever the name
+            ok = all(_name_shaped(text[a:b]) for a, b in toks)
+        if ok:
+            out.append((s, e, PERSON))
+
+
+def _full_names(
+    text: str, given: frozenset[str], surnames: frozenset[str], known: frozenset[str], out: _Out
+) -> None:
+    for m in _CAP_RUN.finditer(text):
+        if m.group("verb") is not None:
+            w = m.group().casefold()
+            if _has(w, given) and w not in _COMMON_WORDS and w not in _NOT_NAME:
+                out.append((m.start(), m.end(), PERSON))
+            continue
+        toks = [t.span() for t in _TOKEN.finditer(text, m.start(), m.end())]
+        words = [text[a:b].casefold() for a, b in toks]
+        n = len(words)
+        if any(w in _ORG_WORDS for w in words) or _org_follows(text, toks[-1][1]):
+            continue  # "Martin Luther King Jr Blvd", "Morgan Stanley Bank": not a person
+        i = 0
+        while i < n - 1:
+            w = words[i]
+            if w in _NOT_NAME:
+                i += 1
+                continue
+            if not _has(w, given) and w not in _COMMON_WORDS:
+                # Surname first, as Chinese, Vietnamese, Hungarian names are written:
+                # "Zhang Wei", "Nguyễn Văn An".
+                if (
+                    _has(w, surnames)
+                    and _has(words[i + 1], given)
+                    and (words[i + 1] not in _COMMON_WORDS | _NOT_NAME)
+                ):
+                    j = i + 1
+                    while j + 1 < n and _has(words[j + 1], known) and words[j + 1] not in _NOT_NAME:
+                        j += 1
+                    out.append((toks[i][0], toks[j][1], PERSON))
+                    i = j + 1
+                else:
+                    i += 1
+                continue
+            if not _has(w, given):
+                i += 1
+                continue
+            j = i + 1
+            while j + 1 < n and words[j] in _PARTICLES:
+                j += 1
+            last = words[j]
+            surname = _has(last, surnames) and last not in _NOT_NAME
+            if surname and w in _COMMON_WORDS:
+                # "Mark Ortega" yes; "May Day", "Will Power", "Grace Kelly Award" no.
+                surname = len(last) >= 4 and last not in _COMMON_WORDS and last not in given
+            if surname:
+                # More surnames after it belong to the name: "Luis Miguel Irizarry".
+                while j + 1 < n and _has(words[j + 1], known) and words[j + 1] not in _NOT_NAME:
+                    j += 1
+                first = i
+                # Given names before it belong to the name: "Francisco Javier Galindo".
+                while (
+                    first > 0
+                    and _has(words[first - 1], given)
+                    and (words[first - 1] not in _NOT_NAME)
+                ):
+                    first -= 1
+                out.append((toks[first][0], toks[j][1], PERSON))
+                i = j + 1
+            else:
+                i += 1
+
+
+def _find_persons(text: str, out: _Out) -> None:
+    gaz = _names.gazetteer()
+    given, known = gaz.given, gaz.known
+    lowered = text.lower()
+    cues = _CUES.finditer(lowered) if len(lowered) == len(text) else _CUES_ANY_CASE.finditer(text)
+    for m in cues:
+        span = _on_cue(m, text, given, known)
+        if span is not None:
+            out.append((span[0], span[1], PERSON))
+    if ":" in text or "\n" in text or len(text) <= 60:
+        _line_names(text, given, known, out)
+    _full_names(text, given, gaz.surnames, known, out)
+
+
+# --------------------------------------------------------------------------------------------
 # Dispatch
 # --------------------------------------------------------------------------------------------
 
@@ -737,11 +1103,15 @@ def _resolve_overlaps(cands: _Out) -> list[PiiEntity]:
 # --------------------------------------------------------------------------------------------
 
 
-def find_pii(text: str) -> list[PiiEntity]:
-    """The PII entities in ``text``: non-overlapping, sorted by start offset."""
+def find_pii(text: str, *, persons: bool = True) -> list[PiiEntity]:
+    """The PII entities in ``text``: non-overlapping, sorted by start offset. ``persons=False``
+    looks for the pattern types only (identifiers, codes)."""
     if not text:
         return []
-    return _resolve(_candidates(text))
+    out = _candidates(text)
+    if persons and len(text) >= 2:
+        _find_persons(text, out)
+    return _resolve(out)
 
 
 def _apply(text: str, entities: list[PiiEntity]) -> str:
@@ -755,10 +1125,10 @@ def _apply(text: str, entities: list[PiiEntity]) -> str:
     return "".join(parts)
 
 
-def mask_text(text: str) -> MaskResult:
+def mask_text(text: str, *, persons: bool = True) -> MaskResult:
     """``text`` with every entity replaced by ``<TYPE>``, and the entities (offsets into
     ``text``)."""
-    entities = find_pii(text)
+    entities = find_pii(text, persons=persons)
     if not entities:
         return MaskResult(text, ())
     return MaskResult(_apply(text, entities), tuple(entities))
@@ -779,9 +1149,9 @@ class CountingMasker:
         return result.text
 
 
-def mask(text: str) -> str:
+def mask(text: str, *, persons: bool = True) -> str:
     """``text`` with every entity replaced by ``<TYPE>``."""
-    entities = find_pii(text)
+    entities = find_pii(text, persons=persons)
     return _apply(text, entities) if entities else text
 
 

@@ -2,8 +2,9 @@
 row alerts once, and its first success after that sends a recovery message.
 
 Checks: the database, the Prefect API (when `PREFECT_API_URL` is set), each configured source,
-the outbox backlog (pending actions and the age of the oldest), and the age of the last
-successful run of every scheduled flow (allowed: two schedule periods plus ten minutes).
+the outbox backlog (pending actions and the age of the oldest), the age of the last
+successful run of every scheduled flow (allowed: two schedule periods plus ten minutes), and
+`dbt source freshness` (the limits in the dbt sources' `freshness:` blocks).
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ from sqlalchemy import Connection, Engine, text
 from feedbackloop.config import Settings
 
 OUTBOX_MAX_AGE = timedelta(minutes=15)
+# dbt parses the project and queries max(loaded_at) per source: a few seconds; more means a
+# hung connection, which must not hold the 5-minute ping.
+FRESHNESS_TIMEOUT_S = 60.0
+# The pings' own table: a ping cannot report that pings stopped, and before the first ping
+# it is empty (stale). `dbt source freshness` run by hand or by a scheduler still checks it.
+FRESHNESS_EXCLUDE = ("source:ops.health_pings",)
 Transition = Literal["alert", "recovered"]
 
 
@@ -120,6 +127,34 @@ def check_outbox(engine: Engine, now: datetime | None = None) -> Check:
         }
 
     return _timed("outbox", probe)
+
+
+def check_source_freshness(settings: Settings, timeout: float = FRESHNESS_TIMEOUT_S) -> Check:
+    """`dbt source freshness`: ok unless a source is past its `error_after` (or dbt fails);
+    sources past `warn_after` only are listed but stay ok."""
+    from feedbackloop.marts import source_freshness
+
+    def probe() -> dict[str, Any]:
+        result = source_freshness(settings, exclude=FRESHNESS_EXCLUDE, timeout=timeout)
+        detail: dict[str, Any] = {
+            "ok": result.ok,
+            "sources": len(result.statuses),
+            "stale": result.named("error"),
+            "warn": result.named("warn"),
+        }
+        if errors := result.named("runtime error"):
+            detail["runtime_error"] = errors
+        if not result.ok and not result.statuses:
+            detail["dbt_exit_code"] = result.returncode  # dbt failed before checking anything
+        return detail
+
+    return _timed("source-freshness", probe)
+
+
+def vanished_runs_check(vanished: Sequence[Any]) -> Check:
+    """What `runs.mark_vanished_runs` found: runs left Running by a process that is gone,
+    now Crashed (each is alerted on its own, at once)."""
+    return Check("flow-runs", not vanished, None, {"crashed": [r.flow_run_id for r in vanished]})
 
 
 def cron_period(cron: str) -> timedelta:

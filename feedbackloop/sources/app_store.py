@@ -46,8 +46,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from sqlalchemy import Engine, func, select, type_coerce
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Engine, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection
 
@@ -55,6 +54,7 @@ from feedbackloop.config import ENV_PREFIX, ConfigError, Settings
 from feedbackloop.db import models as m
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
+from feedbackloop.governance.fields import mask_fields
 from feedbackloop.governance.pii import CountingMasker, mask, mask_value
 from feedbackloop.sources.http import (
     HttpClient,
@@ -405,7 +405,9 @@ class _Page:
     oldest: datetime | None = None
 
 
-def _build_page(client: AppStoreClient, body: Mapping[str, Any]) -> tuple[_Page, int]:
+def _build_page(
+    client: AppStoreClient, body: Mapping[str, Any], hash_key: bytes
+) -> tuple[_Page, int]:
     data = body.get("data")
     if data is None:
         data = []
@@ -418,6 +420,9 @@ def _build_page(client: AppStoreClient, body: Mapping[str, Any]) -> tuple[_Page,
         except _Invalid as exc:
             page.bad.append(_Bad(_record_id(rec), str(exc), _safe_payload(rec)))
             continue
+        # Ids and the other fields too (title and body are masked already); an id holding
+        # PII is replaced by its keyed hash, so the same review keeps one key.
+        row = mask_fields(row, key=hash_key, skip=("title", "body"), counts=page.masker.counts)
         page.rows.append(row)
         created = row["created_at"]
         page.newest = created if page.newest is None else max(page.newest, created)
@@ -497,20 +502,6 @@ def _changed_rows(conn: Connection, rows: list[dict[str, Any]]) -> tuple[list[di
     return fresh, len(rows) - len(fresh)
 
 
-def _already_quarantined(conn: Connection, bad: _Bad) -> bool:
-    """The lookback re-reads recent pages every run: park a bad record once, not per run."""
-    q = m.Quarantine.__table__.c
-    stmt = select(q.id).where(
-        q.source == SOURCE,
-        q.stream == STREAM_REVIEWS,
-        q.reason == bad.reason,
-        q.resolved_at.is_(None),
-        q.payload == type_coerce(bad.payload, JSONB),
-        q.source_id.is_(None) if bad.source_id is None else q.source_id == bad.source_id,
-    )
-    return conn.execute(stmt.limit(1)).first() is not None
-
-
 def _commit_page(
     engine: Engine,
     result: SyncResult,
@@ -539,9 +530,9 @@ def _commit_page(
         )
         hooks(SyncPoint(result.stream, number, "rows", m.Review.__tablename__))
         for bad in page.bad:
-            if _already_quarantined(conn, bad):
-                continue
-            quarantine(
+            # The lookback re-reads recent pages every run; quarantine is keyed by content,
+            # so a bad record is parked (and counted) once, not per run.
+            if quarantine(
                 conn,
                 source=SOURCE,
                 stream=STREAM_REVIEWS,
@@ -549,8 +540,8 @@ def _commit_page(
                 reason=bad.reason,
                 payload=bad.payload,
                 actor=actor,
-            )
-            quarantined += 1
+            ):
+                quarantined += 1
         if fresh:
             audit.masked(
                 conn,
@@ -596,9 +587,8 @@ def sync_reviews(
     `floor` = high-water mark - `client.lookback` (later pages are older still), or at the
     last page; only then does the high-water mark move.
 
-    `hash_key` is accepted for a uniform signature: reviews hold no email addresses to hash.
+    `hash_key` hashes ids that hold personal data.
     """
-    del hash_key
     result = SyncResult(STREAM_REVIEWS)
     calls_before = client.api_calls
     hooks = hooks or SyncHooks()
@@ -631,7 +621,7 @@ def sync_reviews(
                 params, resumed = client.first_page_params(), False
                 continue
             resumed = False
-            page, received = _build_page(client, body)
+            page, received = _build_page(client, body, hash_key)
             if page.newest is not None:
                 newest = page.newest if newest is None else max(newest, page.newest)
             next_params = client.next_page_params(body)

@@ -21,12 +21,19 @@ updated_at      no        ISO 8601; default `created_at`. The newest version of 
 ==============  ========  =====================================================================
 
 The format comes from the suffix: ``.jsonl``/``.ndjson`` or ``.csv`` (UTF-8, optional BOM).
+A file that cannot be read as a whole is refused before anything is stored
+(`UnreadableFile`, one line naming the file and the problem): another suffix, an empty file,
+UTF-16, binary data, a CSV header without the required columns, a JSONL file none of whose
+first 1,000 lines is a JSON object or none of whose first 1,000 records has a required field.
 The file is streamed and loaded in batches that commit on their own, so memory stays flat and
 a crash loses at most one batch; importing again is idempotent. Each record is validated;
 a bad one is quarantined (`ops.quarantine`, stream ``notes``) with its line number and the
-reason, masked, and the rest loads. A contact is found by the keyed hash of the normalized
-address (`raw.contacts.email_hash`, oldest matching contact first); an unknown address gets a
-new contact (source ``drops``, source_id ``drop-`` + the first 16 hex of the hash). One
+reason, masked, and the rest loads. Every other field is masked too, and an id that holds
+personal data (an address as `id`, a card number as `account_id`) is stored as its keyed
+hash (`feedbackloop.governance.fields`), so importing it again still finds the same row. A
+contact is found by the keyed hash of the normalized address (`raw.contacts.email_hash`,
+oldest matching contact first); an unknown address gets a new contact (source ``drops``,
+source_id ``drop-`` + the first 16 hex of the hash). One
 `ops.audit_log` row per import records the counts, which reconcile:
 ``read == written + unchanged + quarantined``.
 """
@@ -34,6 +41,8 @@ new contact (source ``drops``, source_id ``drop-`` + the first 16 hex of the has
 from __future__ import annotations
 
 import csv
+import hashlib
+import hmac
 import io
 import json
 import re
@@ -48,18 +57,30 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from sqlalchemy import Connection, Engine, exists, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from feedbackloop.db.models import Contact, ContactMerge, Note, Quarantine
+from feedbackloop.db.models import Contact, ContactMerge, Note
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
+from feedbackloop.governance.fields import mask_fields
 from feedbackloop.governance.identity import check_email, email_hash
-from feedbackloop.governance.pii import mask_text, mask_value
+from feedbackloop.governance.pii import MASKER_VERSION, mask_text, mask_value
+from feedbackloop.sources.files import UnreadableFile, check_text_file
 
-__all__ = ["DROPS_SOURCE", "DropRecord", "DropResult", "import_drop"]
+__all__ = [
+    "DROPS_SOURCE",
+    "DropRecord",
+    "DropResult",
+    "UnreadableFile",
+    "check_drop_file",
+    "import_drop",
+]
 
 DROPS_SOURCE = "drops"
 STREAM = "notes"
 BATCH_SIZE = 500
 EXCERPT_CHARS = 500
+# Lines a JSONL file is judged on before anything is stored (see `check_drop_file`).
+PRESCAN_LINES = 1000
+REQUIRED = ("id", "source", "department", "created_at", "text")
 
 _SOURCE = r"^[a-z0-9][a-z0-9_\-]{0,63}$"
 _AT_WORD = re.compile(r"[^\s\"',;]*@[^\s\"',;]*")
@@ -145,7 +166,64 @@ def _format_of(path: Path) -> str:
         return "jsonl"
     if suffix == ".csv":
         return "csv"
-    raise ValueError(f"{path.name}: unsupported drop format {suffix!r} (use .jsonl or .csv)")
+    raise UnreadableFile(path, f"unsupported drop format {suffix!r} (use .jsonl or .csv)")
+
+
+def _open(path: Path) -> io.TextIOWrapper:
+    # surrogateescape: an undecodable byte spoils its own line (quarantined), not the file.
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def _check_header(reader: csv.DictReader[str], path: Path) -> None:
+    try:
+        header = reader.fieldnames or []
+    except csv.Error as exc:
+        raise UnreadableFile(path, f"unreadable CSV header ({exc})") from None
+    if any(_undecodable(name) for name in header):
+        raise UnreadableFile(path, "the CSV header is not UTF-8 text")
+    # The header is not quoted back: a file without one starts with a record.
+    missing = set(REQUIRED) - set(header)
+    if missing:
+        raise UnreadableFile(
+            path, f"CSV header lacks required columns: {', '.join(sorted(missing))}"
+        )
+
+
+def _check_jsonl(fh: io.TextIOBase, path: Path) -> None:
+    lines = objects = 0
+    fields: set[str] = set()
+    for line in _jsonl(fh):
+        lines += 1
+        if line.record is not None:
+            objects += 1
+            fields.update(str(k) for k in line.record)
+        if lines >= PRESCAN_LINES:
+            break
+    if not objects:
+        raise UnreadableFile(
+            path, f"not JSON Lines: none of the first {lines:,} lines is a JSON object"
+        )
+    missing = [f for f in REQUIRED if f not in fields]
+    if missing:
+        raise UnreadableFile(
+            path,
+            f"no record has the required field(s) {', '.join(missing)} "
+            f"(checked the first {objects:,} records)",
+        )
+
+
+def check_drop_file(path: Path | str) -> str:
+    """The drop's format (``jsonl`` or ``csv``); raises `UnreadableFile` for a file that cannot
+    be imported at all (see the module docstring). Reads the first lines only."""
+    path = Path(path)
+    check_text_file(path)
+    fmt = _format_of(path)
+    with _open(path) as fh:
+        if fmt == "csv":
+            _check_header(csv.DictReader(fh, strict=True), path)
+        else:
+            _check_jsonl(fh, path)
+    return fmt
 
 
 def _undecodable(text: str) -> bool:
@@ -167,18 +245,26 @@ def _jsonl(fh: io.TextIOBase) -> Iterator[_Line]:
         if not isinstance(value, dict):
             yield _Line(number, None, "line is not a JSON object", line)
             continue
-        yield _Line(number, value)
+        yield _Line(number, value, raw=line)
 
 
-def _csv(fh: io.TextIOBase) -> Iterator[_Line]:
-    reader = csv.DictReader(fh, strict=True)
-    try:
-        header = reader.fieldnames or []
-    except csv.Error as exc:
-        raise ValueError(f"unreadable CSV header: {exc}") from None
-    missing = {"id", "source", "department", "created_at", "text"} - set(header)
-    if missing:
-        raise ValueError(f"CSV header lacks required columns: {', '.join(sorted(missing))}")
+def _csv(fh: io.TextIOBase, path: Path) -> Iterator[_Line]:
+    # The text each record was read from: a bad one is parked (and told apart) by it.
+    consumed: list[str] = []
+
+    def lines() -> Iterator[str]:
+        for text in fh:
+            consumed.append(text)
+            yield text
+
+    def raw() -> str:
+        text = "".join(consumed)
+        consumed.clear()
+        return text
+
+    reader = csv.DictReader(lines(), strict=True)
+    _check_header(reader, path)
+    consumed.clear()
     start = reader.line_num + 1
     while True:
         try:
@@ -186,18 +272,18 @@ def _csv(fh: io.TextIOBase) -> Iterator[_Line]:
         except StopIteration:
             return
         except csv.Error as exc:
-            yield _Line(start, None, f"malformed CSV: {exc}")
+            yield _Line(start, None, f"malformed CSV: {exc}", raw())
             start = reader.line_num + 1
             continue
         # The line a record starts on (a quoted field may span lines).
         number, start = start, reader.line_num + 1
         if None in row:
-            yield _Line(number, None, "more cells than header columns", None)
+            yield _Line(number, None, "more cells than header columns", raw())
             continue
         if any(_undecodable(v) for v in row.values() if isinstance(v, str)):
-            yield _Line(number, None, "invalid UTF-8", None)
+            yield _Line(number, None, "invalid UTF-8", raw())
             continue
-        yield _Line(number, dict(row))
+        yield _Line(number, dict(row), raw=raw())
 
 
 # ----------------------------------------------------------------------------- contacts
@@ -272,36 +358,28 @@ def _safe_payload(record: dict[str, Any] | None, raw: str | None) -> dict[str, A
     return safe
 
 
-def _already_quarantined(conn: Connection, source_id: str, reason: str) -> bool:
-    q = Quarantine.__table__.c
-    return (
-        conn.execute(
-            select(q.id).where(
-                q.source == DROPS_SOURCE,
-                q.stream == STREAM,
-                q.source_id == source_id,
-                q.reason == reason,
-                q.resolved_at.is_(None),
-            )
-        ).first()
-        is not None
+def _park(
+    conn: Connection, path: Path, line: _Line, reason: str, *, hash_key: bytes, actor: str
+) -> None:
+    # ops.quarantine is keyed by content (source, stream, payload), never by position: the
+    # same bad record imported again is one row, another one on the same line of a file of
+    # the same name is a second row. The payload is masked and its excerpt cut short, so a
+    # keyed hash of the whole record as read keeps records that mask alike apart.
+    payload = mask_value(_safe_payload(line.record, line.raw))
+    content = (
+        line.raw.rstrip("\r\n") if line.raw is not None else json.dumps(line.record, default=str)
     )
-
-
-def _park(conn: Connection, path: Path, line: _Line, reason: str, actor: str) -> None:
-    # Keyed by file and line, so importing the same file again parks nothing twice.
-    source_id = f"{path.name[:100]}:{line.number}"
-    full_reason = f"line {line.number}: {reason}"
-    if _already_quarantined(conn, source_id, full_reason):
-        return
+    payload["record_key"] = hmac.new(
+        hash_key, content.encode("utf-8", "surrogateescape"), hashlib.sha256
+    ).hexdigest()
     quarantine(
         conn,
         source=DROPS_SOURCE,
         stream=STREAM,
-        source_id=source_id,
-        reason=full_reason,
-        payload=_safe_payload(line.record, line.raw),
-        mask_payload=mask_value,
+        # Where it was first seen, for the person who resolves it; not part of the key.
+        source_id=f"{path.name[:100]}:{line.number}",
+        reason=f"line {line.number}: {reason}",
+        payload=payload,
         actor=actor,
     )
 
@@ -332,7 +410,7 @@ def _flush(
 
     with engine.begin() as conn:
         for line, reason in bad:
-            _park(conn, path, line, reason, actor)
+            _park(conn, path, line, reason, hash_key=hash_key, actor=actor)
         result.quarantined += len(bad)
         if not batch:
             return
@@ -342,19 +420,21 @@ def _flush(
         for i, (_, rec) in enumerate(batch):
             masked = mask_text(rec.text)
             result.masked_entities.update(e.type for e in masked.entities)
+            row = {
+                "source": rec.source,
+                "source_id": rec.id,
+                "department": rec.department,
+                "kind": rec.kind,
+                "text": masked.text,
+                "contact_source_id": contacts.get(hashes[i]) if i in hashes else None,
+                "account_source_id": rec.account_id,
+                "rating": rec.rating,
+                "created_at": rec.created_at,
+                "updated_at": rec.updated_at,
+            }
+            # Ids and categories too: an id that is itself PII becomes its keyed hash.
             rows.append(
-                {
-                    "source": rec.source,
-                    "source_id": rec.id,
-                    "department": rec.department,
-                    "kind": rec.kind,
-                    "text": masked.text,
-                    "contact_source_id": contacts.get(hashes[i]) if i in hashes else None,
-                    "account_source_id": rec.account_id,
-                    "rating": rec.rating,
-                    "created_at": rec.created_at,
-                    "updated_at": rec.updated_at,
-                }
+                mask_fields(row, key=hash_key, skip=("text",), counts=result.masked_entities)
             )
         # Rows already stored in the same or a newer version would not change: count them
         # as unchanged instead of sending them to the upsert.
@@ -400,11 +480,11 @@ def import_drop(
     """Import one JSONL or CSV drop file into `raw.notes` (see the module docstring).
 
     `known_sources`, when given, is the list of accepted `source` values (e.g.
-    `settings.known_sources`); other sources are quarantined. Raises ValueError for an
-    unsupported suffix or a CSV header without the required columns, before anything is stored.
+    `settings.known_sources`); other sources are quarantined. Raises `UnreadableFile` (a
+    ValueError) for a file that cannot be imported at all, before anything is stored.
     """
     path = Path(path)
-    fmt = _format_of(path)
+    fmt = check_drop_file(path)
     result = DropResult(path=path.name, format=fmt)
     allowed = set(known_sources) if known_sources is not None else None
     batch: list[tuple[_Line, DropRecord]] = []
@@ -417,9 +497,8 @@ def import_drop(
         bad.clear()
         seen.clear()
 
-    # surrogateescape: an undecodable byte spoils its own line (quarantined), not the file.
-    with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as fh:
-        lines = _jsonl(fh) if fmt == "jsonl" else _csv(fh)
+    with _open(path) as fh:
+        lines = _jsonl(fh) if fmt == "jsonl" else _csv(fh, path)
         for line in lines:
             result.read += 1
             if line.record is None:
@@ -460,6 +539,7 @@ def import_drop(
                 "contacts_created": result.contacts_created,
                 "invalid_emails": result.invalid_emails,
                 "masked_entities": dict(result.masked_entities),
+                "masker": MASKER_VERSION,
             },
             reason="file drop imported into raw.notes",
         )

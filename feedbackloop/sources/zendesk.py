@@ -50,6 +50,7 @@ from feedbackloop.config import ConfigError, Settings
 from feedbackloop.db import models as m
 from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
+from feedbackloop.governance.fields import mask_fields
 from feedbackloop.governance.gate import GateDecision, record_run
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.governance.pii import CountingMasker, find_pii, mask, mask_value
@@ -853,6 +854,10 @@ def _only_newer(
     return fresh, len(rows) - len(fresh)
 
 
+# Columns the row builders mask themselves (with counts): not scanned twice.
+_MASKED_TEXT = frozenset({"subject", "description", "body", "comment", "reason"})
+
+
 def _commit_page(
     engine: Engine,
     result: SyncResult,
@@ -862,12 +867,17 @@ def _commit_page(
     state: dict[str, Any],
     hooks: SyncHooks,
     actor: str,
+    hash_key: bytes,
 ) -> None:
     """Rows, quarantined records, the mask audit and the new cursor: one transaction."""
     page = result.pages + 1
     written = unchanged = quarantined = 0
+    counts = batch.masker.counts
     with engine.begin() as conn:
-        for model, rows in batch.rows.items():
+        for model, built in batch.rows.items():
+            # Ids, categories and tags too (texts are masked already); an id holding PII is
+            # replaced by its keyed hash, before the newest-version check that keys on it.
+            rows = [mask_fields(r, key=hash_key, skip=_MASKED_TEXT, counts=counts) for r in built]
             fresh, same = _only_newer(conn, model, rows)
             fresh, gated = hooks.screen(
                 conn, model.__tablename__, fresh, source=SOURCE, actor=actor
@@ -938,6 +948,7 @@ def _cursor_export(
     build: Callable[[dict[str, Any]], _Batch],
     hooks: SyncHooks | None,
     actor: str,
+    hash_key: bytes,
 ) -> SyncResult:
     """Cursor-based incremental export: `start_time` once, then the stored `after_cursor`."""
     result = SyncResult(stream)
@@ -960,6 +971,7 @@ def _cursor_export(
                 state={**state, "end_of_stream": end},
                 hooks=hooks,
                 actor=actor,
+                hash_key=hash_key,
             )
             if end or after is None:
                 break
@@ -992,6 +1004,7 @@ def sync_users(
         lambda body: _user_batch(client, body, hash_key, email_deliverability, email_dns_timeout),
         hooks,
         actor,
+        hash_key,
     )
 
 
@@ -1004,9 +1017,7 @@ def sync_tickets(
     hooks: SyncHooks | None = None,
 ) -> SyncResult:
     """Tickets -> raw.tickets; deleted tickets stay with status 'deleted' / `is_deleted`.
-
-    `hash_key` is accepted for a uniform signature: tickets hold no email addresses."""
-    del hash_key
+    `hash_key` hashes ids that hold personal data."""
     return _cursor_export(
         engine,
         client,
@@ -1016,6 +1027,7 @@ def sync_tickets(
         lambda body: _ticket_batch(client, body),
         hooks,
         actor,
+        hash_key,
     )
 
 
@@ -1030,7 +1042,6 @@ def sync_ticket_events(
     """Ticket audits -> raw.ticket_comments (author role from the user directory) and
     raw.ticket_status_changes. Time-based: the next `start_time` is the page's `end_time`, so
     the boundary second comes back once more and is skipped as unchanged."""
-    del hash_key
     endpoint = "/api/v2/incremental/ticket_events.json"
     result = SyncResult(STREAM_TICKET_EVENTS)
     calls_before = client.api_calls
@@ -1052,6 +1063,7 @@ def sync_ticket_events(
                 state={"start_time": next_start, "end_of_stream": end},
                 hooks=hooks,
                 actor=actor,
+                hash_key=hash_key,
             )
             if end or not events:
                 break
@@ -1090,7 +1102,6 @@ def sync_satisfaction_ratings(
     and the next page's query are saved with each page. A finished walk moves the window to
     the newest rating seen minus `ratings_lookback`, because a rating offered earlier can be
     answered (updated) later."""
-    del hash_key
     endpoint = "/api/v2/satisfaction_ratings.json"
     result = SyncResult(STREAM_RATINGS)
     calls_before = client.api_calls
@@ -1127,6 +1138,7 @@ def sync_satisfaction_ratings(
                 state=new_state,
                 hooks=hooks,
                 actor=actor,
+                hash_key=hash_key,
             )
             if next_params is None:
                 break

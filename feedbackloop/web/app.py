@@ -19,12 +19,25 @@ The feedback dashboard (`feedbackloop.web.dashboard`: `/`, `/actions/...`, `/ite
 `/faq`, `/reviews`, `/failures`) is served by the same app behind HTTP Basic auth; the webhook
 routes keep their signatures and never ask for it.
 
-Every delivery is checked before anything is parsed: a missing or wrong signature, or a
-timestamp more than five minutes away from our clock (a replay), is answered 401. A verified
-delivery is stored masked in `raw.webhook_events` under (source, delivery id) and committed
-before the 200 goes out, so a 2xx always means "durable"; the same delivery again is answered
-200 ``{"status": "duplicate"}`` and stored once. A verified body that is not a JSON object is
-answered 400 and parked in `ops.quarantine` with a masked excerpt. Bodies are never logged.
+Every delivery is checked before anything is parsed, and what needs no body is checked before
+the body is read: missing signature headers, a timestamp more than five minutes away from our
+clock (a replay) or a signature that cannot be one (wrong length or alphabet) are answered 401
+at once; the body is then streamed and the read stops at `MAX_BODY_BYTES` (413, connection
+closed), so no request costs more memory than the cap, chunked or not. A wrong signature is 401.
+
+A verified delivery is stored masked in `raw.webhook_events` under (source, delivery id) and
+committed before the 200 goes out, so a 2xx always means "durable"; the same delivery again is
+answered 200 ``{"status": "duplicate"}`` and stored once. The delivery id is the sender's
+(Zendesk's invocation id, our ``X-Feedbackloop-Delivery``); without one it is the event's own
+identity (a Zendesk event's ``id``, else its ticket id, ``updated_at`` and type), else a hash of
+the body: never the signature or timestamp, so the same event re-signed later is still one.
+A verified body that is not a JSON object is answered 400 and parked in `ops.quarantine` with
+a masked excerpt, once per delivery id however often it is retried.
+
+While the database is down deliveries get 503 (``Retry-After``); the log says so once and then
+once per `limits.SUMMARY_SECONDS` with a count, naming the exception class only (SQLAlchemy's
+message holds the SQL and its parameters). Rejections are logged the same way. Bodies are
+never logged.
 """
 
 from __future__ import annotations
@@ -54,7 +67,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from feedbackloop.config import Settings
 from feedbackloop.db.models import WebhookEvent
 from feedbackloop.db.upsert import quarantine, storable
-from feedbackloop.governance.pii import mask, mask_value
+from feedbackloop.governance.fields import keyed_id, mask_json
+from feedbackloop.governance.pii import mask
+from feedbackloop.web.limits import RepeatLog, db_reason, read_capped
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -73,6 +88,7 @@ REPLAY_WINDOW_SECONDS = 300
 # Zendesk event payloads are a few KB; a cap keeps one request from eating the worker's memory.
 MAX_BODY_BYTES = 1_000_000
 EXCERPT_CHARS = 500
+STREAM = "webhook_events"
 
 ZENDESK = "zendesk"
 ZENDESK_SIGNATURE = "x-zendesk-webhook-signature"
@@ -81,9 +97,12 @@ ZENDESK_INVOCATION = "x-zendesk-webhook-invocation-id"
 GENERIC_SIGNATURE = "x-feedbackloop-signature"
 GENERIC_TIMESTAMP = "x-feedbackloop-timestamp"
 GENERIC_DELIVERY = "x-feedbackloop-delivery"
+ZENDESK_EVENT_PREFIX = "zen:event-type:"
+RETRY_AFTER_SECONDS = 30
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+_GENERIC_SIGNATURE = re.compile(r"^sha256=[0-9a-f]{64}$")
 
 
 # ------------------------------------------------------------------------------- signatures
@@ -120,6 +139,20 @@ def verify_zendesk_signature(secret: str, timestamp: str, body: bytes, signature
         # No short-circuit: both comparisons always run.
         ok |= hmac.compare_digest(expected, given)
     return ok
+
+
+def _zendesk_signature_shaped(signature: str) -> bool:
+    """Base64 of a 32-byte HMAC-SHA256; anything else is refused before the body is read."""
+    try:
+        return (
+            len(base64.b64decode(signature.strip(), validate=True)) == hashlib.sha256().digest_size
+        )
+    except (binascii.Error, ValueError):
+        return False
+
+
+def _generic_signature_shaped(signature: str) -> bool:
+    return _GENERIC_SIGNATURE.match(signature.strip().lower()) is not None
 
 
 def generic_signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -274,20 +307,37 @@ class _BatchWriter:
         self._pending.clear()
 
 
+_ALREADY_PARKED = text(
+    "SELECT 1 FROM ops.quarantine WHERE source = :source AND stream = :stream "
+    "AND source_id = :source_id AND reason = :reason AND resolved_at IS NULL LIMIT 1"
+)
+
+
 def _quarantine_body(
     engine: Engine, source: str, delivery_id: str, reason: str, body: bytes
-) -> None:
+) -> bool:
+    """Park a delivery that is not a JSON object; False when this delivery (same source and
+    delivery id, so a retry) is parked already. Retries arriving at once are serialised by a
+    transaction-scoped advisory lock on the key, so they cannot both miss the other's row."""
     excerpt = mask(body[:EXCERPT_CHARS].decode("utf-8", errors="replace"))
+    key = {"source": source, "stream": STREAM, "source_id": delivery_id, "reason": reason}
     with engine.begin() as conn:
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+            {"k": f"quarantine|{source}|{delivery_id}"},
+        )
+        if conn.execute(_ALREADY_PARKED, key).first() is not None:
+            return False
         quarantine(
             conn,
             source=source,
-            stream="webhook_events",
+            stream=STREAM,
             source_id=delivery_id,
             reason=reason,
             payload={"excerpt": excerpt, "bytes": len(body)},
             actor="feedbackloop web",
         )
+    return True
 
 
 def _ping(engine: Engine) -> None:
@@ -315,16 +365,41 @@ def _event_time(payload: Mapping[str, Any], fallback: datetime) -> datetime:
     return fallback
 
 
-def _delivery_id(header: str | None, signature: str, timestamp: str, body: bytes) -> str:
+def _event_identity(source: str, payload: Any) -> str | None:
+    """A Zendesk event's own identity: its ``id``, else ticket id + ``updated_at`` + type."""
+    if source != ZENDESK or not isinstance(payload, dict):
+        return None
+    kind = payload.get("type")
+    if not isinstance(kind, str) or not kind.startswith(ZENDESK_EVENT_PREFIX):
+        # Trigger webhooks carry a body of the admin's making: an `id` there may be the
+        # ticket's, which would merge every later update of that ticket into one delivery.
+        return None
+    event_id = payload.get("id")
+    if isinstance(event_id, str | int) and not isinstance(event_id, bool) and str(event_id):
+        return f"event:{event_id}"
+    detail = payload.get("detail")
+    if isinstance(detail, dict):
+        ticket, updated = detail.get("id"), detail.get("updated_at")
+        if isinstance(ticket, str | int) and isinstance(updated, str) and str(ticket) and updated:
+            return f"ticket:{ticket}:{updated}:{kind.removeprefix(ZENDESK_EVENT_PREFIX)}"
+    return None
+
+
+def _delivery_id(source: str, header: str | None, payload: Any, body: bytes) -> str:
+    """The sender's delivery id; else the event's own identity; else a hash of the body.
+
+    Never the signature or timestamp: a sender that re-signs the same event later (a new
+    timestamp, so a new signature) must land on the same id, or it is stored twice.
+    """
     if header and _DELIVERY_ID.match(header.strip()):
         return header.strip()
-    # No usable id: the same signed request hashes the same, so exact replays still dedupe.
-    return hashlib.sha256(signature.encode() + timestamp.encode() + body).hexdigest()
-
-
-def _reject(status: int, detail: str, source: str) -> JSONResponse:
-    log.warning("webhook %s rejected: %s", source, detail)
-    return JSONResponse({"detail": detail}, status_code=status)
+    identity = _event_identity(source, payload)
+    if identity is not None and _DELIVERY_ID.match(identity):
+        return identity
+    if identity is not None:
+        # Too long or odd characters for a readable id: its hash is as stable.
+        return "event:" + hashlib.sha256(identity.encode()).hexdigest()
+    return hashlib.sha256(body).hexdigest()
 
 
 # ------------------------------------------------------------------------------- app
@@ -341,6 +416,7 @@ def create_app(
     `settings` unless given); `clock` is for tests that replay documented examples with fixed
     timestamps. `on_stored(source)` is called after a new delivery is committed (`feedbackloop
     serve` starts a drain run)."""
+    hash_key = settings.hash_key()
     if engine is None:
         from feedbackloop.db import get_engine
 
@@ -359,6 +435,21 @@ def create_app(
 
     writer = _BatchWriter(db)
     closers: list[Callable[[], None]] = []
+    # A flood of bad requests or a database outage costs a few log lines, not one per request.
+    rejects = RepeatLog(log)
+    outage = RepeatLog(log)
+    unavailable = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+    def reject(status: int, detail: str, source: str, *, unread: bool = False) -> JSONResponse:
+        rejects.failed((source, str(status), detail), f"webhook {source} {status}: {detail}")
+        # Body left unread: closing the connection stops the server from receiving the rest.
+        headers = {"Connection": "close"} if unread else None
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    def refuse(what: str, exc: Exception) -> JSONResponse:
+        # Class name and a fixed phrase only: the exception's text holds SQL and parameters.
+        outage.failed(("store",), f"webhook deliveries refused (503), {what}: {db_reason(exc)}")
+        return JSONResponse({"detail": "storage unavailable"}, status_code=503, headers=unavailable)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -383,22 +474,26 @@ def create_app(
         timestamp: str | None,
         delivery_header: str | None,
         verify: Callable[[str, bytes, str], bool],
+        shaped: Callable[[str], bool],
     ) -> JSONResponse:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return _reject(413, "body too large", source)
+            return reject(413, "body too large", source, unread=True)
+        # All that needs no body first: a request that cannot be genuine is never read.
         if not signature or not timestamp:
-            return _reject(401, "missing signature headers", source)
-        body = await request.body()
-        if len(body) > MAX_BODY_BYTES:
-            return _reject(413, "body too large", source)
-        if not verify(timestamp, body, signature):
-            return _reject(401, "invalid signature", source)
+            return reject(401, "missing signature headers", source, unread=True)
         sent_at = parse_timestamp(timestamp)
         if sent_at is None or abs(clock() - sent_at.timestamp()) > REPLAY_WINDOW_SECONDS:
-            return _reject(401, "timestamp outside the allowed window", source)
+            return reject(401, "timestamp outside the allowed window", source, unread=True)
+        if not shaped(signature):
+            return reject(401, "invalid signature", source, unread=True)
+        # Streamed under the cap: a chunked body has no Content-Length to refuse early.
+        body = await read_capped(request, MAX_BODY_BYTES)
+        if body is None:
+            return reject(413, "body too large", source, unread=True)
+        if not verify(timestamp, body, signature):
+            return reject(401, "invalid signature", source)
 
-        delivery_id = _delivery_id(delivery_header, signature, timestamp, body)
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -406,12 +501,17 @@ def create_app(
             payload, reason = None, f"malformed JSON: {type(exc).__name__}"
         else:
             reason = "payload is not a JSON object"
+        # An id that is itself personal data (an address as an event id) is stored as its
+        # keyed hash, like every other identifier.
+        delivery_id = keyed_id(_delivery_id(source, delivery_header, payload, body), hash_key)
         if not isinstance(payload, dict):
             try:
                 await run_in_threadpool(_quarantine_body, db, source, delivery_id, reason, body)
-            except Exception:
-                log.exception("webhook %s: could not quarantine delivery %s", source, delivery_id)
-            return _reject(400, reason, source)
+            except Exception as exc:
+                # Neither stored nor parked: 503, so the sender retries it later.
+                return refuse("not quarantined", exc)
+            outage.ok(("store",))
+            return reject(400, reason, source)
 
         delivery = _Delivery(
             source=source,
@@ -419,15 +519,15 @@ def create_app(
             event_type=storable(_event_type(payload)),
             # jsonb refuses NUL and lone surrogates: replaced, so such a delivery is stored
             # (and later quarantined or loaded) instead of being refused for ever.
-            payload=storable(mask_value(payload)),
+            payload=storable(mask_json(payload, hash_key)),
             event_time=_event_time(payload, sent_at),
         )
         try:
             new = await writer.store(delivery)
-        except Exception:
+        except Exception as exc:
             # Not stored, so not acknowledged: the sender retries.
-            log.exception("webhook %s: could not store delivery %s", source, delivery_id)
-            return JSONResponse({"detail": "storage unavailable"}, status_code=503)
+            return refuse("not stored", exc)
+        outage.ok(("store",))
         if new and on_stored is not None:
             on_stored(source)
         status = "stored" if new else "duplicate"
@@ -438,13 +538,14 @@ def create_app(
         try:
             await run_in_threadpool(_ping, db)
         except Exception as exc:
-            log.warning("healthz: database unreachable (%s)", type(exc).__name__)
-            return JSONResponse({"status": "unavailable"}, status_code=503)
+            outage.failed(("healthz",), f"healthz: {db_reason(exc)}")
+            return JSONResponse({"status": "unavailable"}, status_code=503, headers=unavailable)
+        outage.ok(("healthz",))
         return JSONResponse({"status": "ok"})
 
     async def zendesk_webhook(request: Request) -> JSONResponse:
         if not zendesk_secret:
-            return _reject(404, "webhook not configured", ZENDESK)
+            return reject(404, "webhook not configured", ZENDESK, unread=True)
         secret = zendesk_secret
         return await receive(
             request,
@@ -453,13 +554,14 @@ def create_app(
             timestamp=request.headers.get(ZENDESK_TIMESTAMP),
             delivery_header=request.headers.get(ZENDESK_INVOCATION),
             verify=lambda ts, body, sig: verify_zendesk_signature(secret, ts, body, sig),
+            shaped=_zendesk_signature_shaped,
         )
 
     async def generic_webhook(request: Request) -> JSONResponse:
         source = str(request.path_params["source"])
         secret = generic_secrets.get(source) if _SOURCE_NAME.match(source) else None
         if secret is None:
-            return _reject(404, "unknown webhook source", "generic")
+            return reject(404, "unknown webhook source", "generic", unread=True)
         return await receive(
             request,
             source=source,
@@ -467,6 +569,7 @@ def create_app(
             timestamp=request.headers.get(GENERIC_TIMESTAMP),
             delivery_header=request.headers.get(GENERIC_DELIVERY),
             verify=lambda ts, body, sig: verify_generic_signature(secret, ts, body, sig),
+            shaped=_generic_signature_shaped,
         )
 
     # Plain Starlette routes: the handlers read the raw body themselves, so FastAPI's request

@@ -1,17 +1,31 @@
-"""spaCy component ``feedback_sentiment_v1``: rule scorer + optional adapted model."""
+"""spaCy component ``feedback_sentiment_v1``: rule scorer + optional adapted model.
+
+``nlp.to_disk`` saves the component's data in its directory: ``cfg.json`` (rules and
+model version, lexicon digest), ``lexicons/`` (the lexicon files it scores with) and, if
+adapted, ``model/`` (the model's files as trained). ``from_disk`` restores them, so a saved
+pipeline gives the same results wherever it is loaded; the config keeps the settings.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+import srsly
 from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from nlp.sentiment.resources import load_resources
+from nlp.sentiment.resources import (
+    LEXICON_FILES,
+    lexicon_digest,
+    load_resources,
+    resources_from_files,
+)
 from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
+from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
 RULES_VERSION = "rules-v3"
@@ -97,6 +111,8 @@ def register_extensions() -> None:
 
 
 register_extensions()
+# nlp.pipe(n_process>1) serializes every doc; see serialize.py
+cache_msgpack_hooks()
 
 
 def _text_and_tokens(doc: Doc) -> tuple[str, list[str] | None]:
@@ -118,15 +134,112 @@ class SentimentComponent:
         rules_version: str,
     ) -> None:
         self.name = name
-        self.scorer = Scorer(load_resources(lexicon_dir), config)
         self.rules_version = rules_version
         self.model: Any = None
         self.version = rules_version
-        if model_path:
-            from nlp.training import AdaptedModel  # training pulls numpy/scipy: lazy
+        self._cfg = config
+        self._scorer: Scorer | None = None
+        self._load_error: FileNotFoundError | None = None
+        try:
+            self._scorer = Scorer(load_resources(lexicon_dir), config)
+            if model_path:
+                self.load_model(Path(model_path))
+        except FileNotFoundError as exc:
+            # spacy.load of a saved pipeline moved off this machine: from_disk brings the
+            # lexicons and model; anything else raises this on first use
+            self._load_error = exc
 
-            self.model = AdaptedModel.load(Path(model_path))
-            self.version = self.model.version
+    @property
+    def scorer(self) -> Scorer:
+        if self._load_error is not None:
+            raise self._load_error
+        assert self._scorer is not None
+        return self._scorer
+
+    def load_model(self, path: Path) -> None:
+        """Use the adapted model written by ``nlp.training.train`` to ``path``."""
+        from nlp.training import AdaptedModel  # training pulls numpy/scipy: lazy
+
+        self._set_model(AdaptedModel.load(path))
+
+    def _set_model(self, model: Any) -> None:
+        self.model = model
+        self.version = model.version if model is not None else self.rules_version
+
+    # -- serialization (nlp.to_disk/from_disk/to_bytes/from_bytes) -------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "scorer": RULES_VERSION,  # the rules of the code that saved it
+            "model_version": self.version,
+            "lexicon_sha256": self.scorer.res.digest,
+            "adapted": self.model is not None,
+        }
+
+    def _restore(
+        self, state: dict[str, Any], lexicons: dict[str, bytes], model: dict[str, bytes] | None
+    ) -> None:
+        if lexicon_digest(lexicons) != state.get("lexicon_sha256"):
+            raise ValueError("saved sentiment lexicons do not match their recorded digest")
+        if state.get("scorer") != RULES_VERSION:
+            # other scoring rules would give other results under the saved version label
+            raise ValueError(
+                f"pipeline saved with sentiment rules {state.get('scorer')!r}; this "
+                f"install scores with {RULES_VERSION!r}: save it again with this version"
+            )
+        digest = state["lexicon_sha256"]
+        if self._scorer is None or self._scorer.res.digest != digest:
+            # other lexicons than the config's (or those are missing here): the saved ones
+            packaged = load_resources()
+            res = (
+                packaged
+                if packaged.digest == digest
+                else resources_from_files(lexicons, "saved pipeline")
+            )
+            self._scorer = Scorer(res, self._cfg)
+        if model:
+            from nlp.training import AdaptedModel
+
+            self._set_model(AdaptedModel.from_files(model, "saved pipeline"))
+        else:
+            self._set_model(None)
+        self._load_error = None
+        if self.version != state.get("model_version"):
+            raise ValueError(
+                f"saved sentiment model version {state.get('model_version')!r}, "
+                f"loaded {self.version!r}"
+            )
+
+    def to_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> None:
+        path = Path(path)
+        (path / "lexicons").mkdir(parents=True, exist_ok=True)
+        (path / "cfg.json").write_text(json.dumps(self._state(), indent=2), encoding="utf-8")
+        for name in LEXICON_FILES:
+            (path / "lexicons" / name).write_bytes(self.scorer.res.files[name])
+        if self.model is not None:
+            (path / "model").mkdir(exist_ok=True)
+            for name, data in self.model.files.items():
+                (path / "model" / name).write_bytes(data)
+
+    def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> SentimentComponent:
+        path = Path(path)
+        state = json.loads((path / "cfg.json").read_text(encoding="utf-8"))
+        lexicons = {n: (path / "lexicons" / n).read_bytes() for n in LEXICON_FILES}
+        model = None
+        if state.get("adapted"):
+            model = {p.name: p.read_bytes() for p in sorted((path / "model").iterdir())}
+        self._restore(state, lexicons, model)
+        return self
+
+    def to_bytes(self, *, exclude: Iterable[str] = ()) -> bytes:
+        msg: dict[str, Any] = {"cfg": self._state(), "lexicons": dict(self.scorer.res.files)}
+        if self.model is not None:
+            msg["model"] = dict(self.model.files)
+        return srsly.msgpack_dumps(msg)
+
+    def from_bytes(self, data: bytes, *, exclude: Iterable[str] = ()) -> SentimentComponent:
+        msg = srsly.msgpack_loads(data)
+        self._restore(msg["cfg"], msg["lexicons"], msg.get("model"))
+        return self
 
     def analyze_text(self, text: str, tokens: list[str] | None = None) -> dict[str, Any]:
         a = self.scorer.analyze(text, tokens)

@@ -187,6 +187,16 @@ def common_tokens() -> list[str]:
     return [w for w in text.split("\n") if w and not w.startswith("# ")]
 
 
+def prepare_vocab(vocab: Vocab) -> None:
+    """Fast getters, and the lexemes of the common tokens created up front (see
+    :func:`shared_vocab`); a no-op on a vocab already prepared."""
+    if vocab.lex_attr_getters.get(attrs.SHAPE) is word_shape:
+        return
+    install_fast_getters(vocab)
+    for word in common_tokens():
+        vocab[word]  # creates the lexeme
+
+
 @lru_cache(maxsize=1)
 def shared_vocab() -> Vocab:
     """One English vocab per process for every sentiment pipeline, with the lexemes of
@@ -199,7 +209,5 @@ def shared_vocab() -> Vocab:
     earlier ones added).
     """
     vocab = spacy.blank("en").vocab
-    install_fast_getters(vocab)
-    for word in common_tokens():
-        vocab[word]  # creates the lexeme
+    prepare_vocab(vocab)
     return vocab

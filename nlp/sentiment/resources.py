@@ -6,6 +6,7 @@ pipelines (tests, CLI, worker processes) does not re-parse the files.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import re._parser as sre_parse
@@ -14,6 +15,15 @@ from functools import lru_cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).resolve().parent.parent / "lexicons"
+# The files a lexicon directory holds (what a saved pipeline copies).
+LEXICON_FILES = (
+    "en_general.tsv",
+    "en_support.tsv",
+    "emoji.tsv",
+    "en_cues.tsv",
+    "modifiers.json",
+    "langid.json",
+)
 
 # Categories of support cues that count as evidence of frustration (the rest only move
 # the score): repeat contact, waiting, churn/refund threats, escalation, billing errors.
@@ -132,11 +142,14 @@ class Resources:
     foreign_words: dict[str, dict[str, float]]
     foreign_negators: dict[str, frozenset[str]]
     source: str = field(default="")
+    # the lexicon files' bytes (LEXICON_FILES) and their digest: saved with a pipeline
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    digest: str = ""
 
 
-def _read_tsv(path: Path) -> list[list[str]]:
+def _read_tsv(data: bytes) -> list[list[str]]:
     rows = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in data.decode("utf-8").splitlines():
         if line and not line.startswith("#"):
             rows.append(line.split("\t"))
     return rows
@@ -263,21 +276,48 @@ def _gate_triggers(source: str) -> set[str] | None:
     return best[1] if best else None
 
 
+def lexicon_digest(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for name in LEXICON_FILES:
+        data = files[name]
+        h.update(f"{name}\0{len(data)}\0".encode())
+        h.update(data)
+    return h.hexdigest()
+
+
 @lru_cache(maxsize=8)
 def load_resources(lexicon_dir: str | None = None) -> Resources:
     base = Path(lexicon_dir) if lexicon_dir else LEXICON_DIR
+    return _build({name: (base / name).read_bytes() for name in LEXICON_FILES}, str(base))
+
+
+_BY_DIGEST: dict[str, Resources] = {}
+
+
+def resources_from_files(files: dict[str, bytes], source: str) -> Resources:
+    """Resources from lexicon file contents (a saved pipeline's copy), one per content."""
+    digest = lexicon_digest(files)
+    res = _BY_DIGEST.get(digest)
+    if res is None:
+        if len(_BY_DIGEST) >= 8:
+            _BY_DIGEST.clear()
+        res = _BY_DIGEST[digest] = _build({n: files[n] for n in LEXICON_FILES}, source)
+    return res
+
+
+def _build(files: dict[str, bytes], source: str) -> Resources:
     words: dict[str, float] = {}
-    for row in _read_tsv(base / "en_general.tsv"):
+    for row in _read_tsv(files["en_general.tsv"]):
         words[row[0]] = float(row[1])
-    for row in _read_tsv(base / "en_support.tsv"):  # domain overrides win
+    for row in _read_tsv(files["en_support.tsv"]):  # domain overrides win
         words[row[0]] = float(row[1])
 
-    emoji = {row[0]: float(row[1]) for row in _read_tsv(base / "emoji.tsv")}
+    emoji = {row[0]: float(row[1]) for row in _read_tsv(files["emoji.tsv"])}
 
     cues: list[Cue] = []
     triggers: dict[str, list[int]] = {}
     short: dict[str, list[int]] = {}
-    for row in _read_tsv(base / "en_cues.tsv"):
+    for row in _read_tsv(files["en_cues.tsv"]):
         source, valence, category = row[0], float(row[1]), row[2]
         idx = len(cues)
         # right boundary here; the left one is checked by the scorer (see there)
@@ -313,7 +353,7 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
             if len(key) in (3, 4):
                 short.setdefault(key, []).append(idx)
 
-    mods = json.loads((base / "modifiers.json").read_text(encoding="utf-8"))
+    mods = json.loads(files["modifiers.json"].decode("utf-8"))
     boosters: dict[str, float] = {}
     bigrams: dict[tuple[str, str], float] = {}
     for key, value in mods["boosters"].items():
@@ -323,7 +363,7 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
         else:
             boosters[key] = float(value)
 
-    lang = json.loads((base / "langid.json").read_text(encoding="utf-8"))
+    lang = json.loads(files["langid.json"].decode("utf-8"))
     modifiers = set(mods["negators"]) | set(boosters)
     valence = {w: v for w, v in words.items() if v and w not in modifiers}
     valence.update({k.lower(): v for k, v in emoji.items()})
@@ -347,5 +387,7 @@ def load_resources(lexicon_dir: str | None = None) -> Resources:
         ambiguous_stopwords=frozenset(lang.get("ambiguous_with_en", ())),
         foreign_words=lang["lexicons"],
         foreign_negators={k: frozenset(v) for k, v in lang["negators"].items()},
-        source=str(base),
+        source=source,
+        files=files,
+        digest=lexicon_digest(files),
     )

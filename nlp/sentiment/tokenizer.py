@@ -11,18 +11,34 @@ pieces was tried: it saves the regex on repeated pieces but costs more than it s
 new text, where most pieces are new, and new feedback is what this pipeline scores.)
 
 New words get their lexemes from spaCy's vocab; the getters installed by
-``lexattrs.shared_vocab`` make that cheap.
+``lexattrs.prepare_vocab`` make that cheap.
+
+Registered as ``@tokenizers = "feedback_tokenizer_v1"`` (entry point ``spacy_tokenizers``),
+so a saved pipeline's config.cfg names it and plain ``spacy.load(path)`` rebuilds it.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import spacy
+from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+from nlp.sentiment.lexattrs import prepare_vocab
 from nlp.sentiment.scorer import token_regex
+from nlp.sentiment.serialize import FeedbackDoc
+
+TOKENIZER_NAME = "feedback_tokenizer_v1"
+# What to_disk/to_bytes write: the tokenizer has no learned state, only its identity, so
+# a pipeline saved with another tokenizer format fails to load instead of tokenizing
+# differently.
+_FORMAT = {"tokenizer": TOKENIZER_NAME, "format": 1}
 
 TOKENS_KEY = "_feedback_tokens"
 # Per token pattern (see scorer.token_regex): for texts whose only whitespace is single
@@ -61,7 +77,8 @@ class FastTokenizer:
                 words, spaces = zip(*pairs, strict=True)
             else:
                 words = spaces = ()
-        doc = Doc(self.vocab, words=words, spaces=spaces)
+        doc = FeedbackDoc(self.vocab, words=words, spaces=spaces)
+        doc.text_as_tokenized = text
         # handed to the sentiment component (which pops it): it needs neither re-tokenize
         # nor doc.text, which spaCy rebuilds by iterating over every token
         doc.user_data[TOKENS_KEY] = (text, words)
@@ -71,18 +88,53 @@ class FastTokenizer:
         for text in texts:
             yield self(text)
 
-    # Serialization hooks so nlp.to_disk / pickling for n_process work; nothing to store.
+    # Serialization, called by nlp.to_disk/from_disk/to_bytes/from_bytes and pickling.
     def __reduce__(self) -> tuple[Any, ...]:
         return (FastTokenizer, (self.vocab,))
 
     def to_bytes(self, **kwargs: Any) -> bytes:
-        return b""
+        return json.dumps(_FORMAT).encode("utf-8")
 
     def from_bytes(self, data: bytes, **kwargs: Any) -> FastTokenizer:
+        _check_format(json.loads(data.decode("utf-8")))
         return self
 
-    def to_disk(self, path: Any, **kwargs: Any) -> None:
-        return None
+    def to_disk(self, path: str | Path, **kwargs: Any) -> None:
+        Path(path).write_text(json.dumps(_FORMAT), encoding="utf-8")
 
-    def from_disk(self, path: Any, **kwargs: Any) -> FastTokenizer:
+    def from_disk(self, path: str | Path, **kwargs: Any) -> FastTokenizer:
+        _check_format(json.loads(Path(path).read_text(encoding="utf-8")))
         return self
+
+
+def _check_format(data: Any) -> None:
+    if not isinstance(data, dict) or data.get("tokenizer") != TOKENIZER_NAME:
+        raise ValueError(f"not a {TOKENIZER_NAME} tokenizer file")
+    if data.get("format") != _FORMAT["format"]:
+        raise ValueError(f"unsupported {TOKENIZER_NAME} format {data.get('format')!r}")
+
+
+@spacy.registry.tokenizers(TOKENIZER_NAME)
+def create_feedback_tokenizer() -> Callable[[Language], FastTokenizer]:
+    """``[nlp.tokenizer] @tokenizers = "feedback_tokenizer_v1"``."""
+
+    def make(nlp: Language) -> FastTokenizer:
+        # same lexeme attributes as spaCy's, computed faster (lexattrs); a no-op on the
+        # shared vocab of load_pipeline()
+        prepare_vocab(nlp.vocab)
+        return FastTokenizer(nlp.vocab)
+
+    return make
+
+
+@spacy.registry.callbacks("feedback_max_length_v1")
+def create_max_length(max_length: int) -> Callable[[Language], Language]:
+    """``[nlp.after_creation]``: spaCy's 1M-character cap (``nlp.max_length``) guards its
+    own tokenizer and parser's memory; ours is linear and cheap, so long tickets and
+    e-mail threads need no such cap. ``nlp.max_length`` is not a config setting."""
+
+    def set_max_length(nlp: Language) -> Language:
+        nlp.max_length = max_length
+        return nlp
+
+    return set_max_length

@@ -52,11 +52,23 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(r"Action #\d+ \(fl-[0-9a-f]+\)", out)
         assert "Why: rule" in out
         assert re.search(r"Topics \(light-v1\): [\d,]+ clusters", out)
+        # The demo pinged once (source freshness among the checks), so dbt run by hand finds
+        # every source fresh, ops.health_pings included.
+        assert re.search(r"Health checks: \d+ recorded in ops\.health_pings, all ok", out), out
         _assert_no_card_or_ssn_anywhere(dataset, tmp_path)
         status = subprocess.run(
             [FEEDBACKLOOP, "db", "status"], capture_output=True, text=True, env=env, timeout=120
         )
         assert re.search(r"raw\.tickets\s*│\s*300\b", status.stdout), status.stdout
+        fresh = subprocess.run(
+            [FEEDBACKLOOP, "dbt", "source", "freshness"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert fresh.returncode == 0, fresh.stdout[-3000:] + fresh.stderr[-3000:]
+        assert re.search(r"PASS freshness of ops\.health_pings", fresh.stdout), fresh.stdout
     finally:
         subprocess.run([FEEDBACKLOOP, "db", "stop"], env=env, capture_output=True, timeout=120)
 
@@ -77,13 +89,32 @@ def _secrets_of(dataset: object) -> set[bytes]:
     return found
 
 
+def _names_of(dataset: object) -> set[bytes]:
+    """The generated people's full names (given name + surname) that the demo texts contain,
+    in signatures, greetings and notes ("Best,\nGrace White", "Chat with Grace White")."""
+    texts = "\n".join(
+        value
+        for f in dataclasses.fields(dataset)  # type: ignore[arg-type]
+        if isinstance(records := getattr(dataset, f.name), (list, tuple))
+        for record in records
+        if dataclasses.is_dataclass(record)
+        for g in dataclasses.fields(record)
+        if isinstance(value := getattr(record, g.name), str)
+    )
+    contacts = dataset.contacts  # type: ignore[attr-defined]
+    return {c.name.encode() for c in contacts if " " in c.name and c.name in texts}
+
+
 def _assert_no_card_or_ssn_anywhere(dataset: object, root: Path) -> None:
     """Scan every file the demo left under its state dir (database files and WAL, dbt and
-    Prefect logs and databases, GX Data Docs) for the raw card numbers and SSNs."""
+    Prefect logs and databases, GX Data Docs) for the raw card numbers, SSNs and names."""
     secrets = _secrets_of(dataset)
     # How many the generator writes depends on the date (it generates up to today): a few
     # distinct numbers are enough for the scan to mean something.
     assert len(secrets) >= 6, "the generated data should contain cards and SSNs to look for"
+    names = _names_of(dataset)
+    assert len(names) >= 5, "the generated texts should contain full names to look for"
+    secrets |= names
     leaks = []
     for path in (root / "state").rglob("*"):
         if path.is_file() and not path.is_symlink():

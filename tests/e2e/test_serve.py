@@ -1,10 +1,10 @@
 """`feedbackloop serve` as a user runs it: a Prefect server, the deployments of prefect.yaml and
-the webhook receiver in one process; a signed Zendesk webhook is scored within 60 s."""
+the webhook receiver in one process; a signed Zendesk webhook is scored within 60 s, the
+scheduler starts a deployment on its own, and the UI talks to the API on the port it runs on."""
 
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,6 +13,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from prefect_support import (
+    clean_env,
+    deployment,
+    prefect_yaml_with_interval,
+    wait_for_scheduled_run,
+)
 from sqlalchemy import create_engine, text
 
 from feedbackloop.serve import free_port
@@ -64,15 +70,17 @@ def _wait_for(url: str, deadline: float, proc: subprocess.Popen[str]) -> None:
 
 def test_serve_scores_a_webhook_delivery_within_60_seconds(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACKLOOP_", "PREFECT_"))}
-    env |= {
-        "FEEDBACKLOOP_STATE_DIR": str(state),
-        "FEEDBACKLOOP_ZENDESK_WEBHOOK_SECRET": SECRET,
-        "COLUMNS": "200",
-    }
+    env = clean_env(state, FEEDBACKLOOP_ZENDESK_WEBHOOK_SECRET=SECRET)
+    # health-ping every 10 s (a cheap deployment for the scheduler to start); every other
+    # schedule is off, so the webhook drain runs only because a delivery triggered it.
+    prefect_yaml = prefect_yaml_with_interval(tmp_path / "prefect.yaml", "health-ping", 10)
     subprocess.run([FEEDBACKLOOP, "db", "start"], env=env, check=True, capture_output=True)
     url = subprocess.run(
-        [FEEDBACKLOOP, "db", "url"], env=env, check=True, capture_output=True, text=True
+        [FEEDBACKLOOP, "db", "url", "--show-password"],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     web_port, prefect_port = free_port(), free_port()
     log = (tmp_path / "serve.log").open("w")
@@ -81,12 +89,14 @@ def test_serve_scores_a_webhook_delivery_within_60_seconds(tmp_path: Path) -> No
             FEEDBACKLOOP,
             "serve",
             "--prefect-yaml",
-            str(REPO / "prefect.yaml"),
+            str(prefect_yaml),
             # The webhook drain and the scoring it triggers; the collectors need real APIs.
             "-d",
             "process-webhook-events",
             "-d",
             "score-feedback",
+            "-d",
+            "health-ping",
             "--port",
             str(web_port),
             "--prefect-port",
@@ -136,6 +146,14 @@ def test_serve_scores_a_webhook_delivery_within_60_seconds(tmp_path: Path) -> No
                 text("SELECT description FROM raw.tickets WHERE source_id = '77001'")
             ).scalar_one()
         assert "4111" not in description
+
+        # The scheduler, not a hand-started run, starts health-ping and serve runs it.
+        api_url = f"http://127.0.0.1:{prefect_port}/api"
+        ping = deployment(api_url, "health-ping")
+        wait_for_scheduled_run(api_url, ping["id"], after=0, timeout=120, procs=(proc,))
+        # The UI served on this port asks this port's API, not Prefect's default 4200.
+        ui = httpx.get(f"http://127.0.0.1:{prefect_port}/ui-settings", timeout=10).json()
+        assert ui["api_url"] == api_url
     finally:
         proc.send_signal(signal.SIGTERM)
         try:

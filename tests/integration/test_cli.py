@@ -74,7 +74,7 @@ def test_db_commands_against_the_embedded_server(settings: Settings) -> None:
     }
     url = run_cli("db", "url", env=env)
     assert url.returncode == 0, url.stderr
-    assert url.stdout.strip().startswith("postgresql+psycopg://postgres@/")
+    assert url.stdout.strip().startswith("postgresql+psycopg://postgres:***@/")  # masked
     assert settings.embedded_database in url.stdout
 
     migrate = run_cli("db", "migrate", env=env)
@@ -85,3 +85,50 @@ def test_db_commands_against_the_embedded_server(settings: Settings) -> None:
     status = run_cli("db", "status", env=env)
     assert status.returncode == 0, status.stderr
     assert "running" in status.stdout and "raw.tickets" in status.stdout
+
+
+def test_dbt_passes_through_and_prints_the_env_for_a_plain_dbt(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from feedbackloop.db import embedded_server
+
+    env = {
+        "FEEDBACKLOOP_STATE_DIR": str(settings.state_dir),
+        "FEEDBACKLOOP_EMBEDDED_DATABASE": settings.embedded_database,
+    }
+    # A fresh database: nothing loaded, so the source is stale and dbt's exit code 1 comes back.
+    stale = run_cli("dbt", "source", "freshness", "-s", "source:ops.flow_runs", env=env)
+    assert stale.returncode == 1, stale.stdout[-2000:] + stale.stderr[-2000:]
+    assert "ERROR STALE freshness of ops.flow_runs" in stale.stdout
+
+    exports = run_cli("dbt", "env", env=env)
+    assert exports.returncode == 0, exports.stderr
+    assert f"export FEEDBACKLOOP_PG_DBNAME={settings.embedded_database}" in exports.stdout
+    password_file = embedded_server(settings).password_file
+    assert password_file.read_text().strip() not in exports.stdout  # read when evaluated
+
+    # A plain dbt, from another directory, with only what `dbt env` exported.
+    dbt = Path(sys.executable).with_name("dbt")
+    script = f'eval "$({FEEDBACKLOOP} dbt env)" && exec {dbt} show --inline "select 42 as answer"'
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACKLOOP_", "DBT_"))}
+    plain = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**base, **env},
+        cwd=tmp_path,
+    )
+    assert plain.returncode == 0, plain.stdout[-2000:] + plain.stderr[-2000:]
+    assert re.search(r"\|\s*42\s*\|", plain.stdout), plain.stdout
+
+
+def test_dbt_env_hides_a_configured_password_unless_asked(tmp_path: Path) -> None:
+    url = "postgresql://alice:s3cr3t-pw@db.invalid:5432/feedback"
+    env = {"FEEDBACKLOOP_DATABASE_URL": url, "FEEDBACKLOOP_STATE_DIR": str(tmp_path)}
+    hidden = run_cli("dbt", "env", env=env)
+    assert hidden.returncode == 0, hidden.stderr
+    assert "export FEEDBACKLOOP_PG_HOST=db.invalid" in hidden.stdout
+    assert "s3cr3t-pw" not in hidden.stdout + hidden.stderr
+    shown = run_cli("dbt", "env", "--show-password", env=env)
+    assert "export FEEDBACKLOOP_PG_PASSWORD=s3cr3t-pw" in shown.stdout

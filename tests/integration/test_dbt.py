@@ -39,3 +39,54 @@ def test_dbt_build_passes_on_demo_data_then_fails_on_an_orphan(
         )
     with pytest.raises(MartsBuildError, match="relationships_stg_zendesk__ticket_comments"):
         build_marts(settings)
+
+
+def test_marts_carry_their_descriptions_as_comments_bi_reader_can_read(
+    engine: Engine, settings: Settings
+) -> None:
+    """persist_docs: Looker (as bi_reader) shows every mart's and every column's description."""
+    import json
+
+    load_dataset(engine, generate(seed=4, tickets=100), hash_key=settings.hash_key())
+    result = build_marts(settings, quiet=True)
+    manifest = json.loads((result.target_path / "manifest.json").read_text())
+    marts = {
+        node["alias"]: node
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    }
+    assert len(marts) >= 12
+    with engine.connect() as conn:
+        conn.execute(text("SET ROLE bi_reader"))
+        assert conn.execute(text("SELECT current_user")).scalar_one() == "bi_reader"
+        relations = conn.execute(
+            text(
+                "SELECT c.relname, obj_description(c.oid, 'pg_class') FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = 'analytics_marts' AND c.relkind IN ('r', 'v', 'm', 'p')"
+            )
+        ).all()
+        assert {name for name, _ in relations} == set(marts)
+        for name, comment in relations:
+            assert comment and comment == marts[name]["description"], name
+        columns = conn.execute(
+            text(
+                "SELECT c.relname, a.attname, col_description(c.oid, a.attnum) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 "
+                "AND NOT a.attisdropped "
+                "WHERE n.nspname = 'analytics_marts' AND c.relkind IN ('r', 'v', 'm', 'p')"
+            )
+        ).all()
+    comments = {(table, column): comment for table, column, comment in columns}
+    documented = {
+        (name, column): spec["description"]
+        for name, node in marts.items()
+        for column, spec in node["columns"].items()
+        if spec["description"]
+    }
+    assert len(documented) >= 180
+    for key, description in documented.items():
+        assert comments.get(key) == description, key
+    # and no mart column goes to Looker without a description
+    assert [key for key, comment in comments.items() if not comment] == []

@@ -22,9 +22,7 @@ START_AND_PRINT_PID = (
 
 
 def _connect(status: ServerStatus) -> psycopg.Connection:
-    return psycopg.connect(
-        host=str(status.socket_dir), port=status.port, user="postgres", dbname="postgres"
-    )
+    return psycopg.connect(**status.conninfo("postgres"))
 
 
 def test_start_reuse_stop_and_data_survives_a_restart(tmp_path: Path) -> None:

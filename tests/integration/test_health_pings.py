@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, create_engine, text
 
+from feedbackloop.config import Settings
 from feedbackloop.monitoring import health
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
@@ -112,3 +113,42 @@ def test_each_configured_source_answers_its_credential_check(tmp_path) -> None:
     assert all(c.ok for c in checks.values()), checks
     assert not refused["source:zendesk"].ok and refused["source:app_store"].ok
     assert "nope" not in str(refused["source:zendesk"].detail)
+
+
+def test_source_freshness_check_fails_on_a_stale_source_and_passes_when_fresh(
+    engine: Engine, settings: Settings
+) -> None:
+    from feedbackloop.demo.generator import generate
+    from feedbackloop.demo.load import load_dataset
+
+    load_dataset(engine, generate(seed=3, tickets=50), hash_key=settings.hash_key())
+    with engine.begin() as conn:  # the two sources with an error_after the loader does not fill
+        conn.execute(
+            text(
+                "INSERT INTO ops.flow_runs (flow_run_id, flow_name, state) "
+                "VALUES ('r1', 'pull-tickets', 'Completed')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, "
+                "model_version, text_hash, sentiment, label, frustrated) "
+                "VALUES ('ticket', 'zendesk', '1', 'v1', 'h', 0.1, 'neutral', false)"
+            )
+        )
+    fresh = health.check_source_freshness(settings)
+    # ops.health_pings is still empty: the ping does not judge its own table.
+    assert fresh.name == "source-freshness"
+    assert fresh.ok, fresh.detail
+    assert fresh.detail["stale"] == [] and fresh.detail["sources"] >= 15
+
+    with engine.begin() as conn:  # its error_after is 72 hours
+        conn.execute(text("UPDATE nlp.feedback_scores SET scored_at = now() - interval '4 days'"))
+    stale = health.check_source_freshness(settings)
+    assert not stale.ok
+    assert stale.detail["stale"] == ["nlp.feedback_scores"]
+
+
+def test_a_source_freshness_check_that_hangs_is_a_failed_check(settings: Settings) -> None:
+    check = health.check_source_freshness(settings, timeout=0.01)
+    assert not check.ok and check.detail == {"error": "TimeoutExpired"}

@@ -19,7 +19,7 @@ EXPECTED_TABLES = {
     "ops": {
         "sync_state", "quarantine", "audit_log", "actions", "action_attempts",
         "validation_runs", "health_pings", "api_usage", "human_reviews", "consent",
-        "contact_merges", "flow_runs", "faq_decisions",
+        "contact_merges", "flow_runs", "faq_decisions", "login_failures",
         "alembic_version",
     },
     "nlp": {"feedback_scores", "clusters", "topic_assignments"},

@@ -211,17 +211,17 @@ def test_bad_missing_and_stale_signatures_are_refused(base: str, engine: Engine)
     assert _post_zendesk(base, event, timestamp=_now_iso(timedelta(minutes=-4))).status_code == 200
 
 
-def test_without_delivery_id_the_request_hash_dedupes(base: str, engine: Engine) -> None:
+def test_without_delivery_id_the_event_identity_dedupes(base: str, engine: Engine) -> None:
     ts = _now_iso()
     event = _ticket_event()
     assert _post_zendesk(base, event, invocation=None, timestamp=ts).json()["status"] == "stored"
     assert _post_zendesk(base, event, invocation=None, timestamp=ts).json()["status"] == "duplicate"
     (row,) = _events(engine)
-    assert len(row.source_id) == 64
-    body = json.dumps(event).encode()
-    signature = zendesk_signature(SECRET, ts, body)
-    expected = hashlib.sha256(signature.encode() + ts.encode() + body).hexdigest()
-    assert row.source_id == expected
+    assert row.source_id == f"event:{event['id']}"
+    # A body that is no Zendesk event (a trigger's own JSON) is known by its hash.
+    trigger = json.dumps({"ticket_id": "5158", "status": "open"}).encode()
+    assert _post_zendesk(base, trigger, invocation=None).json()["status"] == "stored"
+    assert _events(engine)[-1].source_id == hashlib.sha256(trigger).hexdigest()
 
 
 def test_malformed_json_is_refused_and_quarantined_masked(base: str, engine: Engine) -> None:
@@ -332,3 +332,31 @@ def test_process_webhook_events_builds_raw_rows_idempotently(base: str, engine: 
     assert tuple(after) == before
     assert _count(engine, "SELECT count(*) FROM raw.tickets") == 1
     assert _count(engine, "SELECT count(*) FROM raw.ticket_comments") == 1
+
+
+def test_ids_holding_personal_data_are_stored_as_keyed_hashes(base: str, engine: Engine) -> None:
+    """An address as the event id or a card number as an account id never reaches storage;
+    the same event delivered again finds the same hashed id (stored once)."""
+    email = "Liam.Miller@example.com"
+    body = json.dumps(
+        {"id": email, "type": "survey.answered", "account_id": CARD, "answer": "fine"}
+    ).encode()
+
+    def post() -> httpx.Response:
+        ts = str(int(time.time()))
+        return httpx.post(
+            f"{base}/webhooks/survey",
+            content=body,
+            headers={
+                "x-feedbackloop-signature": generic_signature(SURVEY_SECRET, ts, body),
+                "x-feedbackloop-timestamp": ts,
+            },
+        )
+
+    assert post().json()["status"] == "stored"
+    assert post().json()["status"] == "duplicate"
+    (row,) = _events(engine)
+    stored = json.dumps({"id": row.source_id, "payload": row.payload}).lower()
+    assert email.lower() not in stored and "liam" not in stored
+    assert CARD not in stored and CARD.replace(" ", "") not in stored
+    assert row.payload["id"].startswith("pii-")

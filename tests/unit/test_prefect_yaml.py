@@ -67,3 +67,29 @@ def test_serve_refuses_an_unknown_deployment() -> None:
 
     with pytest.raises(ServeError, match="no-such-flow"):
         load_deployments(REPO / "prefect.yaml", {"pull-tickets", "no-such-flow"})
+
+
+@pytest.mark.parametrize("deployment", DEPLOYMENTS, ids=[d["name"] for d in DEPLOYMENTS])
+def test_every_deployment_has_a_description_and_a_layer_tag(deployment: dict) -> None:
+    assert deployment.get("description")
+    assert any(t.startswith("layer:") for t in deployment.get("tags", [])), deployment["name"]
+    flow = _load(deployment["entrypoint"])
+    assert flow.description, f"{flow.name} has no description"
+    assert flow.timeout_seconds, f"{flow.name} has no flow-level timeout"
+
+
+@pytest.mark.parametrize(
+    "name", ["route-actions", "feedback-loop", "pull-tickets", "process-webhook-events"]
+)
+def test_racing_flows_run_one_at_a_time(name: str) -> None:
+    from feedbackloop.serve import load_deployments
+
+    (built,) = load_deployments(REPO / "prefect.yaml", {name})
+    spec = next(d for d in DEPLOYMENTS if d["name"] == name)["concurrency_limit"]
+    assert spec["limit"] == built.concurrency_limit == 1
+    assert built.concurrency_options.collision_strategy.value == spec["collision_strategy"]
+
+
+def test_prefect_deploy_gets_a_pull_step_without_a_path() -> None:
+    """Without `pull:`, `prefect deploy` stores the deploying machine's working directory."""
+    assert SPEC["pull"] == [{"feedbackloop.project.use_project_directory": {}}]

@@ -16,7 +16,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
@@ -30,11 +32,14 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "BI_ROLE",
+    "CheckpointRun",
     "MartReader",
     "MartsUnavailable",
     "action_detail",
+    "docs_file",
     "failures",
     "faq_candidates",
+    "governance",
     "item_detail",
     "key_numbers",
     "recent_actions",
@@ -474,6 +479,8 @@ class Failures:
     flow_runs: list[dict[str, Any]]
     actions: list[dict[str, Any]]
     pings: list[dict[str, Any]]
+    # Failed dashboard logins (masked): listed on /failures, not counted in `total`.
+    logins: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -525,7 +532,8 @@ def _ping_detail(detail: Mapping[str, Any] | None) -> str:
 
 
 def failures(engine: Engine, now: datetime, days: int = 14, limit: int = 100) -> Failures:
-    """Failed or crashed flow runs, actions that failed for good, failed health checks."""
+    """Failed or crashed flow runs, actions that failed for good, failed health checks,
+    failed dashboard logins."""
     since = now - timedelta(days=days)
     params = {"since": since, "n": limit}
     with engine.connect() as conn:
@@ -548,6 +556,11 @@ def failures(engine: Engine, now: datetime, days: int = 14, limit: int = 100) ->
             rows(
                 "SELECT checked_at, check_name, latency_ms, detail FROM ops.health_pings "
                 "WHERE NOT ok AND checked_at >= :since ORDER BY checked_at DESC LIMIT :n"
+            ),
+            rows(
+                "SELECT occurred_at, client_network, client_key, user_key, known_user, reason, "
+                "locked_seconds FROM ops.login_failures WHERE occurred_at >= :since "
+                "ORDER BY occurred_at DESC, id DESC LIMIT :n"
             ),
         )
 
@@ -650,3 +663,138 @@ def recently_rated(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
                 {"n": limit},
             )
         ]
+
+
+# -------------------------------------------------------------------------- governance
+
+# What the Data Docs site may serve, by suffix (GX writes pages, its static styles and images).
+DOCS_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".png": "image/png",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".ico": "image/x-icon",
+    ".otf": "font/otf",
+}
+
+
+@dataclass
+class ExpectationResult:
+    suite: str
+    expectation: str
+    column: str
+    success: bool
+    unexpected_count: int | None
+    element_count: int | None
+    observed_value: float | int | None
+
+
+@dataclass
+class CheckpointRun:
+    """The newest run of one checkpoint, its expectations and where its Data Docs pages are."""
+
+    checkpoint: str
+    run_id: int
+    run_at: datetime
+    batch: str | None
+    success: bool
+    evaluated: int
+    failed: int
+    runs: int
+    failed_runs: int
+    expectations: list[ExpectationResult]
+    errors: list[str]
+    # Suite -> dashboard URL of its result page; None when the page is not (yet) rendered.
+    docs: dict[str, str | None]
+
+    @property
+    def failed_expectations(self) -> int:
+        return sum(1 for e in self.expectations if not e.success)
+
+
+def docs_file(root: Path, relative: str) -> Path | None:
+    """The file `relative` names inside the Data Docs site `root`, or None: nothing outside
+    the site (no `..`, no absolute path, no symlink out), only the types in DOCS_TYPES."""
+    if not relative or "\x00" in relative or "\\" in relative or relative.startswith("/"):
+        return None
+    try:
+        base = root.resolve(strict=True)
+        path = (base / relative).resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not path.is_relative_to(base) or not path.is_file():
+        return None
+    return path if path.suffix.lower() in DOCS_TYPES else None
+
+
+def _count(value: Any) -> int | None:
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _number(value: Any) -> float | int | None:
+    return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _docs_url(root: Path, page: Any) -> str | None:
+    if not isinstance(page, str) or docs_file(root, page) is None:
+        return None
+    return "/governance/docs/" + quote(page)
+
+
+def governance(engine: Engine, docs_root: Path) -> list[CheckpointRun]:
+    """The latest validation run per checkpoint (ops.validation_runs), newest result of each
+    expectation with its failing count, and links to the Data Docs pages that exist."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                """
+                SELECT * FROM (
+                    SELECT id, coalesce(checkpoint, suite) AS name, batch, success, evaluated,
+                           failed, results, run_at,
+                           row_number() OVER (PARTITION BY coalesce(checkpoint, suite)
+                                              ORDER BY run_at DESC, id DESC) AS n,
+                           count(*) OVER (PARTITION BY coalesce(checkpoint, suite)) AS runs,
+                           count(*) FILTER (WHERE NOT success)
+                               OVER (PARTITION BY coalesce(checkpoint, suite)) AS failed_runs
+                    FROM ops.validation_runs
+                ) latest WHERE n = 1 ORDER BY name
+                """
+            )
+        ).all()
+    out = []
+    for r in rows:
+        results = r.results if isinstance(r.results, Mapping) else {}
+        expectations = [
+            ExpectationResult(
+                suite=str(e.get("suite") or ""),
+                expectation=str(e.get("expectation") or ""),
+                column=str(e.get("column") or ""),
+                success=bool(e.get("success")),
+                unexpected_count=_count(e.get("unexpected_count")),
+                element_count=_count(e.get("element_count")),
+                # Numbers only: an observed value can be a value from the data.
+                observed_value=_number(e.get("observed_value")),
+            )
+            for e in results.get("expectations") or []
+            if isinstance(e, Mapping)
+        ]
+        pages = results.get("pages") if isinstance(results.get("pages"), Mapping) else {}
+        suites = sorted({e.suite for e in expectations} | set(pages))
+        out.append(
+            CheckpointRun(
+                checkpoint=r.name,
+                run_id=r.id,
+                run_at=r.run_at,
+                batch=r.batch,
+                success=r.success,
+                evaluated=r.evaluated,
+                failed=r.failed,
+                runs=int(r.runs),
+                failed_runs=int(r.failed_runs),
+                expectations=expectations,
+                errors=[str(e) for e in results.get("errors") or []],
+                docs={s: _docs_url(docs_root, pages.get(s)) for s in suites},
+            )
+        )
+    return out

@@ -1,10 +1,11 @@
 """The dashboard's routes: server-rendered pages, POST forms that go through the library.
 
 Pages: ``/`` (overview), ``/actions/{id}`` and ``/items/{type}/{source}/{id}`` (why did it do
-that), ``/faq``, ``/reviews``, ``/failures``. Every page needs the dashboard's Basic-auth
-credentials; every POST also a form token (see `auth`). A POST that worked answers 303 to its
-page (reloading does not post again); one the library refuses re-renders the page with the
-reason and 409.
+that), ``/faq``, ``/reviews``, ``/failures``, ``/governance`` (the latest run of each GX
+checkpoint) with the Data Docs site read-only under ``/governance/docs/``. Every page needs the
+dashboard's Basic-auth credentials; every POST also a form token (see `auth`). A POST that
+worked answers 303 to its page (reloading does not post again); one the library refuses
+re-renders the page with the reason and 409.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
+from expectations.docs_html import CSP as DOCS_CSP
+from expectations.docs_html import site_dir
 from feedbackloop.config import Settings
 from feedbackloop.web.dashboard import charts, data
 from feedbackloop.web.dashboard.auth import DashboardAuth, Denied
 from feedbackloop.web.dashboard.templates import EMAIL, environment
+from feedbackloop.web.limits import read_capped
 
 __all__ = ["mount_dashboard"]
 
@@ -41,6 +45,13 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
+}
+# The Data Docs pages carry inline styles of their own and images of the site: no script, no
+# remote resource either (docs_html makes the pages so; this holds for pages built before).
+DOCS_HEADERS = {
+    **SECURITY_HEADERS,
+    "Content-Security-Policy": f"{DOCS_CSP}; frame-ancestors 'none'",
+    "Referrer-Policy": "no-referrer",
 }
 _DONE = {
     "accepted": "Cluster {id} accepted: it is now being written as an article.",
@@ -64,9 +75,10 @@ async def _form(request: Request) -> dict[str, str]:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_FORM_BYTES:
         raise Denied(413, "form too large")
-    body = await request.body()
-    if len(body) > MAX_FORM_BYTES:
-        raise Denied(413, "form too large")
+    # Streamed under the cap: a chunked body has no Content-Length to refuse early.
+    body = await read_capped(request, MAX_FORM_BYTES)
+    if body is None:
+        raise Denied(413, "form too large", {"Connection": "close"})
     try:
         parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=20)
     except (UnicodeDecodeError, ValueError):
@@ -79,8 +91,9 @@ class Dashboard:
         self, settings: Settings, engine: Engine, clock: Callable[[], float] = time.time
     ) -> None:
         self.engine = engine
-        self.auth = DashboardAuth(settings, clock=clock)
+        self.auth = DashboardAuth(settings, engine=engine, clock=clock)
         self.reader = data.MartReader(settings, engine)
+        self.docs_root = site_dir(settings.state_path)
         self.env = environment()
         self.clock = clock
 
@@ -228,6 +241,22 @@ class Dashboard:
             days=days,
         )
 
+    def governance(self, user: str) -> HTMLResponse:
+        return self.render(
+            "governance.html",
+            user,
+            title="Governance",
+            runs=data.governance(self.engine, self.docs_root),
+        )
+
+    def docs(self, relative: str) -> Response:
+        """A file of the Data Docs site, read-only; anything else is a 404."""
+        path = data.docs_file(self.docs_root, relative or "index.html")
+        if path is None:
+            raise Denied(404, "not found")
+        media_type = data.DOCS_TYPES[path.suffix.lower()]
+        return Response(path.read_bytes(), media_type=media_type, headers=DOCS_HEADERS)
+
     # ----------------------------------------------------------------------------- posts
 
     def decide_faq(self, user: str, cluster_id: int, form: dict[str, str]) -> Response:
@@ -291,14 +320,14 @@ def mount_dashboard(
 
     def page(render: Callable[..., Response]) -> Callable[..., Any]:
         async def endpoint(request: Request) -> Response:
-            user = dash.auth.user_of(request)
+            user = await dash.auth.check(request)
             return await run_in_threadpool(render, request, user)
 
         return endpoint
 
     def post(handle: Callable[..., Response]) -> Callable[..., Any]:
         async def endpoint(request: Request) -> Response:
-            user = dash.auth.user_of(request)
+            user = await dash.auth.check(request)
             form = await _form(request)
             dash.auth.check_post(request, user, form.get("csrf_token"))
             return await run_in_threadpool(handle, request, user, form)
@@ -339,6 +368,14 @@ def mount_dashboard(
                     u, min(max(_int(r.query_params.get("days")) or FAILURE_DAYS, 1), 365)
                 )
             ),
+            "GET",
+        ),
+        ("/governance", page(lambda r, u: dash.governance(u)), "GET"),
+        # Relative links in the site need the trailing slash.
+        ("/governance/docs", page(lambda r, u: RedirectResponse("/governance/docs/", 307)), "GET"),
+        (
+            "/governance/docs/{relative:path}",
+            page(lambda r, u: dash.docs(r.path_params["relative"])),
             "GET",
         ),
         (

@@ -130,7 +130,7 @@ table.kv th{width:12rem}h1 .small{margin-left:.4rem}
 </style></head>
 <body><header><a class="brand" href="/">feedbackloop</a>
 <nav><a href="/">Overview</a><a href="/faq">FAQ candidates</a><a href="/reviews">Review queue</a>
-<a href="/failures">Failures</a></nav><span class="user">signed in as {{ user }}</span></header>
+<a href="/failures">Failures</a><a href="/governance">Governance</a></nav><span class="user">signed in as {{ user }}</span></header>
 <main>
 {% if message %}<p class="flash {{ message_kind }}" role="status">{{ message }}</p>{% endif %}
 {% block content %}{% endblock %}
@@ -363,12 +363,47 @@ _FAILURES = """{% extends "base.html" %}{% from "macros.html" import unavailable
 <td>{% if r.latency_ms is not none %}{{ '%.0f'|format(r.latency_ms) }} ms{% endif %}</td>
 <td class="small">{{ r.detail|json }}</td></tr>
 {% else %}<tr><td colspan="4" class="muted">none</td></tr>{% endfor %}</table></section>
+<section class="card" id="failed-logins"><h2>Failed dashboard logins <span class="muted
+small">(addresses as networks, names as keyed hashes)</span></h2>
+<table><tr><th>when</th><th>client</th><th>user</th><th>reason</th><th>locked out</th></tr>
+{% for r in f.logins %}<tr><td class="small">{{ r.occurred_at|when }}</td>
+<td>{{ r.client_network }} <span class="muted small">#{{ r.client_key[:8] }}</span></td>
+<td>{% if r.known_user %}the dashboard user{% elif r.user_key %}other name <span class="muted
+small">#{{ r.user_key[:8] }}</span>{% else %}none{% endif %}</td><td>{{ r.reason }}</td>
+<td>{% if r.locked_seconds %}{{ r.locked_seconds }} s{% endif %}</td></tr>
+{% else %}<tr><td colspan="5" class="muted">none</td></tr>{% endfor %}</table></section>
 <section class="card" id="ops-health"><h2>Failures per day and component <span class="muted
 small">(mart_ops_health)</span></h2>{{ unavailable("ops_health") }}
 <table><tr><th>day</th><th>component</th><th>failures</th><th>of</th></tr>
 {% for r in ops_health %}<tr><td>{{ r.health_date|when }}</td>
 <td>{{ r.component_type|words }}: {{ r.component }}</td><td>{{ r.failures }}</td><td>{{ r.events }}</td></tr>
 {% else %}<tr><td colspan="4" class="muted">none</td></tr>{% endfor %}</table></section>
+{% endblock %}"""
+
+_GOVERNANCE = """{% extends "base.html" %}{% block content %}<h1>Governance: data checks</h1>
+<p class="muted">The latest run of each Great Expectations checkpoint (from
+<code>ops.validation_runs</code>), every expectation with its result, and the
+<a href="/governance/docs/index.html">Data Docs</a> GX rendered for it.</p>
+{% for c in runs %}<section class="card checkpoint" id="checkpoint-{{ c.checkpoint }}"
+data-checkpoint="{{ c.checkpoint }}" data-run="{{ c.run_id }}" data-success="{{ 'true' if c.success else 'false' }}">
+<h2>{{ c.checkpoint }} <span class="status {{ 'sent' if c.success else 'failed' }}">{{ 'passed' if c.success else 'failed' }}</span>
+<span class="muted small">run #{{ c.run_id }} at {{ c.run_at|when }}{% if c.batch %}, batch {{ c.batch }}{% endif %}</span></h2>
+<p class="small">{{ c.failed_expectations }} of {{ c.expectations|length }} expectations failed{% if c.evaluated %};
+{{ '{:,}'.format(c.evaluated) }} rows evaluated{% endif %}{% if c.failed %}, {{ '{:,}'.format(c.failed) }} failed{% endif %}.
+{{ c.runs }} run(s) recorded, {{ c.failed_runs }} failed.
+{% for suite, link in c.docs.items() %}{% if link %}<a class="docs-link" data-suite="{{ suite }}" href="{{ link }}">Data Docs: {{ suite }}</a>
+{% else %}<span class="muted">{{ suite }}: no Data Docs page rendered</span>{% endif %}{{ ' · ' if not loop.last }}{% endfor %}</p>
+{% for e in c.errors %}<p class="error-box">{{ e }}</p>{% endfor %}
+<table class="expectations"><tr><th>suite</th><th>expectation</th><th>column</th><th>result</th>
+<th>failing</th><th>observed</th></tr>
+{% for e in c.expectations %}<tr class="expectation {{ 'passed' if e.success else 'failed' }}">
+<td>{{ e.suite }}</td><td>{{ e.expectation|words }}</td><td>{{ e.column }}</td>
+<td><span class="status {{ 'sent' if e.success else 'failed' }}">{{ 'passed' if e.success else 'failed' }}</span></td>
+<td class="failing">{% if e.unexpected_count is not none %}{{ '{:,}'.format(e.unexpected_count) }}{% if e.element_count %} of {{ '{:,}'.format(e.element_count) }}{% endif %}{% elif not e.success %}check failed{% endif %}</td>
+<td>{{ e.observed_value if e.observed_value is not none else '' }}</td></tr>
+{% else %}<tr><td colspan="6" class="muted">no expectation results stored</td></tr>{% endfor %}</table>
+</section>{% else %}<section class="card"><p class="muted">No validation runs yet: run
+<code>feedbackloop demo</code> or a collect flow.</p></section>{% endfor %}
 {% endblock %}"""
 
 _ERROR = """{% extends "base.html" %}{% block content %}<h1>{{ title }}</h1>
@@ -385,6 +420,7 @@ TEMPLATES = {
     "faq.html": _FAQ,
     "reviews.html": _REVIEWS,
     "failures.html": _FAILURES,
+    "governance.html": _GOVERNANCE,
     "error.html": _ERROR,
 }
 

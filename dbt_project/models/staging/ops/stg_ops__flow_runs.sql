@@ -5,6 +5,8 @@ with
 source as (
 
     select * from {{ source('ops', 'flow_runs') }}
+    -- finished runs only: a run is recorded when it starts (Running, no end yet)
+    where ended_at is not null
 
 ),
 

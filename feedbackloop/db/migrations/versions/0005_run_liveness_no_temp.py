@@ -1,0 +1,97 @@
+"""flow runs recorded at their start (process, heartbeat); no TEMP for PUBLIC
+
+Revision ID: 0005_run_liveness_no_temp
+Revises: 0004
+Create Date: 2026-12-07 02:00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005_run_liveness_no_temp"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# bi_reader gets no temporary tables: TEMP leaves PUBLIC. The pipeline role keeps it (dbt's
+# incremental models build a temporary table): the owner holds it anyway, another pipeline
+# user gets it granted first. Only the owner (or a superuser) may change database privileges;
+# without that, the NOTICE tells the DBA what to run.
+REVOKE_TEMP = """
+DO $$
+BEGIN
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(), current_user);
+    EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bi_reader')
+       AND has_database_privilege('bi_reader', current_database(), 'TEMPORARY') THEN
+        RAISE NOTICE 'bi_reader can still create temporary tables: as the database owner, run '
+                     'REVOKE TEMPORARY ON DATABASE % FROM PUBLIC (README, "Database roles")',
+                     current_database();
+    END IF;
+EXCEPTION WHEN insufficient_privilege THEN
+    RAISE NOTICE 'not allowed to change privileges on %: the owner should revoke TEMPORARY '
+                 'from PUBLIC (README, "Database roles")', current_database();
+END
+$$
+"""
+
+GRANT_TEMP_BACK = """
+DO $$
+BEGIN
+    EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database());
+END
+$$
+"""
+
+
+def upgrade() -> None:
+    # A run is recorded when it starts (state Running, no end yet) with the process running it
+    # and a heartbeat, so the health ping can tell a run that vanished (kill -9, OOM) from a
+    # live one and mark it Crashed.
+    op.alter_column(
+        "flow_runs",
+        "ended_at",
+        existing_type=sa.DateTime(timezone=True),
+        nullable=True,
+        existing_server_default=sa.text("now()"),
+        schema="ops",
+    )
+    op.add_column("flow_runs", sa.Column("run_name", sa.String(length=255)), schema="ops")
+    op.add_column("flow_runs", sa.Column("host", sa.String(length=255)), schema="ops")
+    op.add_column("flow_runs", sa.Column("pid", sa.Integer()), schema="ops")
+    op.add_column(
+        "flow_runs",
+        sa.Column("process_started_at", sa.DateTime(timezone=True)),
+        schema="ops",
+    )
+    op.add_column("flow_runs", sa.Column("heartbeat_at", sa.DateTime(timezone=True)), schema="ops")
+    op.create_index(
+        "ix_flow_runs_running",
+        "flow_runs",
+        ["state"],
+        schema="ops",
+        postgresql_where=sa.text("state = 'Running'"),
+    )
+    op.execute(REVOKE_TEMP)
+
+
+def downgrade() -> None:
+    op.execute(GRANT_TEMP_BACK)
+    op.drop_index("ix_flow_runs_running", table_name="flow_runs", schema="ops")
+    for column in ("heartbeat_at", "process_started_at", "pid", "host", "run_name"):
+        op.drop_column("flow_runs", column, schema="ops")
+    op.execute(
+        "UPDATE ops.flow_runs SET ended_at = coalesce(started_at, now()) WHERE ended_at IS NULL"
+    )
+    op.alter_column(
+        "flow_runs",
+        "ended_at",
+        existing_type=sa.DateTime(timezone=True),
+        nullable=False,
+        existing_server_default=sa.text("now()"),
+        schema="ops",
+    )
