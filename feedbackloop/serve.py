@@ -143,31 +143,36 @@ def load_deployments(path: Path, only: set[str] | None = None) -> list[Any]:
     return deployments
 
 
-def serve_deployments(
+def register_deployments(
     deployments: list[Any], pull_steps: list[dict[str, Any]], *, limit: int | None = None
-) -> None:
-    """`prefect.serve`, except that every served deployment carries prefect.yaml's pull steps.
+) -> Any:
+    """A Prefect `Runner` with `deployments` registered (not yet started), every one carrying
+    prefect.yaml's pull steps.
 
     `prefect deploy --all` and `serve` register deployments under the same names. A served
     deployment updates an existing one without its path (Prefect sends no path on update), so
     runs of a deployment first made by `prefect deploy` crashed on `.../None`. With the same
-    pull steps both ways, either can register a deployment and either can run it.
+    pull steps both ways, either can register a deployment and either can run it. Registered
+    before the webhook receiver starts, so the first delivery's trigger finds its deployment.
     """
-    import asyncio
-
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.runner import Runner
 
     runner = Runner(pause_on_shutdown=False, limit=limit)
-    ids = []
-    for deployment in deployments:
-        # A work pool set by `prefect deploy` stays: a worker may run these as well, and
-        # Prefect's orchestration lets only one of them start a given run.
-        ids.append(runner.add_deployment(deployment))
+    # A work pool set by `prefect deploy` stays: a worker may run these as well, and Prefect's
+    # orchestration lets only one of them start a given run.
+    ids = [runner.add_deployment(deployment) for deployment in deployments]
     with get_client(sync_client=True) as client:
         for deployment_id in ids:
             client.update_deployment(deployment_id, DeploymentUpdate(pull_steps=pull_steps))
+    return runner
+
+
+def run_runner(runner: Any) -> None:
+    """Poll for and execute the registered deployments' runs until interrupted."""
+    import asyncio
+
     asyncio.run(runner.start())
 
 
@@ -289,8 +294,10 @@ class DeploymentTrigger:
             try:
                 run_deployment(self.deployment, timeout=0, as_subflow=False)
                 self.started += 1
-            except Exception as exc:  # the every-minute schedule still drains the queue
+            except Exception as exc:
+                # Tried again after the pause; the every-minute schedule is the last backstop.
                 log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+                self._wanted.set()
             self._stop.wait(self.min_interval)
 
 

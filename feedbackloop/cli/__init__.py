@@ -338,7 +338,8 @@ def serve(
         prefect_server,
         read_prefect_yaml,
         read_pull_steps,
-        serve_deployments,
+        register_deployments,
+        run_runner,
         webhook_receiver,
     )
 
@@ -378,6 +379,7 @@ def serve(
                     table.add_row(spec.name, crons or "on demand")
             console.print(table)
             console.print(f"Prefect API: {api_url} (UI: {api_url.removesuffix('/api')})")
+            runner = register_deployments(deployments, read_pull_steps(prefect_yaml), limit=limit)
             if web:
                 from feedbackloop.web import create_app
 
@@ -391,7 +393,7 @@ def serve(
                 url = stack.enter_context(webhook_receiver(app_, host, port))
                 console.print(f"webhooks: POST {url}/webhooks/zendesk, {url}/webhooks/{{source}}")
             console.print("Ctrl-C stops everything.")
-            serve_deployments(deployments, read_pull_steps(prefect_yaml), limit=limit)
+            run_runner(runner)
     except ServeError as exc:
         console.print(f"[red]serve:[/] {exc}")
         raise typer.Exit(2) from None
