@@ -24,13 +24,15 @@ from sqlalchemy import Engine, text
 
 from feedbackloop.config import ConfigError, Settings
 from feedbackloop.governance import audit
-from feedbackloop.governance.pii import mask
-from feedbackloop.scoring import ITEM_TEXTS, approve_model, newest_approved_model
+from feedbackloop.items import ITEMS
+from feedbackloop.scoring import approve_model, newest_approved_model
+from feedbackloop.vocabulary import SENTIMENT_LABELS
+from nlp.pii import mask
 
 SAMPLE_SIZE = 20
 # Decisions that reached a customer or a rep, and shadow decisions (what a rule would do).
 REVIEWABLE = ("sent", "shadow")
-LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+LABELS = SENTIMENT_LABELS
 VERDICTS = ("correct", "wrong")
 # One review in HOLDBACK_EVERY is never trained on: the fixed yardstick new models must beat.
 HOLDBACK_EVERY = 4
@@ -161,16 +163,15 @@ class QueuedReview:
 
 
 _QUEUE = f"""
-    WITH items AS ({ITEM_TEXTS})
     SELECT r.id, r.batch, r.action_id, a.action_type, a.rule, a.status,
            r.item_type || ':' || r.item_source || ':' || r.item_source_id AS item,
-           coalesce(i.body, '') AS body,
+           coalesce(i.text, '') AS body,
            coalesce(s.label, a.explanation -> 'sentiment' ->> 'label') AS model_label,
            coalesce(a.model_version, s.model_version) AS model_version,
            r.reviewed_at IS NOT NULL AS reviewed, r.verdict, r.sentiment_label
     FROM ops.human_reviews r
     LEFT JOIN ops.actions a ON a.id = r.action_id
-    LEFT JOIN items i ON i.item_type = r.item_type AND i.item_source = r.item_source
+    LEFT JOIN {ITEMS} i ON i.item_type = r.item_type AND i.item_source = r.item_source
                      AND i.item_source_id = r.item_source_id
     LEFT JOIN LATERAL (
         SELECT label, model_version FROM nlp.feedback_scores fs

@@ -1,5 +1,19 @@
-"""NLP for feedbackloop: PII masking and sentiment/frustration scoring on spaCy."""
+"""NLP for feedbackloop: PII masking (`nlp.pii`) and sentiment/frustration scoring on spaCy."""
 
-from nlp.pipeline import load_pipeline
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nlp.pipeline import load_pipeline
 
 __all__ = ["load_pipeline"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: `nlp.pii`, which governance imports everywhere, must not load spaCy with it.
+    if name == "load_pipeline":
+        from nlp.pipeline import load_pipeline
+
+        return load_pipeline
+    raise AttributeError(f"module 'nlp' has no attribute {name!r}")

@@ -40,6 +40,16 @@ def pg_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     server.stop()
 
 
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A server of the test's own, for tests that stop or restart PostgreSQL: doing that to
+    the session's server would hurt other tests."""
+    server = EmbeddedPostgres(tmp_path / "state")
+    server.start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture(scope="session")
 def prefect_harness() -> Iterator[None]:
     """One temporary Prefect API for every test that runs a flow, shut down cleanly."""

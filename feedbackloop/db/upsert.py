@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
+from feedbackloop.db import audit
 from feedbackloop.db.models import Quarantine
-from feedbackloop.governance import audit
 
 Row = Mapping[str, Any]
 

@@ -68,8 +68,8 @@ from feedbackloop.config import Settings
 from feedbackloop.db.models import WebhookEvent
 from feedbackloop.db.upsert import quarantine, storable
 from feedbackloop.governance.fields import keyed_id, mask_json
-from feedbackloop.governance.pii import mask
 from feedbackloop.web.limits import RepeatLog, db_reason, read_capped
+from nlp.pii import mask
 
 __all__ = [
     "MAX_BODY_BYTES",

@@ -24,11 +24,10 @@ from nlp.sentiment.resources import (
     load_resources,
     resources_from_files,
 )
-from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
+from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
-RULES_VERSION = "rules-v3"
 _RESULT = "sentiment_result"
 _CHUNK = 64
 

@@ -6,7 +6,7 @@ x / sqrt(x^2 + alpha) normalisation; negative evidence is weighted 1.5x as in SO
 (Taboada et al. 2011). The rest (support cues, sarcasm, question damping, frustration,
 language flagging) is specific to customer feedback.
 
-Rules version ``rules-v3`` (see ``component.RULES_VERSION``).
+Rules version ``rules-v3`` (``RULES_VERSION``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
+from nlp.labels import LABELS as LABELS  # re-exported: nlp.sentiment.LABELS
 from nlp.sentiment.resources import (
     COMPLAINT_CATEGORIES,
     FRUSTRATION_CATEGORIES,
@@ -26,7 +27,8 @@ from nlp.sentiment.resources import (
     trigger_keys,
 )
 
-LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+# The version of these rules: saved pipelines and adapted models record it.
+RULES_VERSION = "rules-v3"
 THREE_CLASSES = ("negative", "neutral", "positive")
 
 NEGATION_SCALAR = -0.74  # VADER's empirically derived negation factor

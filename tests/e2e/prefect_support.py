@@ -12,6 +12,8 @@ from typing import Any
 import httpx
 import yaml
 
+from feedbackloop.processes import stop_process
+
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
 
@@ -103,9 +105,4 @@ def _epoch(timestamp: str) -> float:
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 60) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout)

@@ -23,10 +23,10 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
 from feedbackloop.db import embedded_server, ensure_ready
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.marts import build_marts
 from feedbackloop.review import sample_for_review
 from feedbackloop.routing import load_rules, scored_hook

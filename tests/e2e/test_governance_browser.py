@@ -65,7 +65,9 @@ def _gx_runs(settings: Settings, engine: Engine) -> None:
     """A passing page, then a failing page (two rows from an unknown source), of the raw gate,
     and the scored-feedback check; recorded like the flows do, then the site built."""
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=["zendesk", "app_store", "crm"], now=NOW)
+    validator = Validator(
+        settings.state_path, url, known_sources=["zendesk", "app_store", "crm"], now=NOW
+    )
     good = [_ticket(str(i), f"How do I export report {i}?") for i in range(4)]
     bad = good[:2] + [_ticket(str(i), "hi", source="myspace") for i in (8, 9)]
     docs = str(validator.data_docs_index)
@@ -76,7 +78,7 @@ def _gx_runs(settings: Settings, engine: Engine) -> None:
             record_run(conn, decision.outcome, batch=f"page {number}", data_docs_path=docs)
     with engine.begin() as conn:
         record_run(conn, validator.check_scores(), batch="nlp.feedback_scores", data_docs_path=docs)
-    build_data_docs(settings)
+    build_data_docs(settings.state_path)
 
 
 @pytest.fixture(scope="module")

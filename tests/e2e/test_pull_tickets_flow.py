@@ -3,34 +3,29 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
 
-from feedbackloop.config import Settings, reset_settings_cache
-from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
-from feedbackloop.demo.generator import generate
+from demo.fake_app_store import generate_key_pair, serve_fake_app_store
+from demo.fake_zendesk import serve_fake_zendesk
+from demo.generator import generate
+from feedbackloop.config import Settings, settings_overridden
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_pull_tickets_flow_loads_zendesk_once(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pull_tickets_flow_loads_zendesk_once(engine: Engine, settings: Settings) -> None:
     from flows.ingest import pull_tickets
 
     dataset = generate(seed=51, tickets=80, now=NOW)
-    with serve_fake_zendesk(dataset, page_size=20) as fake:
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "ZENDESK_BASE_URL": fake.base_url,
-            "ZENDESK_EMAIL": fake.email,
-            "ZENDESK_API_TOKEN": fake.api_token,
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
+    with (
+        serve_fake_zendesk(dataset, page_size=20) as fake,
+        settings_overridden(settings.updated(fake.settings)),
+    ):
         first = pull_tickets()
         second = pull_tickets()
 
@@ -53,16 +48,11 @@ def test_pull_tickets_flow_loads_zendesk_once(
     assert set(cursors) >= {"tickets", "ticket_events", "satisfaction_ratings"}
 
 
-def test_import_drop_and_webhook_drain_flows(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+def test_import_drop_and_webhook_drain_flows(engine: Engine, settings: Settings, tmp_path) -> None:
     import json
 
     from flows.ingest import import_drop_file, process_webhooks
 
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
     drop = tmp_path / "calls.jsonl"
     drop.write_text(
         "\n".join(
@@ -82,37 +72,37 @@ def test_import_drop_and_webhook_drain_flows(
         )
         + "\n"
     )
-    first = import_drop_file(str(drop))
-    second = import_drop_file(str(drop))
+    with settings_overridden(settings):
+        first = import_drop_file(str(drop))
+        second = import_drop_file(str(drop))
+        drained = process_webhooks()
     assert (first.written, second.written, second.unchanged) == (5, 0, 5)
     with engine.connect() as conn:
         texts = conn.execute(text("SELECT text FROM raw.notes")).scalars().all()
     assert len(texts) == 5 and all("<CREDIT_CARD>" in t for t in texts)
-    assert process_webhooks() == 0
+    assert drained == 0
 
 
-def test_pull_reviews_flow_loads_the_app_store_once(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
-    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
-    from flows.ingest import pull_reviews
-
-    dataset = generate(seed=52, tickets=100, now=NOW)
+@pytest.fixture
+def app_store_key(tmp_path: Path) -> tuple[Any, Path]:
+    """A key pair for the fake App Store, its private key written where the connector reads it."""
     keys = generate_key_pair()
     key_file = tmp_path / "AuthKey.p8"
     keys.write_p8(key_file)
-    with serve_fake_app_store(dataset, key_pair=keys, page_size=10) as fake:
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "REVIEWS_BASE_URL": fake.base_url,
-            "REVIEWS_APP_ID": fake.app_id,
-            "REVIEWS_ISSUER_ID": fake.issuer_id,
-            "REVIEWS_KEY_ID": fake.key_id,
-            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
+    return keys, key_file
+
+
+def test_pull_reviews_flow_loads_the_app_store_once(
+    engine: Engine, settings: Settings, app_store_key: tuple[Any, Path]
+) -> None:
+    from flows.ingest import pull_reviews
+
+    dataset = generate(seed=52, tickets=100, now=NOW)
+    keys, key_file = app_store_key
+    with (
+        serve_fake_app_store(dataset, key_pair=keys, page_size=10) as fake,
+        settings_overridden(settings.updated(fake.settings(key_file))),
+    ):
         first = pull_reviews()
         second = pull_reviews()
     assert first.rows_written == len(dataset.reviews) > 0
@@ -123,33 +113,17 @@ def test_pull_reviews_flow_loads_the_app_store_once(
 
 
 def test_feedback_loop_collects_scores_and_builds_marts(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+    engine: Engine, settings: Settings, app_store_key: tuple[Any, Path]
 ) -> None:
-    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
     from flows.feedback_loop import feedback_loop
 
     dataset = generate(seed=53, tickets=60, now=NOW)
-    keys = generate_key_pair()
-    key_file = tmp_path / "AuthKey.p8"
-    keys.write_p8(key_file)
+    keys, key_file = app_store_key
     with (
         serve_fake_zendesk(dataset, page_size=25) as zd,
         serve_fake_app_store(dataset, key_pair=keys) as apps,
+        settings_overridden(settings.updated(zd.settings | apps.settings(key_file))),
     ):
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "ZENDESK_BASE_URL": zd.base_url,
-            "ZENDESK_EMAIL": zd.email,
-            "ZENDESK_API_TOKEN": zd.api_token,
-            "REVIEWS_BASE_URL": apps.base_url,
-            "REVIEWS_APP_ID": apps.app_id,
-            "REVIEWS_ISSUER_ID": apps.issuer_id,
-            "REVIEWS_KEY_ID": apps.key_id,
-            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
         result = feedback_loop()
 
     assert result["marts"].success

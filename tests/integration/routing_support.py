@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
+from demo.fake_targets import FakeHubSpot, FakeSlack, serve_fake_targets
+from demo.fake_zendesk import FakeZendesk, serve_fake_zendesk
+from demo.generator import DemoDataset, DemoTicket, generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.fake_targets import FakeHubSpot, FakeSlack, serve_fake_targets
-from feedbackloop.demo.fake_zendesk import FakeZendesk, serve_fake_zendesk
-from feedbackloop.demo.generator import DemoDataset, DemoTicket, generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.notify import Targets
 from feedbackloop.routing import (
     DecideReport,

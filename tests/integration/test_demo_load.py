@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
+from demo.generator import DemoDataset, generate
+from demo.load import STREAMS, load_dataset
 from feedbackloop.config import Settings
 from feedbackloop.db.stats import row_counts
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.demo.load import STREAMS, load_dataset
-from feedbackloop.governance.pii import find_pii
+from nlp.pii import find_pii
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 AUDIT_BY_ACTION = text("SELECT action, count(*) FROM ops.audit_log GROUP BY action")

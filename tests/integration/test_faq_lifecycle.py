@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from test_marts_faq import _assign, _load, _review
 from typer.testing import CliRunner
 
-from feedbackloop.config import Settings, reset_settings_cache
+from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.faq import FaqError, decide, list_candidates
 from feedbackloop.marts import build_marts
 
@@ -20,7 +20,7 @@ def _candidates(engine: Engine) -> list[int]:
 
 
 def test_accept_publish_and_a_rejection_that_needs_growth(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
     _load(engine, now)
@@ -42,16 +42,13 @@ def test_accept_publish_and_a_rejection_that_needs_growth(
     assert _candidates(engine) == []  # accepted: being written
 
     # Through the CLI, as a person would: publish the article.
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
     from feedbackloop.cli import app
 
-    published = CliRunner().invoke(
-        app, ["faq", "publish", "1", "--article", "zendesk_guide:360001", "--by", "ana"]
-    )
-    again = CliRunner().invoke(app, ["faq", "reject", "1", "--by", "bo"])
-    reset_settings_cache()
+    with settings_overridden(settings):
+        published = CliRunner().invoke(
+            app, ["faq", "publish", "1", "--article", "zendesk_guide:360001", "--by", "ana"]
+        )
+        again = CliRunner().invoke(app, ["faq", "reject", "1", "--by", "bo"])
     assert published.exit_code == 0, published.output
     assert again.exit_code == 2 and "published" in again.output
 

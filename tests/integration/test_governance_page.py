@@ -58,7 +58,7 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
     engine: Engine, settings: Settings
 ) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=SOURCES, now=NOW)
+    validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
     good = [_ticket(str(i), f"How do I export report {i}?") for i in range(4)]
     _run(engine, validator, good, "page 1")
     # The newer run of the same checkpoint fails: two rows from a source nobody knows.
@@ -69,7 +69,7 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
     root = site_dir(settings.state_path)
 
     before_build = {r.checkpoint: r for r in data.governance(engine, root)}
-    build_data_docs(settings)
+    build_data_docs(settings.state_path)
     runs = {r.checkpoint: r for r in data.governance(engine, root)}
 
     assert set(runs) == {RAW_GATE, SCORED_CHECK}
@@ -97,9 +97,9 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
 
 def test_the_site_fetches_nothing_from_outside(engine: Engine, settings: Settings) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=SOURCES, now=NOW)
+    validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
     _run(engine, validator, [_ticket("1", "hi", source="myspace")], "page 1")
-    index = build_data_docs(settings)
+    index = build_data_docs(settings.state_path)
     assert index is not None
     pages = sorted(index.parent.rglob("*.html"))
     assert len(pages) >= 3  # the index, a suite page, a validation page

@@ -229,9 +229,9 @@ def test_public_reviews_var_is_read_from_the_dbt_project(settings: Settings) -> 
 
 
 def test_refit_keeps_ids_and_the_flow_task_runs_the_same_code(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings
 ) -> None:
-    from feedbackloop.config import reset_settings_cache
+    from feedbackloop.resources import Resources
     from flows.learning import assign
 
     with engine.begin() as conn:
@@ -245,10 +245,7 @@ def test_refit_keeps_ids_and_the_flow_task_runs_the_same_code(
     # rebuilt from their members, and no earlier assignment moves
     with engine.begin() as conn:
         add_notes(conn, "password", topic_texts("password", 40, 2), "c-yes")
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
-    second = assign.fn(engine, None)
+    second = assign.fn(Resources.from_settings(settings), None)
     after = assignments(engine)
     assert second.refit and second.rebuilt >= 1
     kept = {k: v for k, v in before.items() if v != -1}

@@ -20,7 +20,8 @@ from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
-from feedbackloop.web import create_app, process_webhook_events
+from feedbackloop.sources.webhooks import process_webhook_events
+from feedbackloop.web import create_app
 from feedbackloop.web.app import (
     generic_signature,
     verify_zendesk_signature,

@@ -12,7 +12,8 @@ from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
 from feedbackloop.serve import free_port, webhook_receiver
-from feedbackloop.web import create_app, process_webhook_events
+from feedbackloop.sources.webhooks import process_webhook_events
+from feedbackloop.web import create_app
 from feedbackloop.web.app import generic_signature, zendesk_signature
 
 from .corpus import NASTY_TEXTS

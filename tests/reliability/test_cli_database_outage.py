@@ -9,10 +9,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
@@ -21,15 +19,6 @@ from feedbackloop.db.embedded import EmbeddedPostgres
 
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 RECORDS = 40_000  # minutes of work on this machine: the stop lands well before the end
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A server of this test's own: stopping the session's server would hurt other tests."""
-    server = EmbeddedPostgres(tmp_path / "state")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _drop(path: Path) -> Path:

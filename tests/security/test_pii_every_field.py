@@ -19,16 +19,16 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, text
 
+from demo.fake_app_store import KeyPair, generate_key_pair, serve_fake_app_store
+from demo.fake_zendesk import serve_fake_zendesk
+from demo.generator import DemoDataset, generate
 from feedbackloop.config import Settings
-from feedbackloop.demo.fake_app_store import KeyPair, generate_key_pair, serve_fake_app_store
-from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
-from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.governance.fields import HASHED_ID_PREFIX, keyed_id, mask_fields
-from feedbackloop.governance.pii import MASKER_VERSION
+from feedbackloop.http import RetryPolicy
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import import_drop
-from feedbackloop.sources.http import RetryPolicy
 from feedbackloop.sources.zendesk import ZendeskClient, sync_all
+from nlp.pii import MASKER_VERSION
 
 EMAIL = "Liam.Miller@example.com"
 CARD = "4111 1111 1111 1111"

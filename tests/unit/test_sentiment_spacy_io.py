@@ -17,7 +17,7 @@ import srsly
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from feedbackloop.demo.generator import generate
+from demo.generator import generate
 from nlp import load_pipeline
 from nlp.pipeline import pipeline_config
 from nlp.training import train

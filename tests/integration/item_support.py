@@ -1,0 +1,38 @@
+"""Shared setup of the scoring, review and dashboard tests: demo items loaded, scored with the
+real pipeline and routed, and one-statement reads of what they stored."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, Row, text
+
+from demo.generator import generate
+from demo.load import load_dataset
+from feedbackloop.config import Settings
+from feedbackloop.routing import RulesFile, scored_hook
+from feedbackloop.scoring import score_pending
+from nlp import load_pipeline
+
+
+def scored_and_routed(
+    engine: Engine, settings: Settings, rules: RulesFile, *, now: datetime, seed: int = 23
+) -> None:
+    """300 demo tickets' items scored and routed; live decisions marked sent as the dispatcher
+    would."""
+    load_dataset(engine, generate(seed=seed, tickets=300, now=now), hash_key=settings.hash_key())
+    score_pending(engine, load_pipeline(), on_scored=scored_hook(rules, now=now))
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
+
+
+def rows(engine: Engine, sql: str, **params: Any) -> list[Row[Any]]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params).all())
+
+
+def one(engine: Engine, sql: str, **params: Any) -> Row[Any]:
+    """The single row `sql` returns (an error when it returns none or more)."""
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).one()
