@@ -27,6 +27,5 @@ def test_light_clusters_the_shared_intent_sets(name: str) -> None:
     assert scores.nmi >= 0.65
     assert scores.candidate_purity >= 0.8
     assert scores.outlier_share <= 0.2
-    assert first.texts_per_s > 300
     again = cluster_texts(texts, encoder="light", min_cluster_size=10)
     assert again.labels.tolist() == first.labels.tolist(), "same input, same clusters"
