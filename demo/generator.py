@@ -112,8 +112,22 @@ class DemoContact:
     updated_at: datetime
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Written:
+    """What every generated customer text carries: its times and the truth about its text
+    (tone, kinds, the personal data planted in it and the look-alikes that are not)."""
+
+    created_at: datetime
+    updated_at: datetime
+    tone: str
+    text_kinds: frozenset[str]
+    pii_types: frozenset[str]
+    pii_values: Pairs = ()
+    lookalike_values: Pairs = ()
+
+
 @dataclass(frozen=True, slots=True)
-class DemoTicket:
+class DemoTicket(_Written):
     source_id: str
     subject: str
     description: str
@@ -127,14 +141,7 @@ class DemoTicket:
     assignee_source_id: str | None
     account_source_id: str
     tags: tuple[str, ...]
-    created_at: datetime
-    updated_at: datetime
     topic: str
-    tone: str
-    text_kinds: frozenset[str]
-    pii_types: frozenset[str]
-    pii_values: Pairs = ()
-    lookalike_values: Pairs = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +178,7 @@ class DemoSatisfactionRating:
 
 
 @dataclass(frozen=True, slots=True)
-class DemoReview:
+class DemoReview(_Written):
     source: str
     source_id: str
     product: str
@@ -182,17 +189,10 @@ class DemoReview:
     territory: str
     reviewer_nickname: str
     contact_source_id: str | None
-    created_at: datetime
-    updated_at: datetime
-    tone: str
-    text_kinds: frozenset[str]
-    pii_types: frozenset[str]
-    pii_values: Pairs = ()
-    lookalike_values: Pairs = ()
 
 
 @dataclass(frozen=True, slots=True)
-class DemoNote:
+class DemoNote(_Written):
     source: str
     source_id: str
     department: str
@@ -202,14 +202,7 @@ class DemoNote:
     contact_source_id: str | None
     account_source_id: str | None
     rating: int | None
-    created_at: datetime
-    updated_at: datetime
     topic: str
-    tone: str
-    text_kinds: frozenset[str]
-    pii_types: frozenset[str]
-    pii_values: Pairs = ()
-    lookalike_values: Pairs = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -764,6 +757,17 @@ def _kinds(
     return frozenset(kinds)
 
 
+def _truth(draft: _Draft, tone: str, kinds: frozenset[str], pii: Pairs) -> dict[str, Any]:
+    """The `_Written` ground truth of a finished text, for the record's constructor."""
+    return {
+        "tone": tone,
+        "text_kinds": kinds,
+        "pii_types": frozenset(k for k, _ in pii),
+        "pii_values": pii,
+        "lookalike_values": tuple(dict.fromkeys(draft.look)),
+    }
+
+
 def _to_html(rng: random.Random, paragraphs: list[str], draft: _Draft) -> str:
     quote = rng.random() < 0.5
     out = []
@@ -1228,11 +1232,7 @@ class _Builder:
                 created_at=created,
                 updated_at=updated,
                 topic=topic.key,
-                tone=tone,
-                text_kinds=kinds,
-                pii_types=frozenset(k for k, _ in pii),
-                pii_values=pii,
-                lookalike_values=tuple(dict.fromkeys(draft.look)),
+                **_truth(draft, tone, kinds, pii),
             )
         )
 
@@ -1547,11 +1547,9 @@ class _Builder:
                     contact_source_id=person.source_id if person else None,
                     created_at=created,
                     updated_at=updated,
-                    tone=tone,
-                    text_kinds=_kinds(tone, lang, text, draft, is_html=False, faq=False),
-                    pii_types=frozenset(k for k, _ in pii),
-                    pii_values=pii,
-                    lookalike_values=tuple(dict.fromkeys(draft.look)),
+                    **_truth(
+                        draft, tone, _kinds(tone, lang, text, draft, is_html=False, faq=False), pii
+                    ),
                 )
             )
         self.reviews_out = tuple(out)
@@ -1621,11 +1619,12 @@ class _Builder:
                     created_at=created,
                     updated_at=updated,
                     topic=topic,
-                    tone=tone,
-                    text_kinds=_kinds(tone, lang, text, draft, is_html=is_html, faq=False),
-                    pii_types=frozenset(k for k, _ in pii),
-                    pii_values=pii,
-                    lookalike_values=tuple(dict.fromkeys(draft.look)),
+                    **_truth(
+                        draft,
+                        tone,
+                        _kinds(tone, lang, text, draft, is_html=is_html, faq=False),
+                        pii,
+                    ),
                 )
             )
         self.notes_out = tuple(out)

@@ -25,7 +25,7 @@ from sqlalchemy import Engine, text
 from feedbackloop.config import ConfigError, Settings
 from feedbackloop.governance import audit
 from feedbackloop.items import ITEMS
-from feedbackloop.scoring import approve_model, newest_approved_model
+from feedbackloop.scoring import approve_model, newest_approved_model, record_model_decision
 from feedbackloop.vocabulary import SENTIMENT_LABELS
 from nlp.pii import mask
 
@@ -359,20 +359,18 @@ def retrain_from_reviews(
             report.reason = "promoted: " + note
             return report
     report.reason = "not promoted: " + note
-    with engine.begin() as conn:
-        audit.record(
-            conn,
-            actor=actor,
-            action="model_rejected",
-            entity_type="sentiment_model",
-            entity_id=report.candidate_version,
-            details={
-                "candidate_macro_f1": report.candidate_macro_f1,
-                "current_macro_f1": report.current_macro_f1,
-                "current_version": report.current_version,
-                "trained_on": len(fit),
-                "held_back": len(held),
-            },
-            reason=report.reason,
-        )
+    record_model_decision(
+        engine,
+        report.candidate_version,
+        "model_rejected",
+        actor=actor,
+        details={
+            "candidate_macro_f1": report.candidate_macro_f1,
+            "current_macro_f1": report.current_macro_f1,
+            "current_version": report.current_version,
+            "trained_on": len(fit),
+            "held_back": len(held),
+        },
+        reason=report.reason,
+    )
     return report

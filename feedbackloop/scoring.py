@@ -158,6 +158,30 @@ def model_version_of(nlp: Any) -> str:
     return nlp("ok")._.sentiment_model_version
 
 
+def record_model_decision(
+    engine: Engine,
+    version: str | None,
+    action: str,
+    *,
+    actor: str,
+    details: dict[str, Any],
+    reason: str,
+) -> None:
+    """The audit row of a decision on a sentiment model version (approved, rejected)."""
+    from feedbackloop.governance import audit
+
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=actor,
+            action=action,
+            entity_type="sentiment_model",
+            entity_id=version,
+            details=details,
+            reason=reason,
+        )
+
+
 def approve_model(
     engine: Engine, settings: Settings, model_dir: Path, *, approver: str, note: str = ""
 ) -> Path:
@@ -167,8 +191,6 @@ def approve_model(
     the audit trail; `score-feedback` picks the newest approved model on its next run."""
     import shutil
     from datetime import UTC, datetime
-
-    from feedbackloop.governance import audit
 
     meta = _json.loads((model_dir / "meta.json").read_text())
     target = settings.state_path / "models" / "sentiment" / meta["version"]
@@ -181,15 +203,13 @@ def approve_model(
         "note": note,
         "metrics": meta.get("metrics", {}),
     }
-    with engine.begin() as conn:
-        audit.record(
-            conn,
-            actor=approver,
-            action="approve_model",
-            entity_type="sentiment_model",
-            entity_id=meta["version"],
-            details={"metrics": meta.get("metrics", {}), "n_train": meta.get("n_train")},
-            reason=note or "model approved for scoring",
-        )
+    record_model_decision(
+        engine,
+        meta["version"],
+        "approve_model",
+        actor=approver,
+        details={"metrics": meta.get("metrics", {}), "n_train": meta.get("n_train")},
+        reason=note or "model approved for scoring",
+    )
     (target / "approved.json").write_text(_json.dumps(approval, indent=2))
     return target

@@ -35,12 +35,12 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop import items as items_contract
 from feedbackloop import progress
 from feedbackloop.config import Settings
 from feedbackloop.db.models import Cluster, TopicAssignment
+from feedbackloop.db.upsert import overwrite
 from feedbackloop.governance import audit
 from nlp.topics.clustering import (
     DEFAULT_PARAMS,
@@ -299,30 +299,19 @@ def _write(
             [{"t": t, "s": s, "i": i} for t, s, i in withdrawn],
         )
     if assignments:
-        stmt = pg_insert(TopicAssignment)
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["item_type", "item_source", "item_source_id"],
-                set_={
-                    "cluster_id": stmt.excluded.cluster_id,
-                    "topic_key": stmt.excluded.topic_key,
-                    "encoder": stmt.excluded.encoder,
-                    "assigned_at": text("now()"),
-                },
+            overwrite(
+                TopicAssignment,
+                ("item_type", "item_source", "item_source_id"),
+                ("cluster_id", "topic_key", "encoder"),
+                stamp="assigned_at",
             ),
             assignments,
         )
     if clusters:
-        stmt = pg_insert(Cluster)
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["cluster_id"],
-                set_={
-                    "encoder": stmt.excluded.encoder,
-                    "label": stmt.excluded.label,
-                    "key_phrases": stmt.excluded.key_phrases,
-                    "updated_at": text("now()"),
-                },
+            overwrite(
+                Cluster, ("cluster_id",), ("encoder", "label", "key_phrases"), stamp="updated_at"
             ),
             clusters,
         )

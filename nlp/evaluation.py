@@ -147,6 +147,29 @@ def evaluate(
 
 
 # -- shared development data (never copied into the repo) -------------------------------
+def _vader_row(line: str) -> tuple[str, str] | None:
+    """``id<TAB>mean<TAB>text`` -> (text, label), or None for a line that is not a row."""
+    parts = line.split("\t")
+    if len(parts) < 3:
+        return None
+    try:
+        mean = float(parts[1])
+    except ValueError:
+        return None
+    label = _three(mean, 0.05) if abs(mean) != 0.05 else "neutral"
+    return "\t".join(parts[2:]).strip(), label
+
+
+def _uci_row(line: str) -> tuple[str, str] | None:
+    """``text<TAB>0|1`` -> (text, label), or None for a line that is not a row."""
+    if "\t" not in line:
+        return None
+    text, lab = line.rsplit("\t", 1)
+    if lab.strip() not in ("0", "1"):
+        return None
+    return text.strip(), "positive" if lab.strip() == "1" else "negative"
+
+
 def load_shared_sentiment(root: str | Path | None = None) -> dict[str, tuple[list[str], list[str]]]:
     """Load the labelled sentence sets from ``<root>/sentiment`` (see its README).
 
@@ -157,38 +180,18 @@ def load_shared_sentiment(root: str | Path | None = None) -> dict[str, tuple[lis
     base = Path(root) if root else DEFAULT_DATA_ROOT
     base = base / "sentiment"
     sets: dict[str, tuple[list[str], list[str]]] = {}
-    vdir = base / "vader_groundtruth"
-    for name, fname in VADER_SETS.items():
-        path = vdir / fname
-        if not path.exists():
-            continue
-        texts, labels = [], []
-        for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
-            parts = line.split("\t")
-            if len(parts) < 3:
+    sources = (
+        ("vader_groundtruth", VADER_SETS, _vader_row),
+        ("uci_labelled_sentences", UCI_SETS, _uci_row),
+    )
+    for folder, files, parse in sources:
+        for name, fname in files.items():
+            path = base / folder / fname
+            if not path.exists():
                 continue
-            try:
-                mean = float(parts[1])
-            except ValueError:
-                continue
-            texts.append("\t".join(parts[2:]).strip())
-            labels.append(_three(mean, 0.05) if abs(mean) != 0.05 else "neutral")
-        sets[name] = (texts, labels)
-    udir = base / "uci_labelled_sentences"
-    for name, fname in UCI_SETS.items():
-        path = udir / fname
-        if not path.exists():
-            continue
-        texts, labels = [], []
-        for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
-            if "\t" not in line:
-                continue
-            text, lab = line.rsplit("\t", 1)
-            if lab.strip() not in ("0", "1"):
-                continue
-            texts.append(text.strip())
-            labels.append("positive" if lab.strip() == "1" else "negative")
-        sets[name] = (texts, labels)
+            lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+            rows = [row for row in map(parse, lines) if row is not None]
+            sets[name] = ([text for text, _ in rows], [label for _, label in rows])
     return sets
 
 

@@ -4,6 +4,7 @@ test that asks for one (CREATE DATABASE is cheap), settings that point at it."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from feedbackloop.db.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Every test folder imports the shared helpers as `from support.<module> import ...`.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(autouse=True)

@@ -50,6 +50,27 @@ def _statement(model: type[DeclarativeBase], key: Sequence[str]) -> Any:
     return stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
 
 
+def overwrite(
+    model: type[DeclarativeBase],
+    key: Sequence[str],
+    columns: Sequence[str],
+    *,
+    stamp: str | None = None,
+    where: Callable[[Any], Any] | None = None,
+) -> Any:
+    """INSERT into `model`; on a conflict on `key`, take the incoming `columns`, set `stamp`
+    (a timestamp column) to now(), and only where `where(excluded)` holds, when given."""
+    stmt = pg_insert(model)
+    set_: dict[str, Any] = {name: stmt.excluded[name] for name in columns}
+    if stamp is not None:
+        set_[stamp] = func.now()
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_=set_,
+        where=where(stmt.excluded) if where is not None else None,
+    )
+
+
 def _reason(exc: DBAPIError) -> str:
     # The driver's first line names the constraint or type; row values it may quote stay out.
     message = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__

@@ -222,6 +222,14 @@ def normalize(total: float) -> float:
     return total / math.sqrt(total * total + ALPHA)
 
 
+def _concede(weights: list[float], conceded: range, point: range) -> None:
+    """Contrast: the conceded tokens count less, the ones making the point count more."""
+    for j in conceded:
+        weights[j] = CONTRAST_BEFORE
+    for j in point:
+        weights[j] = CONTRAST_AFTER
+
+
 @dataclass(frozen=True)
 class ScorerConfig:
     neutral_band: float = 0.05
@@ -806,25 +814,16 @@ class Scorer:
                 )
                 if (t in after_words or is_yet) and i == a and prev_a is not None:
                     # sentence-initial "But ...": the previous sentence is conceded
-                    for j in range(prev_a, a):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(i + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(prev_a, a), range(i + 1, b))
                     changed = True
                     break
                 if (t in after_words or is_yet) and i > a:
-                    for j in range(a, i):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(i + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(a, i), range(i + 1, b))
                     changed = True
                     break
                 if t == "though" and i > a and (i + 1 == b or toks[i + 1] in _SENT_END):
                     # trailing "though": this sentence outweighs the one before
-                    for j in range(prev_a if prev_a is not None else a, a):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(a, i):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(prev_a if prev_a is not None else a, a), range(a, i))
                     changed = True
                     break
                 if t in before_words or (t == "while" and i == a):
@@ -832,10 +831,7 @@ class Scorer:
                     comma = next((j for j in range(i + 1, b) if toks[j] == ","), None)
                     if comma is None or comma + 1 >= b:
                         break
-                    for j in range(i + 1, comma):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(comma + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(i + 1, comma), range(comma + 1, b))
                     changed = True
                     break
             prev_a = a

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +108,16 @@ def _epoch(timestamp: str) -> float:
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 60) -> None:
     stop_process(proc, timeout)
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> Iterator[subprocess.Popen[Any]]:
+    """`command` started with its output in `log_path`; stopped, and the log closed, after."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            stop(proc)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import count
 
 from demo.fake_app_store import generate_key_pair, serve_fake_app_store
 from demo.fake_zendesk import serve_fake_zendesk
-from demo.generator import generate
+from demo.generator import DemoDataset, generate
 from feedbackloop.config import Settings, settings_overridden
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -83,46 +86,46 @@ def test_import_drop_and_webhook_drain_flows(engine: Engine, settings: Settings,
     assert drained == 0
 
 
-@pytest.fixture
-def app_store_key(tmp_path: Path) -> tuple[Any, Path]:
-    """A key pair for the fake App Store, its private key written where the connector reads it."""
+@contextmanager
+def _fake_app_store(
+    dataset: DemoDataset, key_dir: Path, **options: Any
+) -> Iterator[dict[str, str]]:
+    """The fake App Store serving `dataset` with a new key pair, its private key written where
+    the connector reads it: the settings that point the connector at it."""
     keys = generate_key_pair()
-    key_file = tmp_path / "AuthKey.p8"
+    key_file = key_dir / "AuthKey.p8"
     keys.write_p8(key_file)
-    return keys, key_file
+    with serve_fake_app_store(dataset, key_pair=keys, **options) as fake:
+        yield fake.settings(key_file)
 
 
 def test_pull_reviews_flow_loads_the_app_store_once(
-    engine: Engine, settings: Settings, app_store_key: tuple[Any, Path]
+    engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     from flows.ingest import pull_reviews
 
     dataset = generate(seed=52, tickets=100, now=NOW)
-    keys, key_file = app_store_key
     with (
-        serve_fake_app_store(dataset, key_pair=keys, page_size=10) as fake,
-        settings_overridden(settings.updated(fake.settings(key_file))),
+        _fake_app_store(dataset, tmp_path, page_size=10) as app_store,
+        settings_overridden(settings.updated(app_store)),
     ):
         first = pull_reviews()
         second = pull_reviews()
     assert first.rows_written == len(dataset.reviews) > 0
     assert second.rows_written == 0
-    with engine.connect() as conn:
-        stored = conn.execute(text("SELECT count(*) FROM raw.reviews")).scalar_one()
-    assert stored == len(dataset.reviews)
+    assert count(engine, "SELECT count(*) FROM raw.reviews") == len(dataset.reviews)
 
 
 def test_feedback_loop_collects_scores_and_builds_marts(
-    engine: Engine, settings: Settings, app_store_key: tuple[Any, Path]
+    engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
     from flows.feedback_loop import feedback_loop
 
     dataset = generate(seed=53, tickets=60, now=NOW)
-    keys, key_file = app_store_key
     with (
         serve_fake_zendesk(dataset, page_size=25) as zd,
-        serve_fake_app_store(dataset, key_pair=keys) as apps,
-        settings_overridden(settings.updated(zd.settings | apps.settings(key_file))),
+        _fake_app_store(dataset, tmp_path) as app_store,
+        settings_overridden(settings.updated(zd.settings | app_store)),
     ):
         result = feedback_loop()
 

@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from source_support import Sleeps, count
+from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.db import count, rows_by
 
 from demo.fake_app_store import (
     FakeAppStore,
@@ -26,7 +27,7 @@ from demo.fake_app_store import (
 )
 from demo.generator import DemoDataset, generate
 from feedbackloop.config import ConfigError, Settings
-from feedbackloop.http import RetryPolicy, SourceError, engine_usage_recorder
+from feedbackloop.http import SourceError
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.base import SyncHooks, SyncPoint
 from nlp.pii import mask
@@ -56,29 +57,22 @@ def fake(dataset: DemoDataset, keys: KeyPair) -> Iterator[FakeAppStore]:
 def _client(
     fake: FakeAppStore, engine: Engine, keys: KeyPair, sleeps: Sleeps | None = None, **kw: Any
 ) -> AppStoreClient:
-    kw.setdefault("retry", RetryPolicy(max_retries=5, backoff_base=1.0))
     return AppStoreClient(
         fake.base_url,
         kw.pop("app_id", fake.app_id),
         kw.pop("issuer_id", fake.issuer_id),
         kw.pop("key_id", fake.key_id),
         kw.pop("private_key_pem", keys.private_pem),
-        on_call=engine_usage_recorder(engine),
-        sleep=sleeps if sleeps is not None else Sleeps(),
-        rand=lambda: 0.5,
-        **kw,
+        **client_options(engine, sleeps, kw),
     )
 
 
 def _rows(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        result = conn.execute(
-            text(
-                "SELECT source_id, product, rating, title, body, language, territory, "
-                "contact_source_id, created_at FROM raw.reviews WHERE source = 'app_store'"
-            )
-        )
-        return {r.source_id: r for r in result}
+    sql = (
+        "SELECT source_id, product, rating, title, body, language, territory, "
+        "contact_source_id, created_at FROM raw.reviews WHERE source = 'app_store'"
+    )
+    return rows_by(engine, "source_id", sql)
 
 
 def _assert_equals_source(engine: Engine, ds: DemoDataset, app_id: str) -> None:

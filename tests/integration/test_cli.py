@@ -9,23 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import FEEDBACKLOOP, run_cli
 
 from feedbackloop.config import Settings
-
-# The console script installed beside the interpreter running the tests (the project venv).
-FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKLOOP_")}
-    return subprocess.run(
-        [FEEDBACKLOOP, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**base, **(env or {})},
-        cwd=cwd,
-    )
 
 
 @pytest.mark.parametrize(

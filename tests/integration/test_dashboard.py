@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from item_support import one, rows, scored_and_routed
 from markupsafe import escape
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.db import one, rows
+from support.items import scored_and_routed
 
 from feedbackloop.config import Settings
 from feedbackloop.db import embedded_server, ensure_ready

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.gx import feedback_text, ticket_row
 
 import nlp.pii.masking as pii_module
 from demo.generator import generate
@@ -32,24 +33,12 @@ def validator(engine: Engine, settings: Settings) -> Validator:
 
 
 def _ticket(source_id: str, body: str | None, **extra: object) -> dict:
-    row = {
-        "source": "zendesk",
-        "source_id": source_id,
-        "subject": "Help",
-        "description": body,
-        "created_at": NOW - timedelta(days=2),
-        "updated_at": NOW - timedelta(days=1),
-    }
-    return row | extra
-
-
-def _text(row: dict) -> str | None:
-    return row.get("description")
+    return ticket_row(source_id, body, NOW, **extra)
 
 
 def test_clean_batch_passes(validator: Validator) -> None:
     rows = [_ticket(str(i), f"How do I export report {i} to CSV?") for i in range(5)]
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None and decision.outcome.success
     assert len(decision.passed) == 5 and decision.rejected == []
 
@@ -75,7 +64,7 @@ def test_each_failing_row_is_named_with_its_expectation(
     validator: Validator, bad_row: dict, expected: str
 ) -> None:
     rows = [_ticket(str(i), f"fine text {i}") for i in range(1, 4)] + [bad_row]
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None and not decision.outcome.success
     reasons = " ".join(reason for _, reason in decision.rejected)
     assert expected in reasons
@@ -204,7 +193,7 @@ def test_marts_check_passes_after_a_build_and_fails_on_empty_marts(
 def test_file_context_builds_data_docs(engine: Engine, settings: Settings) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
     validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
-    gate_feedback(validator, [_ticket("1", f"card {CARD}")], "ticket", _text)
+    gate_feedback(validator, [_ticket("1", f"card {CARD}")], "ticket", feedback_text)
     # Gates store results; the site is rendered once per flow run from all of them.
     index = build_data_docs(settings.state_path)
     assert index == validator.data_docs_index and index.exists()

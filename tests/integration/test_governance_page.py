@@ -6,10 +6,11 @@ served."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
+from support.gx import feedback_text, ticket_row
 
 from expectations.checkpoints import RAW_GATE, SCORED_CHECK, Validator, build_data_docs
 from expectations.docs_html import make_offline, site_dir
@@ -30,23 +31,11 @@ FETCHED = re.compile(
 
 
 def _ticket(source_id: str, body: str | None, **extra: object) -> dict:
-    row = {
-        "source": "zendesk",
-        "source_id": source_id,
-        "subject": "Help",
-        "description": body,
-        "created_at": NOW - timedelta(days=2),
-        "updated_at": NOW - timedelta(days=1),
-    }
-    return row | extra
-
-
-def _text(row: dict) -> str | None:
-    return row.get("description")
+    return ticket_row(source_id, body, NOW, **extra)
 
 
 def _run(engine: Engine, validator: Validator, rows: list[dict], batch: str) -> None:
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None
     with engine.begin() as conn:
         record_run(

@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from item_support import one, rows, scored_and_routed
 from sqlalchemy import Engine, text
+from support.db import one, rows
+from support.items import scored_and_routed
 
 from demo.generator import generate
 from demo.load import load_dataset

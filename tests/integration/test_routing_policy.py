@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from routing_support import World, routing_world, rules
 from sqlalchemy import Engine, text
+from support.routing import World, routing_world, rules
 from typer.testing import CliRunner
 
 from demo.report import demo_summary, summary_table

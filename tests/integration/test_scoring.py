@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from item_support import one
 from sqlalchemy import Engine, text
+from support.db import one
 
 from demo.generator import generate
 from demo.load import load_dataset

@@ -12,8 +12,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from source_support import Sleeps, count
+from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.db import count
 
 from demo.fake_zendesk import (
     PRODUCT_AREA_FIELD_ID,
@@ -23,7 +24,7 @@ from demo.fake_zendesk import (
 )
 from demo.generator import DemoDataset, generate
 from feedbackloop.config import Settings
-from feedbackloop.http import RetryPolicy, SourceError, engine_usage_recorder
+from feedbackloop.http import RetryPolicy, SourceError
 from feedbackloop.sources.zendesk import (
     SyncHooks,
     SyncPoint,
@@ -59,16 +60,12 @@ def fake(dataset: DemoDataset) -> Iterator[FakeZendesk]:
 def _client(
     fake: FakeZendesk, engine: Engine, sleeps: Sleeps | None = None, **kwargs: Any
 ) -> ZendeskClient:
-    kwargs.setdefault("retry", RetryPolicy(max_retries=5, backoff_base=1.0))
     return ZendeskClient(
         fake.base_url,
         kwargs.pop("email", fake.email),
         kwargs.pop("api_token", fake.api_token),
         product_area_field_id=PRODUCT_AREA_FIELD_ID,
-        on_call=engine_usage_recorder(engine),
-        sleep=sleeps if sleeps is not None else Sleeps(),
-        rand=lambda: 0.5,
-        **kwargs,
+        **client_options(engine, sleeps, kwargs),
     )
 
 

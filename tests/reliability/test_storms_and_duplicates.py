@@ -27,7 +27,7 @@ from feedbackloop.web.app import zendesk_signature
 from nlp import load_pipeline
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from routing_support import routing_world, rules
+from support.routing import routing_world, rules
 
 SECRET = "storm-secret"
 

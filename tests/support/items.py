@@ -1,12 +1,11 @@
 """Shared setup of the scoring, review and dashboard tests: demo items loaded, scored with the
-real pipeline and routed, and one-statement reads of what they stored."""
+real pipeline and routed (one-statement reads are in support.db)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, Row, text
+from sqlalchemy import Engine, text
 
 from demo.generator import generate
 from demo.load import load_dataset
@@ -25,14 +24,3 @@ def scored_and_routed(
     score_pending(engine, load_pipeline(), on_scored=scored_hook(rules, now=now))
     with engine.begin() as conn:
         conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
-
-
-def rows(engine: Engine, sql: str, **params: Any) -> list[Row[Any]]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params).all())
-
-
-def one(engine: Engine, sql: str, **params: Any) -> Row[Any]:
-    """The single row `sql` returns (an error when it returns none or more)."""
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).one()

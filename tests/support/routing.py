@@ -30,6 +30,8 @@ from feedbackloop.routing import (
 )
 from feedbackloop.routing.rules import parse_rules
 
+from .db import set_consent
+
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 MODEL = "test-model-v1"
 
@@ -169,18 +171,7 @@ class World:
                     {"v": email_valid, "id": contact_id},
                 )
             if consent_contact is not None:
-                conn.execute(
-                    text(
-                        """
-                        INSERT INTO ops.consent (contact_source, contact_source_id, purpose,
-                                                 granted, recorded_by)
-                        VALUES ('crm', :id, 'contact', :g, 'test')
-                        ON CONFLICT (contact_source, contact_source_id, purpose)
-                        DO UPDATE SET granted = EXCLUDED.granted
-                        """
-                    ),
-                    {"id": contact_id, "g": consent_contact},
-                )
+                set_consent(conn, contact_id, "contact", consent_contact)
 
     def set_account(self, account_id: str, *, tier: str, arr: float = 0) -> None:
         with self.engine.begin() as conn:
