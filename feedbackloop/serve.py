@@ -211,6 +211,7 @@ class DeploymentTrigger:
     def _loop(self) -> None:
         from prefect.deployments import run_deployment
 
+        failing = False
         while not self._stop.is_set():
             self._wanted.wait()
             if self._stop.is_set():
@@ -219,9 +220,15 @@ class DeploymentTrigger:
             try:
                 run_deployment(self.deployment, timeout=0, as_subflow=False)
                 self.started += 1
+                if failing:
+                    log.warning("triggering %s works again", self.deployment)
+                failing = False
             except Exception as exc:
-                # Tried again after the pause; the every-minute schedule is the last backstop.
-                log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+                # Tried again after the pause (the every-minute schedule is the last backstop);
+                # one line per outage, not one every `min_interval` while the API is down.
+                if not failing:
+                    log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+                failing = True
                 self._wanted.set()
             self._stop.wait(self.min_interval)
 
