@@ -86,3 +86,22 @@ def test_database_stopped_mid_import_is_one_line_without_sql(
     assert again.returncode == 0, stdout + stderr
     assert _count(engine) == RECORDS
     engine.dispose()
+
+
+def test_a_session_error_that_hides_the_lost_connection_is_still_unavailable(
+    own_server: EmbeddedPostgres,
+) -> None:
+    # A Session raises PendingRollbackError with no driver error chained when the stop lands
+    # between two flushes; the server, not the exception, then says the database is gone.
+    from sqlalchemy.exc import PendingRollbackError
+
+    from feedbackloop.db import describe_failure
+
+    settings = Settings(state_dir=own_server.state_dir)
+    hidden = PendingRollbackError("This Session's transaction has been rolled back", None, None)
+    up = describe_failure(hidden, settings)
+    assert up is not None and up.startswith("database error: "), up
+    own_server.stop()
+    down = describe_failure(hidden, settings)
+    assert down is not None and down.startswith("database unavailable: "), down
+    assert str(own_server.pgdata) in down
