@@ -7,11 +7,14 @@ each masking and gating every page) -> merge duplicate contacts -> score sentime
 score-feedback subflow; routing rules decide in the same transactions) -> route (the
 route-actions subflow sends to fake Zendesk, Slack and HubSpot servers) -> topic clusters
 (cluster-topics) -> dbt build -> GX checks on the dbt output -> health checks (the health-ping
-subflow, without alerts; it includes `dbt source freshness`) -> count.
+subflow, without alerts; it includes `dbt source freshness`) -> count. After routing, customers
+open and answer the survey links of the replies they got through the real feedback form
+(`demo.surveys`), and a few answer the form without a link.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +26,7 @@ from demo.generator import DemoDataset, generate
 from demo.load import LoadReport, load_dataset
 from demo.report import RoutingSummary, demo_summary
 from demo.sources import REFERENCE_STREAMS, serve_demo_sources, serve_routing_fakes
+from demo.surveys import SurveyDemoReport, answer_surveys
 from expectations.checkpoints import Outcome
 from feedbackloop.config import settings_overridden
 from feedbackloop.db.stats import row_counts
@@ -91,6 +95,17 @@ def summarize_routing(engine: Engine) -> tuple[RoutingSummary, str | None]:
     return summary, None if example is None else explain_text(engine, str(example))
 
 
+@task(cache_policy=NO_CACHE, timeout_seconds=1800)
+def answer_survey_links(res: Resources, seed: int) -> SurveyDemoReport:
+    """Customers open and answer survey links through the real form (`demo.surveys`)."""
+    return answer_surveys(res.settings, res.engine, seed)
+
+
+# Where the demo's survey links point when FEEDBACKLOOP_PUBLIC_BASE_URL is unset: `feedbackloop
+# web` on its default port, so the links in the demo's replies open after `make demo`.
+DEMO_PUBLIC_BASE_URL = "http://127.0.0.1:8000"
+
+
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE)
 def merge_contacts(engine: Engine) -> int:
     with engine.begin() as conn:
@@ -128,6 +143,10 @@ def demo_loop(
 ) -> dict[str, Any]:
     logger = get_run_logger()
     res = prepare_resources()
+    if not res.settings.public_base_url:
+        # The case-study rule's replies carry survey links: they need a public base URL.
+        settings = res.settings.updated({"public_base_url": DEMO_PUBLIC_BASE_URL})
+        res = dataclasses.replace(res, settings=settings)
     engine = res.engine
     dataset = generate_demo_data(seed, tickets, now)
     report = load_reference_data(res, dataset)
@@ -138,9 +157,11 @@ def demo_loop(
         raise GateFailed(f"governance gate failed: {report.gate_failures}")
     collected = collect_from_fakes(res, dataset)  # the subflows stop on a failed gate themselves
     merged = merge_contacts(engine)
-    scores = score_feedback()
+    with settings_overridden(res.settings):
+        scores = score_feedback()
     routed = route_to_fakes(res, dataset)
     routing, explained = summarize_routing(engine)
+    surveys = answer_survey_links(res, seed)
     topics = cluster_topics()
     dbt = build_models(res, quiet)
     marts_check = check_models(res)
@@ -160,6 +181,7 @@ def demo_loop(
         "routed": routed,
         "routing": routing,
         "explained": explained,
+        "surveys": surveys,
         "topics": topics,
         "dbt": dbt,
         "marts_check": marts_check,

@@ -158,6 +158,16 @@ def print_summary(result: dict[str, Any], console: Console, settings: Settings) 
         console.print(f"[bold]feedbackloop explain {result['routing'].example_action_id}[/]")
         console.print(result["explained"], highlight=False, markup=False, soft_wrap=True)
 
+    surveys = result.get("surveys")
+    if surveys is not None:
+        console.print(
+            f"Survey links (rule survey-after-solved-ticket, through the real form): "
+            f"{surveys.links_sent:,} sent, {surveys.opened:,} opened, {surveys.answered:,} "
+            f"answered ({surveys.answered_again:,} answered again, replacing the first); "
+            f"{surveys.unlinked:,} answers without a valid link; see mart_survey_funnel"
+            + (f"; [red]{surveys.refused} refused[/]" if surveys.refused else "")
+        )
+
     topics = result["topics"]
     console.print(
         f"Topics ({topics.encoder}): {topics.clusters:,} clusters, {topics.candidates:,} with at "

@@ -18,8 +18,16 @@ from great_expectations.expectations.row_conditions import Column
 
 SUITE_NAME = "raw_feedback_batch"
 EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
-TEXT_REQUIRED = Column("item_type") != "satisfaction_rating"
-ITEM_TYPES = ["ticket", "ticket_comment", "satisfaction_rating", "review", "note"]
+# A satisfaction rating or a form answer may be a bare score; every other item is its text.
+TEXT_REQUIRED = Column("item_type").is_not_in(["satisfaction_rating", "survey_response"])
+ITEM_TYPES = [
+    "ticket",
+    "ticket_comment",
+    "satisfaction_rating",
+    "review",
+    "note",
+    "survey_response",
+]
 
 
 def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx.ExpectationSuite:
@@ -33,7 +41,6 @@ def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["item_type", "source", "source_id"]),
             gxe.ExpectColumnValuesToBeInSet(column="item_type", value_set=ITEM_TYPES),
             gxe.ExpectColumnValuesToBeInSet(column="source", value_set=sorted(set(known_sources))),
-            # A satisfaction rating may be a bare score; every other item is its text.
             gxe.ExpectColumnValuesToNotBeNull(column="text", row_condition=TEXT_REQUIRED),
             gxe.ExpectColumnValueLengthsToBeBetween(
                 column="text", min_value=1, row_condition=TEXT_REQUIRED

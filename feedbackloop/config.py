@@ -117,6 +117,7 @@ class Settings(BaseSettings):
             "salesforce",
             "survey",
             "cs_platform",
+            "feedback_form",
         ],
         description="Sources the raw gate accepts (JSON list); other sources are rejected.",
     )
@@ -194,6 +195,44 @@ class Settings(BaseSettings):
         description="Seconds before the first retry of an action; doubles per attempt (max 1 h).",
     )
 
+    # ---- Quick feedback form and survey links (issue #18, part B) ----------------------------
+    # feedbackloop/web/form.py serves GET/POST /feedback; feedbackloop/surveys.py makes the
+    # `{survey_link}` of auto-reply templates: PUBLIC_BASE_URL + /feedback?t=<signed token>.
+    public_base_url: str | None = Field(
+        default=None,
+        description=(
+            "Public URL of `feedbackloop web` (https://feedback.example.com): survey links start "
+            "with it; unset: replies with {survey_link} are skipped with the reason."
+        ),
+    )
+    survey_link_secret: SecretStr | None = Field(
+        default=None,
+        description=(
+            "HMAC key of survey-link tokens. Required with DATABASE_URL; with the embedded "
+            "server a random key is created under STATE_DIR."
+        ),
+    )
+    survey_link_days: int = Field(
+        default=14, ge=1, le=365, description="Days a survey link stays valid."
+    )
+    feedback_form_scale: Literal["1-5", "0-10"] = Field(
+        default="1-5", description="Rating scale of the form without a link (0-10 is NPS)."
+    )
+    feedback_form_frame_ancestors: list[str] = Field(
+        default=["'self'"],
+        description=(
+            "Origins that may show the form in an iframe (CSP frame-ancestors, JSON list), "
+            'e.g. ["\'self\'", "https://www.example.com"].'
+        ),
+    )
+    feedback_form_rate_limit: int = Field(
+        default=10, ge=1, description="Form posts one client may make per 10 minutes."
+    )
+    feedback_form_max_text: int = Field(
+        default=5000, ge=100, le=100_000, description="Characters the form's text box takes."
+    )
+    # ---- end of the feedback form block ---------------------------------------------------------
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
@@ -236,6 +275,26 @@ class Settings(BaseSettings):
         key_file = self.state_path / "pii_hash_key"
         if not key_file.exists():
             # O_EXCL: two first runs racing must not end with two different keys.
+            try:
+                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(secrets.token_hex(32))
+        return key_file.read_text().strip().encode()
+
+    def survey_secret(self) -> bytes:
+        """The survey-link HMAC key; like `hash_key`, random under STATE_DIR only when embedded."""
+        if self.survey_link_secret is not None and self.survey_link_secret.get_secret_value():
+            return self.survey_link_secret.get_secret_value().encode()
+        if not self.embedded:
+            raise ConfigError(
+                f"{ENV_PREFIX}SURVEY_LINK_SECRET is required when {ENV_PREFIX}DATABASE_URL is set "
+                "(a random key is only generated for the embedded server)"
+            )
+        key_file = self.state_path / "survey_link_secret"
+        if not key_file.exists():
             try:
                 fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:

@@ -41,6 +41,7 @@ TEXT_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "satisfaction_ratings": ("satisfaction_rating", ("comment",)),
     "reviews": ("review", ("title", "body")),
     "notes": ("note", ("text",)),
+    "survey_responses": ("survey_response", ("text",)),
 }
 
 # Satisfaction-rating comments are not clustered, by rule: they judge one support interaction

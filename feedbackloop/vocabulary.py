@@ -17,10 +17,17 @@ SENTIMENT_LABELS: tuple[str, ...] = LABELS
 NEGATIVE_LABELS = ("very_negative", "negative")
 
 # A feedback item (ops.feedback_items, feedbackloop.items) is one of these.
-ITEM_TYPES = ("ticket", "satisfaction_rating", "review", "note")
+ITEM_TYPES = ("ticket", "satisfaction_rating", "review", "note", "survey_response")
 # Raw rows with free text the governance gate checks: the item types and ticket comments
 # (the conversation of a ticket, not an item of its own).
-TEXT_ROW_TYPES = ("ticket", "ticket_comment", "satisfaction_rating", "review", "note")
+TEXT_ROW_TYPES = (
+    "ticket",
+    "ticket_comment",
+    "satisfaction_rating",
+    "review",
+    "note",
+    "survey_response",
+)
 
 # Zendesk ticket statuses; `deleted` is stored (a ticket removed in Zendesk) but is never a
 # status a rule can ask for.
@@ -34,3 +41,7 @@ ACTION_STATUSES = ("pending", "sending", "sent", "failed", "shadow", "skipped")
 
 CONSENT_PURPOSES = ("contact", "improvement")
 DEPARTMENTS = ("sales", "cs", "support", "marketing", "product")
+
+# The quick feedback form (feedbackloop.surveys): its rating scales, 1-5 by default and 0-10
+# (NPS) when a survey link or the setting asks for it.
+RATING_SCALES = ("1-5", "0-10")

@@ -22,6 +22,7 @@ from feedbackloop.routing import (
     require_targets,
     rules_from_settings,
 )
+from feedbackloop.surveys import SurveyLinks
 from flows._resources import prepare_resources
 
 
@@ -36,7 +37,8 @@ def load_routing_rules(res: Resources, dispatching: bool) -> RulesFile:
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=1800)
 def decide_new_items(res: Resources, rules: RulesFile, full: bool) -> DecideReport:
-    return decide_pending(res.engine, rules, full=full)
+    links = SurveyLinks.from_settings(res.settings)
+    return decide_pending(res.engine, rules, full=full, links=links)
 
 
 @task(retries=3, retry_delay_seconds=[10, 30, 60], cache_policy=NO_CACHE, timeout_seconds=1800)

@@ -30,6 +30,7 @@ from feedbackloop.scoring import (
     pending_ranges,
     score_pending,
 )
+from feedbackloop.surveys import SurveyLinks
 from flows._resources import prepare_resources
 from nlp import load_pipeline
 
@@ -77,7 +78,8 @@ def score_new_items(
     res: Resources, scorer: Any, rules: RulesFile | None
 ) -> tuple[ScoreReport, DecideReport]:
     decided = DecideReport()
-    hook = None if rules is None else scored_hook(rules, report=decided)
+    links = SurveyLinks.from_settings(res.settings)
+    hook = None if rules is None else scored_hook(rules, report=decided, links=links)
     return score_pending(res.engine, scorer, on_scored=hook), decided
 
 
@@ -88,7 +90,8 @@ def score_partition(
     """One key range, on whichever worker runs it: its own connection pool (from the settings
     it is handed) and pipeline. A retry rescores only what is still pending in the range."""
     decided = DecideReport()
-    hook = None if rules is None else scored_hook(rules, report=decided)
+    links = SurveyLinks.from_settings(settings)
+    hook = None if rules is None else scored_hook(rules, report=decided, links=links)
     report = score_pending(
         get_engine(settings),
         _pipeline(model_dir),

@@ -41,6 +41,7 @@ from feedbackloop.vocabulary import (
     ACTION_STATUSES,
     CONSENT_PURPOSES,
     DEPARTMENTS,
+    RATING_SCALES,
     RATING_SCORES,
     SENTIMENT_LABELS,
     TEXT_ROW_TYPES,
@@ -249,6 +250,37 @@ class WebhookEvent(RawMixin, Base):
     event_type: Mapped[str | None] = mapped_column(String(128))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False)
     processed_at: Mapped[datetime | None] = mapped_column(Tstz)
+
+
+class SurveyResponse(RawMixin, Base):
+    """An answer to the quick feedback form (`POST /feedback`), text masked. `source_id` is
+    ``link-<survey link id>`` for an answer through a survey link (a second answer replaces the
+    first) and a random id otherwise. The address given, if any, is never stored, not even as
+    a hash: a valid one finds the contact (`contact_source_id`), then only whether it was valid
+    is kept."""
+
+    __tablename__ = "survey_responses"
+    __table_args__ = _raw_args(
+        "survey_responses",
+        CheckConstraint(_in("rating_scale", RATING_SCALES), name="rating_scale"),
+        CheckConstraint(
+            "rating IS NULL OR rating BETWEEN (CASE rating_scale WHEN '0-10' THEN 0 ELSE 1 END) "
+            "AND (CASE rating_scale WHEN '0-10' THEN 10 ELSE 5 END)",
+            name="rating",
+        ),
+    )
+
+    rating: Mapped[int | None] = mapped_column(Integer)
+    rating_scale: Mapped[str] = mapped_column(String(8), nullable=False)
+    text: Mapped[str | None] = mapped_column(Text)
+    consent_improvement: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    survey_link_id: Mapped[int | None] = mapped_column(BigInteger)
+    ticket_source_id: Mapped[str | None] = mapped_column(String(128))
+    contact_source_id: Mapped[str | None] = mapped_column(String(128))
+    account_source_id: Mapped[str | None] = mapped_column(String(128))
+    email_valid: Mapped[bool | None] = mapped_column(Boolean)
+    email_invalid_reason: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(16))
 
 
 # --------------------------------------------------------------------------------------- ops
@@ -542,6 +574,45 @@ class LoginFailure(Base):
     reason: Mapped[str] = mapped_column(String(128), nullable=False)
     # Set on the failure that locked the client or user out, to its length.
     locked_seconds: Mapped[int | None] = mapped_column(Integer)
+
+
+class SurveyLink(Base):
+    """A survey link sent in an auto-reply: the server side of the `?t=` token. The URL holds
+    only a random token (`token`) with its expiry and signature; the ticket, the customer and
+    the action it belongs to are here. Opened and answered are set once, by the first open and
+    the first answer."""
+
+    __tablename__ = "survey_links"
+    __table_args__ = (
+        UniqueConstraint("token", name="uq_survey_links_token"),
+        UniqueConstraint("action_id", name="uq_survey_links_action_id"),
+        CheckConstraint(_in("rating_scale", RATING_SCALES), name="rating_scale"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), nullable=False)
+    action_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey("ops.actions.id", ondelete="CASCADE"), nullable=False
+    )
+    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    rule: Mapped[str] = mapped_column(String(128), nullable=False)
+    template: Mapped[str] = mapped_column(String(128), nullable=False)
+    # The offer's segment when the reply is an offer variant, else the customer's tier.
+    segment: Mapped[str] = mapped_column(String(128), nullable=False)
+    rating_scale: Mapped[str] = mapped_column(String(8), nullable=False)
+    ticket_source_id: Mapped[str | None] = mapped_column(String(128))
+    contact_source_id: Mapped[str | None] = mapped_column(String(128))
+    account_source_id: Mapped[str | None] = mapped_column(String(128))
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = _now_column()
+    expires_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
+    opened_at: Mapped[datetime | None] = mapped_column(Tstz)
+    answered_at: Mapped[datetime | None] = mapped_column(Tstz)
+    last_answered_at: Mapped[datetime | None] = mapped_column(Tstz)
+    answers: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
 
 
 # --------------------------------------------------------------------------------------- nlp

@@ -43,6 +43,9 @@ _ITEM_KEYS = text(
     UNION ALL
     SELECT 'note:' || source || ':' || source_id FROM raw.notes
         WHERE contact_source_id = ANY(:ids)
+    UNION ALL
+    SELECT 'survey_response:' || source || ':' || source_id FROM raw.survey_responses
+        WHERE contact_source_id = ANY(:ids)
     """
 )
 
@@ -73,6 +76,11 @@ _STEPS: tuple[tuple[str, str], ...] = (
         "raw.notes",
         f"UPDATE raw.notes SET text = '{ERASED}', loaded_at = now() "
         "WHERE contact_source_id = ANY(:ids)",
+    ),
+    (
+        "raw.survey_responses",
+        f"UPDATE raw.survey_responses SET text = '{ERASED}', loaded_at = now() "
+        "WHERE contact_source_id = ANY(:ids) AND text IS NOT NULL",
     ),
     (
         "raw.webhook_events",

@@ -47,8 +47,10 @@ from feedbackloop.routing.rules import (
     evaluate,
     render,
     template_values,
+    uses_placeholder,
 )
 from feedbackloop.scoring import ScoredHook
+from feedbackloop.surveys import NewLink, SurveyLinks, record_link
 
 __all__ = [
     "CRM_TAG",
@@ -136,6 +138,10 @@ def contact_block(facts: ItemFacts) -> str | None:
     return None
 
 
+def survey_links_unconfigured() -> str:
+    return "no survey link can be made: FEEDBACKLOOP_PUBLIC_BASE_URL is not set"
+
+
 # ----------------------------------------------------------------------------- building
 
 
@@ -181,6 +187,7 @@ class _Decision:
     skip: str | None = None
     offer: OfferChoice | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    survey_link: NewLink | None = None
 
 
 def _build(
@@ -190,6 +197,7 @@ def _build(
     facts: ItemFacts,
     ledger: OfferLedger,
     now: datetime,
+    links: SurveyLinks | None = None,
 ) -> _Decision:
     rule = match.rule
     key = idempotency_key(facts.key, rule.name, action.key)
@@ -211,10 +219,19 @@ def _build(
             template_name = d.offer.variant.template if d.offer.variant else None
         if d.skip is None and template_name is not None:
             template = rules.templates[template_name]
+            localized = rules.localized(template.body, facts.language)
+            if uses_placeholder(localized, "survey_link"):
+                # A link of its own per reply (issue 18): the token is random, the row that
+                # ties it to the ticket, customer and action is written with the action.
+                if links is None:
+                    d.skip = survey_links_unconfigured()
+                else:
+                    d.survey_link = links.new(now)
+                    d.extra["survey_scale"] = template.survey_scale
+                    values = values | {"survey_link": d.survey_link.url}
+        if d.skip is None and template_name is not None:
             disclosure = render(rules.localized(rules.disclosure, facts.language), {"ref": ref})
-            body = render(
-                rules.localized(template.body, facts.language), values | {"disclosure": disclosure}
-            )
+            body = render(localized, values | {"disclosure": disclosure})
             # Validated on load; checked again on the text that is actually sent.
             assert disclosure in body, "an auto-reply without its disclosure"
             d.payload |= {
@@ -343,8 +360,10 @@ def decide(
     *,
     now: datetime | None = None,
     actor: str = "routing",
+    links: SurveyLinks | None = None,
 ) -> DecideReport:
-    """Evaluate the rules for each item and write the new decisions, in `conn`'s transaction."""
+    """Evaluate the rules for each item and write the new decisions, in `conn`'s transaction.
+    `links` makes the `{survey_link}` of replies; without it such replies are skipped."""
     now = now or datetime.now(UTC)
     report = DecideReport()
     oldest = now - timedelta(days=rules.max_item_age_days)
@@ -369,11 +388,26 @@ def decide(
         if key in existing:
             continue
         existing.add(key)
-        d = _build(rules, match, action, item, ledger, now)
+        d = _build(rules, match, action, item, ledger, now, links)
         row = _row(rules, match, d, item, now, actor)
         written = conn.execute(stmt.values(**row).returning(ActionRow.id)).scalar_one_or_none()
         if written is None:  # decided concurrently by another transaction
             continue
+        if d.survey_link is not None and row["status"] != "skipped":
+            record_link(
+                conn,
+                d.survey_link,
+                action_id=written,
+                item=(item.item_type, item.item_source, item.item_source_id),
+                rule=match.rule.name,
+                template=str(d.payload.get("template")),
+                segment=d.offer.segment if d.offer is not None else (item.tier or "unknown"),
+                ticket_id=item.ticket_id,
+                contact_id=item.customer_id or item.contact_id,
+                account_id=item.account_id,
+                language=item.language,
+                rating_scale=d.extra["survey_scale"],
+            )
         if d.offer is not None and row["status"] != "skipped":
             ledger.record(d.offer, shadow=match.rule.shadow)
         report.actions[row["status"]] += 1
@@ -392,7 +426,11 @@ def decide(
 
 
 def scored_hook(
-    rules: RulesFile, *, now: datetime | None = None, report: DecideReport | None = None
+    rules: RulesFile,
+    *,
+    now: datetime | None = None,
+    report: DecideReport | None = None,
+    links: SurveyLinks | None = None,
 ) -> ScoredHook:
     """For `score_pending(on_scored=...)`: decide for each batch of scores in the transaction
     that writes them, so a score and the actions it causes commit together."""
@@ -403,7 +441,7 @@ def scored_hook(
             for r in rows
         }
         facts = load_facts(conn, versions, windows=rules.windows, model_versions=versions)
-        result = decide(conn, rules, facts, now=now, actor="routing (score hook)")
+        result = decide(conn, rules, facts, now=now, actor="routing (score hook)", links=links)
         if report is not None:
             report.add(result)
 
@@ -436,6 +474,7 @@ def decide_pending(
     now: datetime | None = None,
     full: bool = False,
     batch_size: int = 500,
+    links: SurveyLinks | None = None,
 ) -> DecideReport:
     """Decide for items scored since the last run (a rerun, a crash before the score hook, a
     flow that scored without it), or for every scored item younger than `max_item_age_days`
@@ -461,7 +500,9 @@ def decide_pending(
         keys = [(c.item_type, c.item_source, c.item_source_id) for c in batch]
         with engine.begin() as conn:
             facts = load_facts(conn, keys, windows=rules.windows)
-            report.add(decide(conn, rules, facts, now=now, actor="routing (decide pending)"))
+            report.add(
+                decide(conn, rules, facts, now=now, actor="routing (decide pending)", links=links)
+            )
     previous = None
     if mark is not None and mark.cursor and mark.state.get("rules_version") == rules.rules_version:
         previous = datetime.fromisoformat(mark.cursor)

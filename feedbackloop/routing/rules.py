@@ -42,6 +42,7 @@ from feedbackloop.config import ConfigError
 from feedbackloop.vocabulary import (
     ACTION_TYPES,
     ITEM_TYPES,
+    RATING_SCALES,
     RULE_TICKET_STATUSES,
     SENTIMENT_LABELS,
 )
@@ -68,7 +69,7 @@ ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
 
 # What a template may use. All of it is masked text, pseudonymous ids or scores.
 PLACEHOLDERS: dict[str, str] = {
-    "item_type": "ticket, satisfaction_rating, review or note",
+    "item_type": "ticket, satisfaction_rating, review, note or survey_response",
     "item_id": "the item's id in its source",
     "ticket_id": "the Zendesk ticket id (tickets and CSAT ratings)",
     "source": "where the item came from (zendesk, app_store, gong, ...)",
@@ -88,6 +89,7 @@ PLACEHOLDERS: dict[str, str] = {
     "ticket_status": "the Zendesk ticket's status",
     "ref": "the action's reference (fl-...)",
     "disclosure": "the automated-system disclosure (customer replies only)",
+    "survey_link": "a signed, expiring link to the feedback form (customer replies only)",
 }
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Zendesk tags: lower-case, no spaces (Zendesk turns spaces into separate tags).
@@ -114,14 +116,16 @@ def _lower_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(_lower_list), Field(min_length=1)]
 # Literal types for the rule schema, kept equal to the vocabulary (feedbackloop.vocabulary).
 Label = Literal["very_negative", "negative", "neutral", "positive", "very_positive"]
-ItemType = Literal["ticket", "satisfaction_rating", "review", "note"]
+ItemType = Literal["ticket", "satisfaction_rating", "review", "note", "survey_response"]
 TicketStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
 Tier = Literal["free", "pro", "enterprise"]
+RatingScale = Literal["1-5", "0-10"]
 for _literal, _vocabulary in (
     (Label, SENTIMENT_LABELS),
     (ItemType, ITEM_TYPES),
     (TicketStatus, RULE_TICKET_STATUSES),
     (Tier, TIERS),
+    (RatingScale, RATING_SCALES),
 ):
     assert _literal.__args__ == _vocabulary  # type: ignore[attr-defined]
 
@@ -302,6 +306,8 @@ LocalizedText = str | dict[str, str]
 
 class Template(_Strict):
     body: LocalizedText
+    # The rating scale of the form its `{survey_link}` opens: 1-5, or 0-10 for NPS.
+    survey_scale: RatingScale = "1-5"
 
 
 class Variant(_Strict):
@@ -430,6 +436,11 @@ def _placeholders(text: str) -> list[str]:
         raise ValueError(f"bad braces ({exc}); write {{{{ and }}}} for literal braces") from None
 
 
+def uses_placeholder(text: str, name: str) -> bool:
+    """Whether a validated template text places `{name}`."""
+    return name in _placeholders(text)
+
+
 def _check_text(text: str, allowed: Sequence[str], where: str, source: str) -> list[str]:
     try:
         names = _placeholders(text)
@@ -449,7 +460,8 @@ def _variants(value: LocalizedText) -> list[tuple[str, str]]:
 
 
 def _check_references(rules: RulesFile, source: str) -> None:
-    internal = [p for p in PLACEHOLDERS if p != "disclosure"]
+    # Customer-reply placeholders have no meaning in an alert or a task.
+    internal = [p for p in PLACEHOLDERS if p not in ("disclosure", "survey_link")]
     default = rules.default_language
     if isinstance(rules.disclosure, dict) and default not in rules.disclosure:
         raise RulesError(f"{source}: disclosure has no text in the default language {default!r}")

@@ -17,7 +17,8 @@
 
 The feedback dashboard (`feedbackloop.web.dashboard`: `/`, `/actions/...`, `/items/...`,
 `/faq`, `/reviews`, `/failures`) is served by the same app behind HTTP Basic auth; the webhook
-routes keep their signatures and never ask for it.
+routes keep their signatures and never ask for it. The quick feedback form
+(`feedbackloop.web.form`: `GET` and `POST /feedback`) is public, with its own abuse limits.
 
 Every delivery is checked before anything is parsed, and what needs no body is checked before
 the body is read: missing signature headers, a timestamp more than five minutes away from our
@@ -587,4 +588,9 @@ def create_app(
 
     dashboard = mount_dashboard(app, settings, db, clock=clock)
     closers.append(dashboard.reader.close)
+
+    # The quick feedback form (issue 18): public, no login, its own abuse limits.
+    from feedbackloop.web.form import mount_form
+
+    mount_form(app, settings, db, clock=clock)
     return app

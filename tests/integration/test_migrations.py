@@ -15,11 +15,12 @@ EXPECTED_TABLES = {
     "raw": {
         "tickets", "ticket_comments", "ticket_status_changes", "satisfaction_ratings",
         "reviews", "notes", "contacts", "accounts", "faq_articles", "webhook_events",
+        "survey_responses",
     },
     "ops": {
         "sync_state", "quarantine", "audit_log", "actions", "action_attempts",
         "validation_runs", "health_pings", "api_usage", "human_reviews", "consent",
-        "contact_merges", "flow_runs", "faq_decisions", "login_failures",
+        "contact_merges", "flow_runs", "faq_decisions", "login_failures", "survey_links",
         "alembic_version",
     },
     "nlp": {"feedback_scores", "clusters", "topic_assignments"},

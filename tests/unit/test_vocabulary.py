@@ -26,6 +26,7 @@ DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project
         ("action_statuses", vocabulary.ACTION_STATUSES),
         ("consent_purposes", vocabulary.CONSENT_PURPOSES),
         ("departments", vocabulary.DEPARTMENTS),
+        ("rating_scales", vocabulary.RATING_SCALES),
     ],
 )
 def test_dbt_reads_the_same_lists(var: str, values: tuple[str, ...]) -> None:

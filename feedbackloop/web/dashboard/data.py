@@ -564,6 +564,23 @@ def ops_health(reader: MartReader, today: date, days: int = 14) -> list[dict[str
         )
 
 
+def survey_funnel(reader: MartReader, today: date, weeks: int = 8) -> list[dict[str, Any]]:
+    """Survey sends, opens and answers of the last `weeks` ISO weeks (mart_survey_funnel),
+    newest week first, the largest groups first."""
+    with reader.connect() as conn:
+        return _dicts(
+            conn,
+            f"""
+            SELECT iso_week, template, rule, segment, survey_sends, survey_opens,
+                   survey_answers, open_rate, response_rate
+            FROM {MARTS}.mart_survey_funnel
+            WHERE week_start >= :first
+            ORDER BY week_start DESC, survey_sends DESC, template, rule, segment LIMIT 40
+            """,
+            first=today - timedelta(weeks=weeks),
+        )
+
+
 # --------------------------------------------------------------------------------- FAQ
 
 # What may follow a cluster's newest decision (feedbackloop.faq.NEXT), as dashboard buttons.

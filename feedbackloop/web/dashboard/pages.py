@@ -150,6 +150,9 @@ class Dashboard:
         faq = self.mart_section(
             errors, "faq", lambda: data.faq_candidates(self.reader, self.engine)
         )
+        surveys = self.mart_section(
+            errors, "surveys", lambda: data.survey_funnel(self.reader, today)
+        )
         fails = data.failures(self.engine, now, FAILURE_DAYS)
         return self.render(
             "index.html",
@@ -174,6 +177,7 @@ class Dashboard:
             days=FAILURE_DAYS,
             faq_count=None if faq is None else len(faq),
             review_count=data.counts(self.engine)["reviews"],
+            surveys=surveys or [],
         )
 
     def action(self, user: str, action_id: int) -> HTMLResponse:

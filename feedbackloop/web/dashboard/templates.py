@@ -179,6 +179,17 @@ topics of the last 12 weeks; items per week)</span></h2>
 {% else %}<tr><td colspan="3" class="muted">no failures</td></tr>{% endfor %}</table>
 <p><a href="/failures">All recent failures ({{ failure_total }})</a></p>
 </section></div>
+<section class="card" id="survey-funnel"><h2>Survey funnel <span class="muted small">(survey
+links in sent replies by send week, last 8 weeks; rates over sends)</span></h2>
+{{ unavailable("surveys") }}
+<table><tr><th>week</th><th>template</th><th>rule</th><th>segment</th><th>sent</th><th>opened</th>
+<th>answered</th><th>open rate</th><th>response rate</th></tr>
+{% for s in surveys %}<tr class="survey-row"><td>{{ s.iso_week }}</td><td>{{ s.template }}</td>
+<td>{{ s.rule }}</td><td>{{ s.segment }}</td><td class="sends">{{ s.survey_sends }}</td>
+<td class="opens">{{ s.survey_opens }}</td><td class="answers">{{ s.survey_answers }}</td>
+<td class="open-rate">{{ s.open_rate|kpi('share') }}</td><td class="response-rate">{{ s.response_rate|kpi('share') }}</td></tr>
+{% else %}<tr><td colspan="9" class="muted">no survey sent in these weeks</td></tr>{% endfor %}</table>
+</section>
 <section class="card" id="learn"><h2>Learn</h2>
 <p><a href="/faq">FAQ candidates</a>{% if faq_count is not none %} ({{ faq_count }} in the last
 marts build){% endif %}: questions that deserve an article, accept or reject them.</p>
