@@ -40,13 +40,15 @@ def prepare_database() -> Engine:
 
 @task(cache_policy=NO_CACHE)
 def load_scorer() -> Any:
-    return load_pipeline(newest_approved_model(get_settings()))
+    settings = get_settings()
+    return load_pipeline(newest_approved_model(settings), **settings.sentiment_options())
 
 
 @lru_cache(maxsize=2)
 def _pipeline(model_dir: str | None) -> Any:
-    # One pipeline per worker process, loaded by its first partition.
-    return load_pipeline(model_dir)
+    # One pipeline per worker process, loaded by its first partition (the parent exported
+    # the encoder to the state dir already: workers only load it).
+    return load_pipeline(model_dir, **get_settings().sentiment_options())
 
 
 def dask_task_runner(settings: Settings) -> Any:

@@ -100,3 +100,49 @@ def test_accept_publish_and_a_rejection_that_needs_growth(
     )
     assert "ana@example.com" not in decisions[0].note
     assert audited == ["faq_accepted", "faq_published", "faq_rejected"]
+
+
+def test_faq_list_shows_the_central_question_and_key_phrases_of_a_real_cluster(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Real clustering (light encoder) of real-looking public reviews, a real dbt build, the
+    CLI: the label a person reads is one of the cluster's own (masked) texts, not keywords."""
+    from test_topics_assign import topic_texts
+
+    from feedbackloop.topics import assign_topics
+
+    now = datetime.now(UTC)
+    texts = topic_texts("password", 36, 7) + topic_texts("delivery", 36, 8)
+    with engine.begin() as conn:
+        for n, body in enumerate(texts):
+            _review(conn, f"r-{n}", body, now - timedelta(hours=n + 1))
+    report = assign_topics(engine, settings, public_reviews=True)
+    assert report.candidates >= 1
+    build_marts(settings, quiet=True)
+    candidates = list_candidates(engine)
+    assert candidates
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.cluster_id, r.body FROM nlp.topic_assignments a JOIN raw.reviews r "
+                "ON r.source_id = a.item_source_id"
+            )
+        ).all()
+    for c in candidates:
+        members = [" ".join(body.split()) for cid, body in rows if cid == c.cluster_id]
+        assert c.label and any(c.label.rstrip("…") in m for m in members), c.label
+        assert " / " not in c.label
+        assert c.key_phrases and 1 <= len(c.key_phrases.split(", ")) <= 3
+
+    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
+    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
+    monkeypatch.setenv("COLUMNS", "250")
+    reset_settings_cache()
+    from feedbackloop.cli import app
+
+    shown = CliRunner().invoke(app, ["faq", "list", "--no-examples"])
+    reset_settings_cache()
+    assert shown.exit_code == 0, shown.output
+    assert "label (key phrases)" in shown.output
+    for c in candidates:
+        assert c.label in shown.output and f"({c.key_phrases})" in shown.output

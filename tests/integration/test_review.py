@@ -24,7 +24,8 @@ from feedbackloop.review import (
 from feedbackloop.routing import load_rules, scored_hook
 from feedbackloop.scoring import newest_approved_model, score_pending
 from nlp import load_pipeline
-from nlp.sentiment.component import RULES_VERSION
+
+RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -40,7 +41,8 @@ def _rules(tmp: Path):
 def routed(engine: Engine, settings: Settings, tmp_path: Path) -> Engine:
     """Demo items scored and routed; live decisions marked sent as the dispatcher would."""
     load_dataset(engine, generate(seed=23, tickets=300, now=NOW), hash_key=settings.hash_key())
-    score_pending(engine, load_pipeline(), on_scored=scored_hook(_rules(tmp_path), now=NOW))
+    nlp = load_pipeline(**RULES_ONLY)
+    score_pending(engine, nlp, on_scored=scored_hook(_rules(tmp_path), now=NOW))
     with engine.begin() as conn:
         conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
     return engine
@@ -183,7 +185,8 @@ def test_a_retrain_that_beats_the_model_in_use_is_promoted(
     settings = _own_models(settings, tmp_path)
     report = retrain_from_reviews(engine, settings)
     assert report.held_back > 10 and report.trained_on > 100
-    assert report.current_version == RULES_VERSION
+    assert report.current_version == "encoder-v1"  # the default model, nothing approved yet
+    assert report.candidate_version.startswith("sentiment-encoder-adapted-")
     assert report.candidate_macro_f1 > report.current_macro_f1, report
     assert report.promoted and newest_approved_model(settings) is not None
 

@@ -11,7 +11,7 @@ from nlp.sentiment.scorer import FAST_TOKEN_RE, TOKEN_RE, fold_label, token_rege
 
 @pytest.fixture(scope="module")
 def nlp() -> Language:
-    return load_pipeline()
+    return load_pipeline(sentiment_model="rules")
 
 
 def score(nlp: Language, text: str) -> float:
