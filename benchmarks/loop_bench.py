@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, text
 
+from demo.fake_targets import serve_fake_targets
+from demo.generator import generate
+from demo.load import load_dataset
+from demo.sources import REFERENCE_STREAMS, serve_demo_sources
 from expectations.checkpoints import Validator
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url, embedded_server, ensure_ready
-from feedbackloop.demo.fake_targets import serve_fake_targets
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
-from feedbackloop.demo.sources import REFERENCE_STREAMS, serve_demo_sources
 from feedbackloop.governance.gate import table_gate
 from feedbackloop.marts import build_marts
 from feedbackloop.routing import DecideReport, dispatch, load_rules, scored_hook
@@ -137,7 +137,7 @@ def run(tickets: int) -> dict[str, Any]:
             dataset = generate(seed=7, tickets=tickets)
             generate_s = time.perf_counter() - started
             url = database_url(base).render_as_string(hide_password=False)
-            validator = Validator(base, url, known_sources=base.known_sources)
+            validator = Validator(base.state_path, url, known_sources=base.known_sources)
             load_dataset(engine, dataset, hash_key=base.hash_key(), streams=REFERENCE_STREAMS)
             nlp = load_pipeline()
             with (

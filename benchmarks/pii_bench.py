@@ -5,7 +5,7 @@
 Builds a labelled corpus in code (seeded): support-ticket sentences with embedded PII of the
 six types in varied real-world formats, texts holding only look-alikes (order numbers, dates,
 prices, tracking codes, versions, invoices, Luhn-failing 16-digit numbers, times,
-percentages, ZIP codes), and plain texts. Runs ``feedbackloop.governance.pii.find_pii`` and
+percentages, ZIP codes), and plain texts. Runs ``nlp.pii.find_pii`` and
 Presidio's ``AnalyzerEngine`` (only CreditCard/UsSsn/Email/Phone/Iban/Ip recognizers, a no-op
 NLP engine, tldextract on its bundled suffix list: nothing is downloaded) on the same texts
 in this one process, and reports texts/s, speedup, per-type recall and precision, and the
@@ -17,7 +17,7 @@ predicted span that overlaps no gold entity at all. Names in the corpus are PERS
 speed comparison is our seven types against Presidio's six pattern recognizers (its PERSON
 recognizer needs a trained spaCy NER model, which cannot be installed here).
 
-The PERSON row comes from a separate seeded set (`feedbackloop.demo.person_names`): names of
+The PERSON row comes from a separate seeded set (`demo.person_names`): names of
 21 origins from Faker's locales in greetings, sign-offs, self-introductions, speaker labels
 and running text, the same templates with made-up names in no list, and look-alike texts
 (months, "Will", "May", "Apple Pay", streets, products, companies, "Hi team,", "Dear
@@ -40,8 +40,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from feedbackloop.demo.person_names import NameSample, build_lookalikes, build_name_set
-from feedbackloop.governance.pii import ENTITY_TYPES, PATTERN_TYPES, PERSON, find_pii
+from demo.person_names import NameSample, build_lookalikes, build_name_set, fill_slots
+from nlp.pii import ENTITY_TYPES, PATTERN_TYPES, PERSON, find_pii
 
 Span = tuple[str, int, int]
 
@@ -366,23 +366,12 @@ PLAIN_TEMPLATES = [
 
 
 def fill(template: str, r: random.Random, kind: str) -> Sample:
-    parts: list[str] = []
-    gold: list[Span] = []
-    pos = 0
-    rest = template
-    while "{" in rest:
-        head, _, tail = rest.partition("{")
-        key, _, rest = tail.partition("}")
-        parts.append(head)
-        pos += len(head)
+    def value_of(key: str) -> tuple[str, str | None]:
         label, gen = GENERATORS[key]
-        value = gen(r)
-        if label:
-            gold.append((label, pos, pos + len(value)))
-        parts.append(value)
-        pos += len(value)
-    parts.append(rest)
-    return Sample("".join(parts), gold, kind)
+        return gen(r), label
+
+    text, gold = fill_slots(template, value_of)
+    return Sample(text, gold, kind)
 
 
 def build_corpus(n: int, seed: int) -> list[Sample]:

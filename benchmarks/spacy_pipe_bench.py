@@ -26,7 +26,7 @@ from nlp.evaluation import load_shared_sentiment
 
 
 def demo_texts(n: int) -> list[str]:
-    from feedbackloop.demo.generator import generate
+    from demo.generator import generate
 
     texts: list[str] = []
     seed = 1

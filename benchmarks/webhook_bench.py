@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,16 +32,11 @@ from sqlalchemy import text
 
 from feedbackloop.config import Settings
 from feedbackloop.db import embedded_server, ensure_ready
+from feedbackloop.processes import ProcessStartError, free_port, serving
 from feedbackloop.web.app import zendesk_signature
 
 SECRET = "bench-secret-not-for-production"
 DATABASE = "webhook_bench"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _settings(state_dir: str | None) -> Settings:
@@ -166,20 +159,6 @@ def _cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"server exited with code {proc.returncode}")
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise SystemExit("server did not become ready")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=5000, help="events to send")
@@ -208,25 +187,26 @@ def main() -> int:
                 ).scalar_one()
             if before:
                 raise SystemExit("raw.webhook_events already holds bench rows; use a fresh DB")
-            port = _free_port()
+            port = free_port()
             base = f"http://127.0.0.1:{port}"
             cmd = [sys.executable, __file__, "--serve", str(port), "--workers", str(args.workers)]
             if state_dir:
                 cmd += ["--state-dir", state_dir]
-            proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parents[1])
+            root = Path(__file__).resolve().parents[1]
             try:
-                _wait_ready(base, proc)
-                requests = _requests(args.n)
-                client_cpu_start = time.process_time()
-                deadline = time.monotonic() + args.timeout
-                ok, failed, elapsed = asyncio.run(_send(base, requests, args.concurrency, deadline))
-                server_cpu = _cpu_seconds(proc.pid)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
+                server_process = serving(
+                    cmd, f"{base}/healthz", timeout=60, poll=0.1, stop_timeout=15, cwd=root
+                )
+                with server_process as proc:
+                    requests = _requests(args.n)
+                    client_cpu_start = time.process_time()
+                    deadline = time.monotonic() + args.timeout
+                    ok, failed, elapsed = asyncio.run(
+                        _send(base, requests, args.concurrency, deadline)
+                    )
+                    server_cpu = _cpu_seconds(proc.pid)
+            except ProcessStartError as exc:
+                raise SystemExit(f"server {exc}") from None
             with engine.begin() as conn:
                 rows = conn.execute(
                     text("SELECT count(*) FROM raw.webhook_events WHERE source_id LIKE 'bench-%'")

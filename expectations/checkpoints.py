@@ -8,7 +8,6 @@ which expectation, and a summary without any row values for `ops.validation_runs
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,12 +25,11 @@ from great_expectations.datasource.fluent.sql_datasource import GxDatasourceWarn
 from expectations import contacts, marts, raw_feedback, scored_feedback
 from expectations.data_docs import ensure_offline_site
 from expectations.docs_html import page_path, site_dir
-from feedbackloop.config import Settings
 
 INFLIGHT = "inflight"
 WAREHOUSE = "warehouse"
 # GX writes data source configs to disk in a file context; the URL (and its password) stays
-# in the environment and is substituted at run time.
+# in the context's runtime environment (in memory) and is substituted at run time.
 URL_VARIABLE = "FEEDBACKLOOP_GX_DATABASE_URL"
 ROW_KEY = "row_key"
 
@@ -67,13 +65,20 @@ class Outcome:
         }
 
 
-def get_context(settings: Settings, *, ephemeral: bool = False) -> AbstractDataContext:
+def get_context(
+    state_dir: Path, *, ephemeral: bool = False, database_url: str | None = None
+) -> AbstractDataContext:
+    """The file context under `state_dir/gx` (or an ephemeral one); `database_url` is what the
+    warehouse data source connects to, handed to GX in memory (not the environment, no file)."""
+    runtime = {URL_VARIABLE: database_url} if database_url else None
     if ephemeral:
-        context = gx.get_context(mode="ephemeral")
+        context = gx.get_context(mode="ephemeral", runtime_environment=runtime)
     else:
-        root = settings.state_path / "gx"
+        root = state_dir / "gx"
         root.mkdir(parents=True, exist_ok=True)
-        context = gx.get_context(mode="file", project_root_dir=str(root))
+        context = gx.get_context(
+            mode="file", project_root_dir=str(root), runtime_environment=runtime
+        )
         # Data Docs that render offline, however they are built (docs_html, data_docs).
         ensure_offline_site(context)
     context.variables.progress_bars = {"globally": False, "metric_calculations": False}
@@ -82,7 +87,6 @@ def get_context(settings: Settings, *, ephemeral: bool = False) -> AbstractDataC
 
 def configure_checkpoints(
     context: AbstractDataContext,
-    database_url: str,
     *,
     known_sources: Iterable[str],
     now: datetime | None = None,
@@ -91,8 +95,8 @@ def configure_checkpoints(
     """Register suites, data, validation definitions and checkpoints; idempotent.
 
     GX checks that a table exists when its asset is added, so the marts checkpoint is
-    configured only once dbt has built them (`include_marts=True`)."""
-    os.environ[URL_VARIABLE] = database_url
+    configured only once dbt has built them (`include_marts=True`). The warehouse connects
+    to the context's `URL_VARIABLE` (`get_context(..., database_url=...)`)."""
     inflight = context.data_sources.add_or_update_pandas(INFLIGHT)
     with warnings.catch_warnings():
         # GX suggests add_postgres, which rejects unix-socket URLs (docs/decisions.md).
@@ -158,11 +162,11 @@ def configure_checkpoints(
     }
 
 
-def build_data_docs(settings: Settings) -> Path | None:
+def build_data_docs(state_dir: Path) -> Path | None:
     """Render the Data Docs site from every stored validation result (file context only)."""
-    context = get_context(settings)
+    context = get_context(state_dir)
     context.build_data_docs()
-    return site_dir(settings.state_path) / "index.html"
+    return site_dir(state_dir) / "index.html"
 
 
 def _is_ephemeral(context: AbstractDataContext) -> bool:
@@ -236,23 +240,20 @@ class Validator:
 
     def __init__(
         self,
-        settings: Settings,
+        state_dir: Path,
         database_url: str,
         *,
         known_sources: Iterable[str],
         ephemeral: bool = False,
         now: datetime | None = None,
     ) -> None:
-        self.settings = settings
+        """`state_dir`: where the file context (`gx/`) and Data Docs live."""
+        self.state_dir = state_dir
         self.ephemeral = ephemeral
         self._configure = lambda include_marts: configure_checkpoints(
-            self.context,
-            database_url,
-            known_sources=known_sources,
-            now=now,
-            include_marts=include_marts,
+            self.context, known_sources=known_sources, now=now, include_marts=include_marts
         )
-        self.context = get_context(settings, ephemeral=ephemeral)
+        self.context = get_context(state_dir, ephemeral=ephemeral, database_url=database_url)
         self.checkpoints = self._configure(False)
 
     def _run_frame(self, name: str, frame: pd.DataFrame) -> Outcome:
@@ -277,4 +278,4 @@ class Validator:
     def data_docs_index(self) -> Path | None:
         if self.ephemeral:
             return None
-        return site_dir(self.settings.state_path) / "index.html"
+        return site_dir(self.state_dir) / "index.html"

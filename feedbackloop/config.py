@@ -1,18 +1,21 @@
 """Settings: one object, read from `FEEDBACKLOOP_*` environment variables and `.env`.
 
-The same object feeds SQLAlchemy (`feedbackloop.db`), dbt (`dbt_env()` -> env vars that
-`dbt_project/profiles.yml` reads) and Great Expectations (the SQLAlchemy URL).
+This module is the only reader of the environment. `feedbackloop.resources.Resources` builds
+everything else from the object: SQLAlchemy (`feedbackloop.db`), dbt (a profile written under
+the state dir) and Great Expectations (the URL, passed in).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -261,32 +264,66 @@ class Settings(BaseSettings):
                     fh.write(secrets.token_hex(32))
         return key_file.read_text().strip().encode()
 
+    def updated(self, values: Mapping[str, Any]) -> Settings:
+        """A validated copy with some settings replaced (field names; values typed, or as the
+        environment would spell them: JSON for lists and mappings)."""
+        unknown = sorted(set(values) - set(type(self).model_fields))
+        if unknown:
+            raise ConfigError(f"unknown settings: {', '.join(unknown)}")
+        parsed = {
+            name: json.loads(value) if isinstance(value, str) and _is_json_field(name) else value
+            for name, value in values.items()
+        }
+        return type(self).model_validate({**self.model_dump(), **parsed})
+
+
+def _is_json_field(name: str) -> bool:
+    origin = get_origin(Settings.model_fields[name].annotation)
+    return origin in (dict, list)
+
+
+class ProjectLocation(BaseSettings):
+    """Read on its own, before `Settings` (Prefect's pull step): which directory a flow run
+    works in, so that relative settings and `.env` mean what they mean in the checkout."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
+
+    project_dir: Path | None = Field(
+        default=None,
+        description="The project directory on this worker; unset: the checkout installed from.",
+    )
+
+
+# The settings of the current context when `settings_overridden` is active: context-local, so
+# concurrent threads and tasks each see their own (nothing is written to the environment).
+_override: ContextVar[Settings | None] = ContextVar("feedbackloop_settings", default=None)
+
+
+def get_settings() -> Settings:
+    """The settings of this context: an active `settings_overridden`, else those loaded once
+    from the environment and `.env`."""
+    return _override.get() or _loaded_settings()
+
 
 @lru_cache(maxsize=1)
-def get_settings() -> Settings:
+def _loaded_settings() -> Settings:
     return Settings()
 
 
 def reset_settings_cache() -> None:
     """For tests and the CLI after changing the environment."""
-    get_settings.cache_clear()
+    _loaded_settings.cache_clear()
 
 
 @contextmanager
-def settings_overridden(values: dict[str, str]) -> Iterator[Settings]:
-    """Run with some settings replaced (names without the prefix), restored afterwards.
+def settings_overridden(values: Settings | Mapping[str, Any]) -> Iterator[Settings]:
+    """Run with other settings: a whole `Settings`, or some replaced (`Settings.updated`).
 
-    Flows read `get_settings()`, so the demo points the real collect flows at its fake APIs
-    this way. It changes the process environment: not for concurrent use."""
-    saved = {k: os.environ.get(ENV_PREFIX + k.upper()) for k in values}
-    os.environ.update({ENV_PREFIX + k.upper(): v for k, v in values.items()})
-    reset_settings_cache()
+    The demo points the real collect flows at its fake APIs this way; flows and commands run
+    in this context read these settings. Context-local: safe with concurrent runs."""
+    settings = values if isinstance(values, Settings) else get_settings().updated(values)
+    token = _override.set(settings)
     try:
-        yield get_settings()
+        yield settings
     finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(ENV_PREFIX + key.upper(), None)
-            else:
-                os.environ[ENV_PREFIX + key.upper()] = old
-        reset_settings_cache()
+        _override.reset(token)

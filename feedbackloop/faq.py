@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 
 from feedbackloop.config import ConfigError
 from feedbackloop.governance import audit
-from feedbackloop.governance.pii import mask
+from nlp.pii import mask
 
 MART = "analytics_marts.mart_faq_candidates"
 # What may follow the cluster's newest decision (None: no decision yet).

@@ -1,4 +1,7 @@
-"""dbt, driven from the one Settings object: connection env, artifacts under the state dir."""
+"""dbt, driven from the one Settings object: a profile written under the state dir (dbt reads
+the connection from it, not from the environment), artifacts and logs there too.
+
+`DbtRunner` is the API (`Resources.dbt`); the module functions are shorthands for one call."""
 
 from __future__ import annotations
 
@@ -7,15 +10,14 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.engine import URL
 
-from feedbackloop.config import Settings, get_settings
+from feedbackloop.config import Settings
 from feedbackloop.db import database_url
 
 
@@ -63,32 +65,177 @@ def dbt_process_env(settings: Settings, url: URL | None = None) -> dict[str, str
 
 # What the `dbt` console script runs, in this interpreter (`-m dbt.cli.main` warns on import).
 _DBT_MAIN = "import sys; from dbt.cli.main import cli; sys.exit(cli(prog_name='dbt'))"
+# dbt commands without a target dir (`--target-path` is not one of their options).
+_NO_TARGET = {"debug", "deps", "init"}
+
+
+def write_profile(settings: Settings, url: URL | None = None) -> Path:
+    """The dbt profile with our connection written out (mode 600, under the state dir), from
+    the project's `profiles.yml`: dbt reads it through `--profiles-dir`, so the connection
+    never passes through the process environment. One directory per connection, so runs
+    against different databases never share a profile. Returns the directory."""
+    import hashlib
+
+    import yaml
+
+    url = url or database_url(settings)
+    env = dbt_env(url, settings)
+    committed = yaml.safe_load((settings.dbt_project_dir / "profiles.yml").read_text())
+    (name, profile), *_ = committed.items()
+    output = {
+        **profile["outputs"]["default"],
+        "host": env["FEEDBACKLOOP_PG_HOST"],
+        "port": int(env["FEEDBACKLOOP_PG_PORT"]),
+        "user": env["FEEDBACKLOOP_PG_USER"],
+        "password": env["FEEDBACKLOOP_PG_PASSWORD"],
+        "dbname": env["FEEDBACKLOOP_PG_DBNAME"],
+    }
+    text = yaml.safe_dump({name: {"target": "default", "outputs": {"default": output}}})
+    key = hashlib.sha256(url.render_as_string(hide_password=False).encode()).hexdigest()[:16]
+    directory = settings.state_path / "dbt" / "profiles" / key
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = directory / "profiles.yml"
+    if not path.exists() or path.read_text() != text:
+        # Written whole under another name, then renamed: a concurrent reader sees one or
+        # the other, never half a file.
+        tmp = directory / f".profiles.{os.getpid()}.yml"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    return directory
+
+
+@dataclass(frozen=True)
+class DbtRunner:
+    """dbt against the database of one Settings: our written profile, the project, and
+    artifacts and logs under the state dir, all passed as command-line options."""
+
+    settings: Settings
+
+    @property
+    def target_path(self) -> Path:
+        return self.settings.state_path / "dbt" / "target"
+
+    def options(self, args: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Options for `dbt ARGS`: (before the command, after it). An option ARGS already
+        give is left to them."""
+        given = {a.split("=", 1)[0] for a in args if a.startswith("--")}
+        before = ["--no-send-anonymous-usage-stats"]
+        if "--log-path" not in given:
+            before += ["--log-path", str(self.settings.state_path / "dbt" / "logs")]
+        after = {
+            "--project-dir": str(self.settings.dbt_project_dir),
+            "--profiles-dir": str(write_profile(self.settings)),
+        }
+        if not _NO_TARGET.intersection(args[:1]):
+            after["--target-path"] = str(self.target_path)
+        return before, [x for k, v in after.items() if k not in given for x in (k, v)]
+
+    def process(
+        self,
+        args: Sequence[str],
+        *,
+        timeout: float | None = None,
+        capture: bool = False,
+        connect: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
+        """Run `dbt ARGS` as a child process, as the `dbt` script would. `connect=False` for
+        help and version (no database needed). A timeout kills dbt and raises
+        `subprocess.TimeoutExpired`."""
+        before, after = self.options(args) if connect else ([], [])
+        return subprocess.run(
+            [sys.executable, "-c", _DBT_MAIN, *before, *args, *after],
+            timeout=timeout,
+            capture_output=capture,
+            text=True,
+            check=False,
+        )
+
+    def run(
+        self, args: Sequence[str], *, raise_on_failure: bool = True, quiet: bool = False
+    ) -> DbtResult:
+        """Run one dbt command in-process (dbt's programmatic runner) against our database."""
+        from dbt.cli.main import dbtRunner
+
+        before, after = self.options(args)
+        if quiet:
+            after.append("--quiet")  # errors still print; the per-node progress lines do not
+        res = dbtRunner().invoke([*before, *args, *after])
+        result = DbtResult(
+            success=bool(res.success), command=" ".join(args), target_path=self.target_path
+        )
+        for node in getattr(res.result, "results", None) or []:
+            name = node.node.unique_id if getattr(node, "node", None) else str(node)
+            status = str(node.status).lower()
+            if status in {"success", "pass"}:
+                result.passed.append(name)
+            elif status in {"skipped", "no-op"}:
+                # no-op: nodes with nothing to run, such as exposures
+                result.skipped.append(name)
+            elif status not in {"warn"}:
+                result.failed.append(name)
+        if raise_on_failure and not result.success:
+            detail = (
+                ", ".join(result.failed) if result.failed else str(res.exception or "see dbt logs")
+            )
+            raise MartsBuildError(f"dbt {result.command} failed: {detail}")
+        return result
+
+    def build(
+        self,
+        select: str | None = None,
+        *,
+        quiet: bool = False,
+        full_refresh: bool = False,
+        dbt_vars: Mapping[str, Any] | None = None,
+    ) -> DbtResult:
+        """`dbt build` (models, data tests, unit tests). `full_refresh` rebuilds the
+        incremental models (fct_feedback) from scratch; `dbt_vars` override dbt_project.yml
+        vars (e.g. as_of)."""
+        args = ["build"] + (["--select", select] if select else [])
+        if full_refresh:
+            args.append("--full-refresh")
+        if dbt_vars:
+            args += ["--vars", json.dumps(dict(dbt_vars))]
+        return self.run(args, quiet=quiet)
+
+    def source_freshness(
+        self, *, exclude: Sequence[str] = (), timeout: float | None = None
+    ) -> FreshnessResult:
+        """`dbt source freshness` in a child process. Its artifacts go to their own target
+        dir so a concurrent `dbt build` never shares (and races on) a partial-parse file."""
+        target = self.settings.state_path / "dbt" / "freshness"
+        (target / "sources.json").unlink(missing_ok=True)  # never read an earlier run's results
+        parsed, built = (d / "partial_parse.msgpack" for d in (target, self.target_path))
+        if not parsed.exists() and built.exists():
+            # Start from the last build's parse: the first check skips parsing the whole
+            # project (a torn copy only costs that full parse: dbt falls back to it).
+            target.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(built, parsed)
+        args = ["source", "freshness", "--target-path", str(target)]
+        if exclude:
+            args += ["--exclude", *exclude]
+        proc = self.process(args, timeout=timeout, capture=True)
+        statuses: dict[str, str] = {}
+        results = target / "sources.json"
+        if results.exists():
+            for row in json.loads(results.read_text()).get("results", []):
+                # unique_id: source.<project>.<source>.<table>
+                name = ".".join(row["unique_id"].split(".")[2:])
+                statuses[name] = str(row.get("status", "")).lower()
+        return FreshnessResult(proc.returncode, statuses)
 
 
 def run_dbt_process(
     args: Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     timeout: float | None = None,
     capture: bool = False,
     connect: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `dbt ARGS` as a child process, as the `dbt` script would, with our connection in
-    the child's environment only. `connect=False` for help and version (no database needed).
-    A timeout kills dbt and raises `subprocess.TimeoutExpired`."""
-    settings = settings or get_settings()
-    env = dict(os.environ)
-    if connect:
-        env.update(dbt_process_env(settings))
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    return subprocess.run(
-        [sys.executable, "-c", _DBT_MAIN, *args],
-        env=env,
-        timeout=timeout,
-        capture_output=capture,
-        text=True,
-        check=False,
-    )
+    return DbtRunner(settings).process(args, timeout=timeout, capture=capture, connect=connect)
 
 
 @dataclass(frozen=True)
@@ -108,102 +255,29 @@ class FreshnessResult:
 
 
 def source_freshness(
-    settings: Settings | None = None,
-    *,
-    exclude: Sequence[str] = (),
-    timeout: float | None = None,
+    settings: Settings, *, exclude: Sequence[str] = (), timeout: float | None = None
 ) -> FreshnessResult:
-    """`dbt source freshness` in a child process. Its artifacts go to their own target dir so
-    a concurrent `dbt build` never shares (and races on) a partial-parse file with it."""
-    settings = settings or get_settings()
-    target = settings.state_path / "dbt" / "freshness"
-    (target / "sources.json").unlink(missing_ok=True)  # never read an earlier run's results
-    parsed, built = (d / "partial_parse.msgpack" for d in (target, target.with_name("target")))
-    if not parsed.exists() and built.exists():
-        # Start from the last build's parse: the first check skips parsing the whole project
-        # (a torn copy only costs that full parse: dbt falls back to it).
-        target.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(built, parsed)
-    args = ["source", "freshness", "--target-path", str(target)]
-    if exclude:
-        args += ["--exclude", *exclude]
-    proc = run_dbt_process(args, settings, timeout=timeout, capture=True)
-    statuses: dict[str, str] = {}
-    results = target / "sources.json"
-    if results.exists():
-        for row in json.loads(results.read_text()).get("results", []):
-            # unique_id: source.<project>.<source>.<table>
-            name = ".".join(row["unique_id"].split(".")[2:])
-            statuses[name] = str(row.get("status", "")).lower()
-    return FreshnessResult(proc.returncode, statuses)
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
+    return DbtRunner(settings).source_freshness(exclude=exclude, timeout=timeout)
 
 
 def run_dbt(
     args: Sequence[str],
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     raise_on_failure: bool = True,
     quiet: bool = False,
 ) -> DbtResult:
-    """Run one dbt command in-process (dbt's programmatic runner) against our database."""
-    from dbt.cli.main import dbtRunner
-
-    settings = settings or get_settings()
-    env = dbt_env(database_url(settings), settings)
-    project_dir = str(settings.dbt_project_dir)
-    argv = [*args, "--project-dir", project_dir, "--profiles-dir", project_dir]
-    if quiet:
-        argv.append("--quiet")  # errors still print; the per-node progress lines do not
-    with _environ(env):
-        res = dbtRunner().invoke(argv)
-    result = DbtResult(
-        success=bool(res.success),
-        command=" ".join(args),
-        target_path=Path(env["DBT_TARGET_PATH"]),
-    )
-    for node in getattr(res.result, "results", None) or []:
-        name = node.node.unique_id if getattr(node, "node", None) else str(node)
-        status = str(node.status).lower()
-        if status in {"success", "pass"}:
-            result.passed.append(name)
-        elif status in {"skipped", "no-op"}:
-            # no-op: nodes with nothing to run, such as exposures
-            result.skipped.append(name)
-        elif status not in {"warn"}:
-            result.failed.append(name)
-    if raise_on_failure and not result.success:
-        detail = ", ".join(result.failed) if result.failed else str(res.exception or "see dbt logs")
-        raise MartsBuildError(f"dbt {result.command} failed: {detail}")
-    return result
+    return DbtRunner(settings).run(args, raise_on_failure=raise_on_failure, quiet=quiet)
 
 
 def build_marts(
-    settings: Settings | None = None,
+    settings: Settings,
     select: str | None = None,
     *,
     quiet: bool = False,
     full_refresh: bool = False,
     dbt_vars: Mapping[str, Any] | None = None,
 ) -> DbtResult:
-    """`dbt build` (models, data tests, unit tests). `full_refresh` rebuilds the incremental
-    models (fct_feedback) from scratch; `dbt_vars` override dbt_project.yml vars (e.g. as_of)."""
-    args = ["build"] + (["--select", select] if select else [])
-    if full_refresh:
-        args.append("--full-refresh")
-    if dbt_vars:
-        args += ["--vars", json.dumps(dict(dbt_vars))]
-    return run_dbt(args, settings, quiet=quiet)
+    return DbtRunner(settings).build(
+        select, quiet=quiet, full_refresh=full_refresh, dbt_vars=dbt_vars
+    )

@@ -1,5 +1,5 @@
-"""Processes: who is running (to judge later whether it still is), and children that die with
-their parent.
+"""Processes: who is running (to judge later whether it still is), children that die with
+their parent, and servers run as children for the length of a block (`serving`).
 
 `ProcessIdentity` is a host, a pid and the process's start time: a pid alone may be reused
 by an unrelated process after the first one is gone. `die_with_parent()` is a `preexec_fn`
@@ -13,10 +13,16 @@ import ctypes
 import os
 import signal
 import socket
+import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
+
+import httpx
 
 # prctl(2) option: the signal the calling process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
@@ -93,3 +99,59 @@ def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
             os._exit(1)
 
     return preexec
+
+
+class ProcessStartError(RuntimeError):
+    """A child server exited or never answered its health URL; the message says which."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def answers(url: str, timeout: float = 2.0) -> bool:
+    try:
+        return httpx.get(url, timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+@contextmanager
+def serving(
+    cmd: Sequence[str],
+    health_url: str,
+    *,
+    timeout: float = 120.0,
+    poll: float = 0.2,
+    stop_timeout: float = 20.0,
+    **popen: Any,
+) -> Iterator[subprocess.Popen[Any]]:
+    """Start `cmd` (`popen`: env, cwd, stdout, ... for `subprocess.Popen`), wait until
+    `health_url` answers 200, and stop it when the block ends, however it ends: SIGTERM, then
+    SIGKILL after `stop_timeout` s. Raises `ProcessStartError` when it exits first or is not up
+    within `timeout` s."""
+    proc = subprocess.Popen(list(cmd), **popen)
+    try:
+        deadline = time.monotonic() + timeout
+        while not answers(health_url):
+            if proc.poll() is not None:
+                raise ProcessStartError(f"exited with code {proc.returncode}")
+            if time.monotonic() > deadline:
+                raise ProcessStartError(f"not answering {health_url} after {timeout:.0f} s")
+            time.sleep(poll)
+        yield proc
+    finally:
+        stop_process(proc, stop_timeout)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL when it is still running after `timeout` s; reaped either way."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

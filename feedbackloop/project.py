@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from feedbackloop.config import ProjectLocation
+
 PROJECT_DIR_VARIABLE = "FEEDBACKLOOP_PROJECT_DIR"
 MARKER = "prefect.yaml"
 
@@ -27,11 +29,11 @@ def package_root() -> Path:
     return Path(__file__).resolve().parent.parent
 
 
-def project_dir(environ: dict[str, str] | None = None) -> Path:
-    """`FEEDBACKLOOP_PROJECT_DIR` when set, else the checkout the package was installed from."""
-    env = os.environ if environ is None else environ
-    configured = env.get(PROJECT_DIR_VARIABLE)
-    candidate = Path(configured).expanduser() if configured else package_root()
+def project_dir(configured: Path | None = None) -> Path:
+    """`configured`, else `FEEDBACKLOOP_PROJECT_DIR` when set, else the checkout the package was
+    installed from."""
+    configured = configured or ProjectLocation().project_dir
+    candidate = configured.expanduser() if configured else package_root()
     if not (candidate / MARKER).is_file():
         raise ProjectDirError(
             f"{candidate} holds no {MARKER}: set {PROJECT_DIR_VARIABLE} to the feedbackloop "

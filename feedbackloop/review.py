@@ -24,13 +24,15 @@ from sqlalchemy import Engine, text
 
 from feedbackloop.config import ConfigError, Settings
 from feedbackloop.governance import audit
-from feedbackloop.governance.pii import mask
-from feedbackloop.scoring import ITEM_TEXTS, approve_model, newest_approved_model
+from feedbackloop.items import ITEMS
+from feedbackloop.scoring import approve_model, newest_approved_model, record_model_decision
+from feedbackloop.vocabulary import SENTIMENT_LABELS
+from nlp.pii import mask
 
 SAMPLE_SIZE = 20
 # Decisions that reached a customer or a rep, and shadow decisions (what a rule would do).
 REVIEWABLE = ("sent", "shadow")
-LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+LABELS = SENTIMENT_LABELS
 VERDICTS = ("correct", "wrong")
 # One review in HOLDBACK_EVERY is never trained on: the fixed yardstick new models must beat.
 HOLDBACK_EVERY = 4
@@ -161,16 +163,15 @@ class QueuedReview:
 
 
 _QUEUE = f"""
-    WITH items AS ({ITEM_TEXTS})
     SELECT r.id, r.batch, r.action_id, a.action_type, a.rule, a.status,
            r.item_type || ':' || r.item_source || ':' || r.item_source_id AS item,
-           coalesce(i.body, '') AS body,
+           coalesce(i.text, '') AS body,
            coalesce(s.label, a.explanation -> 'sentiment' ->> 'label') AS model_label,
            coalesce(a.model_version, s.model_version) AS model_version,
            r.reviewed_at IS NOT NULL AS reviewed, r.verdict, r.sentiment_label
     FROM ops.human_reviews r
     LEFT JOIN ops.actions a ON a.id = r.action_id
-    LEFT JOIN items i ON i.item_type = r.item_type AND i.item_source = r.item_source
+    LEFT JOIN {ITEMS} i ON i.item_type = r.item_type AND i.item_source = r.item_source
                      AND i.item_source_id = r.item_source_id
     LEFT JOIN LATERAL (
         SELECT label, model_version FROM nlp.feedback_scores fs
@@ -369,20 +370,18 @@ def retrain_from_reviews(
             report.reason = "promoted: " + note
             return report
     report.reason = "not promoted: " + note
-    with engine.begin() as conn:
-        audit.record(
-            conn,
-            actor=actor,
-            action="model_rejected",
-            entity_type="sentiment_model",
-            entity_id=report.candidate_version,
-            details={
-                "candidate_macro_f1": report.candidate_macro_f1,
-                "current_macro_f1": report.current_macro_f1,
-                "current_version": report.current_version,
-                "trained_on": len(fit),
-                "held_back": len(held),
-            },
-            reason=report.reason,
-        )
+    record_model_decision(
+        engine,
+        report.candidate_version,
+        "model_rejected",
+        actor=actor,
+        details={
+            "candidate_macro_f1": report.candidate_macro_f1,
+            "current_macro_f1": report.current_macro_f1,
+            "current_version": report.current_version,
+            "trained_on": len(fit),
+            "held_back": len(held),
+        },
+        reason=report.reason,
+    )
     return report

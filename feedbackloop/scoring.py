@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json as _json
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,62 +17,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from feedbackloop import progress
+from feedbackloop import items, progress
 from feedbackloop.config import Settings
 from feedbackloop.db.models import FeedbackScore
+from feedbackloop.vocabulary import SENTIMENT_LABELS
 
-# The text each item type is scored on (the same text the governance gate checks): also what
-# reviewers read.
-ITEM_TEXTS = """
-    SELECT 'ticket' AS item_type, source AS item_source, source_id AS item_source_id,
-           concat_ws(E'\\n', subject, description) AS body
-    FROM raw.tickets WHERE NOT is_deleted
-    UNION ALL
-    SELECT 'satisfaction_rating', source, source_id, comment
-    FROM raw.satisfaction_ratings WHERE comment IS NOT NULL AND comment <> ''
-    UNION ALL
-    SELECT 'review', source, source_id, concat_ws(E'\\n', title, body) FROM raw.reviews
-    UNION ALL
-    SELECT 'note', source, source_id, text FROM raw.notes
-"""
-
-_PENDING_ITEMS = f"""
-    WITH items AS ({ITEM_TEXTS}),
-    hashed AS (
-        SELECT *, encode(sha256(convert_to(body, 'UTF8')), 'hex') AS text_hash FROM items
-    )
-    SELECT h.item_type, h.item_source, h.item_source_id, h.body, h.text_hash
-    FROM hashed h
-    LEFT JOIN nlp.feedback_scores s
-      ON s.item_type = h.item_type AND s.item_source = h.item_source
-     AND s.item_source_id = h.item_source_id AND s.model_version = :model_version
-    WHERE (s.id IS NULL OR s.text_hash <> h.text_hash)
-"""
-_KEY = "(h.item_type, h.item_source, h.item_source_id)"
-_ORDER = " ORDER BY h.item_type, h.item_source, h.item_source_id"
-_PENDING = text(_PENDING_ITEMS + _ORDER)
-# Half-open key ranges [lo, hi): the partitions a Dask cluster scores in parallel.
-_PENDING_FROM = text(_PENDING_ITEMS + f" AND {_KEY} >= (:lo_0, :lo_1, :lo_2)" + _ORDER)
-_PENDING_BETWEEN = text(
-    _PENDING_ITEMS
-    + f" AND {_KEY} >= (:lo_0, :lo_1, :lo_2) AND {_KEY} < (:hi_0, :hi_1, :hi_2)"
-    + _ORDER
-)
-_BOUNDARIES = text(
-    f"""
-    SELECT item_type, item_source, item_source_id FROM (
-        SELECT p.item_type, p.item_source, p.item_source_id,
-               row_number() OVER (ORDER BY p.item_type, p.item_source, p.item_source_id) AS n,
-               count(*) OVER () AS total
-        FROM ({_PENDING_ITEMS}) p
-    ) numbered
-    WHERE (n - 1) % greatest(1, ceil(total::numeric / :parts)::int) = 0
-    ORDER BY n
-    """
-)
-
-ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
-KeyRange = tuple[ItemKey, ItemKey | None]  # [lo, hi); hi None: to the end
+# Items, their text and the pending rule live in the feedback-item contract (feedbackloop.items).
+ItemKey = items.ItemKey
+KeyRange = items.KeyRange
+pending_ranges = items.pending_ranges
 
 
 # Called inside the transaction that upserts a batch of scores, with that connection and the
@@ -105,39 +58,6 @@ def newest_approved_model(settings: Settings) -> Path | None:
     return max(approved, key=lambda p: (p / "meta.json").stat().st_mtime)
 
 
-def pending_ranges(engine: Engine, model_version: str, parts: int) -> list[KeyRange]:
-    """The pending items cut into at most `parts` key ranges of about equal size, read as
-    boundaries only (one key per part), so the set is never held in memory."""
-    with engine.connect() as conn:
-        bounds = [
-            tuple(r)
-            for r in conn.execute(_BOUNDARIES, {"model_version": model_version, "parts": parts})
-        ]
-    return [
-        (lo, bounds[i + 1] if i + 1 < len(bounds) else None)  # type: ignore[misc]
-        for i, lo in enumerate(bounds)
-    ]
-
-
-def _pending(
-    engine: Engine, model_version: str, batch_size: int, key_range: KeyRange | None = None
-) -> Iterator[list[Any]]:
-    params: dict[str, Any] = {"model_version": model_version}
-    query = _PENDING
-    if key_range is not None:
-        lo, hi = key_range
-        params |= {f"lo_{i}": v for i, v in enumerate(lo)}
-        query = _PENDING_FROM
-        if hi is not None:
-            params |= {f"hi_{i}": v for i, v in enumerate(hi)}
-            query = _PENDING_BETWEEN
-    with engine.connect() as conn:
-        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(
-            query, params
-        )
-        yield from result.partitions(batch_size)
-
-
 def score_pending(
     engine: Engine,
     nlp: Any,
@@ -164,7 +84,7 @@ def score_pending(
     )
     # The server-side cursor reads one snapshot, so the writes below (other connections) do
     # not disturb it, and memory stays at one batch whatever the number of items.
-    for batch in _pending(engine, model_version, batch_size, key_range):
+    for batch in items.pending(engine, model_version, batch_size, key_range):
         docs = nlp.pipe(row.body or "" for row in batch)
         rows = []
         for row, doc in zip(batch, docs, strict=True):
@@ -211,17 +131,18 @@ def merge_reports(model_version: str, parts: list[ScoreReport]) -> ScoreReport:
     return merged
 
 
+_PER_LABEL = ", ".join(
+    f"count(*) FILTER (WHERE label = '{label}') AS {label}" for label in SENTIMENT_LABELS
+)
+
+
 def distribution(engine: Engine, model_version: str) -> dict[str, int]:
     """Items per label, plus `frustrated` and `not_english`, for one model version."""
     with engine.connect() as conn:
         row = conn.execute(
             text(
-                """
-                SELECT count(*) FILTER (WHERE label = 'very_negative') AS very_negative,
-                       count(*) FILTER (WHERE label = 'negative') AS negative,
-                       count(*) FILTER (WHERE label = 'neutral') AS neutral,
-                       count(*) FILTER (WHERE label = 'positive') AS positive,
-                       count(*) FILTER (WHERE label = 'very_positive') AS very_positive,
+                f"""
+                SELECT {_PER_LABEL},
                        count(*) FILTER (WHERE frustrated) AS frustrated,
                        count(*) FILTER (WHERE language NOT IN ('en', 'und')) AS not_english,
                        count(*) AS items
@@ -237,6 +158,30 @@ def model_version_of(nlp: Any) -> str:
     return nlp("ok")._.sentiment_model_version
 
 
+def record_model_decision(
+    engine: Engine,
+    version: str | None,
+    action: str,
+    *,
+    actor: str,
+    details: dict[str, Any],
+    reason: str,
+) -> None:
+    """The audit row of a decision on a sentiment model version (approved, rejected)."""
+    from feedbackloop.governance import audit
+
+    with engine.begin() as conn:
+        audit.record(
+            conn,
+            actor=actor,
+            action=action,
+            entity_type="sentiment_model",
+            entity_id=version,
+            details=details,
+            reason=reason,
+        )
+
+
 def approve_model(
     engine: Engine, settings: Settings, model_dir: Path, *, approver: str, note: str = ""
 ) -> Path:
@@ -246,8 +191,6 @@ def approve_model(
     the audit trail; `score-feedback` picks the newest approved model on its next run."""
     import shutil
     from datetime import UTC, datetime
-
-    from feedbackloop.governance import audit
 
     meta = _json.loads((model_dir / "meta.json").read_text())
     target = settings.state_path / "models" / "sentiment" / meta["version"]
@@ -260,15 +203,13 @@ def approve_model(
         "note": note,
         "metrics": meta.get("metrics", {}),
     }
-    with engine.begin() as conn:
-        audit.record(
-            conn,
-            actor=approver,
-            action="approve_model",
-            entity_type="sentiment_model",
-            entity_id=meta["version"],
-            details={"metrics": meta.get("metrics", {}), "n_train": meta.get("n_train")},
-            reason=note or "model approved for scoring",
-        )
+    record_model_decision(
+        engine,
+        meta["version"],
+        "approve_model",
+        actor=approver,
+        details={"metrics": meta.get("metrics", {}), "n_train": meta.get("n_train")},
+        reason=note or "model approved for scoring",
+    )
     (target / "approved.json").write_text(_json.dumps(approval, indent=2))
     return target

@@ -12,85 +12,30 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
-from importlib import import_module
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-import yaml
+from feedbackloop.deployments import (
+    ServeError,
+    read_prefect_yaml,
+)
+from feedbackloop.deployments import read_pull_steps as read_pull_steps  # the CLI's
+from feedbackloop.processes import ProcessStartError, die_with_parent, serving
+from feedbackloop.processes import free_port as free_port  # the CLI's and the tests'
 
-from feedbackloop.processes import die_with_parent
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from feedbackloop.config import Settings
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_DEPLOYMENT = "process-webhook-events/process-webhook-events"
-
-
-class ServeError(RuntimeError):
-    """`serve` cannot start; the message says which part and why."""
-
-
-@dataclass(frozen=True)
-class DeploymentSpec:
-    """One entry of `prefect.yaml`'s `deployments`, as `serve` needs it."""
-
-    name: str
-    entrypoint: str
-    description: str | None = None
-    tags: tuple[str, ...] = ()
-    parameters: dict[str, Any] = field(default_factory=dict)
-    schedules: tuple[dict[str, Any], ...] = ()
-    concurrency_limit: dict[str, Any] | None = None
-
-    @property
-    def flow_name(self) -> str:
-        return self.load_flow().name
-
-    def load_flow(self) -> Any:
-        path, _, attr = self.entrypoint.partition(":")
-        module = path.removesuffix(".py").replace("/", ".")
-        return getattr(import_module(module), attr)
-
-
-def read_prefect_yaml(path: Path) -> list[DeploymentSpec]:
-    """The deployments of a `prefect.yaml` (YAML anchors resolved)."""
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
-        raise ServeError(f"cannot read {path}: {exc}") from exc
-    specs = []
-    for d in spec.get("deployments") or []:
-        if not d.get("name") or not d.get("entrypoint"):
-            raise ServeError(f"{path}: every deployment needs a name and an entrypoint: {d}")
-        specs.append(
-            DeploymentSpec(
-                name=d["name"],
-                entrypoint=d["entrypoint"],
-                description=d.get("description"),
-                tags=tuple(d.get("tags") or ()),
-                parameters=dict(d.get("parameters") or {}),
-                schedules=tuple(d.get("schedules") or ()),
-                concurrency_limit=d.get("concurrency_limit"),
-            )
-        )
-    return specs
-
-
-def read_pull_steps(path: Path) -> list[dict[str, Any]]:
-    """The top-level `pull:` steps of a `prefect.yaml` (how a run finds the project)."""
-    try:
-        spec = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ServeError(f"cannot read {path}: {exc}") from exc
-    return list(spec.get("pull") or [])
 
 
 def _concurrency(entry: dict[str, Any] | None) -> Any:
@@ -143,48 +88,40 @@ def load_deployments(path: Path, only: set[str] | None = None) -> list[Any]:
     return deployments
 
 
-def serve_deployments(
+def register_deployments(
     deployments: list[Any], pull_steps: list[dict[str, Any]], *, limit: int | None = None
-) -> None:
-    """`prefect.serve`, except that every served deployment carries prefect.yaml's pull steps.
+) -> Any:
+    """A Prefect `Runner` with `deployments` registered (not yet started), every one carrying
+    prefect.yaml's pull steps.
 
     `prefect deploy --all` and `serve` register deployments under the same names. A served
     deployment updates an existing one without its path (Prefect sends no path on update), so
     runs of a deployment first made by `prefect deploy` crashed on `.../None`. With the same
-    pull steps both ways, either can register a deployment and either can run it.
+    pull steps both ways, either can register a deployment and either can run it. Registered
+    before the webhook receiver starts, so the first delivery's trigger finds its deployment.
     """
-    import asyncio
-
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import DeploymentUpdate
     from prefect.runner import Runner
 
     runner = Runner(pause_on_shutdown=False, limit=limit)
-    ids = []
-    for deployment in deployments:
-        # A work pool set by `prefect deploy` stays: a worker may run these as well, and
-        # Prefect's orchestration lets only one of them start a given run.
-        ids.append(runner.add_deployment(deployment))
+    # A work pool set by `prefect deploy` stays: a worker may run these as well, and Prefect's
+    # orchestration lets only one of them start a given run.
+    ids = [runner.add_deployment(deployment) for deployment in deployments]
     with get_client(sync_client=True) as client:
         for deployment_id in ids:
             client.update_deployment(deployment_id, DeploymentUpdate(pull_steps=pull_steps))
+    return runner
+
+
+def run_runner(runner: Any) -> None:
+    """Poll for and execute the registered deployments' runs until interrupted."""
+    import asyncio
+
     asyncio.run(runner.start())
 
 
 # ------------------------------------------------------------------------ prefect server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _healthy(api_url: str) -> bool:
-    try:
-        return httpx.get(f"{api_url}/health", timeout=2).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 @contextmanager
@@ -214,30 +151,23 @@ def prefect_server(
     out = (log_path or home / "server.log").open("ab")
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     # die_with_parent: a kill -9 of this process must not leave the server behind.
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port)],
-        env=env,
-        stdout=out,
-        stderr=out,
-        preexec_fn=die_with_parent(),
-    )
-    try:
-        deadline = time.monotonic() + timeout
-        while not _healthy(api_url):
-            if proc.poll() is not None:
-                raise ServeError(f"prefect server exited with {proc.returncode}; see {out.name}")
-            if time.monotonic() > deadline:
-                raise ServeError(f"prefect server not up after {timeout:.0f} s; see {out.name}")
-            time.sleep(0.5)
-        yield api_url
-    finally:
-        proc.terminate()
+    with out, ExitStack() as stack:
         try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        out.close()
+            stack.enter_context(
+                serving(
+                    [*cmd, "--port", str(port)],
+                    f"{api_url}/health",
+                    timeout=timeout,
+                    poll=0.5,
+                    env=env,
+                    stdout=out,
+                    stderr=out,
+                    preexec_fn=die_with_parent(),
+                )
+            )
+        except ProcessStartError as exc:
+            raise ServeError(f"prefect server {exc}; see {out.name}") from None
+        yield api_url
 
 
 def interrupt_on_sigterm() -> None:
@@ -281,6 +211,7 @@ class DeploymentTrigger:
     def _loop(self) -> None:
         from prefect.deployments import run_deployment
 
+        failing = False
         while not self._stop.is_set():
             self._wanted.wait()
             if self._stop.is_set():
@@ -289,8 +220,16 @@ class DeploymentTrigger:
             try:
                 run_deployment(self.deployment, timeout=0, as_subflow=False)
                 self.started += 1
-            except Exception as exc:  # the every-minute schedule still drains the queue
-                log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+                if failing:
+                    log.warning("triggering %s works again", self.deployment)
+                failing = False
+            except Exception as exc:
+                # Tried again after the pause (the every-minute schedule is the last backstop);
+                # one line per outage, not one every `min_interval` while the API is down.
+                if not failing:
+                    log.warning("could not trigger %s: %s", self.deployment, type(exc).__name__)
+                failing = True
+                self._wanted.set()
             self._stop.wait(self.min_interval)
 
 
@@ -312,3 +251,111 @@ def webhook_receiver(app: Any, host: str, port: int) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+# ----------------------------------------------------------------- the commands' Prefect API
+
+
+def prefect_defaults(settings: Settings) -> None:
+    """Keep Prefect's local state beside ours and quiet offline, unless the user set it."""
+    os.environ.setdefault("PREFECT_HOME", str(settings.state_path / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The first start on a fresh machine migrates Prefect's database, which takes longer
+    # than the default 20 s on a small machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    # Prefect's own run logs would tear through the progress bars; warnings still show.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+
+def own_prefect_api() -> None:
+    """Flows run against a Prefect API server tied to this process. Without PREFECT_API_URL,
+    Prefect would start its ephemeral API as a subprocess that a kill -9 of this process
+    leaves running (Prefect has no hook to change that): start `prefect server start` here
+    instead, which dies with this process (`die_with_parent`) and stops at a normal exit
+    after Prefect's own exit handlers have flushed to it (atexit runs last-in first-out)."""
+    if os.environ.get("PREFECT_API_URL"):
+        return
+    import atexit
+
+    from feedbackloop.config import ConfigError
+
+    home = Path(os.environ["PREFECT_HOME"])
+    # A private API for this run: no UI, no schedules to create (the ephemeral API's way).
+    os.environ.setdefault("PREFECT_UI_ENABLED", "false")
+    env = {
+        **os.environ,
+        "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+        "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    }
+    stack = ExitStack()
+    try:
+        api_url = stack.enter_context(
+            prefect_server(home, free_port(), log_path=home / "api-server.log", env=env)
+        )
+    except ServeError as exc:
+        raise ConfigError(f"cannot start the Prefect API server: {exc}") from None
+    atexit.register(stack.close)
+    os.environ["PREFECT_API_URL"] = api_url
+
+
+def serve_all(
+    settings: Settings,
+    engine: Engine,
+    prefect_yaml: Path,
+    *,
+    only: set[str] | None,
+    prefect_port: int,
+    web: bool,
+    host: str,
+    port: int,
+    limit: int | None,
+    echo: Callable[[Any], None],
+) -> None:
+    """`feedbackloop serve`: a Prefect server (unless PREFECT_API_URL points at one), the
+    deployments of `prefect_yaml` (`only` those, when given) on their schedules and, with
+    `web`, the webhook receiver, until interrupted. `echo` shows what runs where."""
+    from rich.table import Table
+
+    os.environ.setdefault("PREFECT_HOME", str(settings.state_path / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    interrupt_on_sigterm()
+    specs = read_prefect_yaml(prefect_yaml)
+    with ExitStack() as stack:
+        api_url = os.environ.get("PREFECT_API_URL")
+        if not api_url:
+            echo(f"starting a Prefect server on 127.0.0.1:{prefect_port} ...")
+            api_url = stack.enter_context(
+                prefect_server(Path(os.environ["PREFECT_HOME"]), prefect_port)
+            )
+            os.environ["PREFECT_API_URL"] = api_url
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        stack.enter_context(temporary_settings({PREFECT_API_URL: api_url}))
+        deployments = load_deployments(prefect_yaml, only)
+        served = {d.name for d in deployments}
+        table = Table(title=f"Serving {len(deployments)} deployments from {prefect_yaml}")
+        table.add_column("deployment")
+        table.add_column("schedules")
+        for spec in specs:
+            if spec.name in served:
+                crons = ", ".join(
+                    s.get("cron", str(s.get("interval")))
+                    + ("" if s.get("active", True) else " (inactive)")
+                    for s in spec.schedules
+                )
+                table.add_row(spec.name, crons or "on demand")
+        echo(table)
+        echo(f"Prefect API: {api_url} (UI: {api_url.removesuffix('/api')})")
+        runner = register_deployments(deployments, read_pull_steps(prefect_yaml), limit=limit)
+        if web:
+            from feedbackloop.web import create_app
+
+            trigger = None
+            if WEBHOOK_DEPLOYMENT.split("/")[1] in served:
+                trigger = DeploymentTrigger(WEBHOOK_DEPLOYMENT).start()
+                stack.callback(trigger.stop)
+            app = create_app(settings, engine=engine, on_stored=trigger.notify if trigger else None)
+            url = stack.enter_context(webhook_receiver(app, host, port))
+            echo(f"webhooks: POST {url}/webhooks/zendesk, {url}/webhooks/{{source}}")
+        echo("Ctrl-C stops everything.")
+        run_runner(runner)

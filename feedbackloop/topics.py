@@ -2,9 +2,9 @@
 
 Each run (``assign_topics``):
 
-1. reads every item whose author allows improvement use (the consent rule of
-   ``int_contacts_resolved`` / ``fct_feedback``, mirrored in ``_CONSENTED``): tickets
-   (subject + description), reviews (title + body) and notes, keyed like
+1. reads every item whose author allows improvement use, from the feedback-item contract
+   (``feedbackloop.items``, the consent rule of ``fct_feedback``): tickets, reviews and notes
+   (satisfaction ratings are not clustered, see ``items.TOPIC_ITEM_TYPES``), keyed like
    ``nlp.feedback_scores``;
 2. drops the assignments of items that are no longer consented (or gone), so they leave their
    cluster, its size, its centroid and its examples;
@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from feedbackloop import items as items_contract
 from feedbackloop import progress
 from feedbackloop.config import Settings
 from feedbackloop.db.models import Cluster, TopicAssignment
+from feedbackloop.db.upsert import overwrite
 from feedbackloop.governance import audit
 from nlp.topics.clustering import (
     DEFAULT_PARAMS,
@@ -53,7 +53,7 @@ from nlp.topics.encoders import MiniLMEncoder, TermStats, WordEncoder, make_enco
 from nlp.topics.labelling import item_topic_key, label_cluster, representative
 from nlp.topics.text import lemmatize
 
-ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
+ItemKey = items_contract.ItemKey
 
 ACTOR = "topic-clustering"
 LOCK_KEY = 0x746F706963  # "topic": one clustering run per database at a time
@@ -66,57 +66,6 @@ REFIT_CAP = 200_000  # past this many texts, a fit is representative enough: sto
 LABEL_SAMPLE = 5_000  # members read to label a cluster
 EXAMPLES = 5
 ENCODE_CHUNK = 2_000
-
-# Items the clustering may use: the improvement-consent rule of fct_feedback. A contact's
-# consent is the most restrictive decision across every contact merged into the same canonical
-# contact (a "no" from any duplicate is a no, a missing decision is a no); contacts are keyed
-# by source id across sources, merges keep one row per id (the CRM's first), as the dbt
-# staging models do. Items without a known contact are not consented, except public reviews
-# when the dbt var public_reviews_are_consented is true.
-_CONSENTED = """
-    WITH contacts AS (
-        SELECT DISTINCT source_id AS contact_id FROM raw.contacts
-    ),
-    merges AS (
-        SELECT DISTINCT ON (contact_source_id)
-               contact_source_id AS contact_id, merged_into_source_id AS merged_into
-        FROM ops.contact_merges
-        ORDER BY contact_source_id, (contact_source = 'crm') DESC, merged_at DESC
-    ),
-    resolved AS (
-        SELECT c.contact_id, coalesce(m.merged_into, c.contact_id) AS canonical_id
-        FROM contacts c LEFT JOIN merges m USING (contact_id)
-    ),
-    canonical_consent AS (
-        SELECT r.canonical_id,
-               coalesce(bool_and(k.granted) FILTER (WHERE k.purpose = 'improvement'), false)
-                   AS improvement
-        FROM resolved r LEFT JOIN ops.consent k ON k.contact_source_id = r.contact_id
-        GROUP BY r.canonical_id
-    ),
-    contact_consent AS (
-        SELECT r.contact_id, cc.improvement
-        FROM resolved r JOIN canonical_consent cc USING (canonical_id)
-    ),
-    items AS (
-        SELECT 'ticket' AS item_type, source AS item_source, source_id AS item_source_id,
-               requester_source_id AS contact_id, concat_ws(E'\\n', subject, description) AS body
-        FROM raw.tickets WHERE NOT is_deleted
-        UNION ALL
-        SELECT 'review', source, source_id, contact_source_id, concat_ws(E'\\n', title, body)
-        FROM raw.reviews
-        UNION ALL
-        SELECT 'note', source, source_id, contact_source_id, text FROM raw.notes
-    )
-    SELECT i.item_type, i.item_source, i.item_source_id, i.body
-    FROM items i LEFT JOIN contact_consent cc ON cc.contact_id = i.contact_id
-    WHERE CASE
-            WHEN cc.contact_id IS NOT NULL THEN cc.improvement
-            WHEN i.item_type = 'review' THEN :public_reviews
-            ELSE false
-          END
-      AND btrim(coalesce(i.body, '')) <> ''
-"""
 
 
 @dataclass
@@ -156,18 +105,13 @@ class TopicReport:
 
 def public_reviews_are_consented(settings: Settings) -> bool:
     """The dbt var of the same name (dbt_project.yml); false when it cannot be read."""
-    path = Path(settings.dbt_project_dir) / "dbt_project.yml"
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return False
-    return bool((doc.get("vars") or {}).get("public_reviews_are_consented", False))
+    return items_contract.public_reviews_are_consented(settings.dbt_project_dir)
 
 
 def consented_items(conn: Connection, *, public_reviews: bool) -> dict[ItemKey, str]:
-    """Every consented item with text, by item key."""
-    rows = conn.execute(text(_CONSENTED), {"public_reviews": public_reviews})
-    return {(r.item_type, r.item_source, r.item_source_id): r.body for r in rows}
+    """Every consented item with text, by item key (the contract's consent rule; satisfaction
+    ratings are not clustered: `feedbackloop.items.TOPIC_ITEM_TYPES`)."""
+    return items_contract.consented_texts(conn, public_reviews=public_reviews)
 
 
 # ------------------------------------------------------------------------------ cache
@@ -339,30 +283,19 @@ def _write(
             [{"t": t, "s": s, "i": i} for t, s, i in withdrawn],
         )
     if assignments:
-        stmt = pg_insert(TopicAssignment)
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["item_type", "item_source", "item_source_id"],
-                set_={
-                    "cluster_id": stmt.excluded.cluster_id,
-                    "topic_key": stmt.excluded.topic_key,
-                    "encoder": stmt.excluded.encoder,
-                    "assigned_at": text("now()"),
-                },
+            overwrite(
+                TopicAssignment,
+                ("item_type", "item_source", "item_source_id"),
+                ("cluster_id", "topic_key", "encoder"),
+                stamp="assigned_at",
             ),
             assignments,
         )
     if clusters:
-        stmt = pg_insert(Cluster)
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["cluster_id"],
-                set_={
-                    "encoder": stmt.excluded.encoder,
-                    "label": stmt.excluded.label,
-                    "key_phrases": stmt.excluded.key_phrases,
-                    "updated_at": text("now()"),
-                },
+            overwrite(
+                Cluster, ("cluster_id",), ("encoder", "label", "key_phrases"), stamp="updated_at"
             ),
             clusters,
         )

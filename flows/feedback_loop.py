@@ -12,9 +12,10 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from feedbackloop.config import get_settings
-from feedbackloop.marts import DbtResult, build_marts
+from feedbackloop.marts import DbtResult
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.resources import Resources
+from flows._resources import prepare_resources
 from flows.ingest import process_webhooks, pull_reviews, pull_tickets
 from flows.learning import cluster_topics
 from flows.route import route_actions
@@ -22,8 +23,8 @@ from flows.score import score_feedback
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=1800)
-def build_models() -> DbtResult:
-    return build_marts(get_settings(), quiet=True)
+def build_models(res: Resources) -> DbtResult:
+    return res.dbt.build(quiet=True)
 
 
 @flow(
@@ -34,7 +35,8 @@ def build_models() -> DbtResult:
 )
 def feedback_loop() -> dict[str, Any]:
     logger = get_run_logger()
-    settings = get_settings()
+    res = prepare_resources()
+    settings = res.settings
     collected: dict[str, Any] = {}
     if settings.zendesk_base_url:
         collected["zendesk"] = pull_tickets()
@@ -48,7 +50,7 @@ def feedback_loop() -> dict[str, Any]:
     # ping alerts on the backlog) rather than holding back the marts.
     routed = route_actions(strict=False)
     topics = cluster_topics()
-    marts = build_models()
+    marts = build_models(res)
     return {
         "collected": collected,
         "scores": scores,

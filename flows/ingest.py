@@ -11,18 +11,17 @@ from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
-from expectations.checkpoints import Validator, build_data_docs
-from feedbackloop.config import get_settings
-from feedbackloop.db import database_url, ensure_ready
+from expectations.checkpoints import build_data_docs
 from feedbackloop.governance.gate import GateFailed, table_gate
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.resources import Resources
 from feedbackloop.sources import zendesk
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import DropResult, import_drop
+from feedbackloop.sources.webhooks import process_webhook_events
 from feedbackloop.sources.zendesk import SyncHooks, SyncResult, ZendeskClient
-from feedbackloop.web import process_webhook_events
+from flows._resources import prepare_resources
 from flows.score import score_feedback
 
 
@@ -36,35 +35,26 @@ def _run_name(source: str) -> Callable[[], str]:
 IO = {"retries": 3, "retry_delay_seconds": [10, 30, 60], "cache_policy": NO_CACHE}
 
 
-@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
-def prepare_database() -> Engine:
-    return ensure_ready(get_settings())
+@task(cache_policy=NO_CACHE)
+def zendesk_client(res: Resources) -> ZendeskClient:
+    return ZendeskClient.from_settings(res.settings, engine=res.engine)
 
 
 @task(cache_policy=NO_CACHE)
-def zendesk_client(engine: Engine) -> ZendeskClient:
-    return ZendeskClient.from_settings(get_settings(), engine=engine)
-
-
-@task(cache_policy=NO_CACHE)
-def governance_gate() -> SyncHooks:
+def governance_gate(res: Resources) -> SyncHooks:
     """The GX gate every page passes before it is stored."""
-    settings = get_settings()
-    url = database_url(settings).render_as_string(hide_password=False)
-    return SyncHooks(
-        gate=table_gate(Validator(settings, url, known_sources=settings.known_sources))
-    )
+    return SyncHooks(gate=table_gate(res.validator))
 
 
 @task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=[5])
-def publish_data_docs() -> str | None:
+def publish_data_docs(res: Resources) -> str | None:
     """The Data Docs site with this run's gate results: built once per run, not per page."""
-    docs = build_data_docs(get_settings())
+    docs = build_data_docs(res.settings.state_path)
     return None if docs is None else str(docs)
 
 
-def _stop_if_gate_failed(results: dict[str, SyncResult]) -> None:
-    share = get_settings().gate_max_failed_share
+def _stop_if_gate_failed(res: Resources, results: dict[str, SyncResult]) -> None:
+    share = res.settings.gate_max_failed_share
     for stream, r in results.items():
         seen = r.rows_written + r.rows_unchanged + r.quarantined
         if seen and r.quarantined / seen > share:
@@ -73,10 +63,10 @@ def _stop_if_gate_failed(results: dict[str, SyncResult]) -> None:
 
 
 @task(**IO, timeout_seconds=1800)
-def pull_users(engine: Engine, client: ZendeskClient, gate: SyncHooks) -> SyncResult:
-    settings = get_settings()
+def pull_users(res: Resources, client: ZendeskClient, gate: SyncHooks) -> SyncResult:
+    settings = res.settings
     return zendesk.sync_users(
-        engine,
+        res.engine,
         client,
         hooks=gate,
         hash_key=settings.hash_key(),
@@ -87,14 +77,14 @@ def pull_users(engine: Engine, client: ZendeskClient, gate: SyncHooks) -> SyncRe
 
 @task(**IO, timeout_seconds=1800)
 def pull_ticket_stream(
-    engine: Engine, client: ZendeskClient, gate: SyncHooks, stream: str
+    res: Resources, client: ZendeskClient, gate: SyncHooks, stream: str
 ) -> SyncResult:
     sync = {
         zendesk.STREAM_TICKETS: zendesk.sync_tickets,
         zendesk.STREAM_TICKET_EVENTS: zendesk.sync_ticket_events,
         zendesk.STREAM_RATINGS: zendesk.sync_satisfaction_ratings,
     }[stream]
-    return sync(engine, client, hash_key=get_settings().hash_key(), hooks=gate)
+    return sync(res.engine, client, hash_key=res.settings.hash_key(), hooks=gate)
 
 
 @flow(
@@ -107,13 +97,13 @@ def pull_ticket_stream(
 def pull_tickets() -> dict[str, SyncResult]:
     """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings."""
     logger = get_run_logger()
-    engine = prepare_database()
-    client = zendesk_client(engine)
-    gate = governance_gate()
-    results = {zendesk.STREAM_USERS: pull_users(engine, client, gate)}
+    res = prepare_resources()
+    client = zendesk_client(res)
+    gate = governance_gate(res)
+    results = {zendesk.STREAM_USERS: pull_users(res, client, gate)}
     # Order matters: users first so requesters and comment authors resolve to CRM ids.
     for stream in (zendesk.STREAM_TICKETS, zendesk.STREAM_TICKET_EVENTS, zendesk.STREAM_RATINGS):
-        results[stream] = pull_ticket_stream(engine, client, gate, stream)
+        results[stream] = pull_ticket_stream(res, client, gate, stream)
     for stream, result in results.items():
         logger.info(
             "%s: %s pages, %s written, %s quarantined",
@@ -122,16 +112,15 @@ def pull_tickets() -> dict[str, SyncResult]:
             result.rows_written,
             result.quarantined,
         )
-    publish_data_docs()
-    _stop_if_gate_failed(results)
+    publish_data_docs(res)
+    _stop_if_gate_failed(res, results)
     return results
 
 
 @task(**IO, timeout_seconds=1800)
-def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
-    settings = get_settings()
-    client = AppStoreClient.from_settings(settings, engine=engine)
-    return sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=gate)
+def pull_app_store_reviews(res: Resources, gate: SyncHooks) -> SyncResult:
+    client = AppStoreClient.from_settings(res.settings, engine=res.engine)
+    return sync_reviews(res.engine, client, hash_key=res.settings.hash_key(), hooks=gate)
 
 
 @flow(
@@ -143,22 +132,22 @@ def pull_app_store_reviews(engine: Engine, gate: SyncHooks) -> SyncResult:
 )
 def pull_reviews() -> SyncResult:
     """App Store Connect customer reviews, newest first, back to the last high-water mark."""
-    engine = prepare_database()
-    result = pull_app_store_reviews(engine, governance_gate())
-    publish_data_docs()
-    _stop_if_gate_failed({"customer_reviews": result})
+    res = prepare_resources()
+    result = pull_app_store_reviews(res, governance_gate(res))
+    publish_data_docs(res)
+    _stop_if_gate_failed(res, {"customer_reviews": result})
     return result
 
 
 @task(**IO, timeout_seconds=3600)
-def import_file(engine: Engine, path: str) -> DropResult:
-    settings = get_settings()
+def import_file(res: Resources, path: str) -> DropResult:
+    known = res.settings.known_sources
     return import_drop(
-        engine,
+        res.engine,
         path,
-        hash_key=settings.hash_key(),
+        hash_key=res.settings.hash_key(),
         actor="flow import-drop",
-        known_sources=settings.known_sources,
+        known_sources=known,
     )
 
 
@@ -171,16 +160,15 @@ def import_file(engine: Engine, path: str) -> DropResult:
 )
 def import_drop_file(path: str) -> DropResult:
     """A JSONL or CSV drop (sales call notes, CS notes, survey answers); re-imports are no-ops."""
-    engine = prepare_database()
-    result = import_file(engine, path)
+    result = import_file(prepare_resources(), path)
     if not result.reconciles():
         raise RuntimeError(f"drop import does not reconcile: {result}")
     return result
 
 
 @task(**IO, timeout_seconds=600)
-def drain_webhook_events(engine: Engine) -> int:
-    return process_webhook_events(engine)
+def drain_webhook_events(res: Resources) -> int:
+    return process_webhook_events(res.engine)
 
 
 @flow(
@@ -193,10 +181,10 @@ def drain_webhook_events(engine: Engine) -> int:
 def process_webhooks(score: bool = True) -> int:
     """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
     carry what arrived through the rest of the loop (scoring) in the same run."""
-    engine = prepare_database()
+    res = prepare_resources()
     processed = 0
     # Drain in rounds so a burst larger than one round is handled in the same run.
-    while (batch := drain_webhook_events(engine)) > 0:
+    while (batch := drain_webhook_events(res)) > 0:
         processed += batch
     if processed and score:
         score_feedback()

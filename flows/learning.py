@@ -5,11 +5,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
-from feedbackloop.config import get_settings
-from feedbackloop.db import ensure_ready
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.resources import Resources
 from feedbackloop.review import (
     SAMPLE_SIZE,
     RetrainReport,
@@ -17,18 +15,17 @@ from feedbackloop.review import (
     sample_for_review,
 )
 from feedbackloop.topics import TopicReport, assign_topics
+from flows._resources import prepare_resources
 
-
-@task(retries=3, retry_delay_seconds=[10, 30, 60], cache_policy=NO_CACHE)
-def prepare_database() -> Engine:
-    return ensure_ready(get_settings())
+# The learning flows run hourly or weekly: wait longer for a restarting database.
+prepare = prepare_resources.with_options(retry_delay_seconds=[10, 30, 60])
 
 
 # Retried: a lost connection mid-run rolls the write back and the next try starts over; the
 # advisory lock makes a second concurrent run wait instead of clustering the same items.
 @task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE, timeout_seconds=3600)
-def assign(engine: Engine, encoder: str | None) -> TopicReport:
-    return assign_topics(engine, get_settings(), encoder=encoder)
+def assign(res: Resources, encoder: str | None) -> TopicReport:
+    return assign_topics(res.engine, res.settings, encoder=encoder)
 
 
 @flow(
@@ -40,8 +37,7 @@ def assign(engine: Engine, encoder: str | None) -> TopicReport:
 def cluster_topics(encoder: str | None = None) -> TopicReport:
     """`encoder`: light or minilm; default FEEDBACKLOOP_TOPIC_ENCODER."""
     logger = get_run_logger()
-    engine = prepare_database()
-    report = assign(engine, encoder)
+    report = assign(prepare(), encoder)
     logger.info(
         "topics (%s): %s considered, %s joined existing clusters, %s new clusters (%s items), "
         "%s outliers; %s withdrawn; overall outlier share %.1f%%",
@@ -58,8 +54,8 @@ def cluster_topics(encoder: str | None = None) -> TopicReport:
 
 
 @task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE)
-def queue_weekly_sample(engine: Engine, size: int, seed: int) -> list[int]:
-    return sample_for_review(engine, size=size, seed=seed, actor="flow sample-reviews")
+def queue_weekly_sample(res: Resources, size: int, seed: int) -> list[int]:
+    return sample_for_review(res.engine, size=size, seed=seed, actor="flow sample-reviews")
 
 
 @flow(
@@ -71,15 +67,14 @@ def queue_weekly_sample(engine: Engine, size: int, seed: int) -> list[int]:
 def sample_reviews(size: int = SAMPLE_SIZE, seed: int = 0) -> list[int]:
     """Queue this ISO week's sample of automated actions for human review (`feedbackloop
     review`, the dashboard); a rerun in the same week returns the same sample."""
-    engine = prepare_database()
-    queued = queue_weekly_sample(engine, size, seed)
+    queued = queue_weekly_sample(prepare(), size, seed)
     get_run_logger().info("%s actions queued for review this week", len(queued))
     return queued
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=3600)
-def train_and_compare(engine: Engine, min_examples: int) -> RetrainReport:
-    return retrain_from_reviews(engine, get_settings(), min_examples=min_examples)
+def train_and_compare(res: Resources, min_examples: int) -> RetrainReport:
+    return retrain_from_reviews(res.engine, res.settings, min_examples=min_examples)
 
 
 @flow(
@@ -91,7 +86,6 @@ def train_and_compare(engine: Engine, min_examples: int) -> RetrainReport:
 def retrain_sentiment(min_examples: int = 40) -> RetrainReport:
     """Train on reviewed labels; the new model scores from the next run only if it beats the
     current one on held-back reviews."""
-    engine = prepare_database()
-    report = train_and_compare(engine, min_examples)
+    report = train_and_compare(prepare(), min_examples)
     get_run_logger().info("retrain: %s", report.reason)
     return report

@@ -9,11 +9,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
-from feedbackloop.config import get_settings
-from feedbackloop.db import ensure_ready
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.resources import Resources
 from feedbackloop.routing import (
     DecideReport,
     DispatchReport,
@@ -24,31 +22,27 @@ from feedbackloop.routing import (
     require_targets,
     rules_from_settings,
 )
-
-
-@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
-def prepare_database() -> Engine:
-    return ensure_ready(get_settings())
+from flows._resources import prepare_resources
 
 
 @task(cache_policy=NO_CACHE)
-def load_routing_rules(dispatching: bool) -> RulesFile:
+def load_routing_rules(res: Resources, dispatching: bool) -> RulesFile:
     """The rules file, validated; with `dispatching`, every live rule's target must be set."""
-    settings = get_settings()
-    rules = rules_from_settings(settings)
+    rules = rules_from_settings(res.settings)
     if dispatching:
-        require_targets(rules, settings)
+        require_targets(rules, res.settings)
     return rules
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=1800)
-def decide_new_items(engine: Engine, rules: RulesFile, full: bool) -> DecideReport:
-    return decide_pending(engine, rules, full=full)
+def decide_new_items(res: Resources, rules: RulesFile, full: bool) -> DecideReport:
+    return decide_pending(res.engine, rules, full=full)
 
 
 @task(retries=3, retry_delay_seconds=[10, 30, 60], cache_policy=NO_CACHE, timeout_seconds=1800)
-def dispatch_outbox(engine: Engine) -> DispatchReport:
-    return dispatch(engine, get_settings())
+def dispatch_outbox(res: Resources) -> DispatchReport:
+    with res.targets() as targets:
+        return dispatch(res.engine, res.settings, targets=targets)
 
 
 @flow(
@@ -62,10 +56,10 @@ def route_actions(send: bool = True, full: bool = False, strict: bool = True) ->
     `strict=False` dispatches what has a target and leaves the rest pending (the health ping
     alerts on the backlog) instead of failing when a live rule's target is not configured."""
     logger = get_run_logger()
-    engine = prepare_database()
-    rules = load_routing_rules(send and strict)
-    decided = decide_new_items(engine, rules, full)
-    dispatched = dispatch_outbox(engine) if send else None
+    res = prepare_resources()
+    rules = load_routing_rules(res, send and strict)
+    decided = decide_new_items(res, rules, full)
+    dispatched = dispatch_outbox(res) if send else None
     logger.info(
         "decided %s actions %s for %s items; %s",
         decided.decided,

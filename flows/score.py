@@ -12,13 +12,13 @@ from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from sqlalchemy import Engine
 
-from expectations.checkpoints import Outcome, Validator
-from feedbackloop.config import ConfigError, Settings, get_settings
-from feedbackloop.db import database_url, ensure_ready, get_engine
+from expectations.checkpoints import Outcome
+from feedbackloop.config import ConfigError, Settings
+from feedbackloop.db import get_engine
 from feedbackloop.governance.gate import record_run
 from feedbackloop.monitoring.runs import RUN_HOOKS
+from feedbackloop.resources import Resources
 from feedbackloop.routing import DecideReport, RulesFile, rules_from_settings, scored_hook
 from feedbackloop.scoring import (
     KeyRange,
@@ -30,25 +30,20 @@ from feedbackloop.scoring import (
     pending_ranges,
     score_pending,
 )
+from flows._resources import prepare_resources
 from nlp import load_pipeline
 
 
-@task(retries=3, retry_delay_seconds=[2, 5, 10], cache_policy=NO_CACHE)
-def prepare_database() -> Engine:
-    return ensure_ready(get_settings())
-
-
 @task(cache_policy=NO_CACHE)
-def load_scorer() -> Any:
-    settings = get_settings()
-    return load_pipeline(newest_approved_model(settings), **settings.sentiment_options())
+def load_scorer(res: Resources) -> Any:
+    return load_pipeline(newest_approved_model(res.settings), **res.settings.sentiment_options())
 
 
 @lru_cache(maxsize=2)
-def _pipeline(model_dir: str | None) -> Any:
+def _pipeline(model_dir: str | None, options: tuple[tuple[str, Any], ...]) -> Any:
     # One pipeline per worker process, loaded by its first partition (the parent exported
     # the encoder to the state dir already: workers only load it).
-    return load_pipeline(model_dir, **get_settings().sentiment_options())
+    return load_pipeline(model_dir, **dict(options))
 
 
 def dask_task_runner(settings: Settings) -> Any:
@@ -68,11 +63,11 @@ def dask_task_runner(settings: Settings) -> Any:
 
 
 @task(cache_policy=NO_CACHE)
-def load_routing_rules() -> RulesFile | None:
+def load_routing_rules(res: Resources) -> RulesFile | None:
     """The rules, or None when the file is invalid: scoring goes on without deciding, and the
     route-actions flow fails on the same file with the error naming the rule and field."""
     try:
-        return rules_from_settings(get_settings())
+        return rules_from_settings(res.settings)
     except ConfigError as exc:
         get_run_logger().warning("scoring without routing decisions: %s", exc)
         return None
@@ -80,24 +75,24 @@ def load_routing_rules() -> RulesFile | None:
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=3600)
 def score_new_items(
-    engine: Engine, scorer: Any, rules: RulesFile | None
+    res: Resources, scorer: Any, rules: RulesFile | None
 ) -> tuple[ScoreReport, DecideReport]:
     decided = DecideReport()
     hook = None if rules is None else scored_hook(rules, report=decided)
-    return score_pending(engine, scorer, on_scored=hook), decided
+    return score_pending(res.engine, scorer, on_scored=hook), decided
 
 
 @task(retries=2, retry_delay_seconds=[5, 15], cache_policy=NO_CACHE, timeout_seconds=3600)
 def score_partition(
-    key_range: KeyRange, model_dir: str | None, rules: RulesFile | None
+    key_range: KeyRange, settings: Settings, model_dir: str | None, rules: RulesFile | None
 ) -> tuple[ScoreReport, DecideReport]:
-    """One key range, on whichever worker runs it: its own connection pool and pipeline. A
-    retry rescores only what is still pending in the range."""
+    """One key range, on whichever worker runs it: its own connection pool (from the settings
+    it is handed) and pipeline. A retry rescores only what is still pending in the range."""
     decided = DecideReport()
     hook = None if rules is None else scored_hook(rules, report=decided)
     report = score_pending(
-        get_engine(get_settings()),
-        _pipeline(model_dir),
+        get_engine(settings),
+        _pipeline(model_dir, tuple(sorted(settings.sentiment_options().items()))),
         key_range=key_range,
         on_scored=hook,
         with_totals=False,
@@ -111,10 +106,10 @@ def score_partition(
     timeout_seconds=3 * 3600,
 )
 def score_partitions(
-    ranges: list[KeyRange], model_dir: str | None, rules: RulesFile | None
+    ranges: list[KeyRange], settings: Settings, model_dir: str | None, rules: RulesFile | None
 ) -> tuple[list[ScoreReport], DecideReport]:
     """Every key range as a task on the flow's task runner (Dask when configured)."""
-    futures = [score_partition.submit(r, model_dir, rules) for r in ranges]
+    futures = [score_partition.submit(r, settings, model_dir, rules) for r in ranges]
     results = [f.result() for f in futures]
     decided = DecideReport()
     for _, part in results:
@@ -123,29 +118,27 @@ def score_partitions(
 
 
 def score_on_dask(
-    engine: Engine, scorer: Any, rules: RulesFile | None
+    res: Resources, scorer: Any, rules: RulesFile | None
 ) -> tuple[ScoreReport, DecideReport]:
-    settings = get_settings()
+    settings = res.settings
     parts = settings.score_partitions or (8 if settings.dask_address else 2 * settings.dask_workers)
     version = model_version_of(scorer)
-    ranges = pending_ranges(engine, version, parts)
+    ranges = pending_ranges(res.engine, version, parts)
     model = newest_approved_model(settings)
     reports, decided = score_partitions.with_options(task_runner=dask_task_runner(settings))(
-        ranges, None if model is None else str(model), rules
+        ranges, settings, None if model is None else str(model), rules
     )
     report = merge_reports(version, reports)
-    report.totals = distribution(engine, version)
+    report.totals = distribution(res.engine, version)
     return report, decided
 
 
 @task(cache_policy=NO_CACHE)
-def check_scores(engine: Engine) -> Outcome:
-    settings = get_settings()
-    url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=settings.known_sources)
+def check_scores(res: Resources) -> Outcome:
+    validator = res.validator
     outcome = validator.check_scores()
     docs = validator.data_docs_index
-    with engine.begin() as conn:
+    with res.engine.begin() as conn:
         record_run(conn, outcome, batch="nlp.feedback_scores", data_docs_path=str(docs))
     return outcome
 
@@ -159,14 +152,14 @@ def check_scores(engine: Engine) -> Outcome:
 def score_feedback(route: bool = True) -> ScoreReport:
     """`route=False` scores without routing decisions (route-actions decides later)."""
     logger = get_run_logger()
-    engine = prepare_database()
-    scorer = load_scorer()
-    rules = load_routing_rules() if route else None
-    if get_settings().task_runner == "dask":
-        report, decided = score_on_dask(engine, scorer, rules)
+    res = prepare_resources()
+    scorer = load_scorer(res)
+    rules = load_routing_rules(res) if route else None
+    if res.settings.task_runner == "dask":
+        report, decided = score_on_dask(res, scorer, rules)
     else:
-        report, decided = score_new_items(engine, scorer, rules)
-    outcome = check_scores(engine)
+        report, decided = score_new_items(res, scorer, rules)
+    outcome = check_scores(res)
     if not outcome.success:
         raise RuntimeError(f"scored feedback failed its checks: {outcome.summary()}")
     logger.info(

@@ -12,11 +12,13 @@ import csv
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from nlp.sentiment.scorer import THREE_CLASSES, fold_label
+from nlp.metrics import classification_report
+from nlp.sentiment.scorer import fold_label
 
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 VADER_SETS = {
@@ -30,36 +32,6 @@ UCI_SETS = {
     "uci_yelp": "yelp_labelled.txt",
     "uci_imdb": "imdb_labelled.txt",
 }
-
-
-# -- metrics ----------------------------------------------------------------------------
-def classification_report(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
-    """Accuracy, macro-F1 (over gold classes) and per-class P/R/F1, on three classes."""
-    g = [fold_label(x) for x in gold]
-    p = [fold_label(x) for x in pred]
-    per_class: dict[str, dict[str, float]] = {}
-    for c in THREE_CLASSES:
-        tp = sum(1 for a, b in zip(g, p, strict=True) if a == c and b == c)
-        fp = sum(1 for a, b in zip(g, p, strict=True) if a != c and b == c)
-        fn = sum(1 for a, b in zip(g, p, strict=True) if a == c and b != c)
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
-        per_class[c] = {
-            "precision": round(prec, 4),
-            "recall": round(rec, 4),
-            "f1": round(f1, 4),
-            "support": tp + fn,
-        }
-    present = [c for c in THREE_CLASSES if per_class[c]["support"]]
-    macro = sum(per_class[c]["f1"] for c in present) / len(present) if present else 0.0
-    acc = sum(1 for a, b in zip(g, p, strict=True) if a == b) / len(g) if g else 0.0
-    return {
-        "n": len(g),
-        "accuracy": round(acc, 4),
-        "macro_f1": round(macro, 4),
-        "per_class": per_class,
-    }
 
 
 # -- systems ----------------------------------------------------------------------------
@@ -182,6 +154,29 @@ def evaluate(
 
 
 # -- shared development data (never copied into the repo) -------------------------------
+def _vader_row(line: str, band: float = 0.05) -> tuple[str, str] | None:
+    """``id<TAB>mean<TAB>text`` -> (text, label), or None for a line that is not a row."""
+    parts = line.split("\t")
+    if len(parts) < 3:
+        return None
+    try:
+        mean = float(parts[1])
+    except ValueError:
+        return None
+    label = _three(mean, band) if abs(mean) != band else "neutral"
+    return "\t".join(parts[2:]).strip(), label
+
+
+def _uci_row(line: str) -> tuple[str, str] | None:
+    """``text<TAB>0|1`` -> (text, label), or None for a line that is not a row."""
+    if "\t" not in line:
+        return None
+    text, lab = line.rsplit("\t", 1)
+    if lab.strip() not in ("0", "1"):
+        return None
+    return text.strip(), "positive" if lab.strip() == "1" else "negative"
+
+
 def load_shared_sentiment(
     root: str | Path | None = None, *, vader_band: float = 0.05
 ) -> dict[str, tuple[list[str], list[str]]]:
@@ -195,38 +190,18 @@ def load_shared_sentiment(
     base = Path(root) if root else DEFAULT_DATA_ROOT
     base = base / "sentiment"
     sets: dict[str, tuple[list[str], list[str]]] = {}
-    vdir = base / "vader_groundtruth"
-    for name, fname in VADER_SETS.items():
-        path = vdir / fname
-        if not path.exists():
-            continue
-        texts, labels = [], []
-        for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
-            parts = line.split("\t")
-            if len(parts) < 3:
+    sources = (
+        ("vader_groundtruth", VADER_SETS, partial(_vader_row, band=vader_band)),
+        ("uci_labelled_sentences", UCI_SETS, _uci_row),
+    )
+    for folder, files, parse in sources:
+        for name, fname in files.items():
+            path = base / folder / fname
+            if not path.exists():
                 continue
-            try:
-                mean = float(parts[1])
-            except ValueError:
-                continue
-            texts.append("\t".join(parts[2:]).strip())
-            labels.append(_three(mean, vader_band) if abs(mean) != vader_band else "neutral")
-        sets[name] = (texts, labels)
-    udir = base / "uci_labelled_sentences"
-    for name, fname in UCI_SETS.items():
-        path = udir / fname
-        if not path.exists():
-            continue
-        texts, labels = [], []
-        for line in path.read_text(encoding="utf-8", errors="replace").split("\n"):
-            if "\t" not in line:
-                continue
-            text, lab = line.rsplit("\t", 1)
-            if lab.strip() not in ("0", "1"):
-                continue
-            texts.append(text.strip())
-            labels.append("positive" if lab.strip() == "1" else "negative")
-        sets[name] = (texts, labels)
+            lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+            rows = [row for row in map(parse, lines) if row is not None]
+            sets[name] = ([text for text, _ in rows], [label for _, label in rows])
     return sets
 
 

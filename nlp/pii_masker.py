@@ -1,6 +1,6 @@
 """spaCy component ``feedback_pii_masker_v1``: PII detection on ``doc.text``.
 
-Runs :func:`feedbackloop.governance.pii.find_pii` (regexes + validators for the six pattern
+Runs :func:`nlp.pii.find_pii` (regexes + validators for the six pattern
 types, context rules + a Faker-derived name gazetteer for PERSON; no model, no tokens needed;
 works in ``spacy.blank("en")``), so the component and the library mask exactly the same
 spans (one implementation, one ``MASKER_VERSION``), and exposes the result three ways:
@@ -20,7 +20,7 @@ from __future__ import annotations
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from feedbackloop.governance.pii import find_pii, mask
+from nlp.pii import find_pii, mask
 
 __all__ = ["FACTORY_NAME", "PiiMasker", "make_pii_masker"]
 

@@ -25,9 +25,16 @@ from typing import Any
 import numpy as np
 from scipy import optimize, sparse
 
-from nlp.sentiment.component import RULES_VERSION
+from nlp.metrics import classification_report
 from nlp.sentiment.resources import load_resources
-from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig, fold_label, label_for
+from nlp.sentiment.scorer import (
+    RULES_VERSION,
+    Analysis,
+    Scorer,
+    ScorerConfig,
+    fold_label,
+    label_for,
+)
 
 CLASSES = ("negative", "neutral", "positive")
 N_HASH = 1 << 18
@@ -261,12 +268,6 @@ def apply_proba(a: Analysis, p: np.ndarray, cfg: ScorerConfig, version: str) -> 
     )
 
 
-def _metrics(gold: Sequence[str], pred: Sequence[str]) -> dict[str, Any]:
-    from nlp.evaluation import classification_report
-
-    return classification_report(gold, pred)
-
-
 def train(
     texts: Sequence[str],
     labels: Sequence[object],
@@ -308,8 +309,8 @@ def train(
         w = _fit(x[fit_idx], y[fit_idx], l2)
         pred = [CLASSES[i] for i in np.asarray(x[hold] @ w).argmax(axis=1)]
         gold = [y3[i] for i in hold]
-        metrics["adapted"] = _metrics(gold, pred)
-        metrics["rules"] = _metrics(gold, [analyses[i].label3 for i in hold])
+        metrics["adapted"] = classification_report(gold, pred)
+        metrics["rules"] = classification_report(gold, [analyses[i].label3 for i in hold])
     w = _fit(x, y, l2)  # final model uses every reviewed label
 
     w0 = _prior()
@@ -409,10 +410,12 @@ def train_encoder_head(
         hold, fit_idx = order[:n_hold], order[n_hold:]
         w, b = fit_adapted_head(x[fit_idx], y[fit_idx], base)
         gold = [y3[i] for i in hold]
-        metrics["adapted"] = _metrics(gold, [CLASSES[i] for i in proba(x[hold], w, b).argmax(1)])
+        metrics["adapted"] = classification_report(
+            gold, [CLASSES[i] for i in proba(x[hold], w, b).argmax(1)]
+        )
         base_p = proba(x[hold], base.coef, base.intercept).argmax(1)
-        metrics["base"] = _metrics(gold, [CLASSES[i] for i in base_p])
-        metrics["rules"] = _metrics(gold, [analyses[i].label3 for i in hold])
+        metrics["base"] = classification_report(gold, [CLASSES[i] for i in base_p])
+        metrics["rules"] = classification_report(gold, [analyses[i].label3 for i in hold])
     w, b = fit_adapted_head(x, y, base)  # final head uses every reviewed label
     digest = hashlib.sha256(
         w.astype(np.float32).tobytes() + b.astype(np.float32).tobytes()

@@ -4,6 +4,7 @@ test that asks for one (CREATE DATABASE is cheap), settings that point at it."""
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from feedbackloop.db.embedded import EmbeddedPostgres
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# Every test folder imports the shared helpers as `from support.<module> import ...`.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +47,16 @@ def pg_state_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     server = EmbeddedPostgres(state)
     server.start()
     yield state
+    server.stop()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
+    """A server of the test's own, for tests that stop or restart PostgreSQL: doing that to
+    the session's server would hurt other tests."""
+    server = EmbeddedPostgres(tmp_path / "state")
+    server.start()
+    yield server
     server.stop()
 
 

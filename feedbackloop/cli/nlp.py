@@ -27,7 +27,7 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def _open_rows(path: Path, columns: list[str]) -> tuple[Iterator[dict[str, str]], object]:
-    from feedbackloop.governance.pii import mask
+    from nlp.pii import mask
 
     # Missing, empty, binary or UTF-16: one line naming the file, before any output.
     with reading(path):
@@ -197,8 +197,8 @@ def approve(
     """Approve an adapted model: the score-feedback flow uses the newest approved one."""
     from feedbackloop.config import get_settings
     from feedbackloop.db import ensure_ready
-    from feedbackloop.governance.pii import mask
     from feedbackloop.scoring import approve_model
+    from nlp.pii import mask
 
     if not (model / "meta.json").exists():
         raise _fail(f"no adapted model in {model} (meta.json missing)")

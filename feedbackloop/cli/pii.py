@@ -9,8 +9,8 @@ from typing import IO, Any
 import typer
 
 from feedbackloop.cli.errors import fail
-from feedbackloop.governance.pii import mask_text
 from feedbackloop.sources.files import SNIFF_BYTES, sniff
+from nlp.pii import mask_text
 
 app = typer.Typer(help="Personal-data masking.", no_args_is_help=True)
 

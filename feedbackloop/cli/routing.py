@@ -1,21 +1,19 @@
 """`feedbackloop routing`: check a rules file, report offer fairness, run the dispatcher; and
-`explain(target)`, the body of the top-level `feedbackloop explain ITEM_OR_ACTION_ID`."""
+`explain_command`, the top-level `feedbackloop explain ITEM_OR_ACTION_ID`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from feedbackloop.cli.common import counts_table
 from feedbackloop.cli.errors import fail as _fail
 from feedbackloop.cli.errors import reading
 from feedbackloop.config import ConfigError, get_settings
-
-if TYPE_CHECKING:
-    from feedbackloop.routing import RoutingSummary
 
 app = typer.Typer(
     help="Routing: rules -> actions (Slack, Zendesk, HubSpot) through the outbox.",
@@ -114,20 +112,17 @@ def dispatch_command(
 
     settings = get_settings()
     report = dispatch(ensure_ready(settings), settings, limit=limit)
-    table = Table("sent", "already applied", "retrying", "failed", "owner alerts")
-    table.add_row(
-        *(
-            f"{n:,}"
-            for n in (
-                report.sent,
-                report.already_applied,
-                report.retrying,
-                report.failed,
-                report.alerts,
-            )
+    console.print(
+        counts_table(
+            {
+                "sent": report.sent,
+                "already applied": report.already_applied,
+                "retrying": report.retrying,
+                "failed": report.failed,
+                "owner alerts": report.alerts,
+            }
         )
     )
-    console.print(table)
     if report.not_configured:
         console.print("left pending (target not configured): " + ", ".join(report.not_configured))
 
@@ -145,18 +140,14 @@ def explain(target: str) -> None:
     console.print(text, highlight=False, markup=False, soft_wrap=True)
 
 
-def summary_table(summary: RoutingSummary) -> Table:
-    """Actions by rule and type with their statuses (`routing.demo_summary`): for the demo."""
-    statuses = ("sent", "pending", "failed", "shadow", "skipped")
-    table = Table(title=f"Route: {summary.total:,} actions decided")
-    table.add_column("rule", overflow="fold")
-    table.add_column("action")
-    for status in statuses:
-        table.add_column(status, justify="right")
-    for (rule, kind), counts in sorted(summary.by_rule.items()):
-        table.add_row(rule, kind, *(f"{counts.get(s, 0):,}" for s in statuses))
-    for kind, counts in sorted(summary.by_type.items()):
-        table.add_row(
-            "[bold]all rules[/]", f"[bold]{kind}[/]", *(f"{counts.get(s, 0):,}" for s in statuses)
-        )
-    return table
+def explain_command(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="An action id (42), a reply reference (fl-...), or an item "
+            "(ticket:zendesk:12345, zendesk:12345)."
+        ),
+    ],
+) -> None:
+    """Why the loop did what it did to an item or an action, in plain words."""
+    explain(target)

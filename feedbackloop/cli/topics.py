@@ -26,7 +26,7 @@ ENCODER_HELP = "light (default: WordLlama token embeddings) or minilm (needs .[e
 
 def _read_columns(path: Path, columns: list[str]) -> list[list[str]]:
     """The given columns of every row (clustering needs all texts at once)."""
-    from feedbackloop.governance.pii import mask
+    from nlp.pii import mask
 
     # Missing, empty, binary, UTF-16 or a bad byte further down: one line naming the file.
     with reading(path), path.open(newline="", encoding="utf-8-sig") as fh:

@@ -129,6 +129,32 @@ def _where(settings: Settings) -> str:
     return f"embedded server in {status.pgdata}, not running"
 
 
+def _safe_where(settings: Settings | None) -> str:
+    try:
+        return _where(settings or get_settings())
+    except Exception:  # the settings themselves may be what is broken
+        return "see FEEDBACKLOOP_DATABASE_URL"
+
+
+def _reachable(settings: Settings | None) -> bool:
+    """One short connection attempt, without starting the embedded server."""
+    import psycopg
+
+    try:
+        settings = settings or get_settings()
+        if settings.database_url is None:
+            status = embedded_server(settings).status()
+            if not status.running:
+                return False
+            with psycopg.connect(**status.conninfo(), connect_timeout=3):
+                return True
+        dsn = database_url(settings).set(drivername="postgresql")
+        with psycopg.connect(dsn.render_as_string(hide_password=False), connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
 def describe_failure(exc: BaseException, settings: Settings | None = None) -> str | None:
     """One line for a database error, or None when `exc` is not one.
 
@@ -137,7 +163,13 @@ def describe_failure(exc: BaseException, settings: Settings | None = None) -> st
     quote row values. Never the SQL text or its parameters.
     """
     import psycopg
-    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, SQLAlchemyError
+    from sqlalchemy.exc import (
+        DBAPIError,
+        DisconnectionError,
+        InterfaceError,
+        PendingRollbackError,
+        SQLAlchemyError,
+    )
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if not isinstance(exc, SQLAlchemyError | psycopg.Error):
@@ -156,15 +188,15 @@ def describe_failure(exc: BaseException, settings: Settings | None = None) -> st
         or (isinstance(exc, DBAPIError) and exc.connection_invalidated)
         or isinstance(orig, psycopg.OperationalError | psycopg.InterfaceError)
     )
+    if not lost and isinstance(exc, PendingRollbackError) and not _reachable(settings):
+        # The session hid the driver error it rolled back for; ask the server instead.
+        return f"database unavailable: server not answering ({_safe_where(settings)})"
     if not lost:
         sqlstate = getattr(orig, "sqlstate", None)
         return f"database error: {type(orig).__name__}" + (
             f" (SQLSTATE {sqlstate})" if sqlstate else ""
         )
-    try:
-        where = _where(settings or get_settings())
-    except Exception:  # the settings themselves may be what is broken
-        where = "see FEEDBACKLOOP_DATABASE_URL"
+    where = _safe_where(settings)
     reason = _first_line(orig) if isinstance(orig, psycopg.Error) else type(orig).__name__
     return f"database unavailable: {reason[:200]} ({where})"
 

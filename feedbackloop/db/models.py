@@ -37,6 +37,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from feedbackloop.vocabulary import (
+    ACTION_STATUSES,
+    CONSENT_PURPOSES,
+    DEPARTMENTS,
+    RATING_SCORES,
+    SENTIMENT_LABELS,
+    TEXT_ROW_TYPES,
+    TICKET_STATUSES,
+)
+
 SCHEMAS = ("raw", "ops", "nlp")
 
 # Deterministic constraint names keep Alembic autogenerate diffs stable.
@@ -48,10 +58,8 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 
-ITEM_TYPES = ("ticket", "ticket_comment", "satisfaction_rating", "review", "note")
-DEPARTMENTS = ("sales", "cs", "support", "marketing", "product")
-SENTIMENT_LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
-CONSENT_PURPOSES = ("contact", "improvement")
+# The closed vocabularies live in feedbackloop.vocabulary; the CHECK constraints use them.
+ITEM_TYPES = TEXT_ROW_TYPES
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -131,7 +139,7 @@ class Ticket(RawMixin, Base):
     __table_args__ = _raw_args(
         "tickets",
         CheckConstraint(
-            _in("status", ("new", "open", "pending", "hold", "solved", "closed", "deleted")),
+            _in("status", TICKET_STATUSES),
             name="status",
         ),
     )
@@ -183,7 +191,7 @@ class SatisfactionRating(RawMixin, Base):
     __tablename__ = "satisfaction_ratings"
     __table_args__ = _raw_args(
         "satisfaction_ratings",
-        CheckConstraint(_in("score", ("good", "bad", "offered", "unoffered")), name="score"),
+        CheckConstraint(_in("score", RATING_SCORES), name="score"),
     )
 
     ticket_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
@@ -346,7 +354,7 @@ class Action(Base):
     __table_args__ = (
         UniqueConstraint("idempotency_key", name="uq_actions_idempotency_key"),
         CheckConstraint(
-            _in("status", ("pending", "sending", "sent", "failed", "shadow", "skipped")),
+            _in("status", ACTION_STATUSES),
             name="status",
         ),
         Index("ix_actions_status", "status"),

@@ -19,8 +19,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
 
+from feedbackloop.db import audit
 from feedbackloop.db.models import Quarantine
-from feedbackloop.governance import audit
 
 Row = Mapping[str, Any]
 
@@ -48,6 +48,27 @@ def _statement(model: type[DeclarativeBase], key: Sequence[str]) -> Any:
         # Replays and out-of-order pages never overwrite a newer version of the row.
         where = table.c.updated_at < stmt.excluded.updated_at
     return stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
+
+
+def overwrite(
+    model: type[DeclarativeBase],
+    key: Sequence[str],
+    columns: Sequence[str],
+    *,
+    stamp: str | None = None,
+    where: Callable[[Any], Any] | None = None,
+) -> Any:
+    """INSERT into `model`; on a conflict on `key`, take the incoming `columns`, set `stamp`
+    (a timestamp column) to now(), and only where `where(excluded)` holds, when given."""
+    stmt = pg_insert(model)
+    set_: dict[str, Any] = {name: stmt.excluded[name] for name in columns}
+    if stamp is not None:
+        set_[stamp] = func.now()
+    return stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_=set_,
+        where=where(stmt.excluded) if where is not None else None,
+    )
 
 
 def _reason(exc: DBAPIError) -> str:

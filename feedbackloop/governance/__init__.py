@@ -1,24 +1,9 @@
-"""Data governance: PII masking for texts, JSON payloads and logs."""
+"""Data governance: what is stored and logged about people, and who may see it.
+
+Masking itself is the leaf library `nlp.pii`; governance applies it to source fields and
+JSON payloads (`fields`), logs (`logging`), the audit trail, consent, contacts and erasure.
+"""
 
 from feedbackloop.governance.logging import PiiMaskingFilter, install_pii_logging_filter
-from feedbackloop.governance.pii import (
-    ENTITY_TYPES,
-    MaskResult,
-    PiiEntity,
-    find_pii,
-    mask,
-    mask_text,
-    mask_value,
-)
 
-__all__ = [
-    "ENTITY_TYPES",
-    "MaskResult",
-    "PiiEntity",
-    "PiiMaskingFilter",
-    "find_pii",
-    "install_pii_logging_filter",
-    "mask",
-    "mask_text",
-    "mask_value",
-]
+__all__ = ["PiiMaskingFilter", "install_pii_logging_filter"]

@@ -1,37 +1,17 @@
-"""The audit trail: one append-only row per change the system makes (who, what, why; no PII)."""
+"""The audit trail: one append-only row per change the system makes (who, what, why; no PII).
+
+`record` (in `feedbackloop.db.audit`) writes a row; the helpers here add governance's rows."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
-from feedbackloop.db.models import AuditLog
-from feedbackloop.governance.pii import MASKER_VERSION
+from feedbackloop.db.audit import record
+from nlp.pii import MASKER_VERSION
 
-
-def record(
-    conn: Connection,
-    *,
-    actor: str,
-    action: str,
-    entity_type: str,
-    entity_id: str | None = None,
-    details: dict[str, Any] | None = None,
-    reason: str | None = None,
-) -> None:
-    """Write the audit row in the caller's transaction, so it commits with the change itself."""
-    conn.execute(
-        insert(AuditLog).values(
-            actor=actor,
-            action=action,
-            entity_type=entity_type,
-            entity_id=entity_id,
-            details=details or {},
-            reason=reason,
-        )
-    )
+__all__ = ["masked", "record"]
 
 
 def masked(

@@ -11,6 +11,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop.db.models import Consent, ContactMerge
+from feedbackloop.db.upsert import overwrite
 from feedbackloop.governance import audit
 
 MERGE_RULE = "same_email_hash"
@@ -81,16 +82,12 @@ def record_consent(
     rows = list(rows)
     if not rows:
         return 0
-    stmt = pg_insert(Consent)
     changed = conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["contact_source", "contact_source_id", "purpose"],
-            set_={
-                "granted": stmt.excluded.granted,
-                "recorded_by": stmt.excluded.recorded_by,
-                "recorded_at": stmt.excluded.recorded_at,
-            },
-            where=Consent.granted != stmt.excluded.granted,
+        overwrite(
+            Consent,
+            ("contact_source", "contact_source_id", "purpose"),
+            ("granted", "recorded_by", "recorded_at"),
+            where=lambda excluded: Consent.granted != excluded.granted,
         ).returning(
             Consent.contact_source, Consent.contact_source_id, Consent.purpose, Consent.granted
         ),

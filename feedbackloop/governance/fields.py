@@ -23,7 +23,7 @@ from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from feedbackloop.governance.identity import email_hash, normalize_email
-from feedbackloop.governance.pii import (
+from nlp.pii import (
     EMAIL_ADDRESS,
     PHONE_NUMBER,
     US_SSN,

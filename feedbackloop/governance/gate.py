@@ -16,7 +16,8 @@ import pandas as pd
 from sqlalchemy import Connection, insert
 
 from feedbackloop.db.models import ValidationRun
-from feedbackloop.governance.pii import find_pii
+from feedbackloop.items import TEXT_COLUMNS, text_of
+from nlp.pii import find_pii
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Outcome, Validator
@@ -74,23 +75,10 @@ def contacts_frame(rows: Sequence[Row]) -> pd.DataFrame:
     )
 
 
-def joined(*columns: str) -> Callable[[Row], str | None]:
-    """The text of a row: its non-empty `columns`, one per line."""
-
-    def text_of(row: Row) -> str | None:
-        parts = [row[c] for c in columns if row.get(c)]
-        return "\n".join(parts) if parts else None
-
-    return text_of
-
-
-# raw table -> (item type, the text the gate checks). Tables not listed carry no free text.
+# raw table -> (row type, the text the gate checks): the text rule of the feedback-item
+# contract, so the gate checks exactly the text that is later scored and shown.
 FEEDBACK_TABLES: dict[str, tuple[str, Callable[[Row], str | None]]] = {
-    "tickets": ("ticket", joined("subject", "description")),
-    "ticket_comments": ("ticket_comment", joined("body")),
-    "satisfaction_ratings": ("satisfaction_rating", joined("comment")),
-    "reviews": ("review", joined("title", "body")),
-    "notes": ("note", joined("text")),
+    table: (row_type, text_of(table)) for table, (row_type, _) in TEXT_COLUMNS.items()
 }
 
 

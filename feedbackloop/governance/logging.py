@@ -22,7 +22,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from feedbackloop.governance.pii import mask
+from nlp.pii import mask
 
 __all__ = ["PiiMaskingFilter", "install_pii_logging_filter", "mask_record"]
 

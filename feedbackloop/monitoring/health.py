@@ -9,7 +9,6 @@ successful run of every scheduled flow (allowed: two schedule periods plus ten m
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -63,7 +62,11 @@ def check_database(engine: Engine) -> Check:
 
 
 def check_prefect_api(api_url: str | None = None) -> Check | None:
-    api_url = api_url or os.environ.get("PREFECT_API_URL")
+    """The Prefect API flows report to (Prefect's own settings), when it is a server."""
+    if api_url is None:
+        from prefect.settings import get_current_settings
+
+        api_url = get_current_settings().api.url
     if not api_url:
         return None  # in-process runs use the ephemeral API: nothing to reach
 
@@ -76,7 +79,7 @@ def check_prefect_api(api_url: str | None = None) -> Check | None:
 
 def check_sources(settings: Settings) -> list[Check]:
     """Each configured source answers an authenticated, cheap, documented request."""
-    from feedbackloop.sources.http import RetryPolicy
+    from feedbackloop.http import RetryPolicy
 
     # One quick attempt: a ping reports what it sees; the next ping is the retry.
     once = RetryPolicy(max_retries=0, max_rate_limit_waits=0)
@@ -174,7 +177,7 @@ def cron_period(cron: str) -> timedelta:
 
 def expected_flow_periods(prefect_yaml: Path) -> dict[str, timedelta]:
     """Flow name -> shortest active schedule period, from `prefect.yaml`."""
-    from feedbackloop.serve import read_prefect_yaml
+    from feedbackloop.deployments import read_prefect_yaml
 
     periods: dict[str, timedelta] = {}
     for spec in read_prefect_yaml(prefect_yaml):

@@ -22,8 +22,9 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from feedbackloop.governance.pii import mask
+from feedbackloop.config import Settings
 from feedbackloop.processes import ProcessIdentity, this_process
+from nlp.pii import mask
 
 log = logging.getLogger(__name__)
 
@@ -235,9 +236,9 @@ def vanished_alert(run: VanishedRun) -> str:
     return failure_alert(run.flow_name, run.run_name or run.flow_run_id, "Crashed", run.error)
 
 
-def send_vanished_alerts(runs: Sequence[VanishedRun]) -> int:
+def send_vanished_alerts(runs: Sequence[VanishedRun], settings: Settings | None = None) -> int:
     for run in runs:
-        _send_owner_alert(vanished_alert(run))
+        _send_owner_alert(vanished_alert(run), settings)
     return len(runs)
 
 
@@ -259,10 +260,10 @@ def failure_alert(flow_name: str, run_name: str, state: str, error: str | None) 
     )
 
 
-def _send_owner_alert(message: str) -> None:
+def _send_owner_alert(message: str, settings: Settings | None = None) -> None:
     from feedbackloop.monitoring.alerts import send_owner_alert
 
-    send_owner_alert(message)
+    send_owner_alert(message, settings)
 
 
 def _record_start(flow: Any, flow_run: Any, state: Any) -> None:

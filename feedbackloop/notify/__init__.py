@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from feedbackloop.config import Settings
+from feedbackloop.http import engine_usage_recorder
 from feedbackloop.notify.http import JsonApi, Reply
 from feedbackloop.notify.hubspot import HubSpotCrm
 from feedbackloop.notify.slack import SlackWebhooks
 from feedbackloop.notify.zendesk import ZendeskActions
-from feedbackloop.sources.http import engine_usage_recorder
 
 __all__ = ["HubSpotCrm", "JsonApi", "Reply", "SlackWebhooks", "Targets", "ZendeskActions"]
 

@@ -1,8 +1,9 @@
 """Writes to outside APIs, with an honest answer to "did it happen?".
 
-`sources.http.HttpClient` retries 5xx and transport errors by itself and only GETs; that is
+`feedbackloop.http.HttpClient.get_json` retries 5xx and transport errors by itself; that is
 right for reading and wrong for a write that may already have been applied. Here each write is
-sent once (429s wait `Retry-After` in place, since a 429 means "not processed") and classified:
+sent once (`HttpClient.send`; 429s wait `Retry-After` in place, since a 429 means "not
+processed") and classified:
 
 - `sent`: 2xx;
 - `retry`: certainly not applied (429 beyond the wait budget, 5xx, 409, the connection never
@@ -12,9 +13,11 @@ sent once (429s wait `Retry-After` in place, since a 429 means "not processed") 
   the dispatcher checks the target before it sends again, or, for a target it cannot check
   (Slack), does not send again.
 
-Every attempt is reported to `on_call` (-> `ops.api_usage`) under an endpoint label that never
-holds a secret (Slack webhook URLs are credentials). Error details keep the API's error code and
-a masked, shortened message; never a request body.
+The reads that check whether a write already happened (`get_json`) are retried briefly
+(`READ_RETRY`). Every attempt is reported to `on_call` (-> `ops.api_usage`) under an endpoint
+label that never holds a secret (Slack webhook URLs are credentials); a failure to record it
+never fails the delivery. Error details keep the API's error code and a masked, shortened
+message; never a request body.
 """
 
 from __future__ import annotations
@@ -28,14 +31,21 @@ from typing import Any, Literal
 
 import httpx
 
-from feedbackloop.governance.pii import mask
-from feedbackloop.sources.http import ApiCall, UsageRecorder, _retry_after
+from feedbackloop.http import ApiCall, HttpClient, RetryPolicy, UsageRecorder, retry_after
+from nlp.pii import mask
 
-__all__ = ["JsonApi", "Outcome", "Reply"]
+__all__ = ["READ_RETRY", "Check", "JsonApi", "Outcome", "Reply"]
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["sent", "retry", "rejected", "unknown"]
+# Whether a write already happened, as a target's read-back says.
+Check = Literal["applied", "absent", "unknown"]
+# Reads are idempotent: they are retried (429, 5xx, transport), briefly.
+READ_RETRY = RetryPolicy(
+    max_retries=2, backoff_base=0.5, backoff_cap=5.0, default_retry_after=5.0,
+    max_rate_limit_waits=3, max_retry_after=30.0,
+)  # fmt: skip
 
 # The request never reached the server, or never completed: the server cannot have acted.
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
@@ -69,6 +79,19 @@ def _error_code(body: Any, raw: str) -> str:
     return mask(text)[:200] or "no error message"
 
 
+def _tolerant(source: str, on_call: UsageRecorder | None) -> UsageRecorder | None:
+    if on_call is None:
+        return None
+
+    def record(call: ApiCall) -> None:
+        try:
+            on_call(call)
+        except Exception as exc:  # accounting must not turn a delivery into a failure
+            log.warning("%s: api usage not recorded (%s)", source, type(exc).__name__)
+
+    return record
+
+
 class JsonApi:
     """One API's writes (and the reads a write needs to be checked)."""
 
@@ -87,62 +110,48 @@ class JsonApi:
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.source = source
-        self.on_call = on_call
         self.sleep = sleep
         self.max_wait = max_wait
         self.max_rate_limit_waits = max_rate_limit_waits
-        self.calls = 0
-        self._http = httpx.Client(
-            base_url=base_url.rstrip("/"),
+        self.http = HttpClient(
+            source,
+            base_url,
             auth=auth,
-            headers={"Accept": "application/json", **(headers or {})},
+            headers=headers,
             timeout=timeout,
+            retry=READ_RETRY,
+            on_call=_tolerant(source, on_call),
+            sleep=sleep,
             transport=transport,
-            follow_redirects=False,
         )
 
+    @property
+    def calls(self) -> int:
+        return self.http.calls
+
     def close(self) -> None:
-        self._http.close()
+        self.http.close()
 
-    def _record(self, method: str, endpoint: str, status: int | None, started: float) -> None:
-        self.calls += 1
-        duration_ms = (time.perf_counter() - started) * 1000.0
-        log.debug("%s %s %s -> %s in %.0f ms", self.source, method, endpoint, status, duration_ms)
-        if self.on_call is not None:
-            try:
-                self.on_call(ApiCall(self.source, endpoint, method, status, duration_ms))
-            except Exception as exc:  # accounting must not turn a delivery into a failure
-                log.warning("%s: api usage not recorded (%s)", self.source, type(exc).__name__)
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """A read, retried briefly; raises `SourceError` when it cannot be answered."""
+        return self.http.get_json(path, params)
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        endpoint: str,
-        json_body: Any = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> Reply:
+    def request(self, method: str, url: str, *, endpoint: str, json_body: Any = None) -> Reply:
         """Send once (429s wait and repeat); `endpoint` is what usage records and logs show."""
         waits = 0
         while True:
-            started = time.perf_counter()
             try:
-                response = self._http.request(method, url, json=json_body, params=params)
+                response = self.http.send(method, url, endpoint=endpoint, json_body=json_body)
             except _NOT_SENT as exc:
-                self._record(method, endpoint, None, started)
                 return Reply("retry", None, f"{type(exc).__name__}: the request was not sent")
             except (httpx.WriteError, httpx.WriteTimeout) as exc:
                 # The body did not leave completely: a server cannot act on half a request.
-                self._record(method, endpoint, None, started)
                 return Reply("retry", None, f"{type(exc).__name__}: the request was not sent")
             except httpx.TransportError as exc:
-                self._record(method, endpoint, None, started)
                 return Reply(
                     "unknown", None, f"{type(exc).__name__}: no answer; it may have been applied"
                 )
             status = response.status_code
-            self._record(method, endpoint, status, started)
             raw = response.text
             try:
                 body: Any = response.json() if raw.strip() else None
@@ -152,7 +161,7 @@ class JsonApi:
             if 200 <= status < 300:
                 return Reply("sent", status, "ok", body, headers)
             if status == 429:
-                after = _retry_after(response.headers)
+                after = retry_after(response.headers)
                 delay = 30.0 if after is None else after
                 if waits < self.max_rate_limit_waits and delay <= self.max_wait:
                     waits += 1

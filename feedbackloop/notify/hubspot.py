@@ -16,39 +16,21 @@ Authentication: a private app's access token as `Authorization: Bearer`. Errors 
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from feedbackloop.config import Settings
-from feedbackloop.notify.http import JsonApi, Reply
-from feedbackloop.notify.zendesk import READ_RETRY, Check
-from feedbackloop.sources.http import HttpClient, SourceError, UsageRecorder
+from feedbackloop.http import SourceError
+from feedbackloop.notify.http import Check, JsonApi, Reply
 
 __all__ = ["HubSpotCrm"]
 
 
 class HubSpotCrm:
-    def __init__(
-        self,
-        base_url: str,
-        token: str,
-        *,
-        on_call: UsageRecorder | None = None,
-        timeout: float = 15.0,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 30.0,
-    ) -> None:
+    def __init__(self, base_url: str, token: str, **options: Any) -> None:
+        """`options` (on_call, timeout, sleep, max_wait, ...) go to `JsonApi`."""
         headers = {"Authorization": f"Bearer {token}"}
-        self.api = JsonApi(
-            "hubspot", base_url, headers=headers, on_call=on_call, timeout=timeout, sleep=sleep,
-            max_wait=max_wait,
-        )  # fmt: skip
-        self.reads = HttpClient(
-            "hubspot", base_url, headers=headers, retry=READ_RETRY, on_call=on_call,
-            timeout=timeout, sleep=sleep,
-        )  # fmt: skip
+        self.api = JsonApi("hubspot", base_url, headers=headers, **options)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> HubSpotCrm:
@@ -58,7 +40,6 @@ class HubSpotCrm:
 
     def close(self) -> None:
         self.api.close()
-        self.reads.close()
 
     def create_task(self, properties: dict[str, Any], associations: list[dict[str, Any]]) -> Reply:
         body: dict[str, Any] = {"properties": properties}
@@ -103,7 +84,7 @@ class HubSpotCrm:
 
     def contact_has(self, contact_id: str, name: str, value: str) -> Check:
         try:
-            body = self.reads.get_json(
+            body = self.api.get_json(
                 f"/crm/v3/objects/contacts/{quote(contact_id, safe='')}", {"properties": name}
             )
         except SourceError:

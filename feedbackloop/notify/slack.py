@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from feedbackloop.http import UsageRecorder
 from feedbackloop.notify.http import JsonApi, Reply
-from feedbackloop.sources.http import UsageRecorder
 
 __all__ = ["SlackWebhooks", "alert_blocks"]
 

@@ -15,24 +15,16 @@ by nature. Authentication: API token, `{email}/token` as user.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
-from typing import Literal
-
-import httpx
+from collections.abc import Iterable
+from typing import Any
 
 from feedbackloop.config import Settings
-from feedbackloop.notify.http import JsonApi, Reply
-from feedbackloop.sources.http import HttpClient, RetryPolicy, SourceError, UsageRecorder
+from feedbackloop.http import SourceError
+from feedbackloop.notify.http import Check, JsonApi, Reply
+from feedbackloop.sources.zendesk.client import credentials, token_auth
 
 __all__ = ["Check", "ZendeskActions"]
 
-Check = Literal["applied", "absent", "unknown"]
-# Reads are idempotent: HttpClient retries them (429, 5xx, transport), briefly.
-READ_RETRY = RetryPolicy(
-    max_retries=2, backoff_base=0.5, backoff_cap=5.0, default_retry_after=5.0,
-    max_rate_limit_waits=3, max_retry_after=30.0,
-)  # fmt: skip
 _COMMENT_PAGES = 20
 
 
@@ -43,46 +35,21 @@ def _bad_id(ticket_id: str) -> Reply | None:
 
 
 class ZendeskActions:
-    def __init__(
-        self,
-        base_url: str,
-        email: str,
-        api_token: str,
-        *,
-        on_call: UsageRecorder | None = None,
-        timeout: float = 15.0,
-        sleep: Callable[[float], None] = time.sleep,
-        max_wait: float = 30.0,
-    ) -> None:
-        auth = httpx.BasicAuth(f"{email}/token", api_token)
-        self.writes = JsonApi(
-            "zendesk", base_url, auth=auth, on_call=on_call, timeout=timeout, sleep=sleep,
-            max_wait=max_wait,
-        )  # fmt: skip
-        self.reads = HttpClient(
-            "zendesk", base_url, auth=auth, retry=READ_RETRY, on_call=on_call, timeout=timeout,
-            sleep=sleep,
-        )  # fmt: skip
+    def __init__(self, base_url: str, email: str, api_token: str, **options: Any) -> None:
+        """`options` (on_call, timeout, sleep, max_wait, ...) go to `JsonApi`."""
+        self.api = JsonApi("zendesk", base_url, auth=token_auth(email, api_token), **options)
 
     @classmethod
-    def from_settings(cls, settings: Settings, **kwargs: object) -> ZendeskActions:
-        settings.require("Zendesk", "zendesk_base_url", "zendesk_email", "zendesk_api_token")
-        assert settings.zendesk_base_url and settings.zendesk_email and settings.zendesk_api_token
-        return cls(
-            settings.zendesk_base_url,
-            settings.zendesk_email,
-            settings.zendesk_api_token.get_secret_value(),
-            **kwargs,  # type: ignore[arg-type]
-        )
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> ZendeskActions:
+        return cls(*credentials(settings), **kwargs)
 
     def close(self) -> None:
-        self.writes.close()
-        self.reads.close()
+        self.api.close()
 
     # ------------------------------------------------------------------------- writes
 
     def _update(self, ticket_id: str, ticket: dict[str, object]) -> Reply:
-        return _bad_id(ticket_id) or self.writes.request(
+        return _bad_id(ticket_id) or self.api.request(
             "PUT",
             f"/api/v2/tickets/{ticket_id}.json",
             endpoint="/api/v2/tickets/{id}.json",
@@ -96,7 +63,7 @@ class ZendeskActions:
         return self._update(ticket_id, {"priority": priority})
 
     def add_tags(self, ticket_id: str, tags: Iterable[str]) -> Reply:
-        return _bad_id(ticket_id) or self.writes.request(
+        return _bad_id(ticket_id) or self.api.request(
             "PUT",
             f"/api/v2/tickets/{ticket_id}/tags.json",
             endpoint="/api/v2/tickets/{id}/tags.json",
@@ -107,7 +74,7 @@ class ZendeskActions:
 
     def _ticket(self, ticket_id: str) -> dict[str, object] | None:
         try:
-            body = self.reads.get_json(f"/api/v2/tickets/{ticket_id}.json")
+            body = self.api.get_json(f"/api/v2/tickets/{ticket_id}.json")
         except SourceError:
             return None
         ticket = body.get("ticket") if isinstance(body, dict) else None
@@ -133,7 +100,7 @@ class ZendeskActions:
         try:
             for _ in range(_COMMENT_PAGES):
                 assert url is not None
-                body = self.reads.get_json(url, params)
+                body = self.api.get_json(url, params)
                 for comment in body.get("comments") or []:
                     text = f"{comment.get('body') or ''}\n{comment.get('plain_body') or ''}"
                     if marker in text:

@@ -34,10 +34,10 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import String
 
 from feedbackloop.config import ConfigError, Settings
-from feedbackloop.governance.pii import mask
 from feedbackloop.notify import Reply, Targets
 from feedbackloop.notify.zendesk import Check
 from feedbackloop.routing.rules import ACTION_TYPES, RulesFile, SlackAlert
+from nlp.pii import mask
 
 __all__ = ["DispatchHooks", "DispatchReport", "dispatch", "require_targets", "sendable_types"]
 

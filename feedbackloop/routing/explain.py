@@ -178,6 +178,18 @@ def _status(action: Mapping[str, Any]) -> str:
     return status
 
 
+def token_notes(signal: Mapping[str, Any]) -> list[str]:
+    """What changed a word signal's weight, in words (the explanation page and the dashboard)."""
+    notes = []
+    if signal.get("negated_by"):
+        notes.append(f"negated by {signal['negated_by']!r}")
+    if signal.get("sarcasm"):
+        notes.append("read as sarcasm")
+    if signal.get("caps"):
+        notes.append("in capitals")
+    return notes
+
+
 def _signals(sentiment: Mapping[str, Any]) -> list[str]:
     expl = sentiment.get("explanation") or {}
     signals = expl.get("signals") or []
@@ -187,13 +199,7 @@ def _signals(sentiment: Mapping[str, Any]) -> list[str]:
             continue
         weight = float(s.get("weight") or 0.0)
         if "token" in s:
-            extra = []
-            if s.get("negated_by"):
-                extra.append(f"negated by {s['negated_by']!r}")
-            if s.get("sarcasm"):
-                extra.append("read as sarcasm")
-            if s.get("caps"):
-                extra.append("in capitals")
+            extra = token_notes(s)
             note = f", {', '.join(extra)}" if extra else ""
             (down if weight < 0 else up).append(f"{s['token']!r} ({weight:+.2f}{note})")
         elif "rule" in s:

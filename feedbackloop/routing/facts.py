@@ -1,11 +1,13 @@
 """What the rules know about an item, read in one query per batch.
 
-The customer is resolved as the marts resolve it (`int_contacts_resolved`): the item's contact,
-its canonical contact after merges, and consent as the most restrictive decision of everyone
-merged into that canonical contact (no record means no consent). Email validity and erasure
-come from the contact's own preferred record (CRM first, then Zendesk, then drops), tier and ARR
-from its account. `repeat_contacts` counts the customer's tickets, reviews and CSAT comments in
-the N days up to and including the item (notes are written by staff, not by the customer).
+Items, their canonical contact and consent come from the feedback-item contract
+(`feedbackloop.items`: the views `ops.feedback_items` and `ops.contact_consent`, which the marts
+read too): consent is the most restrictive decision of everyone merged into the canonical
+contact (no record means no consent); a contact unknown to raw.contacts is its own customer.
+Email validity and erasure come from the contact's own preferred record (CRM first, then
+Zendesk, then drops), tier and ARR from its account. `repeat_contacts` counts the customer's
+tickets, reviews and CSAT comments in the N days up to and including the item (notes are
+written by staff, not by the customer).
 """
 
 from __future__ import annotations
@@ -18,56 +20,34 @@ from sqlalchemy import Connection, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import DateTime, Integer, String
 
+from feedbackloop.items import CONSENT, ITEMS
 from feedbackloop.routing.rules import ItemFacts, excerpt
 
 __all__ = ["ItemKey", "load_facts"]
 
 ItemKey = tuple[str, str, str]  # (item_type, item_source, item_source_id)
 
-# The items of the batch with what their raw rows say, into an analyzed temporary table too:
-# the facts query below then plans its joins on real row counts.
+# The items of the batch as the feedback-item contract defines them, into an analyzed temporary
+# table too: the facts query below then plans its joins on real row counts. LATERAL pushes each
+# key into every branch of the view: index lookups, not a scan of every raw table per batch.
 _FILL_ITEMS = text(
-    """
+    f"""
     INSERT INTO routing_items
-    WITH keys AS (SELECT * FROM routing_keys)
-        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
-               t.requester_source_id AS contact_id, t.account_source_id AS account_id,
-               'zendesk_' || coalesce(t.channel, 'unknown') AS channel, t.language,
-               CASE WHEN t.source = 'zendesk' THEN t.source_id END AS ticket_id,
-               t.status AS ticket_status, t.product_area,
-               coalesce(t.created_at, t.updated_at) AS created_at,
-               concat_ws(E'\\n', t.subject, t.description) AS body
-        FROM keys k
-        JOIN raw.tickets t ON k.item_type = 'ticket' AND t.source = k.item_source
-                          AND t.source_id = k.item_source_id
-        UNION ALL
-        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
-               r.requester_source_id, t.account_source_id, 'zendesk_csat', t.language,
-               CASE WHEN r.source = 'zendesk' THEN r.ticket_source_id END, t.status,
-               t.product_area, coalesce(r.created_at, r.updated_at), r.comment
-        FROM keys k
-        JOIN raw.satisfaction_ratings r ON k.item_type = 'satisfaction_rating'
-             AND r.source = k.item_source AND r.source_id = k.item_source_id
-        LEFT JOIN raw.tickets t ON t.source = r.source AND t.source_id = r.ticket_source_id
-        UNION ALL
-        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
-               v.contact_source_id, NULL, v.source, v.language, NULL, NULL, NULL,
-               coalesce(v.created_at, v.updated_at), concat_ws(E'\\n', v.title, v.body)
-        FROM keys k
-        JOIN raw.reviews v ON k.item_type = 'review' AND v.source = k.item_source
-                          AND v.source_id = k.item_source_id
-        UNION ALL
-        SELECT k.item_type, k.item_source, k.item_source_id, k.model_version,
-               n.contact_source_id, n.account_source_id, n.kind, NULL, NULL, NULL, NULL,
-               coalesce(n.created_at, n.updated_at), n.text
-        FROM keys k
-        JOIN raw.notes n ON k.item_type = 'note' AND n.source = k.item_source
-                        AND n.source_id = k.item_source_id
+    SELECT k.item_type, k.item_source, k.item_source_id, k.model_version, i.contact_id,
+           i.account_id, i.channel, i.language, i.zendesk_ticket_id, i.ticket_status,
+           i.product_area, coalesce(i.created_at, i.updated_at), i.text
+    FROM routing_keys k
+    CROSS JOIN LATERAL (
+        SELECT * FROM {ITEMS} v
+        WHERE v.item_type = k.item_type AND v.item_source = k.item_source
+          AND v.item_source_id = k.item_source_id
+        OFFSET 0  -- keeps the subquery whole, so the keys stay parameters of the index lookups
+    ) i
     """
 )
 
 _FACTS = text(
-    """
+    f"""
     WITH items AS (SELECT * FROM routing_items),
     contact AS (
         SELECT DISTINCT ON (c.source_id) c.source_id, c.account_source_id, c.email_valid,
@@ -77,36 +57,11 @@ _FACTS = text(
         ORDER BY c.source_id, CASE c.source WHEN 'crm' THEN 0 WHEN 'zendesk' THEN 1 ELSE 2 END,
                  c.updated_at DESC
     ),
-    canon AS (
-        SELECT i.contact_id, coalesce(m.merged_into_source_id, i.contact_id) AS customer_id
-        FROM (SELECT DISTINCT contact_id FROM items WHERE contact_id IS NOT NULL) i
-        LEFT JOIN LATERAL (
-            SELECT merged_into_source_id FROM ops.contact_merges m
-            WHERE m.contact_source_id = i.contact_id
-            ORDER BY (m.contact_source = 'crm') DESC, m.merged_at DESC
-            LIMIT 1
-        ) m ON true
-    ),
-    members AS (
-        SELECT DISTINCT customer_id, customer_id AS member FROM canon
-        UNION
-        SELECT c.customer_id, m.contact_source_id
-        FROM (SELECT DISTINCT customer_id FROM canon) c
-        JOIN ops.contact_merges m ON m.merged_into_source_id = c.customer_id
-    ),
-    consent AS (
-        SELECT g.customer_id,
-               coalesce(bool_and(s.granted) FILTER (WHERE s.purpose = 'contact'), false)
-                   AS consent_contact,
-               coalesce(bool_and(s.granted) FILTER (WHERE s.purpose = 'improvement'), false)
-                   AS consent_improvement
-        FROM members g
-        LEFT JOIN ops.consent s ON s.contact_source_id = g.member
-        GROUP BY g.customer_id
-    ),
     who AS (
-        SELECT cn.contact_id, cn.customer_id, co.consent_contact, co.consent_improvement
-        FROM canon cn LEFT JOIN consent co ON co.customer_id = cn.customer_id
+        SELECT cc.contact_id, cc.canonical_contact_id AS customer_id, cc.consent_contact,
+               cc.consent_improvement
+        FROM {CONSENT} cc
+        WHERE cc.contact_id IN (SELECT contact_id FROM items)
     ),
     account AS (
         SELECT DISTINCT ON (x.source_id) x.source_id, x.tier, x.arr
@@ -128,7 +83,7 @@ _FACTS = text(
     )
     SELECT i.item_type, i.item_source, i.item_source_id, i.created_at, i.channel, i.ticket_id,
            i.ticket_status,
-           i.body, i.contact_id, w.customer_id,
+           i.body, i.contact_id, coalesce(w.customer_id, i.contact_id) AS customer_id,
            coalesce(i.account_id, c.account_source_id) AS account_id,
            coalesce(i.language, c.language, nullif(s.language, 'und')) AS language,
            coalesce(ta.topic_key, i.product_area) AS topic,
@@ -187,16 +142,10 @@ _REPEATS = """
         JOIN ops.contact_merges m ON m.merged_into_source_id = w.customer_id
     ),
     contacts AS (
-        SELECT requester_source_id AS contact_id, coalesce(created_at, updated_at) AS at
-        FROM raw.tickets WHERE NOT is_deleted
-          AND requester_source_id IN (SELECT member FROM members)
-        UNION ALL
-        SELECT contact_source_id, coalesce(created_at, updated_at) FROM raw.reviews
-        WHERE contact_source_id IN (SELECT member FROM members)
-        UNION ALL
-        SELECT requester_source_id, coalesce(created_at, updated_at) FROM raw.satisfaction_ratings
-        WHERE comment IS NOT NULL AND comment <> ''
-          AND requester_source_id IN (SELECT member FROM members)
+        SELECT contact_id, coalesce(created_at, updated_at) AS at
+        FROM {items}
+        WHERE contact_id IN (SELECT member FROM members)
+          AND (item_type IN ('ticket', 'review') OR item_type = 'satisfaction_rating' AND has_text)
     )
     SELECT w.customer_id, w.created_at, {counts}
     FROM wanted w
@@ -205,6 +154,29 @@ _REPEATS = """
          AND x.at > w.created_at - make_interval(days => :longest)
     GROUP BY w.customer_id, w.created_at
 """
+
+
+# ItemFacts fields the facts query returns under the same name, as they are.
+_AS_QUERIED = (
+    "item_type",
+    "item_source",
+    "item_source_id",
+    "created_at",
+    "model_version",
+    "label",
+    "score_language",
+    "topic",
+    "channel",
+    "language",
+    "contact_id",
+    "customer_id",
+    "account_id",
+    "tier",
+    "email_valid",
+    "email_invalid_reason",
+    "ticket_id",
+    "ticket_status",
+)
 
 
 def load_facts(
@@ -251,31 +223,14 @@ def load_facts(
             continue
         out.append(
             ItemFacts(
-                item_type=r.item_type,
-                item_source=r.item_source,
-                item_source_id=r.item_source_id,
-                created_at=r.created_at,
-                model_version=r.model_version,
+                **{name: r._mapping[name] for name in _AS_QUERIED},
                 score=float(r.sentiment),
-                label=r.label,
                 frustrated=bool(r.frustrated),
-                score_language=r.score_language,
                 sentiment_explanation=r.explanation or {},
-                topic=r.topic,
-                channel=r.channel,
-                language=r.language,
-                contact_id=r.contact_id,
-                customer_id=r.customer_id,
-                account_id=r.account_id,
-                tier=r.tier,
                 arr=float(r.arr) if r.arr is not None else None,
                 consent_contact=bool(r.consent_contact),
                 consent_improvement=bool(r.consent_improvement),
-                email_valid=r.email_valid,
-                email_invalid_reason=r.email_invalid_reason,
                 erased=bool(r.erased),
-                ticket_id=r.ticket_id,
-                ticket_status=r.ticket_status,
                 repeat_contacts=_repeats_for(repeats, r, windows),
                 excerpt=excerpt(r.body),
             )
@@ -293,7 +248,7 @@ def _repeat_counts(
         f"count(*) FILTER (WHERE x.at > w.created_at - make_interval(days => {int(d)})) AS d{n}"
         for n, d in enumerate(windows)
     )
-    stmt = text(_REPEATS.format(counts=counts)).bindparams(
+    stmt = text(_REPEATS.format(counts=counts, items=ITEMS)).bindparams(
         bindparam("customers", type_=ARRAY(String)),
         bindparam("created", type_=ARRAY(DateTime(timezone=True))),
         bindparam("longest", type_=Integer),

@@ -39,7 +39,12 @@ from pydantic import (
 )
 
 from feedbackloop.config import ConfigError
-from feedbackloop.db.models import SENTIMENT_LABELS
+from feedbackloop.vocabulary import (
+    ACTION_TYPES,
+    ITEM_TYPES,
+    RULE_TICKET_STATUSES,
+    SENTIMENT_LABELS,
+)
 
 __all__ = [
     "ACTION_TYPES",
@@ -58,8 +63,6 @@ __all__ = [
     "render",
 ]
 
-ACTION_TYPES = ("slack_alert", "auto_reply", "create_task", "tag", "set_priority")
-ITEM_TYPES = ("ticket", "satisfaction_rating", "review", "note")
 TIERS = ("free", "pro", "enterprise")
 ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
 
@@ -109,8 +112,18 @@ def _lower_list(value: Any) -> Any:
 
 
 StrList = Annotated[list[str], BeforeValidator(_lower_list), Field(min_length=1)]
+# Literal types for the rule schema, kept equal to the vocabulary (feedbackloop.vocabulary).
 Label = Literal["very_negative", "negative", "neutral", "positive", "very_positive"]
-assert set(Label.__args__) == set(SENTIMENT_LABELS)  # type: ignore[attr-defined]
+ItemType = Literal["ticket", "satisfaction_rating", "review", "note"]
+TicketStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
+Tier = Literal["free", "pro", "enterprise"]
+for _literal, _vocabulary in (
+    (Label, SENTIMENT_LABELS),
+    (ItemType, ITEM_TYPES),
+    (TicketStatus, RULE_TICKET_STATUSES),
+    (Tier, TIERS),
+):
+    assert _literal.__args__ == _vocabulary  # type: ignore[attr-defined]
 
 
 class _Strict(BaseModel):
@@ -172,29 +185,15 @@ class Conditions(_Strict):
     topic: StrList | None = None
     channel: StrList | None = None
     source: StrList | None = None
-    item_type: (
-        Annotated[
-            list[Literal["ticket", "satisfaction_rating", "review", "note"]],
-            BeforeValidator(_lower_list),
-        ]
-        | None
-    ) = None
-    customer_tier: (
-        Annotated[list[Literal["free", "pro", "enterprise"]], BeforeValidator(_lower_list)] | None
-    ) = None
+    item_type: Annotated[list[ItemType], BeforeValidator(_lower_list)] | None = None
+    customer_tier: Annotated[list[Tier], BeforeValidator(_lower_list)] | None = None
     arr: Range | None = None
     language: StrList | None = None
     consent_contact: bool | None = None
     consent_improvement: bool | None = None
     email_valid: bool | None = None
     repeat_contacts: Repeat | None = None
-    ticket_status: (
-        Annotated[
-            list[Literal["new", "open", "pending", "hold", "solved", "closed"]],
-            BeforeValidator(_lower_list),
-        ]
-        | None
-    ) = None
+    ticket_status: Annotated[list[TicketStatus], BeforeValidator(_lower_list)] | None = None
 
 
 # ------------------------------------------------------------------------------- actions
@@ -639,7 +638,7 @@ _SPACES = re.compile(r"\s+")
 def excerpt(text: str | None) -> str:
     """The start of an item's text on one line. The text is stored masked; it is masked once
     more here, so a code path that forgot to mask can still not put PII in a message."""
-    from feedbackloop.governance.pii import mask
+    from nlp.pii import mask
 
     flat = _SPACES.sub(" ", mask(text or "")).strip()
     return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1].rstrip() + "…"

@@ -1,6 +1,6 @@
 """Connectors that collect customer feedback from source systems into `raw`.
 
-`http` is the shared HTTP client (retries, rate limits, API usage accounting); each source
-module (`zendesk`, ...) maps its API's records to raw rows and keeps its cursor state in
-`ops.sync_state`.
+`base` holds what every API connector shares (sync types, cursor state in `ops.sync_state`,
+the page commit); each source (`zendesk/`, `app_store`, `drops`) maps its records to raw rows.
+HTTP (retries, rate limits, API usage accounting) is `feedbackloop.http`.
 """

@@ -32,12 +32,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import random
 import re
 import threading
 import time
 from collections.abc import Callable, Generator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -46,24 +45,29 @@ import httpx
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
-from sqlalchemy import Engine, func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import Engine, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.orm import DeclarativeBase
 
 from feedbackloop.config import ENV_PREFIX, ConfigError, Settings
 from feedbackloop.db import models as m
-from feedbackloop.db.upsert import quarantine, upsert_rows
-from feedbackloop.governance import audit
-from feedbackloop.governance.fields import mask_fields
-from feedbackloop.governance.pii import CountingMasker, mask, mask_value
-from feedbackloop.sources.http import (
+from feedbackloop.http import (
     HttpClient,
-    RetryPolicy,
     SourceError,
-    UsageRecorder,
     engine_usage_recorder,
 )
-from feedbackloop.sources.zendesk import SyncHooks, SyncPoint, SyncResult
+from feedbackloop.sources.base import (
+    ApiSource,
+    Invalid,
+    Page,
+    Pages,
+    SyncHooks,
+    SyncResult,
+    parse_timestamp,
+    record_id,
+    sync_stream,
+)
+from nlp.pii import CountingMasker, mask_value
 
 __all__ = [
     "AUDIENCE",
@@ -143,7 +147,7 @@ class _TokenAuth(httpx.Auth):
 # ------------------------------------------------------------------------------ client
 
 
-class AppStoreClient:
+class AppStoreClient(ApiSource):
     """App Store Connect API access for one app's customer reviews."""
 
     def __init__(
@@ -159,13 +163,10 @@ class AppStoreClient:
         token_lifetime: timedelta = timedelta(minutes=15),
         token_refresh_margin: timedelta = timedelta(minutes=2),
         clock: Callable[[], float] = time.time,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-        on_call: UsageRecorder | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-        rand: Callable[[], float] = random.random,
-        transport: httpx.BaseTransport | None = None,
+        **http_options: Any,
     ) -> None:
+        """`http_options` (timeout, retry, on_call, sleep, rand, transport) go to the
+        `HttpClient`."""
         if not base_url or not app_id or not issuer_id or not key_id or not private_key_pem:
             raise ConfigError(
                 "App Store Connect needs a base URL, an app id, an issuer id, a key id and a "
@@ -188,17 +189,7 @@ class AppStoreClient:
         self._token_expires = 0.0
         self._token_lock = threading.Lock()
         self.tokens_issued = 0
-        self.http = HttpClient(
-            SOURCE,
-            base_url,
-            auth=_TokenAuth(self),
-            timeout=timeout,
-            retry=retry,
-            on_call=on_call,
-            sleep=sleep,
-            rand=rand,
-            transport=transport,
-        )
+        self.http = HttpClient(SOURCE, base_url, auth=_TokenAuth(self), **http_options)
 
     @classmethod
     def from_settings(
@@ -235,21 +226,8 @@ class AppStoreClient:
             **kwargs,
         )
 
-    def close(self) -> None:
-        self.http.close()
-
-    def __enter__(self) -> AppStoreClient:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
-
     def __repr__(self) -> str:  # never the key or the token
         return f"AppStoreClient(app_id={self.app_id!r}, key_id={self.key_id!r})"
-
-    @property
-    def api_calls(self) -> int:
-        return self.http.calls
 
     def token(self) -> str:
         """The current bearer token, signed anew when it has less than the refresh margin
@@ -303,27 +281,11 @@ class AppStoreClient:
 # ------------------------------------------------------------------------------ parsing
 
 
-class _Invalid(ValueError):
-    """A record that cannot be loaded; the message is the quarantine reason (no PII)."""
-
-
-def _parse_ts(value: Any, name: str) -> datetime:
-    if value is None:
-        raise _Invalid(f"{name} is missing")
-    if not isinstance(value, str):
-        raise _Invalid(f"{name} is not a timestamp")
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _Invalid(f"{name} is not an ISO 8601 timestamp") from None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
-
-
 def _opt_str(attributes: Mapping[str, Any], name: str) -> str | None:
     value = attributes.get(name)
     if value is None or isinstance(value, str):
         return value
-    raise _Invalid(f"{name} is not a string")
+    raise Invalid(f"{name} is not a string")
 
 
 _TERRITORY = re.compile(r"[A-Za-z]{2,3}")
@@ -331,28 +293,28 @@ _TERRITORY = re.compile(r"[A-Za-z]{2,3}")
 
 def _review_row(app_id: str, rec: Any, masker: CountingMasker) -> dict[str, Any]:
     if not isinstance(rec, Mapping):
-        raise _Invalid("record is not a JSON object")
+        raise Invalid("record is not a JSON object")
     if rec.get("type") != "customerReviews":
-        raise _Invalid("type is not customerReviews")
+        raise Invalid("type is not customerReviews")
     review_id = rec.get("id")
     if not isinstance(review_id, str) or not review_id.strip():
-        raise _Invalid("id is missing" if review_id is None else "id is not a string")
+        raise Invalid("id is missing" if review_id is None else "id is not a string")
     if len(review_id) > 128:
-        raise _Invalid("id is longer than 128 characters")
+        raise Invalid("id is longer than 128 characters")
     attributes = rec.get("attributes")
     if not isinstance(attributes, Mapping):
-        raise _Invalid("attributes is missing")
+        raise Invalid("attributes is missing")
     rating = attributes.get("rating")
     if isinstance(rating, bool) or not isinstance(rating, int):
-        raise _Invalid("rating is missing" if rating is None else "rating is not an integer")
+        raise Invalid("rating is missing" if rating is None else "rating is not an integer")
     if not 1 <= rating <= 5:
-        raise _Invalid("rating is not between 1 and 5")
-    created = _parse_ts(attributes.get("createdDate"), "createdDate")
+        raise Invalid("rating is not between 1 and 5")
+    created = parse_timestamp(attributes.get("createdDate"), "createdDate")
     territory = attributes.get("territory")
     if territory is not None and not (
         isinstance(territory, str) and _TERRITORY.fullmatch(territory)
     ):
-        raise _Invalid("territory is not a country code")
+        raise Invalid("territory is not a country code")
     return {
         "source": SOURCE,
         "source_id": review_id,
@@ -381,33 +343,16 @@ def _safe_payload(rec: Any) -> Any:
     return mask_value(json.loads(json.dumps(rec, default=str)))
 
 
-def _record_id(rec: Any) -> str | None:
-    if isinstance(rec, Mapping):
-        value = rec.get("id")
-        if isinstance(value, (int, str)) and not isinstance(value, bool):
-            return mask(str(value))[:128]
-    return None
-
-
 @dataclass
-class _Bad:
-    source_id: str | None
-    reason: str
-    payload: Any
+class _Page(Page):
+    """A page of reviews, and the range of their dates (the walk stops below its floor)."""
 
-
-@dataclass
-class _Page:
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    bad: list[_Bad] = field(default_factory=list)
-    masker: CountingMasker = field(default_factory=CountingMasker)
+    masked_columns: frozenset[str] = frozenset({"title", "body"})
     newest: datetime | None = None
     oldest: datetime | None = None
 
 
-def _build_page(
-    client: AppStoreClient, body: Mapping[str, Any], hash_key: bytes
-) -> tuple[_Page, int]:
+def _build_page(client: AppStoreClient, body: Mapping[str, Any]) -> tuple[_Page, int]:
     data = body.get("data")
     if data is None:
         data = []
@@ -417,13 +362,10 @@ def _build_page(
     for rec in data:
         try:
             row = _review_row(client.app_id, rec, page.masker)
-        except _Invalid as exc:
-            page.bad.append(_Bad(_record_id(rec), str(exc), _safe_payload(rec)))
+        except Invalid as exc:
+            page.refuse(STREAM_REVIEWS, record_id(rec), str(exc), rec)
             continue
-        # Ids and the other fields too (title and body are masked already); an id holding
-        # PII is replaced by its keyed hash, so the same review keeps one key.
-        row = mask_fields(row, key=hash_key, skip=("title", "body"), counts=page.masker.counts)
-        page.rows.append(row)
+        page.add(m.Review, row)
         created = row["created_at"]
         page.newest = created if page.newest is None else max(page.newest, created)
         page.oldest = created if page.oldest is None else min(page.oldest, created)
@@ -446,41 +388,17 @@ def _from_iso(value: Any) -> datetime | None:
         return None
 
 
-def _load_state(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        state = conn.execute(
-            select(m.SyncState.state).where(
-                m.SyncState.source == SOURCE, m.SyncState.stream == STREAM_REVIEWS
-            )
-        ).scalar_one_or_none()
-    return dict(state or {})
-
-
-def _save_state(conn: Connection, cursor: str | None, state: dict[str, Any]) -> None:
-    stmt = pg_insert(m.SyncState).values(
-        source=SOURCE, stream=STREAM_REVIEWS, cursor=cursor, state=state
-    )
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["source", "stream"],
-            set_={
-                "cursor": stmt.excluded.cursor,
-                "state": stmt.excluded.state,
-                "updated_at": func.now(),
-            },
-        )
-    )
-
-
 _COMPARED = ("product", "rating", "title", "body", "territory", "created_at")
 
 
-def _changed_rows(conn: Connection, rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], int]:
+def _changed_rows(
+    conn: Connection, model: type[DeclarativeBase], rows: list[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int]:
     """Rows new or with changed content. Without a modification date from the API, a changed
     review is stamped with the time it was seen, after the stored version, so the upsert's
     "newest `updated_at` wins" lets it through; identical content is not written at all."""
     unique: dict[str, dict[str, Any]] = {r["source_id"]: r for r in rows}
-    table = m.Review.__table__
+    table = model.__table__
     stored: dict[str, Any] = {}
     ids = list(unique)
     for start in range(0, len(ids), 1000):
@@ -500,72 +418,6 @@ def _changed_rows(conn: Connection, rows: list[dict[str, Any]]) -> tuple[list[di
             seen = max(now, old.updated_at + timedelta(microseconds=1), row["updated_at"])
             fresh.append({**row, "updated_at": seen})
     return fresh, len(rows) - len(fresh)
-
-
-def _commit_page(
-    engine: Engine,
-    result: SyncResult,
-    page: _Page,
-    *,
-    cursor: str | None,
-    state: dict[str, Any],
-    hooks: SyncHooks,
-    actor: str,
-) -> None:
-    """Rows, quarantined records, the mask audit and the walk's position: one transaction."""
-    number = result.pages + 1
-    quarantined = 0
-    with engine.begin() as conn:
-        fresh, unchanged = _changed_rows(conn, page.rows)
-        fresh, gated = hooks.screen(conn, m.Review.__tablename__, fresh, source=SOURCE, actor=actor)
-        quarantined += gated
-        outcome = upsert_rows(
-            conn,
-            m.Review,
-            fresh,
-            source=SOURCE,
-            stream=STREAM_REVIEWS,
-            mask_payload=_safe_payload,
-            actor=actor,
-        )
-        hooks(SyncPoint(result.stream, number, "rows", m.Review.__tablename__))
-        for bad in page.bad:
-            # The lookback re-reads recent pages every run; quarantine is keyed by content,
-            # so a bad record is parked (and counted) once, not per run.
-            if quarantine(
-                conn,
-                source=SOURCE,
-                stream=STREAM_REVIEWS,
-                source_id=bad.source_id,
-                reason=bad.reason,
-                payload=bad.payload,
-                actor=actor,
-            ):
-                quarantined += 1
-        if fresh:
-            audit.masked(
-                conn,
-                actor=actor,
-                entity_type=result.stream,
-                entity_id=f"{SOURCE} page {number}",
-                counts=page.masker.counts,
-            )
-        hooks(SyncPoint(result.stream, number, "state"))
-        _save_state(conn, cursor, state)
-    result.pages = number
-    result.rows_written += outcome.written
-    result.rows_unchanged += unchanged
-    result.quarantined += outcome.quarantined + quarantined
-    result.masked_entities.update(page.masker.counts)
-    hooks(SyncPoint(result.stream, number, "committed"))
-    log.info(
-        "app_store %s page %d: %d written, %d unchanged, %d quarantined",
-        result.stream,
-        number,
-        outcome.written,
-        unchanged,
-        outcome.quarantined + quarantined,
-    )
 
 
 # -------------------------------------------------------------------------------- sync
@@ -589,26 +441,23 @@ def sync_reviews(
 
     `hash_key` hashes ids that hold personal data.
     """
-    result = SyncResult(STREAM_REVIEWS)
-    calls_before = client.api_calls
-    hooks = hooks or SyncHooks()
-    state = _load_state(engine)
-    apps: dict[str, Any] = dict(state.get("apps") or {})
-    app_state: dict[str, Any] = dict(apps.get(client.app_id) or {})
-    high_water = _from_iso(app_state.get("high_water"))
-    walk = app_state.get("walk")
-    if isinstance(walk, dict) and isinstance(walk.get("next"), dict):
-        params: dict[str, Any] = dict(walk["next"])
-        newest = _from_iso(walk.get("newest"))
-        floor = _from_iso(walk.get("floor"))
-        resumed = True
-        log.info("app_store: resuming an interrupted walk for app %s", client.app_id)
-    else:
-        params = client.first_page_params()
-        newest = high_water
-        floor = high_water - client.lookback if high_water is not None else None
-        resumed = False
-    try:
+
+    def pages(_cursor: str | None, state: dict[str, Any]) -> Pages:
+        apps: dict[str, Any] = dict(state.get("apps") or {})
+        app_state: dict[str, Any] = dict(apps.get(client.app_id) or {})
+        high_water = _from_iso(app_state.get("high_water"))
+        walk = app_state.get("walk")
+        if isinstance(walk, dict) and isinstance(walk.get("next"), dict):
+            params: dict[str, Any] = dict(walk["next"])
+            newest = _from_iso(walk.get("newest"))
+            floor = _from_iso(walk.get("floor"))
+            resumed = True
+            log.info("app_store: resuming an interrupted walk for app %s", client.app_id)
+        else:
+            params = client.first_page_params()
+            newest = high_water
+            floor = high_water - client.lookback if high_water is not None else None
+            resumed = False
         while True:
             try:
                 body = client.list_reviews(params)
@@ -621,7 +470,7 @@ def sync_reviews(
                 params, resumed = client.first_page_params(), False
                 continue
             resumed = False
-            page, received = _build_page(client, body, hash_key)
+            page, received = _build_page(client, body)
             if page.newest is not None:
                 newest = page.newest if newest is None else max(newest, page.newest)
             next_params = client.next_page_params(body)
@@ -642,19 +491,24 @@ def sync_reviews(
                     "high_water": _iso(high_water),
                     "walk": {"next": next_params, "newest": _iso(newest), "floor": _iso(floor)},
                 }
-            _commit_page(
-                engine,
-                result,
-                page,
-                cursor=None if done or next_params is None else next_params.get("cursor"),
-                state={**state, "apps": {**apps, client.app_id: app_state}},
-                hooks=hooks,
-                actor=actor,
-            )
+            cursor = None if done or next_params is None else next_params.get("cursor")
+            yield page, cursor, {**state, "apps": {**apps, client.app_id: app_state}}
             if done:
-                break
+                return
             assert next_params is not None
             params = next_params
-    finally:
-        result.api_calls = client.api_calls - calls_before
-    return result
+
+    return sync_stream(
+        engine,
+        client,
+        SOURCE,
+        STREAM_REVIEWS,
+        pages,
+        hooks=hooks,
+        actor=actor,
+        hash_key=hash_key,
+        # No modification date in the API: a review is new when its content is.
+        fresh_rows=_changed_rows,
+        mask_payload=_safe_payload,
+        quarantine_stream=STREAM_REVIEWS,
+    )

@@ -54,7 +54,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from sqlalchemy import Connection, Engine, exists, select, tuple_
+from sqlalchemy import Connection, Engine, exists, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop.db.models import Contact, ContactMerge, Note
@@ -62,8 +62,9 @@ from feedbackloop.db.upsert import quarantine, upsert_rows
 from feedbackloop.governance import audit
 from feedbackloop.governance.fields import mask_fields
 from feedbackloop.governance.identity import check_email, email_hash
-from feedbackloop.governance.pii import MASKER_VERSION, mask_text, mask_value
+from feedbackloop.sources.base import only_newer
 from feedbackloop.sources.files import UnreadableFile, check_text_file
+from nlp.pii import MASKER_VERSION, mask_text, mask_value
 
 __all__ = [
     "DROPS_SOURCE",
@@ -438,23 +439,8 @@ def _flush(
             )
         # Rows already stored in the same or a newer version would not change: count them
         # as unchanged instead of sending them to the upsert.
-        n = Note.__table__.c
-        keys = [(r["source"], r["source_id"]) for r in rows]
-        stored = dict(
-            ((row.source, row.source_id), row.updated_at)
-            for row in conn.execute(
-                select(n.source, n.source_id, n.updated_at).where(
-                    tuple_(n.source, n.source_id).in_(keys)
-                )
-            )
-        )
-        fresh = [
-            r
-            for r in rows
-            if (current := stored.get((r["source"], r["source_id"]))) is None
-            or current < r["updated_at"]
-        ]
-        result.unchanged += len(rows) - len(fresh)
+        fresh, unchanged = only_newer(conn, Note, rows)
+        result.unchanged += unchanged
         outcome = upsert_rows(
             conn,
             Note,

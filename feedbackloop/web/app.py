@@ -68,8 +68,8 @@ from feedbackloop.config import Settings
 from feedbackloop.db.models import WebhookEvent
 from feedbackloop.db.upsert import quarantine, storable
 from feedbackloop.governance.fields import keyed_id, mask_json
-from feedbackloop.governance.pii import mask
 from feedbackloop.web.limits import RepeatLog, db_reason, read_capped
+from nlp.pii import mask
 
 __all__ = [
     "MAX_BODY_BYTES",
@@ -164,6 +164,33 @@ def generic_signature(secret: str, timestamp: str, body: bytes) -> str:
 def verify_generic_signature(secret: str, timestamp: str, body: bytes, signature: str) -> bool:
     expected = generic_signature(secret, timestamp, body).encode()
     return hmac.compare_digest(expected, signature.strip().lower().encode("utf-8", "replace"))
+
+
+@dataclass(frozen=True)
+class _Scheme:
+    """How one kind of sender signs: its header names, the check and the shape test."""
+
+    signature: str
+    timestamp: str
+    delivery: str
+    verify: Callable[[str, str, bytes, str], bool]
+    shaped: Callable[[str], bool]
+
+
+_ZENDESK_SCHEME = _Scheme(
+    ZENDESK_SIGNATURE,
+    ZENDESK_TIMESTAMP,
+    ZENDESK_INVOCATION,
+    verify_zendesk_signature,
+    _zendesk_signature_shaped,
+)
+_GENERIC_SCHEME = _Scheme(
+    GENERIC_SIGNATURE,
+    GENERIC_TIMESTAMP,
+    GENERIC_DELIVERY,
+    verify_generic_signature,
+    _generic_signature_shaped,
+)
 
 
 def parse_timestamp(value: str) -> datetime | None:
@@ -467,15 +494,11 @@ def create_app(
     )
 
     async def receive(
-        request: Request,
-        *,
-        source: str,
-        signature: str | None,
-        timestamp: str | None,
-        delivery_header: str | None,
-        verify: Callable[[str, bytes, str], bool],
-        shaped: Callable[[str], bool],
+        request: Request, *, source: str, scheme: _Scheme, secret: str
     ) -> JSONResponse:
+        signature = request.headers.get(scheme.signature)
+        timestamp = request.headers.get(scheme.timestamp)
+        delivery_header = request.headers.get(scheme.delivery)
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return reject(413, "body too large", source, unread=True)
@@ -485,13 +508,13 @@ def create_app(
         sent_at = parse_timestamp(timestamp)
         if sent_at is None or abs(clock() - sent_at.timestamp()) > REPLAY_WINDOW_SECONDS:
             return reject(401, "timestamp outside the allowed window", source, unread=True)
-        if not shaped(signature):
+        if not scheme.shaped(signature):
             return reject(401, "invalid signature", source, unread=True)
         # Streamed under the cap: a chunked body has no Content-Length to refuse early.
         body = await read_capped(request, MAX_BODY_BYTES)
         if body is None:
             return reject(413, "body too large", source, unread=True)
-        if not verify(timestamp, body, signature):
+        if not scheme.verify(secret, timestamp, body, signature):
             return reject(401, "invalid signature", source)
 
         try:
@@ -546,31 +569,14 @@ def create_app(
     async def zendesk_webhook(request: Request) -> JSONResponse:
         if not zendesk_secret:
             return reject(404, "webhook not configured", ZENDESK, unread=True)
-        secret = zendesk_secret
-        return await receive(
-            request,
-            source=ZENDESK,
-            signature=request.headers.get(ZENDESK_SIGNATURE),
-            timestamp=request.headers.get(ZENDESK_TIMESTAMP),
-            delivery_header=request.headers.get(ZENDESK_INVOCATION),
-            verify=lambda ts, body, sig: verify_zendesk_signature(secret, ts, body, sig),
-            shaped=_zendesk_signature_shaped,
-        )
+        return await receive(request, source=ZENDESK, scheme=_ZENDESK_SCHEME, secret=zendesk_secret)
 
     async def generic_webhook(request: Request) -> JSONResponse:
         source = str(request.path_params["source"])
         secret = generic_secrets.get(source) if _SOURCE_NAME.match(source) else None
         if secret is None:
             return reject(404, "unknown webhook source", "generic", unread=True)
-        return await receive(
-            request,
-            source=source,
-            signature=request.headers.get(GENERIC_SIGNATURE),
-            timestamp=request.headers.get(GENERIC_TIMESTAMP),
-            delivery_header=request.headers.get(GENERIC_DELIVERY),
-            verify=lambda ts, body, sig: verify_generic_signature(secret, ts, body, sig),
-            shaped=_generic_signature_shaped,
-        )
+        return await receive(request, source=source, scheme=_GENERIC_SCHEME, secret=secret)
 
     # Plain Starlette routes: the handlers read the raw body themselves, so FastAPI's request
     # parsing and response validation would only add per-request cost on the hot path.

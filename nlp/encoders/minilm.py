@@ -45,12 +45,6 @@ class EncoderUnavailable(RuntimeError):
     """The embeddings extra (the packaged model, onnxruntime, tokenizers) is missing."""
 
 
-def _offline() -> None:
-    # the packaged files only: a missing file must fail, never fetch from a model hub
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
-
 def model_dir() -> Path:
     """Directory of the packaged model files."""
     try:
@@ -63,13 +57,10 @@ def model_dir() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """``$FEEDBACKLOOP_ENCODER_CACHE_DIR``, else ``$FEEDBACKLOOP_STATE_DIR/models/onnx`` (the
-    Settings default state dir otherwise): the same place ``Settings.sentiment_options``
-    names, read here because nlp/ does not import the settings."""
-    if os.environ.get("FEEDBACKLOOP_ENCODER_CACHE_DIR"):
-        return Path(os.environ["FEEDBACKLOOP_ENCODER_CACHE_DIR"])
-    state = os.environ.get("FEEDBACKLOOP_STATE_DIR") or ".feedbackloop"
-    return Path(state) / "models" / "onnx"
+    """Where the export goes when the caller names no place: the default state dir's. The
+    product always passes ``Settings.sentiment_options()``'s ``encoder_cache`` (nlp/ is a leaf:
+    it reads neither the settings nor the environment)."""
+    return Path(".feedbackloop") / "models" / "onnx"
 
 
 @functools.cache
@@ -143,7 +134,6 @@ def _feed_forward_matmuls(path: Path) -> list[str]:
 
 
 def _export_fp32(path: Path) -> None:
-    _offline()
     try:
         import torch
         from transformers import AutoModel

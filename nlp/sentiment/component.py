@@ -13,7 +13,8 @@ pipeline gives the same results wherever it is loaded; the config keeps the sett
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +30,10 @@ from nlp.sentiment.resources import (
     load_resources,
     resources_from_files,
 )
-from nlp.sentiment.scorer import Analysis, Scorer, ScorerConfig
+from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
-RULES_VERSION = "rules-v3"
 ENCODER_CHARS = 4000  # well past the encoder's 256 word pieces
 MAX_WORD_CHARS = 40  # a "word" in an explanation (a run of 1 MB of x is one word)
 _RESULT = "sentiment_result"
@@ -67,52 +67,30 @@ def _field(doc: Doc, key: str) -> Any:
     return res[key]
 
 
-def get_sentiment(doc: Doc) -> float:
-    return float(_field(doc, "score"))
+def _typed_field(key: str, cast: Callable[[Any], Any], doc: Doc) -> Any:
+    return cast(_field(doc, key))
 
 
-def get_sentiment_label(doc: Doc) -> str:
-    return str(_field(doc, "label"))
-
-
-def get_frustrated(doc: Doc) -> bool:
-    return bool(_field(doc, "frustrated"))
-
-
-def get_explanation(doc: Doc) -> list[dict[str, Any]]:
-    return list(_field(doc, "explanation"))
-
-
-def get_language(doc: Doc) -> str:
-    return str(_field(doc, "language"))
-
-
-def get_model_version(doc: Doc) -> str:
-    return str(_field(doc, "version"))
-
-
-def get_scored(doc: Doc) -> bool:
-    return bool(_field(doc, "scored"))
-
-
-def get_reason(doc: Doc) -> str:
-    return str(_field(doc, "reason"))
+# public attribute -> (result key, type); partials of a module function survive pickling
+_GETTERS: dict[str, Callable[[Doc], Any]] = {
+    attr: partial(_typed_field, key, cast)
+    for attr, key, cast in (
+        ("sentiment", "score", float),
+        ("sentiment_label", "label", str),
+        ("frustrated", "frustrated", bool),
+        ("explanation", "explanation", list),
+        ("language", "language", str),
+        ("sentiment_model_version", "version", str),
+        ("scored", "scored", bool),
+        ("sentiment_reason", "reason", str),
+    )
+}
 
 
 def register_extensions() -> None:
     if not Doc.has_extension(_RESULT):
         Doc.set_extension(_RESULT, default=None)
-    getters = {
-        "sentiment": get_sentiment,
-        "sentiment_label": get_sentiment_label,
-        "frustrated": get_frustrated,
-        "explanation": get_explanation,
-        "language": get_language,
-        "sentiment_model_version": get_model_version,
-        "scored": get_scored,
-        "sentiment_reason": get_reason,
-    }
-    for name, getter in getters.items():
+    for name, getter in _GETTERS.items():
         if not Doc.has_extension(name):
             Doc.set_extension(name, getter=getter)
 

@@ -6,7 +6,7 @@ x / sqrt(x^2 + alpha) normalisation; negative evidence is weighted 1.5x as in SO
 (Taboada et al. 2011). The rest (support cues, sarcasm, question damping, frustration,
 language flagging) is specific to customer feedback.
 
-Rules version ``rules-v3`` (see ``component.RULES_VERSION``).
+Rules version ``rules-v3`` (``RULES_VERSION``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from typing import Any
 
+from nlp.labels import LABELS as LABELS  # re-exported: nlp.sentiment.LABELS
 from nlp.sentiment.resources import (
     COMPLAINT_CATEGORIES,
     FRUSTRATION_CATEGORIES,
@@ -26,7 +27,8 @@ from nlp.sentiment.resources import (
     trigger_keys,
 )
 
-LABELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+# The version of these rules: saved pipelines and adapted models record it.
+RULES_VERSION = "rules-v3"
 THREE_CLASSES = ("negative", "neutral", "positive")
 
 NEGATION_SCALAR = -0.74  # VADER's empirically derived negation factor
@@ -218,6 +220,14 @@ def label_for(score: float, neutral_band: float, strong: float) -> str:
 
 def normalize(total: float) -> float:
     return total / math.sqrt(total * total + ALPHA)
+
+
+def _concede(weights: list[float], conceded: range, point: range) -> None:
+    """Contrast: the conceded tokens count less, the ones making the point count more."""
+    for j in conceded:
+        weights[j] = CONTRAST_BEFORE
+    for j in point:
+        weights[j] = CONTRAST_AFTER
 
 
 @dataclass(frozen=True)
@@ -804,25 +814,16 @@ class Scorer:
                 )
                 if (t in after_words or is_yet) and i == a and prev_a is not None:
                     # sentence-initial "But ...": the previous sentence is conceded
-                    for j in range(prev_a, a):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(i + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(prev_a, a), range(i + 1, b))
                     changed = True
                     break
                 if (t in after_words or is_yet) and i > a:
-                    for j in range(a, i):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(i + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(a, i), range(i + 1, b))
                     changed = True
                     break
                 if t == "though" and i > a and (i + 1 == b or toks[i + 1] in _SENT_END):
                     # trailing "though": this sentence outweighs the one before
-                    for j in range(prev_a if prev_a is not None else a, a):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(a, i):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(prev_a if prev_a is not None else a, a), range(a, i))
                     changed = True
                     break
                 if t in before_words or (t == "while" and i == a):
@@ -830,10 +831,7 @@ class Scorer:
                     comma = next((j for j in range(i + 1, b) if toks[j] == ","), None)
                     if comma is None or comma + 1 >= b:
                         break
-                    for j in range(i + 1, comma):
-                        weights[j] = CONTRAST_BEFORE
-                    for j in range(comma + 1, b):
-                        weights[j] = CONTRAST_AFTER
+                    _concede(weights, range(i + 1, comma), range(comma + 1, b))
                     changed = True
                     break
             prev_a = a

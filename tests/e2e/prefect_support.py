@@ -6,11 +6,15 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import yaml
+
+from feedbackloop.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(os.environ.get("VIRTUAL_ENV", REPO / ".venv")) / "bin"
@@ -73,7 +77,12 @@ def wait_for_scheduled_run(
         for proc in procs:
             assert proc.poll() is None, f"{proc.args[:3]} exited with {proc.returncode}"
         runs = flow_runs(api_url, deployment_id)
-        crashed = [r["name"] for r in runs if r["state_type"] == "CRASHED"]
+        # A run cut off by stopping an earlier worker or server crashed before `after`.
+        crashed = [
+            r["name"]
+            for r in runs
+            if r["state_type"] == "CRASHED" and r["start_time"] and _epoch(r["start_time"]) > after
+        ]
         assert not crashed, f"crashed runs: {crashed}"
         done = [
             r
@@ -98,9 +107,17 @@ def _epoch(timestamp: str) -> float:
 
 
 def stop(proc: subprocess.Popen[Any], timeout: float = 60) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    stop_process(proc, timeout)
+
+
+@contextmanager
+def running(
+    command: list[str], env: dict[str, str], cwd: Path, log_path: Path
+) -> Iterator[subprocess.Popen[Any]]:
+    """`command` started with its output in `log_path`; stopped, and the log closed, after."""
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            yield proc
+        finally:
+            stop(proc)

@@ -9,67 +9,27 @@ Chromium missing is a failure, not a skip: `make install-browser` installs it.
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.browser import navigation_status, serve_site
+from support.db import one
+from support.items import scored_and_routed
 
 from feedbackloop.config import Settings
-from feedbackloop.db import embedded_server, ensure_ready
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.marts import build_marts
 from feedbackloop.review import sample_for_review
-from feedbackloop.routing import load_rules, scored_hook
-from feedbackloop.scoring import score_pending
+from feedbackloop.routing import load_rules
 from feedbackloop.topics import assign_topics
-from feedbackloop.web import create_app
-from nlp import load_pipeline
 
 RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium"))
-# As root in a container, without the network: no sandbox, no GPU, no calls home.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-PASSWORD = "browser-test-password"
-TIMEOUT_MS = 20_000
-
-
-def _require_browser() -> Any:
-    """Playwright's sync API, or a failure that says how to install what is missing."""
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"Chromium not found at {CHROMIUM}: run `make install-browser` (installs Debian's "
-            "chromium package) or point CHROMIUM_BIN at a Chromium binary",
-            pytrace=False,
-        )
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail(
-            "the playwright package is missing: run `make install` (or `make install-browser`)",
-            pytrace=False,
-        )
-    return sync_playwright
 
 
 # ------------------------------------------------------------------------------------ data
@@ -80,11 +40,8 @@ def _load_demo(settings: Settings, engine: Engine) -> None:
     attempts), topics, this week's review sample, and the marts (FAQ threshold 3, so the demo's
     small clusters are candidates)."""
     now = datetime.now(UTC)
-    load_dataset(engine, generate(seed=23, tickets=300, now=now), hash_key=settings.hash_key())
-    rules = load_rules(REPO / "config" / "routing.yml")
-    score_pending(engine, load_pipeline(**RULES_ONLY), on_scored=scored_hook(rules, now=now))
+    scored_and_routed(engine, settings, load_rules(REPO / "config" / "routing.yml"), now=now)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
         conn.execute(
             text(
                 "INSERT INTO ops.action_attempts (action_id, attempt_no, finished_at, outcome, "
@@ -100,93 +57,12 @@ def _load_demo(settings: Settings, engine: Engine) -> None:
 
 @pytest.fixture(scope="module")
 def site(pg_state_dir: Path) -> Iterator[tuple[str, Engine]]:
-    """The app (webhooks + dashboard) under uvicorn on 127.0.0.1, a free port, in a thread."""
-    import uvicorn
-
-    _require_browser()  # fail before spending a minute on the data
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("FEEDBACKLOOP_"):
-                mp.delenv(key)
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        settings = Settings(
-            state_dir=pg_state_dir,
-            embedded_database=name,
-            dashboard_password=SecretStr(PASSWORD),
-        )
-        embedded_server(settings).ensure_database(name)
-        engine = ensure_ready(settings)
-        _load_demo(settings, engine)
-
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="dashboard-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", engine
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
-
-
-@pytest.fixture(scope="module")
-def browser(site: tuple[str, Engine]) -> Iterator[Any]:
-    sync_playwright = _require_browser()
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
-    """A signed-in tab (the browser answers the Basic-auth challenge with these credentials)."""
-    context = browser.new_context(
-        http_credentials={"username": "admin", "password": PASSWORD},
-        viewport={"width": 1280, "height": 900},
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    tab = context.new_page()
-    try:
-        yield tab
-    finally:
-        context.close()
-
-
-@pytest.fixture(scope="module")
-def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = os.environ.get("TEST_ARTIFACTS_DIR")
-    path = Path(folder) if folder else tmp_path_factory.getbasetemp() / "artifacts"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The app (webhooks + dashboard) on the demo data; the browser fixtures are in conftest."""
+    with serve_site(pg_state_dir, _load_demo, "dashboard-uvicorn") as (url, engine, _):
+        yield url, engine
 
 
 # ----------------------------------------------------------------------------------- tests
-
-
-def _navigation_status(tab: Any, url: str) -> int | None:
-    """The HTTP status the browser got for `url`. Chromium answers a 401 it has no (right)
-    credentials for with a failed navigation (net::ERR_INVALID_AUTH_CREDENTIALS) or with the
-    401 page, depending on timing; the response itself is seen either way."""
-    seen: list[int] = []
-    tab.on("response", lambda r: seen.append(r.status) if r.url == url else None)
-    try:
-        response = tab.goto(url)
-    except Exception as exc:  # playwright's Error
-        assert "ERR_INVALID_AUTH_CREDENTIALS" in str(exc), exc
-    else:
-        assert response is not None
-        seen.append(response.status)
-    return seen[-1] if seen else None
 
 
 def test_a_request_without_credentials_gets_401(browser: Any, site: tuple[str, Engine]) -> None:
@@ -195,7 +71,7 @@ def test_a_request_without_credentials_gets_401(browser: Any, site: tuple[str, E
         context = browser.new_context(http_credentials=credentials)
         try:
             for path in ("/", "/faq", "/failures"):
-                assert _navigation_status(context.new_page(), url + path) == 401, path
+                assert navigation_status(context.new_page(), url + path) == 401, path
         finally:
             context.close()
 
@@ -244,11 +120,11 @@ def test_clicking_an_action_shows_why(page: Any, site: tuple[str, Engine]) -> No
     action_id = int(link.inner_text().lstrip("#"))
     link.click()
     page.wait_for_url(re.compile(rf"/actions/{action_id}$"))
-    with engine.connect() as conn:
-        action = conn.execute(
-            text("SELECT rule, model_version, explanation FROM ops.actions WHERE id = :a"),
-            {"a": action_id},
-        ).one()
+    action = one(
+        engine,
+        "SELECT rule, model_version, explanation FROM ops.actions WHERE id = :a",
+        a=action_id,
+    )
     assert f"Why action #{action_id}" in page.locator("h1").inner_text()
     assert action.rule in page.locator("#rule h2").inner_text()
     rows = page.locator("#conditions tr").count() - 1  # less the header
@@ -258,23 +134,46 @@ def test_clicking_an_action_shows_why(page: Any, site: tuple[str, Engine]) -> No
     assert page.locator("#attempts").is_visible() and page.locator("#audit").is_visible()
 
 
+class _Form(NamedTuple):
+    """A card's form on a dashboard page, and where its button redirects to (`?done=`)."""
+
+    path: str
+    card: str
+    id_attribute: str
+    button: str
+    done: str
+
+
+FAQ_ACCEPT = _Form("/faq", ".faq-candidate[data-decision='']", "data-cluster", "Accept", "accepted")
+REVIEW_WRONG = _Form("/reviews", ".review-item", "data-review", "Wrong", "rated")
+
+
+def _submit_first(page: Any, url: str, form: _Form, fill: Callable[[Any], Any]) -> tuple[int, str]:
+    """Open the form's page, fill in its first card and press the button: the card's id and
+    the flash message on the page it redirects to."""
+    page.goto(url + form.path)
+    first = page.locator(form.card).first
+    card_id = int(first.get_attribute(form.id_attribute))
+    fill(first)
+    first.locator("button", has_text=form.button).click()
+    page.wait_for_url(re.compile(re.escape(f"{form.path}?done={form.done}")))
+    return card_id, page.locator(".flash").inner_text()
+
+
 def test_accepting_an_faq_candidate_changes_its_state(page: Any, site: tuple[str, Engine]) -> None:
     url, engine = site
-    page.goto(url + "/faq")
-    card = page.locator(".faq-candidate[data-decision='']").first
-    cluster = int(card.get_attribute("data-cluster"))
-    card.locator("input[name=reviewer]").fill("browser-tester")
-    card.locator("button", has_text="Accept").click()
-    page.wait_for_url(re.compile(r"/faq\?done=accepted"))
-    assert f"Cluster {cluster} accepted" in page.locator(".flash").inner_text()
-    with engine.connect() as conn:
-        decision = conn.execute(
-            text(
-                "SELECT decision, decided_by FROM ops.faq_decisions WHERE cluster_id = :c "
-                "ORDER BY id DESC LIMIT 1"
-            ),
-            {"c": cluster},
-        ).one()
+
+    def sign(card: Any) -> None:
+        card.locator("input[name=reviewer]").fill("browser-tester")
+
+    cluster, flash = _submit_first(page, url, FAQ_ACCEPT, sign)
+    assert f"Cluster {cluster} accepted" in flash
+    decision = one(
+        engine,
+        "SELECT decision, decided_by FROM ops.faq_decisions WHERE cluster_id = :c "
+        "ORDER BY id DESC LIMIT 1",
+        c=cluster,
+    )
     assert tuple(decision) == ("accepted", "browser-tester")
     state = page.locator(f"#cluster-{cluster} .state").inner_text()
     assert "accepted" in state and "browser-tester" in state
@@ -282,20 +181,17 @@ def test_accepting_an_faq_candidate_changes_its_state(page: Any, site: tuple[str
 
 def test_rating_a_review_item_stores_the_rating(page: Any, site: tuple[str, Engine]) -> None:
     url, engine = site
-    page.goto(url + "/reviews")
-    item = page.locator(".review-item").first
-    review_id = int(item.get_attribute("data-review"))
-    item.locator("select[name=sentiment_label]").select_option("very_negative")
-    item.locator("button", has_text="Wrong").click()
-    page.wait_for_url(re.compile(r"/reviews\?done=rated"))
-    assert f"Review {review_id} stored." in page.locator(".flash").inner_text()
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL AS done "
-                "FROM ops.human_reviews WHERE id = :r"
-            ),
-            {"r": review_id},
-        ).one()
+
+    def rate(item: Any) -> None:
+        item.locator("select[name=sentiment_label]").select_option("very_negative")
+
+    review_id, flash = _submit_first(page, url, REVIEW_WRONG, rate)
+    assert f"Review {review_id} stored." in flash
+    row = one(
+        engine,
+        "SELECT reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL AS done "
+        "FROM ops.human_reviews WHERE id = :r",
+        r=review_id,
+    )
     assert tuple(row) == ("admin", "wrong", "very_negative", True)
     assert page.locator(f"#review-{review_id}").count() == 0  # left the queue

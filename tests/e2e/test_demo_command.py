@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from feedbackloop.demo.generator import generate
+from demo.generator import generate
 
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 

@@ -2,42 +2,30 @@
 other than loopback blocked (and recorded: none may even be attempted). Real GX runs in the
 file context: a passing and a failing page of the raw-feedback gate, the scored-feedback check.
 
-Browser, tab and launch flags come from test_dashboard_browser; the app runs under uvicorn on
-127.0.0.1 as there. Screenshots: `$TEST_ARTIFACTS_DIR/data_docs_*.png` and `governance.png`.
+Browser, tab and launch flags come from conftest.py and support.browser; the app runs under
+uvicorn on 127.0.0.1 as in test_dashboard_browser. Screenshots:
+`$TEST_ARTIFACTS_DIR/data_docs_*.png` and `governance.png`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import threading
-import time
-import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from pydantic import SecretStr
-from sqlalchemy import Engine, text
-from test_dashboard_browser import (  # the shared browser fixtures and helpers
-    PASSWORD,
-    _navigation_status,
-    _require_browser,
-    artifacts,
-    browser,
-    page,
-)
+from sqlalchemy import Engine
+from support.browser import navigation_status, serve_site
+from support.db import rows_by
+from support.gx import feedback_text, ticket_row
 
 from expectations.checkpoints import RAW_GATE, Validator, build_data_docs
 from feedbackloop.config import Settings
-from feedbackloop.db import database_url, embedded_server, ensure_ready
+from feedbackloop.db import database_url
 from feedbackloop.governance.gate import gate_feedback, record_run
-from feedbackloop.web import create_app
-
-__all__ = ["artifacts", "browser", "page"]  # fixtures used by name below
 
 NOW = datetime.now(UTC)
 SUITE = "raw_feedback_batch"
@@ -47,74 +35,34 @@ EXPECTATION_ROWS = 'table:has(> thead th:text-is("Expectation")) > tbody > tr'
 
 
 def _ticket(source_id: str, body: str, source: str = "zendesk") -> dict:
-    return {
-        "source": source,
-        "source_id": source_id,
-        "subject": "Help",
-        "description": body,
-        "created_at": NOW - timedelta(days=2),
-        "updated_at": NOW - timedelta(days=1),
-    }
-
-
-def _text(row: dict) -> str | None:
-    return row.get("description")
+    return ticket_row(source_id, body, NOW, source=source)
 
 
 def _gx_runs(settings: Settings, engine: Engine) -> None:
     """A passing page, then a failing page (two rows from an unknown source), of the raw gate,
     and the scored-feedback check; recorded like the flows do, then the site built."""
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=["zendesk", "app_store", "crm"], now=NOW)
+    validator = Validator(
+        settings.state_path, url, known_sources=["zendesk", "app_store", "crm"], now=NOW
+    )
     good = [_ticket(str(i), f"How do I export report {i}?") for i in range(4)]
     bad = good[:2] + [_ticket(str(i), "hi", source="myspace") for i in (8, 9)]
     docs = str(validator.data_docs_index)
     for number, rows in enumerate((good, bad), start=1):
-        decision = gate_feedback(validator, rows, "ticket", _text)
+        decision = gate_feedback(validator, rows, "ticket", feedback_text)
         assert decision.outcome is not None
         with engine.begin() as conn:
             record_run(conn, decision.outcome, batch=f"page {number}", data_docs_path=docs)
     with engine.begin() as conn:
         record_run(conn, validator.check_scores(), batch="nlp.feedback_scores", data_docs_path=docs)
-    build_data_docs(settings)
+    build_data_docs(settings.state_path)
 
 
 @pytest.fixture(scope="module")
 def site(pg_state_dir: Path) -> Iterator[tuple[str, Engine, Settings]]:
     """The app under uvicorn on 127.0.0.1 (a free port, in a thread) over the GX runs above."""
-    import uvicorn
-
-    _require_browser()
-    with pytest.MonkeyPatch.context() as mp:
-        for key in list(os.environ):
-            if key.startswith("FEEDBACKLOOP_"):
-                mp.delenv(key)
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        settings = Settings(
-            state_dir=pg_state_dir,
-            embedded_database=name,
-            dashboard_password=SecretStr(PASSWORD),
-        )
-        embedded_server(settings).ensure_database(name)
-        engine = ensure_ready(settings)
-        _gx_runs(settings, engine)
-
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="governance-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", engine, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_site(pg_state_dir, _gx_runs, "governance-uvicorn") as served:
+        yield served
 
 
 def _block_outside(context: Any) -> list[str]:
@@ -146,14 +94,11 @@ def _outside(seen: list[str]) -> list[str]:
 
 
 def _latest(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT DISTINCT ON (checkpoint) checkpoint, id, results FROM ops.validation_runs "
-                "ORDER BY checkpoint, run_at DESC, id DESC"
-            )
-        ).all()
-    return {r.checkpoint: r for r in rows}
+    sql = (
+        "SELECT DISTINCT ON (checkpoint) checkpoint, id, results FROM ops.validation_runs "
+        "ORDER BY checkpoint, run_at DESC, id DESC"
+    )
+    return rows_by(engine, "checkpoint", sql)
 
 
 def _expectation_rows(tab: Any, engine: Engine) -> None:
@@ -243,7 +188,7 @@ def test_governance_needs_credentials_and_serves_nothing_outside_the_site(
     for path in ("/governance", "/governance/docs/index.html"):
         context = browser.new_context()
         try:
-            assert _navigation_status(context.new_page(), url + path) == 401, path
+            assert navigation_status(context.new_page(), url + path) == 401, path
         finally:
             context.close()
     for path in (

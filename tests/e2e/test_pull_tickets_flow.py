@@ -2,35 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import count
 
-from feedbackloop.config import Settings, reset_settings_cache
-from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
-from feedbackloop.demo.generator import generate
+from demo.fake_app_store import generate_key_pair, serve_fake_app_store
+from demo.fake_zendesk import serve_fake_zendesk
+from demo.generator import DemoDataset, generate
+from feedbackloop.config import Settings, settings_overridden
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-def test_pull_tickets_flow_loads_zendesk_once(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pull_tickets_flow_loads_zendesk_once(engine: Engine, settings: Settings) -> None:
     from flows.ingest import pull_tickets
 
     dataset = generate(seed=51, tickets=80, now=NOW)
-    with serve_fake_zendesk(dataset, page_size=20) as fake:
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "ZENDESK_BASE_URL": fake.base_url,
-            "ZENDESK_EMAIL": fake.email,
-            "ZENDESK_API_TOKEN": fake.api_token,
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
+    with (
+        serve_fake_zendesk(dataset, page_size=20) as fake,
+        settings_overridden(settings.updated(fake.settings)),
+    ):
         first = pull_tickets()
         second = pull_tickets()
 
@@ -53,16 +51,11 @@ def test_pull_tickets_flow_loads_zendesk_once(
     assert set(cursors) >= {"tickets", "ticket_events", "satisfaction_ratings"}
 
 
-def test_import_drop_and_webhook_drain_flows(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
-) -> None:
+def test_import_drop_and_webhook_drain_flows(engine: Engine, settings: Settings, tmp_path) -> None:
     import json
 
     from flows.ingest import import_drop_file, process_webhooks
 
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
     drop = tmp_path / "calls.jsonl"
     drop.write_text(
         "\n".join(
@@ -82,74 +75,58 @@ def test_import_drop_and_webhook_drain_flows(
         )
         + "\n"
     )
-    first = import_drop_file(str(drop))
-    second = import_drop_file(str(drop))
+    with settings_overridden(settings):
+        first = import_drop_file(str(drop))
+        second = import_drop_file(str(drop))
+        drained = process_webhooks()
     assert (first.written, second.written, second.unchanged) == (5, 0, 5)
     with engine.connect() as conn:
         texts = conn.execute(text("SELECT text FROM raw.notes")).scalars().all()
     assert len(texts) == 5 and all("<CREDIT_CARD>" in t for t in texts)
-    assert process_webhooks() == 0
+    assert drained == 0
+
+
+@contextmanager
+def _fake_app_store(
+    dataset: DemoDataset, key_dir: Path, **options: Any
+) -> Iterator[dict[str, str]]:
+    """The fake App Store serving `dataset` with a new key pair, its private key written where
+    the connector reads it: the settings that point the connector at it."""
+    keys = generate_key_pair()
+    key_file = key_dir / "AuthKey.p8"
+    keys.write_p8(key_file)
+    with serve_fake_app_store(dataset, key_pair=keys, **options) as fake:
+        yield fake.settings(key_file)
 
 
 def test_pull_reviews_flow_loads_the_app_store_once(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+    engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
     from flows.ingest import pull_reviews
 
     dataset = generate(seed=52, tickets=100, now=NOW)
-    keys = generate_key_pair()
-    key_file = tmp_path / "AuthKey.p8"
-    keys.write_p8(key_file)
-    with serve_fake_app_store(dataset, key_pair=keys, page_size=10) as fake:
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "REVIEWS_BASE_URL": fake.base_url,
-            "REVIEWS_APP_ID": fake.app_id,
-            "REVIEWS_ISSUER_ID": fake.issuer_id,
-            "REVIEWS_KEY_ID": fake.key_id,
-            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
+    with (
+        _fake_app_store(dataset, tmp_path, page_size=10) as app_store,
+        settings_overridden(settings.updated(app_store)),
+    ):
         first = pull_reviews()
         second = pull_reviews()
     assert first.rows_written == len(dataset.reviews) > 0
     assert second.rows_written == 0
-    with engine.connect() as conn:
-        stored = conn.execute(text("SELECT count(*) FROM raw.reviews")).scalar_one()
-    assert stored == len(dataset.reviews)
+    assert count(engine, "SELECT count(*) FROM raw.reviews") == len(dataset.reviews)
 
 
 def test_feedback_loop_collects_scores_and_builds_marts(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path
+    engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    from feedbackloop.demo.fake_app_store import generate_key_pair, serve_fake_app_store
     from flows.feedback_loop import feedback_loop
 
     dataset = generate(seed=53, tickets=60, now=NOW)
-    keys = generate_key_pair()
-    key_file = tmp_path / "AuthKey.p8"
-    keys.write_p8(key_file)
     with (
         serve_fake_zendesk(dataset, page_size=25) as zd,
-        serve_fake_app_store(dataset, key_pair=keys) as apps,
+        _fake_app_store(dataset, tmp_path) as app_store,
+        settings_overridden(settings.updated(zd.settings | app_store)),
     ):
-        for key, value in {
-            "STATE_DIR": str(settings.state_dir),
-            "EMBEDDED_DATABASE": settings.embedded_database,
-            "ZENDESK_BASE_URL": zd.base_url,
-            "ZENDESK_EMAIL": zd.email,
-            "ZENDESK_API_TOKEN": zd.api_token,
-            "REVIEWS_BASE_URL": apps.base_url,
-            "REVIEWS_APP_ID": apps.app_id,
-            "REVIEWS_ISSUER_ID": apps.issuer_id,
-            "REVIEWS_KEY_ID": apps.key_id,
-            "REVIEWS_PRIVATE_KEY_PATH": str(key_file),
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
         result = feedback_loop()
 
     assert result["marts"].success

@@ -15,7 +15,7 @@ from prefect_support import (
     clean_env,
     deployment,
     prefect_yaml_with_interval,
-    stop,
+    running,
     wait_for_scheduled_run,
 )
 
@@ -63,43 +63,23 @@ def test_worker_runs_scheduled_deployments_and_serve_can_take_over(tmp_path: Pat
         ping = deployment(api_url, "health-ping")
         assert ping["schedules"][0]["schedule"]["interval"] == 10
 
-        worker_log = (tmp_path / "worker.log").open("w")
-        worker = subprocess.Popen(
-            [str(BIN / "prefect"), "worker", "start", "--pool", POOL],
-            env=env,
-            cwd=elsewhere,
-            stdout=worker_log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        worker_command = [str(BIN / "prefect"), "worker", "start", "--pool", POOL]
+        with running(worker_command, env, elsewhere, tmp_path / "worker.log") as worker:
             started = time.time()
             run = wait_for_scheduled_run(
                 api_url, ping["id"], after=started, timeout=240, procs=(worker,)
             )
             assert run["work_queue_name"] == "default"
-        finally:
-            stop(worker)
-            worker_log.close()
 
         # `feedbackloop serve` on the same server re-registers the same deployment; its runs
         # must not crash on the path `prefect deploy` left empty, and the worker's pool stays.
-        serve_log = (tmp_path / "serve.log").open("w")
-        serve = subprocess.Popen(
-            [
-                *(str(BIN / "feedbackloop"), "serve", "--prefect-yaml", str(prefect_yaml)),
-                *("-d", "health-ping", "--no-web"),
-            ],
-            env=env,
-            cwd=REPO,
-            stdout=serve_log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
+        serve_command = [
+            *(str(BIN / "feedbackloop"), "serve", "--prefect-yaml", str(prefect_yaml)),
+            *("-d", "health-ping", "--no-web"),
+        ]
+        with running(serve_command, env, REPO, tmp_path / "serve.log") as serve:
             started = time.time()
             wait_for_scheduled_run(api_url, ping["id"], after=started, timeout=180, procs=(serve,))
-        finally:
-            stop(serve)
-            serve_log.close()
         after_serve = deployment(api_url, "health-ping")
         assert after_serve["work_pool_name"] == POOL
         assert after_serve["pull_steps"] == ping["pull_steps"]

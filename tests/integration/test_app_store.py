@@ -14,21 +14,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.db import count, rows_by
 
-from feedbackloop.config import ConfigError, Settings
-from feedbackloop.demo.fake_app_store import (
+from demo.fake_app_store import (
     FakeAppStore,
     FaultPlan,
     KeyPair,
     generate_key_pair,
     serve_fake_app_store,
 )
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.governance.pii import mask
+from demo.generator import DemoDataset, generate
+from feedbackloop.config import ConfigError, Settings
+from feedbackloop.http import SourceError
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
-from feedbackloop.sources.http import RetryPolicy, SourceError, engine_usage_recorder
-from feedbackloop.sources.zendesk import SyncHooks, SyncPoint
+from feedbackloop.sources.base import SyncHooks, SyncPoint
+from nlp.pii import mask
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 5
@@ -52,50 +54,31 @@ def fake(dataset: DemoDataset, keys: KeyPair) -> Iterator[FakeAppStore]:
         yield server
 
 
-class Sleeps(list[float]):
-    """The injected sleep: records every wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 def _client(
     fake: FakeAppStore, engine: Engine, keys: KeyPair, sleeps: Sleeps | None = None, **kw: Any
 ) -> AppStoreClient:
-    kw.setdefault("retry", RetryPolicy(max_retries=5, backoff_base=1.0))
     return AppStoreClient(
         fake.base_url,
         kw.pop("app_id", fake.app_id),
         kw.pop("issuer_id", fake.issuer_id),
         kw.pop("key_id", fake.key_id),
         kw.pop("private_key_pem", keys.private_pem),
-        on_call=engine_usage_recorder(engine),
-        sleep=sleeps if sleeps is not None else Sleeps(),
-        rand=lambda: 0.5,
-        **kw,
+        **client_options(engine, sleeps, kw),
     )
 
 
 def _rows(engine: Engine) -> dict[str, Any]:
-    with engine.connect() as conn:
-        result = conn.execute(
-            text(
-                "SELECT source_id, product, rating, title, body, language, territory, "
-                "contact_source_id, created_at FROM raw.reviews WHERE source = 'app_store'"
-            )
-        )
-        return {r.source_id: r for r in result}
-
-
-def _count(engine: Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
+    sql = (
+        "SELECT source_id, product, rating, title, body, language, territory, "
+        "contact_source_id, created_at FROM raw.reviews WHERE source = 'app_store'"
+    )
+    return rows_by(engine, "source_id", sql)
 
 
 def _assert_equals_source(engine: Engine, ds: DemoDataset, app_id: str) -> None:
     rows = _rows(engine)
     assert sorted(rows) == sorted(r.source_id for r in ds.reviews)
-    assert _count(engine, "SELECT count(*) FROM raw.reviews") == len(ds.reviews)  # once each
+    assert count(engine, "SELECT count(*) FROM raw.reviews") == len(ds.reviews)  # once each
     for r in ds.reviews:
         row = rows[r.source_id]
         assert (row.product, row.rating, row.territory) == (app_id, r.rating, r.territory)
@@ -131,7 +114,7 @@ def test_full_sync_equals_source_and_rerun_writes_nothing(
         # Requests asked for no nickname, newest first, and carried a signed token.
         assert all("reviewerNickname" not in q and "sort=-createdDate" in q for q in fake.requests)
         assert fake.unauthorized == 0
-        loaded_at = _count(engine, "SELECT count(DISTINCT loaded_at) FROM raw.reviews")
+        loaded_at = count(engine, "SELECT count(DISTINCT loaded_at) FROM raw.reviews")
 
         calls_before = len(fake.requests)
         again = sync_reviews(engine, client, hash_key=settings.hash_key())
@@ -140,9 +123,9 @@ def test_full_sync_equals_source_and_rerun_writes_nothing(
     # The walk stopped at the lookback floor instead of reading the whole history again.
     assert again.pages < first.pages
     assert len(fake.requests) - calls_before == again.pages == again.api_calls
-    assert _count(engine, "SELECT count(DISTINCT loaded_at) FROM raw.reviews") == loaded_at
+    assert count(engine, "SELECT count(DISTINCT loaded_at) FROM raw.reviews") == loaded_at
     assert (
-        _count(engine, "SELECT count(*) FROM ops.api_usage WHERE source = 'app_store'")
+        count(engine, "SELECT count(*) FROM ops.api_usage WHERE source = 'app_store'")
         == first.api_calls + again.api_calls
     )
 
@@ -181,7 +164,7 @@ def test_new_and_edited_reviews_only_they_are_written(
         )
         assert rows[edited.source_id].created_at == edited.created_at
         assert sync_reviews(engine, client, hash_key=settings.hash_key()).rows_written == 0
-    assert _count(engine, "SELECT count(*) FROM raw.reviews") == len(dataset.reviews) + 2
+    assert count(engine, "SELECT count(*) FROM raw.reviews") == len(dataset.reviews) + 2
 
 
 def test_rate_limit_storm_and_server_errors_are_waited_out(
@@ -198,7 +181,7 @@ def test_rate_limit_storm_and_server_errors_are_waited_out(
     assert sleeps == [7.0] * 6 + [0.5, 1.0]
     assert result.api_calls == result.pages + 8
     _assert_equals_source(engine, dataset, fake.app_id)
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage WHERE status = 429") == 6
+    assert count(engine, "SELECT count(*) FROM ops.api_usage WHERE status = 429") == 6
 
 
 @pytest.mark.parametrize(
@@ -234,8 +217,8 @@ def test_bad_token_fails_at_once_without_leaking_it(
     message = str(caught.value)
     assert token not in message and token.split(".")[2] not in message
     assert "Bearer" not in message and "PRIVATE KEY" not in message
-    assert _count(engine, "SELECT count(*) FROM raw.reviews") == 0
-    assert _count(engine, "SELECT count(*) FROM ops.sync_state") == 0
+    assert count(engine, "SELECT count(*) FROM raw.reviews") == 0
+    assert count(engine, "SELECT count(*) FROM ops.sync_state") == 0
 
 
 def test_malformed_records_are_quarantined_once_and_the_rest_load(
@@ -293,7 +276,7 @@ def test_crash_then_rerun_stores_every_review_exactly_once(
         with pytest.raises(Crash):
             sync_reviews(engine, client, hash_key=settings.hash_key(), hooks=SyncHooks(crash))
         committed = page if stage == "committed" else page - 1
-        assert _count(engine, "SELECT count(*) FROM raw.reviews") == committed * PAGE
+        assert count(engine, "SELECT count(*) FROM raw.reviews") == committed * PAGE
         assert _state(engine, fake.app_id)["walk"] is not None  # an unfinished walk is saved
         requests_before = len(fake.requests)
         rest = sync_reviews(engine, client, hash_key=settings.hash_key())
@@ -381,7 +364,7 @@ def test_from_settings_names_missing_settings_and_reads_the_p8(
         body = client.list_reviews(client.first_page_params())
     assert len(body["data"]) == PAGE and body["links"]["next"]
     assert body["meta"]["paging"]["total"] == len(fake.review_ids)
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage WHERE source = 'app_store'") == 1
+    assert count(engine, "SELECT count(*) FROM ops.api_usage WHERE source = 'app_store'") == 1
     missing_file = configured.model_copy(update={"reviews_private_key_path": tmp_path / "nope"})
     with pytest.raises(ConfigError, match="REVIEWS_PRIVATE_KEY_PATH"):
         AppStoreClient.from_settings(missing_file)

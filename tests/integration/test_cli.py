@@ -9,23 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from support.cli import FEEDBACKLOOP, run_cli
 
 from feedbackloop.config import Settings
-
-# The console script installed beside the interpreter running the tests (the project venv).
-FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKLOOP_")}
-    return subprocess.run(
-        [FEEDBACKLOOP, *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**base, **(env or {})},
-        cwd=cwd,
-    )
 
 
 @pytest.mark.parametrize(
@@ -132,3 +118,41 @@ def test_dbt_env_hides_a_configured_password_unless_asked(tmp_path: Path) -> Non
     assert "s3cr3t-pw" not in hidden.stdout + hidden.stderr
     shown = run_cli("dbt", "env", "--show-password", env=env)
     assert "export FEEDBACKLOOP_PG_PASSWORD=s3cr3t-pw" in shown.stdout
+
+
+# The console script with the `demo` package absent, as in an install without it.
+WITHOUT_DEMO = """
+import sys
+
+
+class NoDemo:
+    def find_spec(self, name, path=None, target=None):
+        if name == "demo" or name.startswith("demo."):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+sys.meta_path.insert(0, NoDemo())
+from feedbackloop.cli import main
+
+sys.argv = ["feedbackloop", *sys.argv[1:]]
+main()
+"""
+
+
+def test_demo_without_the_demo_package_is_one_line_and_the_rest_works(tmp_path: Path) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACKLOOP_", "PREFECT_"))}
+    env = {**base, "FEEDBACKLOOP_STATE_DIR": str(tmp_path / "state")}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-c", WITHOUT_DEMO, *args]
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, env=env)
+
+    demo = run("demo", "--tickets", "10")
+    assert demo.returncode == 2, demo.stdout + demo.stderr
+    assert demo.stderr.strip() == "error: the demo is not installed: pip install -e '.[dev]'"
+    assert "Traceback" not in demo.stdout + demo.stderr
+    assert not (tmp_path / "state" / "prefect").exists()  # failed before starting Prefect
+    # Every other command is there without it.
+    listed = run("--help")
+    assert listed.returncode == 0, listed.stderr
+    assert {"db", "demo", "serve", "import"} <= set(re.findall(r"^│ (\w+)\s", listed.stdout, re.M))

@@ -14,19 +14,17 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.db import one, rows
+from support.items import scored_and_routed
 
 from feedbackloop.config import Settings
 from feedbackloop.db import embedded_server, ensure_ready
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.marts import build_marts
 from feedbackloop.review import sample_for_review
-from feedbackloop.routing import load_rules, scored_hook
-from feedbackloop.scoring import score_pending
+from feedbackloop.routing import load_rules
 from feedbackloop.topics import assign_topics
 from feedbackloop.web import create_app
 from feedbackloop.web.dashboard.data import MartReader, MartsUnavailable
-from nlp import load_pipeline
 
 RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
 
@@ -36,6 +34,7 @@ AUTH = ("admin", PASSWORD)
 EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}")
 HEX64 = re.compile(r"\b[0-9a-f]{64}\b")
 LEAKED = "oncall.person@example.com"  # an error message that escaped masking upstream
+PAGES_WITHOUT_IDS = ("/faq", "/reviews", "/failures")  # last: the failures page
 
 
 def _load_demo(settings: Settings, engine: Engine) -> dict[str, int]:
@@ -43,11 +42,8 @@ def _load_demo(settings: Settings, engine: Engine) -> dict[str, int]:
     failed), topics, a review sample, a failed run and ping, then the marts (FAQ threshold 3,
     so the demo's small clusters are candidates)."""
     now = datetime.now(UTC)
-    load_dataset(engine, generate(seed=23, tickets=300, now=now), hash_key=settings.hash_key())
-    rules = load_rules(REPO / "config" / "routing.yml")
-    score_pending(engine, load_pipeline(**RULES_ONLY), on_scored=scored_hook(rules, now=now))
+    scored_and_routed(engine, settings, load_rules(REPO / "config" / "routing.yml"), now=now)
     with engine.begin() as conn:
-        conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
         explained = conn.execute(
             text("SELECT min(id) FROM ops.actions WHERE status = 'sent'")
         ).scalar_one()
@@ -158,9 +154,7 @@ def test_every_page_asks_for_credentials_and_webhooks_do_not(demo) -> None:
             "/",
             f"/actions/{ids['explained']}",
             "/items/ticket/zendesk/10001",
-            "/faq",
-            "/reviews",
-            "/failures",
+            *PAGES_WITHOUT_IDS,
         )
         for path in pages:
             response = c.get(path)
@@ -224,19 +218,17 @@ def test_every_page_renders_with_data_and_charts(client: TestClient, demo) -> No
     assert 'href="/faq"' in html and 'href="/reviews"' in html
     _assert_no_personal_data(html)
 
-    with engine.connect() as conn:
-        item = conn.execute(
-            text("SELECT item_type, item_source, item_source_id FROM ops.actions WHERE id = :a"),
-            {"a": ids["explained"]},
-        ).one()
+    item = one(
+        engine,
+        "SELECT item_type, item_source, item_source_id FROM ops.actions WHERE id = :a",
+        a=ids["explained"],
+    )
     pages = [
         f"/actions/{action_links[0]}",
         f"/actions/{ids['explained']}",
         f"/actions/{ids['failed']}",
         f"/items/{item.item_type}/{item.item_source}/{item.item_source_id}",
-        "/faq",
-        "/reviews",
-        "/failures",
+        *PAGES_WITHOUT_IDS,
     ]
     for path in pages:
         response = client.get(path)
@@ -298,15 +290,13 @@ def test_why_did_it_do_that_shows_rule_values_tokens_model_attempts_and_audit(
 
 
 def _decision(engine: Engine, cluster_id: int) -> tuple[str, str, str | None] | None:
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT decision, decided_by, note FROM ops.faq_decisions WHERE cluster_id = :c "
-                "ORDER BY id DESC LIMIT 1"
-            ),
-            {"c": cluster_id},
-        ).first()
-    return tuple(row) if row else None
+    found = rows(
+        engine,
+        "SELECT decision, decided_by, note FROM ops.faq_decisions WHERE cluster_id = :c "
+        "ORDER BY id DESC LIMIT 1",
+        c=cluster_id,
+    )
+    return tuple(found[0]) if found else None
 
 
 def test_faq_accept_and_reject_change_the_database(client: TestClient, demo) -> None:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.marts import MartsBuildError, build_marts
 
 

@@ -8,12 +8,13 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import one
 
+from demo.generator import DemoDataset, generate
+from demo.load import STREAMS, load_dataset
 from feedbackloop.config import Settings
 from feedbackloop.db.stats import row_counts
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.demo.load import STREAMS, load_dataset
-from feedbackloop.governance.pii import find_pii
+from nlp.pii import find_pii
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 AUDIT_BY_ACTION = text("SELECT action, count(*) FROM ops.audit_log GROUP BY action")
@@ -138,13 +139,8 @@ def test_a_refused_record_is_quarantined_and_the_rest_load(
     assert report.reconciles()
     assert report.quarantined["reviews"] == 1
     assert report.written["reviews"] == len(dataset.reviews) - 1
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT source, stream, source_id, reason FROM ops.quarantine")
-        ).one()
-        audited = conn.execute(
-            text("SELECT entity_id, reason FROM ops.audit_log WHERE action = 'quarantine'")
-        ).one()
+    row = one(engine, "SELECT source, stream, source_id, reason FROM ops.quarantine")
+    audited = one(engine, "SELECT entity_id, reason FROM ops.audit_log WHERE action = 'quarantine'")
     assert row.stream == "reviews" and row.source_id == bad.source_id
     assert "ck_reviews_rating" in row.reason
     assert audited.entity_id == bad.source_id and audited.reason == row.reason

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import psycopg
 from sqlalchemy import text
+from support.processes import python_output
 
 from feedbackloop.config import Settings
 from feedbackloop.db import check_connection, database_url, get_engine
@@ -71,16 +72,10 @@ def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None
 
 def test_server_outlives_the_process_that_started_it(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    out = subprocess.run(
-        [sys.executable, "-c", START_AND_PRINT_PID, str(state)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
+    pid = python_output(START_AND_PRINT_PID, str(state), timeout=120)
     try:
         status = EmbeddedPostgres(state).status()
-        assert status.running and str(status.pid) == out.stdout.strip()
+        assert status.running and str(status.pid) == pid
     finally:
         EmbeddedPostgres(state).stop()
 

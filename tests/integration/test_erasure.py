@@ -10,9 +10,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, text
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.marts import build_marts

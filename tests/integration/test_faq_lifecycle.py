@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.cli import run_cli
 from test_marts_faq import _assign, _load, _review
 from typer.testing import CliRunner
 
-from feedbackloop.config import Settings, reset_settings_cache
+from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.faq import FaqError, decide, list_candidates
 from feedbackloop.marts import build_marts
 
@@ -20,7 +21,7 @@ def _candidates(engine: Engine) -> list[int]:
 
 
 def test_accept_publish_and_a_rejection_that_needs_growth(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings
 ) -> None:
     now = datetime.now(UTC)
     _load(engine, now)
@@ -42,16 +43,13 @@ def test_accept_publish_and_a_rejection_that_needs_growth(
     assert _candidates(engine) == []  # accepted: being written
 
     # Through the CLI, as a person would: publish the article.
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
     from feedbackloop.cli import app
 
-    published = CliRunner().invoke(
-        app, ["faq", "publish", "1", "--article", "zendesk_guide:360001", "--by", "ana"]
-    )
-    again = CliRunner().invoke(app, ["faq", "reject", "1", "--by", "bo"])
-    reset_settings_cache()
+    with settings_overridden(settings):
+        published = CliRunner().invoke(
+            app, ["faq", "publish", "1", "--article", "zendesk_guide:360001", "--by", "ana"]
+        )
+        again = CliRunner().invoke(app, ["faq", "reject", "1", "--by", "bo"])
     assert published.exit_code == 0, published.output
     assert again.exit_code == 2 and "published" in again.output
 
@@ -103,7 +101,7 @@ def test_accept_publish_and_a_rejection_that_needs_growth(
 
 
 def test_faq_list_shows_the_central_question_and_key_phrases_of_a_real_cluster(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings
 ) -> None:
     """Real clustering (light encoder) of real-looking public reviews, a real dbt build, the
     CLI: the label a person reads is one of the cluster's own (masked) texts, not keywords."""
@@ -134,15 +132,17 @@ def test_faq_list_shows_the_central_question_and_key_phrases_of_a_real_cluster(
         assert " / " not in c.label
         assert c.key_phrases and 1 <= len(c.key_phrases.split(", ")) <= 3
 
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    monkeypatch.setenv("COLUMNS", "250")
-    reset_settings_cache()
-    from feedbackloop.cli import app
-
-    shown = CliRunner().invoke(app, ["faq", "list", "--no-examples"])
-    reset_settings_cache()
-    assert shown.exit_code == 0, shown.output
-    assert "label (key phrases)" in shown.output
+    shown = run_cli(
+        "faq",
+        "list",
+        "--no-examples",
+        env={
+            "FEEDBACKLOOP_STATE_DIR": str(settings.state_dir),
+            "FEEDBACKLOOP_EMBEDDED_DATABASE": settings.embedded_database,
+            "COLUMNS": "250",
+        },
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "label (key phrases)" in shown.stdout
     for c in candidates:
-        assert c.label in shown.output and f"({c.key_phrases})" in shown.output
+        assert c.label in shown.stdout and f"({c.key_phrases})" in shown.stdout

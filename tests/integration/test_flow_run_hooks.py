@@ -12,7 +12,7 @@ import pytest
 from prefect import flow
 from sqlalchemy import Engine, text
 
-from feedbackloop.config import Settings, reset_settings_cache
+from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.monitoring.runs import RUN_HOOKS
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
@@ -53,18 +53,13 @@ def test_runs_are_recorded_and_failures_alert_masked(
     engine: Engine,
     settings: Settings,
     slack: tuple[str, list[dict]],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url, received = slack
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    monkeypatch.setenv("FEEDBACKLOOP_OWNER_ALERT_WEBHOOK_URL", url)
-    monkeypatch.setenv("FEEDBACKLOOP_DASHBOARD_URL", "http://127.0.0.1:8000")
-    reset_settings_cache()
-
-    assert hooked_ok() == 1
-    with pytest.raises(ValueError):
-        hooked_fails()
+    alerting = {"owner_alert_webhook_url": url, "dashboard_url": "http://127.0.0.1:8000"}
+    with settings_overridden(settings.updated(alerting)):
+        assert hooked_ok() == 1
+        with pytest.raises(ValueError):
+            hooked_fails()
 
     with engine.connect() as conn:
         rows = conn.execute(

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
 
+from demo.generator import DemoDataset, generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.marts import build_marts
 

@@ -8,16 +8,17 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.gx import feedback_text, ticket_row
 
-import feedbackloop.governance.pii as pii_module
+import nlp.pii.masking as pii_module
+from demo.generator import generate
+from demo.load import load_dataset
 from expectations.checkpoints import Validator, build_data_docs
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.governance.gate import gate_contacts, gate_feedback
-from feedbackloop.governance.pii import MaskResult
 from feedbackloop.marts import build_marts
+from nlp.pii import MaskResult
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
@@ -28,28 +29,16 @@ SOURCES = ["zendesk", "app_store", "crm", "zendesk_guide", "gong", "salesforce",
 @pytest.fixture
 def validator(engine: Engine, settings: Settings) -> Validator:
     url = database_url(settings).render_as_string(hide_password=False)
-    return Validator(settings, url, known_sources=SOURCES, ephemeral=True, now=NOW)
+    return Validator(settings.state_path, url, known_sources=SOURCES, ephemeral=True, now=NOW)
 
 
 def _ticket(source_id: str, body: str | None, **extra: object) -> dict:
-    row = {
-        "source": "zendesk",
-        "source_id": source_id,
-        "subject": "Help",
-        "description": body,
-        "created_at": NOW - timedelta(days=2),
-        "updated_at": NOW - timedelta(days=1),
-    }
-    return row | extra
-
-
-def _text(row: dict) -> str | None:
-    return row.get("description")
+    return ticket_row(source_id, body, NOW, **extra)
 
 
 def test_clean_batch_passes(validator: Validator) -> None:
     rows = [_ticket(str(i), f"How do I export report {i} to CSV?") for i in range(5)]
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None and decision.outcome.success
     assert len(decision.passed) == 5 and decision.rejected == []
 
@@ -75,7 +64,7 @@ def test_each_failing_row_is_named_with_its_expectation(
     validator: Validator, bad_row: dict, expected: str
 ) -> None:
     rows = [_ticket(str(i), f"fine text {i}") for i in range(1, 4)] + [bad_row]
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None and not decision.outcome.success
     reasons = " ".join(reason for _, reason in decision.rejected)
     assert expected in reasons
@@ -203,10 +192,10 @@ def test_marts_check_passes_after_a_build_and_fails_on_empty_marts(
 
 def test_file_context_builds_data_docs(engine: Engine, settings: Settings) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=SOURCES, now=NOW)
-    gate_feedback(validator, [_ticket("1", f"card {CARD}")], "ticket", _text)
+    validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
+    gate_feedback(validator, [_ticket("1", f"card {CARD}")], "ticket", feedback_text)
     # Gates store results; the site is rendered once per flow run from all of them.
-    index = build_data_docs(settings)
+    index = build_data_docs(settings.state_path)
     assert index == validator.data_docs_index and index.exists()
     html = "".join(p.read_text() for p in index.parent.rglob("*.html"))
     assert "raw_feedback_batch" in html
@@ -216,13 +205,15 @@ def test_file_context_builds_data_docs(engine: Engine, settings: Settings) -> No
 
 
 def test_connectors_run_every_page_through_the_gate(engine: Engine, settings: Settings) -> None:
-    from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
+    from demo.fake_zendesk import serve_fake_zendesk
     from feedbackloop.governance.gate import table_gate
     from feedbackloop.sources import zendesk
 
     url = database_url(settings).render_as_string(hide_password=False)
     # A gate that does not know "zendesk" as a source: every ticket must be refused.
-    strict = Validator(settings, url, known_sources=["app_store"], ephemeral=True, now=NOW)
+    strict = Validator(
+        settings.state_path, url, known_sources=["app_store"], ephemeral=True, now=NOW
+    )
     dataset = generate(seed=14, tickets=30, now=NOW)
     with serve_fake_zendesk(dataset, page_size=10) as fake:
         client = zendesk.ZendeskClient(fake.base_url, fake.email, fake.api_token)

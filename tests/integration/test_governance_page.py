@@ -6,10 +6,11 @@ served."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
+from support.gx import feedback_text, ticket_row
 
 from expectations.checkpoints import RAW_GATE, SCORED_CHECK, Validator, build_data_docs
 from expectations.docs_html import make_offline, site_dir
@@ -30,23 +31,11 @@ FETCHED = re.compile(
 
 
 def _ticket(source_id: str, body: str | None, **extra: object) -> dict:
-    row = {
-        "source": "zendesk",
-        "source_id": source_id,
-        "subject": "Help",
-        "description": body,
-        "created_at": NOW - timedelta(days=2),
-        "updated_at": NOW - timedelta(days=1),
-    }
-    return row | extra
-
-
-def _text(row: dict) -> str | None:
-    return row.get("description")
+    return ticket_row(source_id, body, NOW, **extra)
 
 
 def _run(engine: Engine, validator: Validator, rows: list[dict], batch: str) -> None:
-    decision = gate_feedback(validator, rows, "ticket", _text)
+    decision = gate_feedback(validator, rows, "ticket", feedback_text)
     assert decision.outcome is not None
     with engine.begin() as conn:
         record_run(
@@ -58,7 +47,7 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
     engine: Engine, settings: Settings
 ) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=SOURCES, now=NOW)
+    validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
     good = [_ticket(str(i), f"How do I export report {i}?") for i in range(4)]
     _run(engine, validator, good, "page 1")
     # The newer run of the same checkpoint fails: two rows from a source nobody knows.
@@ -69,7 +58,7 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
     root = site_dir(settings.state_path)
 
     before_build = {r.checkpoint: r for r in data.governance(engine, root)}
-    build_data_docs(settings)
+    build_data_docs(settings.state_path)
     runs = {r.checkpoint: r for r in data.governance(engine, root)}
 
     assert set(runs) == {RAW_GATE, SCORED_CHECK}
@@ -97,9 +86,9 @@ def test_latest_run_per_checkpoint_with_failing_counts_and_docs_links(
 
 def test_the_site_fetches_nothing_from_outside(engine: Engine, settings: Settings) -> None:
     url = database_url(settings).render_as_string(hide_password=False)
-    validator = Validator(settings, url, known_sources=SOURCES, now=NOW)
+    validator = Validator(settings.state_path, url, known_sources=SOURCES, now=NOW)
     _run(engine, validator, [_ticket("1", "hi", source="myspace")], "page 1")
-    index = build_data_docs(settings)
+    index = build_data_docs(settings.state_path)
     assert index is not None
     pages = sorted(index.parent.rglob("*.html"))
     assert len(pages) >= 3  # the index, a suite page, a validation page

@@ -99,9 +99,9 @@ def test_expected_periods_come_from_prefect_yaml() -> None:
 
 
 def test_each_configured_source_answers_its_credential_check(tmp_path) -> None:
+    from demo.generator import generate
+    from demo.sources import serve_demo_sources
     from feedbackloop.config import Settings
-    from feedbackloop.demo.generator import generate
-    from feedbackloop.demo.sources import serve_demo_sources
 
     dataset = generate(seed=3, tickets=20, now=NOW)
     with serve_demo_sources(dataset) as sources:
@@ -118,8 +118,8 @@ def test_each_configured_source_answers_its_credential_check(tmp_path) -> None:
 def test_source_freshness_check_fails_on_a_stale_source_and_passes_when_fresh(
     engine: Engine, settings: Settings
 ) -> None:
-    from feedbackloop.demo.generator import generate
-    from feedbackloop.demo.load import load_dataset
+    from demo.generator import generate
+    from demo.load import load_dataset
 
     load_dataset(engine, generate(seed=3, tickets=50), hash_key=settings.hash_key())
     with engine.begin() as conn:  # the two sources with an error_after the loader does not fill

@@ -49,36 +49,22 @@ def _ticket(tid: str, status: str, at: datetime, area: str, **extra: Any) -> dic
     }
 
 
+def _on_ticket(source_id: str, tid: str, at: datetime, **columns: Any) -> dict[str, Any]:
+    """A row of a ticket's comments, status changes or ratings."""
+    return {"source_id": source_id, "ticket_source_id": tid, "created_at": at, **columns}
+
+
 def _comment(cid: str, tid: str, role: str, public: bool, at: datetime) -> dict[str, Any]:
-    return {
-        "source_id": cid,
-        "ticket_source_id": tid,
-        "author_role": role,
-        "is_public": public,
-        "body": "masked",
-        "created_at": at,
-    }
+    return _on_ticket(cid, tid, at, author_role=role, is_public=public, body="masked")
 
 
 def _status(sid: str, tid: str, previous: str | None, status: str, at: datetime) -> dict[str, Any]:
-    return {
-        "source_id": sid,
-        "ticket_source_id": tid,
-        "previous_status": previous,
-        "status": status,
-        "created_at": at,
-    }
+    return _on_ticket(sid, tid, at, previous_status=previous, status=status)
 
 
 def _rating(rid: str, tid: str, score: str, at: datetime) -> dict[str, Any]:
     comment = None if score == "offered" else f"{score} service"
-    return {
-        "source_id": rid,
-        "ticket_source_id": tid,
-        "score": score,
-        "comment": comment,
-        "created_at": at,
-    }
+    return _on_ticket(rid, tid, at, score=score, comment=comment)
 
 
 def _score(item_type: str, source: str, sid: str, label: str, sentiment: float) -> dict[str, Any]:

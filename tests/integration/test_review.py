@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import one, rows
+from support.items import scored_and_routed
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.review import (
     ReviewError,
     labelled_examples,
@@ -21,11 +23,8 @@ from feedbackloop.review import (
     review_queue,
     sample_for_review,
 )
-from feedbackloop.routing import load_rules, scored_hook
-from feedbackloop.scoring import newest_approved_model, score_pending
-from nlp import load_pipeline
-
-RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
+from feedbackloop.routing import load_rules
+from feedbackloop.scoring import newest_approved_model
 
 NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
@@ -40,24 +39,18 @@ def _rules(tmp: Path):
 @pytest.fixture
 def routed(engine: Engine, settings: Settings, tmp_path: Path) -> Engine:
     """Demo items scored and routed; live decisions marked sent as the dispatcher would."""
-    load_dataset(engine, generate(seed=23, tickets=300, now=NOW), hash_key=settings.hash_key())
-    nlp = load_pipeline(**RULES_ONLY)
-    score_pending(engine, nlp, on_scored=scored_hook(_rules(tmp_path), now=NOW))
-    with engine.begin() as conn:
-        conn.execute(text("UPDATE ops.actions SET status = 'sent' WHERE status = 'pending'"))
+    scored_and_routed(engine, settings, _rules(tmp_path), now=NOW)
     return engine
 
 
 def _strata(engine: Engine, ids: list[int]) -> Counter:
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT a.action_type, a.rule FROM ops.human_reviews r "
-                "JOIN ops.actions a ON a.id = r.action_id WHERE r.id = ANY(:ids)"
-            ),
-            {"ids": ids},
-        ).all()
-    return Counter((r.action_type, r.rule) for r in rows)
+    sampled = rows(
+        engine,
+        "SELECT a.action_type, a.rule FROM ops.human_reviews r "
+        "JOIN ops.actions a ON a.id = r.action_id WHERE r.id = ANY(:ids)",
+        ids=ids,
+    )
+    return Counter((r.action_type, r.rule) for r in sampled)
 
 
 def test_the_weekly_sample_is_20_stratified_seeded_and_idempotent(routed: Engine) -> None:
@@ -128,13 +121,8 @@ def test_a_reviewer_rates_the_queue_and_the_labels_become_examples(routed: Engin
     assert len(review_queue(engine)) == 17
     examples = {e.review_id: e.label for e in labelled_examples(engine)}
     assert examples == {first.id: first.model_label, second.id: "very_negative"}
-    with engine.connect() as conn:
-        comment = conn.execute(
-            text("SELECT comment FROM ops.human_reviews WHERE id = :i"), {"i": second.id}
-        ).scalar_one()
-        audited = conn.execute(
-            text("SELECT count(*) FROM ops.audit_log WHERE action = 'review'")
-        ).scalar_one()
+    (comment,) = one(engine, "SELECT comment FROM ops.human_reviews WHERE id = :i", i=second.id)
+    (audited,) = one(engine, "SELECT count(*) FROM ops.audit_log WHERE action = 'review'")
     assert "ana@example.com" not in comment and "<EMAIL_ADDRESS>" in comment
     assert audited == 3
 
@@ -223,36 +211,30 @@ def test_too_few_reviews_train_nothing(engine: Engine, settings: Settings) -> No
 
 
 def test_the_review_command_rates_the_queue_interactively(
-    routed: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    routed: Engine, settings: Settings
 ) -> None:
     from typer.testing import CliRunner
 
     from feedbackloop.cli import app
+    from feedbackloop.config import settings_overridden
 
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    from feedbackloop.config import reset_settings_cache
-
-    reset_settings_cache()
     runner = CliRunner()
-    sampled = runner.invoke(app, ["review", "sample", "--size", "5", "--batch", "2026-W47"])
-    assert sampled.exit_code == 0 and "5 actions" in sampled.output
-    # correct; wrong + label 1 + comment; skip; wrong without label; quit.
-    answers = "c\n\nw\n1\nlooks furious\ns\nw\n\n\nq\n"
-    result = runner.invoke(app, ["review", "--by", "rita"], input=answers)
-    reset_settings_cache()
+    with settings_overridden(settings):
+        sampled = runner.invoke(app, ["review", "sample", "--size", "5", "--batch", "2026-W47"])
+        assert sampled.exit_code == 0 and "5 actions" in sampled.output
+        # correct; wrong + label 1 + comment; skip; wrong without label; quit.
+        answers = "c\n\nw\n1\nlooks furious\ns\nw\n\n\nq\n"
+        result = runner.invoke(app, ["review", "--by", "rita"], input=answers)
     assert result.exit_code == 0, result.output
     assert "3 rated by rita; 2 left in the queue" in result.output
-    with routed.connect() as conn:
-        rows = conn.execute(
-            text(
-                "SELECT verdict, sentiment_label, comment FROM ops.human_reviews "
-                "WHERE reviewer = 'rita' ORDER BY id"
-            )
-        ).all()
-    assert [(r.verdict, r.sentiment_label) for r in rows] == [
+    rated = rows(
+        routed,
+        "SELECT verdict, sentiment_label, comment FROM ops.human_reviews "
+        "WHERE reviewer = 'rita' ORDER BY id",
+    )
+    assert [(r.verdict, r.sentiment_label) for r in rated] == [
         ("correct", None),
         ("wrong", "very_negative"),
         ("wrong", None),
     ]
-    assert rows[1].comment == "looks furious"
+    assert rated[1].comment == "looks furious"

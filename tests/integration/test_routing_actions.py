@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from routing_support import MODEL, NOW, World, routing_world, rules
 from sqlalchemy import Engine
+from support.routing import MODEL, NOW, World, routing_world, rules
 
 from feedbackloop.config import Settings
 from feedbackloop.routing import DispatchHooks

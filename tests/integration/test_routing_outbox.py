@@ -10,12 +10,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from pydantic import SecretStr
-from routing_support import NOW, Crash, World, routing_world, rules
 from sqlalchemy import Engine, text
+from support.routing import NOW, Crash, World, routing_world, rules
 
 from feedbackloop.config import Settings
 from feedbackloop.monitoring.health import check_outbox
@@ -37,6 +38,13 @@ templates:
   sorry: {body: "Sorry.\\n\\n{disclosure}"}
 """
 TYPES = ("slack_alert", "set_priority", "tag", "create_task", "auto_reply")
+# What one delivery of an action of each checkable type leaves at the targets (_deliveries).
+DELIVERED_ONCE = {
+    "auto_reply": {"auto_reply": 1},
+    "create_task": {"create_task": 1},
+    "tag": {"tag_puts": 1, "crm_patches": 1},
+    "set_priority": {"priority_puts": 1},
+}
 
 
 def _rules(kind: str | None = None) -> Any:
@@ -58,6 +66,14 @@ def _setup(w: World, n: int = 1, kind: str | None = None) -> list[Any]:
         w.score("ticket", t.source_id, label="very_negative", score=-0.9, frustrated=True)
     w.decide(_rules(kind))
     return tickets
+
+
+@pytest.fixture
+def slack_alert(engine: Engine, settings: Settings) -> Iterator[World]:
+    """A routing world with one Slack alert decided and not yet sent."""
+    with routing_world(engine, settings) as w:
+        _setup(w, kind="slack_alert")
+        yield w
 
 
 def _deliveries(w: World, ticket_id: str) -> dict[str, int]:
@@ -113,12 +129,7 @@ def test_a_crash_between_claim_and_send_then_a_rerun_delivers_at_most_once(
             assert outcomes == ["crashed", "unknown"]
         else:
             assert action.status == "sent" and report.sent == 1
-            expected = {
-                "auto_reply": {"auto_reply": 1},
-                "create_task": {"create_task": 1},
-                "tag": {"tag_puts": 1, "crm_patches": 1},
-                "set_priority": {"priority_puts": 1},
-            }[kind]
+            expected = DELIVERED_ONCE[kind]
             assert {k: delivered[k] for k in expected} == expected
             assert sum(delivered.values()) == sum(expected.values())
             assert outcomes == ["crashed", "sent"]
@@ -156,35 +167,29 @@ def test_a_crash_after_sending_then_a_rerun_delivers_exactly_once(
         (action,) = w.actions()
         assert action.status == "sent" and report.already_applied == 1 and report.sent == 0
         delivered = _deliveries(w, ticket.source_id)
-        expected = {
-            "auto_reply": {"auto_reply": 1},
-            "create_task": {"create_task": 1},
-            "tag": {"tag_puts": 1, "crm_patches": 1},
-            "set_priority": {"priority_puts": 1},
-        }[kind]
+        expected = DELIVERED_ONCE[kind]
         assert {k: delivered[k] for k in expected} == expected
         outcomes = [r.outcome for r in w.rows("SELECT outcome FROM ops.action_attempts")]
         assert outcomes == ["crashed", "verified"]
 
 
 def test_a_slack_alert_whose_delivery_is_unknown_is_not_resent_and_the_owners_hear(
-    engine: Engine, settings: Settings
+    slack_alert: World,
 ) -> None:
-    with routing_world(engine, settings) as w:
-        _setup(w, kind="slack_alert")
+    w = slack_alert
 
-        def die(action: dict[str, Any], reply: Any) -> None:
-            raise Crash
+    def die(action: dict[str, Any], reply: Any) -> None:
+        raise Crash
 
-        with pytest.raises(Crash):
-            w.dispatch(DispatchHooks(after_send=die))
-        report = w.dispatch()
-        (action,) = w.actions()
-        assert action.status == "failed" and "delivery unknown" in action.last_error
-        assert len(w.slack.posted("escalations")) == 1  # delivered once, never twice
-        assert report.alerts == 1
-        (alert,) = w.slack.posted("ops-alerts")
-        assert f"action #{action.id}" in alert["text"] and "slack_alert" in alert["text"]
+    with pytest.raises(Crash):
+        w.dispatch(DispatchHooks(after_send=die))
+    report = w.dispatch()
+    (action,) = w.actions()
+    assert action.status == "failed" and "delivery unknown" in action.last_error
+    assert len(w.slack.posted("escalations")) == 1  # delivered once, never twice
+    assert report.alerts == 1
+    (alert,) = w.slack.posted("ops-alerts")
+    assert f"action #{action.id}" in alert["text"] and "slack_alert" in alert["text"]
 
 
 @pytest.mark.parametrize("kind", ["auto_reply", "create_task"])
@@ -203,17 +208,14 @@ def test_an_answer_lost_after_the_target_applied_the_write_is_not_resent(
         assert attempt.outcome == "verified"
 
 
-def test_a_dropped_slack_answer_fails_without_a_second_post(
-    engine: Engine, settings: Settings
-) -> None:
-    with routing_world(engine, settings) as w:
-        _setup(w, kind="slack_alert")
-        w.slack.faults.drop_after_processing = 1
-        w.slack.faults.only_paths = (w.slack.hooks["escalations"],)
-        report = w.dispatch()
-        assert report.failed == 1 and report.alerts == 1
-        assert len(w.slack.posted("escalations")) == 1
-        assert w.dispatch().processed == 0  # failed stays failed
+def test_a_dropped_slack_answer_fails_without_a_second_post(slack_alert: World) -> None:
+    w = slack_alert
+    w.slack.faults.drop_after_processing = 1
+    w.slack.faults.only_paths = (w.slack.hooks["escalations"],)
+    report = w.dispatch()
+    assert report.failed == 1 and report.alerts == 1
+    assert len(w.slack.posted("escalations")) == 1
+    assert w.dispatch().processed == 0  # failed stays failed
 
 
 def test_a_429_waits_retry_after_then_sends(engine: Engine, settings: Settings) -> None:
@@ -261,28 +263,24 @@ def test_server_errors_retry_with_backoff_then_fail_and_alert_the_owners(
         assert check_outbox(engine).detail["failed"] == 1
 
 
-def test_a_refused_request_fails_at_once_and_alerts(engine: Engine, settings: Settings) -> None:
-    with routing_world(engine, settings) as w:
-        _setup(w, kind="slack_alert")
-        w.slack.archived.add("escalations")
-        report = w.dispatch()
-        (action,) = w.actions()
-        assert (report.failed, report.alerts, action.attempts) == (1, 1, 1)
-        assert action.last_error == "HTTP 410: channel_is_archived"
+def test_a_refused_request_fails_at_once_and_alerts(slack_alert: World) -> None:
+    w = slack_alert
+    w.slack.archived.add("escalations")
+    report = w.dispatch()
+    (action,) = w.actions()
+    assert (report.failed, report.alerts, action.attempts) == (1, 1, 1)
+    assert action.last_error == "HTTP 410: channel_is_archived"
 
 
-def test_without_an_alert_channel_failures_go_to_the_owners_webhook(
-    engine: Engine, settings: Settings
-) -> None:
-    with routing_world(engine, settings) as w:
-        _setup(w, kind="slack_alert")
-        w.slack.archived.add("escalations")
-        owners = SecretStr(w.slack.urls["ops-alerts"])
-        report = w.dispatch(routing_alert_channel=None, owner_alert_webhook_url=owners)
-        assert report.alerts == 1
-        (alert,) = w.slack.posted("ops-alerts")
-        assert alert == {"text": alert["text"]}  # monitoring's plain owner alert
-        assert "channel_is_archived" in alert["text"]
+def test_without_an_alert_channel_failures_go_to_the_owners_webhook(slack_alert: World) -> None:
+    w = slack_alert
+    w.slack.archived.add("escalations")
+    owners = SecretStr(w.slack.urls["ops-alerts"])
+    report = w.dispatch(routing_alert_channel=None, owner_alert_webhook_url=owners)
+    assert report.alerts == 1
+    (alert,) = w.slack.posted("ops-alerts")
+    assert alert == {"text": alert["text"]}  # monitoring's plain owner alert
+    assert "channel_is_archived" in alert["text"]
 
 
 def test_two_dispatchers_at_once_send_every_action_once(engine: Engine, settings: Settings) -> None:

@@ -11,15 +11,14 @@ from typing import Any
 
 import pytest
 from rich.console import Console
-from routing_support import World, routing_world, rules
 from sqlalchemy import Engine, text
+from support.routing import World, routing_world, rules
 from typer.testing import CliRunner
 
-from feedbackloop.cli.routing import summary_table
+from demo.report import demo_summary, summary_table
 from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.routing import (
     ExplainError,
-    demo_summary,
     explain_text,
     fairness_report,
     load_rules,

@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, text
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings, settings_overridden
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.scoring import model_version_of, pending_ranges, score_pending
 from nlp import load_pipeline
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from support.db import one
 
+from demo.generator import generate
+from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.demo.generator import generate
-from feedbackloop.demo.load import load_dataset
 from feedbackloop.scoring import approve_model, newest_approved_model, score_pending
 from nlp import load_pipeline
 from nlp.training import train
@@ -47,14 +48,12 @@ def test_each_item_is_scored_once_and_rescored_when_its_text_changes(
         )
     again = score_pending(engine, nlp)
     assert again.scored == 1
-    with engine.connect() as conn:
-        row = conn.execute(
-            text(
-                "SELECT label, frustrated, explanation FROM nlp.feedback_scores "
-                "WHERE item_type = 'ticket' AND item_source_id = :t"
-            ),
-            {"t": ticket},
-        ).one()
+    row = one(
+        engine,
+        "SELECT label, frustrated, explanation FROM nlp.feedback_scores "
+        "WHERE item_type = 'ticket' AND item_source_id = :t",
+        t=ticket,
+    )
     assert row.label in {"negative", "very_negative"} and row.frustrated
     assert row.explanation["signals"], "the explanation names what moved the score"
 

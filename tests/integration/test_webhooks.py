@@ -7,7 +7,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,9 +18,11 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.webhooks import post_generic, post_zendesk
 
 from feedbackloop.config import Settings
-from feedbackloop.web import create_app, process_webhook_events
+from feedbackloop.sources.webhooks import process_webhook_events
+from feedbackloop.web import create_app
 from feedbackloop.web.app import (
     generic_signature,
     verify_zendesk_signature,
@@ -110,18 +112,10 @@ def _post_zendesk(
     invocation: str | None = "inv-1",
     timestamp: str | None = None,
     secret: str = SECRET,
-    sign: Callable[[str, str, bytes], str] = zendesk_signature,
 ) -> httpx.Response:
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     ts = timestamp or _now_iso()
-    headers = {
-        "content-type": "application/json",
-        "x-zendesk-webhook-signature": sign(secret, ts, body),
-        "x-zendesk-webhook-signature-timestamp": ts,
-    }
-    if invocation is not None:
-        headers["x-zendesk-webhook-invocation-id"] = invocation
-    return httpx.post(f"{base}/webhooks/zendesk", content=body, headers=headers, timeout=10)
+    return post_zendesk(base, body, ts, secret, invocation)
 
 
 def _events(engine: Engine) -> list[Any]:
@@ -343,15 +337,7 @@ def test_ids_holding_personal_data_are_stored_as_keyed_hashes(base: str, engine:
     ).encode()
 
     def post() -> httpx.Response:
-        ts = str(int(time.time()))
-        return httpx.post(
-            f"{base}/webhooks/survey",
-            content=body,
-            headers={
-                "x-feedbackloop-signature": generic_signature(SURVEY_SECRET, ts, body),
-                "x-feedbackloop-timestamp": ts,
-            },
-        )
+        return post_generic(base, "survey", body, str(int(time.time())), SURVEY_SECRET)
 
     assert post().json()["status"] == "stored"
     assert post().json()["status"] == "duplicate"

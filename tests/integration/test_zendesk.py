@@ -12,18 +12,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.db import count
 
-from feedbackloop.config import Settings
-from feedbackloop.demo.fake_zendesk import (
+from demo.fake_zendesk import (
     PRODUCT_AREA_FIELD_ID,
     FakeZendesk,
     FaultPlan,
     serve_fake_zendesk,
 )
-from feedbackloop.demo.generator import DemoDataset, generate
-from feedbackloop.governance.pii import find_pii, mask
-from feedbackloop.sources.http import RetryPolicy, SourceError, engine_usage_recorder
+from demo.generator import DemoDataset, generate
+from feedbackloop.config import Settings
+from feedbackloop.http import RetryPolicy, SourceError
 from feedbackloop.sources.zendesk import (
     SyncHooks,
     SyncPoint,
@@ -34,6 +35,7 @@ from feedbackloop.sources.zendesk import (
     sync_tickets,
     sync_users,
 )
+from nlp.pii import find_pii, mask
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 25
@@ -55,26 +57,15 @@ def fake(dataset: DemoDataset) -> Iterator[FakeZendesk]:
         yield server
 
 
-class Sleeps(list[float]):
-    """The injected sleep: records every wait instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
 def _client(
     fake: FakeZendesk, engine: Engine, sleeps: Sleeps | None = None, **kwargs: Any
 ) -> ZendeskClient:
-    kwargs.setdefault("retry", RetryPolicy(max_retries=5, backoff_base=1.0))
     return ZendeskClient(
         fake.base_url,
         kwargs.pop("email", fake.email),
         kwargs.pop("api_token", fake.api_token),
         product_area_field_id=PRODUCT_AREA_FIELD_ID,
-        on_call=engine_usage_recorder(engine),
-        sleep=sleeps if sleeps is not None else Sleeps(),
-        rand=lambda: 0.5,
-        **kwargs,
+        **client_options(engine, sleeps, kwargs),
     )
 
 
@@ -83,11 +74,6 @@ def _ids(engine: Engine, table: str) -> list[str]:
         return sorted(
             conn.execute(text(f"SELECT source_id FROM {table} WHERE source = 'zendesk'")).scalars()
         )
-
-
-def _count(engine: Engine, sql: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text(sql)).scalar_one())
 
 
 def _expected(ds: DemoDataset) -> dict[str, list[str]]:
@@ -121,8 +107,8 @@ def test_full_sync_equals_source_and_rerun_writes_nothing(
     assert all(r.quarantined == 0 for r in results.values())
     # One ops.api_usage row per HTTP call, and the results count the same calls.
     assert sum(r.api_calls for r in results.values()) == len(fake.requests)
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage WHERE endpoint LIKE '%?%'") == 0
+    assert count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
+    assert count(engine, "SELECT count(*) FROM ops.api_usage WHERE endpoint LIKE '%?%'") == 0
 
     # Field mapping: ids resolve to CRM ids, roles and statuses follow the source.
     with engine.connect() as conn:
@@ -184,7 +170,7 @@ def test_full_sync_equals_source_and_rerun_writes_nothing(
             loaded_at
         )
     _assert_equals_source(engine, dataset)
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
+    assert count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
 
 
 class Crash(RuntimeError):
@@ -208,7 +194,7 @@ def test_crashes_between_and_inside_pages_resume_exactly_once(
     # Between pages: page 2 committed, the process dies before asking for page 3.
     with _client(fake, engine) as client, pytest.raises(Crash):
         sync_tickets(engine, client, hash_key=key, hooks=_crash_at("tickets", 2, "committed"))
-    assert _count(engine, "SELECT count(*) FROM raw.tickets") == 2 * PAGE
+    assert count(engine, "SELECT count(*) FROM raw.tickets") == 2 * PAGE
     # Inside a page: comments of page 3 already upserted, status changes and cursor not yet.
     with _client(fake, engine) as client:
         sync_users(engine, client, hash_key=key)
@@ -226,7 +212,7 @@ def test_crashes_between_and_inside_pages_resume_exactly_once(
     with engine.connect() as conn:
         committed_comments = conn.execute(text("SELECT count(*) FROM raw.ticket_comments"))
         assert 0 < committed_comments.scalar_one() < len(dataset.comments)
-        assert _count(engine, "SELECT count(*) FROM raw.satisfaction_ratings") == PAGE
+        assert count(engine, "SELECT count(*) FROM raw.satisfaction_ratings") == PAGE
 
     # Rerun (a fresh process: new client, state only from ops.sync_state).
     with _client(fake, engine) as client:
@@ -291,7 +277,7 @@ def test_server_errors_are_retried_with_backoff_then_give_up(
             sync_ticket_events(engine, client, hash_key=settings.hash_key())
         assert err.value.status == 500 and fake.count("ticket_events") == 3
     assert "/api/v2/incremental/ticket_events.json" in str(err.value)
-    assert _count(engine, "SELECT count(*) FROM ops.sync_state WHERE stream = 'ticket_events'") == 0
+    assert count(engine, "SELECT count(*) FROM ops.sync_state WHERE stream = 'ticket_events'") == 0
 
 
 def test_slow_response_times_out_and_is_retried(
@@ -302,8 +288,8 @@ def test_slow_response_times_out_and_is_retried(
         with _client(fake, engine, timeout=0.3) as client:
             result = sync_satisfaction_ratings(engine, client, hash_key=settings.hash_key())
         assert result.rows_written == len(dataset.satisfaction_ratings)
-        assert _count(engine, "SELECT count(*) FROM ops.api_usage WHERE status IS NULL") == 1
-        assert _count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
+        assert count(engine, "SELECT count(*) FROM ops.api_usage WHERE status IS NULL") == 1
+        assert count(engine, "SELECT count(*) FROM ops.api_usage") == len(fake.requests)
 
 
 def test_bad_credentials_fail_at_once_without_the_token(
@@ -326,8 +312,8 @@ def test_bad_credentials_fail_at_once_without_the_token(
     assert "401" in message and "token" in message.lower()  # says what to check...
     assert token not in message and token not in caplog.text  # ...never the token itself
     assert len(fake.requests) == 1 and sleeps == []
-    assert _count(engine, "SELECT count(*) FROM ops.api_usage WHERE status = 401") == 1
-    assert _count(engine, "SELECT count(*) FROM ops.sync_state") == 0
+    assert count(engine, "SELECT count(*) FROM ops.api_usage WHERE status = 401") == 1
+    assert count(engine, "SELECT count(*) FROM ops.sync_state") == 0
 
 
 def test_malformed_records_are_quarantined_and_the_rest_loads(
@@ -398,7 +384,7 @@ def test_newer_version_overwrites_older_replay_does_not_deleted_is_kept(
 
 
 def test_rating_pages_follow_cursor_links_or_offset_pages() -> None:
-    from feedbackloop.sources.zendesk import _next_ratings_params
+    from feedbackloop.sources.zendesk.sync import _next_ratings_params
 
     first = {"start_time": 0, "page[size]": 100}
     cursor = {"meta": {"has_more": True, "after_cursor": "abc"}, "links": {"next": None}}

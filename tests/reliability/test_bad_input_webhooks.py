@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.webhooks import post_generic, post_zendesk
 
 from feedbackloop.config import Settings
 from feedbackloop.serve import free_port, webhook_receiver
-from feedbackloop.web import create_app, process_webhook_events
-from feedbackloop.web.app import generic_signature, zendesk_signature
+from feedbackloop.sources.webhooks import process_webhook_events
+from feedbackloop.web import create_app
 
 from .corpus import NASTY_TEXTS
 
@@ -72,26 +72,8 @@ def test_every_delivery_is_answered_and_every_stored_one_accounted_for(
     with webhook_receiver(create_app(web_settings, engine=engine), "127.0.0.1", free_port()) as url:
         for n, body in enumerate(_bodies()):
             ts = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-            zendesk = httpx.post(
-                f"{url}/webhooks/zendesk",
-                content=body,
-                headers={
-                    "x-zendesk-webhook-signature": zendesk_signature(SECRET, ts, body),
-                    "x-zendesk-webhook-signature-timestamp": ts,
-                    "x-zendesk-webhook-invocation-id": f"inv-{n}",
-                },
-                timeout=30,
-            )
-            generic = httpx.post(
-                f"{url}/webhooks/survey",
-                content=body,
-                headers={
-                    "x-feedbackloop-signature": generic_signature(SECRET, ts, body),
-                    "x-feedbackloop-timestamp": ts,
-                    "x-feedbackloop-delivery": f"dlv-{n}",
-                },
-                timeout=30,
-            )
+            zendesk = post_zendesk(url, body, ts, SECRET, f"inv-{n}")
+            generic = post_generic(url, "survey", body, ts, SECRET, f"dlv-{n}")
             statuses += [zendesk.status_code, generic.status_code]
             for answer in (zendesk, generic):
                 assert answer.status_code in (200, 400, 413), (n, answer.status_code, answer.text)

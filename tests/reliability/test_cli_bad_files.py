@@ -4,18 +4,16 @@ exit code 2, no traceback, and nothing stored from a file that cannot be read.""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from support import cli as support_cli
 
 from feedbackloop.config import Settings
 
-FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 HEADER = "id,source,department,created_at,text\n"
 RECORD = {
     "id": "n-1",
@@ -29,14 +27,7 @@ GARBAGE = bytes((i * 7919 + 13) % 256 for i in range(3000))
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None, stdin: bytes | None = None):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("FEEDBACKLOOP_")}
-    return subprocess.run(
-        [FEEDBACKLOOP, *args],
-        capture_output=True,
-        input=stdin,
-        timeout=300,
-        env={**base, **(env or {})},
-    )
+    return support_cli.run_cli(*args, env=env, stdin=stdin, text=False, timeout=300)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[bytes], name: str) -> str:

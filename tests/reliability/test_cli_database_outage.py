@@ -9,10 +9,8 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, text
 
 from feedbackloop.config import Settings
@@ -21,15 +19,6 @@ from feedbackloop.db.embedded import EmbeddedPostgres
 
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 RECORDS = 40_000  # minutes of work on this machine: the stop lands well before the end
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A server of this test's own: stopping the session's server would hurt other tests."""
-    server = EmbeddedPostgres(tmp_path / "state")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _drop(path: Path) -> Path:
@@ -97,3 +86,22 @@ def test_database_stopped_mid_import_is_one_line_without_sql(
     assert again.returncode == 0, stdout + stderr
     assert _count(engine) == RECORDS
     engine.dispose()
+
+
+def test_a_session_error_that_hides_the_lost_connection_is_still_unavailable(
+    own_server: EmbeddedPostgres,
+) -> None:
+    # A Session raises PendingRollbackError with no driver error chained when the stop lands
+    # between two flushes; the server, not the exception, then says the database is gone.
+    from sqlalchemy.exc import PendingRollbackError
+
+    from feedbackloop.db import describe_failure
+
+    settings = Settings(state_dir=own_server.state_dir)
+    hidden = PendingRollbackError("This Session's transaction has been rolled back", None, None)
+    up = describe_failure(hidden, settings)
+    assert up is not None and up.startswith("database error: "), up
+    own_server.stop()
+    down = describe_failure(hidden, settings)
+    assert down is not None and down.startswith("database unavailable: "), down
+    assert str(own_server.pgdata) in down

@@ -11,17 +11,19 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
 from sqlalchemy import text
 
-from feedbackloop.config import Settings, reset_settings_cache
+from demo.fake_targets import serve_fake_slack
+from demo.generator import generate
+from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.db import ensure_ready
 from feedbackloop.db.embedded import EmbeddedPostgres
-from feedbackloop.demo.fake_targets import serve_fake_slack
-from feedbackloop.demo.generator import generate
 
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
 SEED = 913  # a seed no other test uses: its generated personal data is this test's own
@@ -67,6 +69,11 @@ def _drop_files(state: Path, systmp: Path) -> list[Path]:
     return [*state.glob("tmp/*/notes.jsonl"), *systmp.glob("fl-demo-*/notes.jsonl")]
 
 
+def _alerting(settings: Settings, slack: Any) -> AbstractContextManager[Settings]:
+    """Flows run in the block alert the fake Slack's owners channel."""
+    return settings_overridden(settings.updated({"owner_alert_webhook_url": slack.urls["owners"]}))
+
+
 def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     alive = []
     for p in processes:
@@ -79,7 +86,7 @@ def _alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 def test_kill_9_of_the_demo_leaves_nothing_behind_and_the_next_ping_reports_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
     state, systmp = tmp_path / "state", tmp_path / "systmp"
     systmp.mkdir()
@@ -147,10 +154,7 @@ def test_kill_9_of_the_demo_leaves_nothing_behind_and_the_next_ping_reports_it(
         # The next health ping marks it Crashed and tells the owners.
         from flows.monitor import health_ping
 
-        with serve_fake_slack(("owners",)) as slack:
-            monkeypatch.setenv("FEEDBACKLOOP_STATE_DIR", str(state))
-            monkeypatch.setenv("FEEDBACKLOOP_OWNER_ALERT_WEBHOOK_URL", slack.urls["owners"])
-            reset_settings_cache()
+        with serve_fake_slack(("owners",)) as slack, _alerting(settings, slack):
             result = health_ping()
             posted = [m["text"] for m in slack.posted("owners")]
         with engine.connect() as conn:
@@ -168,9 +172,7 @@ def test_kill_9_of_the_demo_leaves_nothing_behind_and_the_next_ping_reports_it(
         assert not any(s.decode() in t for s in secrets for t in posted)
 
         # A second ping finds nothing new: one alert per vanished run.
-        with serve_fake_slack(("owners",)) as slack:
-            monkeypatch.setenv("FEEDBACKLOOP_OWNER_ALERT_WEBHOOK_URL", slack.urls["owners"])
-            reset_settings_cache()
+        with serve_fake_slack(("owners",)) as slack, _alerting(settings, slack):
             health_ping()
             assert not any("crashed" in m["text"] for m in slack.posted("owners"))
         engine.dispose()

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
 
+from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from demo.generator import generate
 from feedbackloop.config import Settings
-from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
-from feedbackloop.demo.generator import generate
 from feedbackloop.sources import zendesk
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

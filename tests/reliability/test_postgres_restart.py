@@ -6,50 +6,32 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
-from feedbackloop.config import Settings, reset_settings_cache
+from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from demo.generator import generate
+from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.db import ensure_ready
 from feedbackloop.db.embedded import EmbeddedPostgres
-from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
-from feedbackloop.demo.generator import generate
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A server of this test's own: restarting the session's server would hurt other tests."""
-    server = EmbeddedPostgres(tmp_path / "state")
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_pull_tickets_survives_a_postgres_restart(
-    own_server: EmbeddedPostgres, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pull_tickets_survives_a_postgres_restart(own_server: EmbeddedPostgres) -> None:
     from flows.ingest import pull_tickets
 
     settings = Settings(state_dir=own_server.state_dir)
     engine = ensure_ready(settings)
     dataset = generate(seed=72, tickets=60, now=NOW)
     faults = FaultPlan(slow_requests=10_000, delay=0.1, only_paths=("incremental/tickets",))
-    with serve_fake_zendesk(dataset, page_size=10, faults=faults) as fake:
-        for key, value in {
-            "STATE_DIR": str(own_server.state_dir),
-            "ZENDESK_BASE_URL": fake.base_url,
-            "ZENDESK_EMAIL": fake.email,
-            "ZENDESK_API_TOKEN": fake.api_token,
-        }.items():
-            monkeypatch.setenv(f"FEEDBACKLOOP_{key}", value)
-        reset_settings_cache()
+    with (
+        serve_fake_zendesk(dataset, page_size=10, faults=faults) as fake,
+        settings_overridden(settings.updated(fake.settings)),
+    ):
         restarted = threading.Event()
 
         def restart_mid_stream() -> None:

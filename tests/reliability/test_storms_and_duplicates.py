@@ -13,20 +13,21 @@ import httpx
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 
+from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from demo.generator import generate
 from feedbackloop.config import Settings
-from feedbackloop.demo.fake_zendesk import FaultPlan, serve_fake_zendesk
-from feedbackloop.demo.generator import generate
+from feedbackloop.http import engine_usage_recorder
 from feedbackloop.routing import scored_hook
 from feedbackloop.scoring import score_pending
 from feedbackloop.serve import free_port, webhook_receiver
 from feedbackloop.sources import zendesk
-from feedbackloop.sources.http import engine_usage_recorder
-from feedbackloop.web import create_app, process_webhook_events
+from feedbackloop.sources.webhooks import process_webhook_events
+from feedbackloop.web import create_app
 from feedbackloop.web.app import zendesk_signature
 from nlp import load_pipeline
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
-from routing_support import routing_world, rules
+from support.routing import routing_world, rules
 
 RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
 

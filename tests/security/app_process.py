@@ -11,15 +11,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
-from feedbackloop.serve import free_port
+from feedbackloop.processes import ProcessStartError, free_port, serving
 
 LAUNCH = """
 import logging, sys
@@ -52,32 +49,21 @@ def app_process(env: dict[str, str], log_path: Path, timeout: float = 120) -> It
     """Start the app with `env` (FEEDBACKLOOP_* settings) added to a clean environment."""
     port = free_port()
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("FEEDBACKLOOP_", "PREFECT_"))}
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-c", LAUNCH, str(port)],
-            env=clean | env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"app exited early: {log_path.read_text()[-2000:]}")
-            try:
-                if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("app never answered /healthz")
-            time.sleep(0.2)
-        yield AppProcess(url, proc.pid, log_path)
-    finally:
-        proc.terminate()
+    with ExitStack() as stack:
+        log = stack.enter_context(log_path.open("w"))
         try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            proc = stack.enter_context(
+                serving(
+                    [sys.executable, "-c", LAUNCH, str(port)],
+                    f"{url}/healthz",
+                    timeout=timeout,
+                    stop_timeout=30,
+                    env=clean | env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        except ProcessStartError as exc:
+            raise AssertionError(f"app {exc}: {log_path.read_text()[-2000:]}") from None
+        yield AppProcess(url, proc.pid, log_path)

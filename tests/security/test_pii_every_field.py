@@ -18,17 +18,18 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import count, one
 
+from demo.fake_app_store import KeyPair, generate_key_pair, serve_fake_app_store
+from demo.fake_zendesk import serve_fake_zendesk
+from demo.generator import DemoDataset, generate
 from feedbackloop.config import Settings
-from feedbackloop.demo.fake_app_store import KeyPair, generate_key_pair, serve_fake_app_store
-from feedbackloop.demo.fake_zendesk import serve_fake_zendesk
-from feedbackloop.demo.generator import DemoDataset, generate
 from feedbackloop.governance.fields import HASHED_ID_PREFIX, keyed_id, mask_fields
-from feedbackloop.governance.pii import MASKER_VERSION
+from feedbackloop.http import RetryPolicy
 from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import import_drop
-from feedbackloop.sources.http import RetryPolicy
 from feedbackloop.sources.zendesk import ZendeskClient, sync_all
+from nlp.pii import MASKER_VERSION
 
 EMAIL = "Liam.Miller@example.com"
 CARD = "4111 1111 1111 1111"
@@ -96,13 +97,8 @@ def test_drop_ids_kind_and_names_are_masked_and_reimport_is_stable(
     assert first.masked_entities["CREDIT_CARD"] >= 1 and first.masked_entities["PERSON"] >= 2
 
     assert _leaks(engine, _needles()) == []
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT source_id, account_source_id, kind, text FROM raw.notes")
-        ).one()
-        details = conn.execute(
-            text("SELECT details FROM ops.audit_log WHERE action = 'import'")
-        ).scalar_one()
+    row = one(engine, "SELECT source_id, account_source_id, kind, text FROM raw.notes")
+    (details,) = one(engine, "SELECT details FROM ops.audit_log WHERE action = 'import'")
     assert row.source_id == keyed_id(EMAIL, key) and row.source_id.startswith(HASHED_ID_PREFIX)
     assert row.account_source_id == keyed_id(CARD, key) != row.source_id
     assert row.kind == "<US_SSN>"
@@ -183,23 +179,21 @@ def test_zendesk_ids_holding_pii_are_hashed_consistently(
             again = sync_all(engine, client, hash_key=key)
     assert {s: r.rows_written for s, r in again.items()} == dict.fromkeys(again, 0)
     assert _leaks(engine, [EMAIL, CARD, CARD.replace(" ", ""), SSN]) == []
-    with engine.connect() as conn:
-        first = conn.execute(
-            text("SELECT priority, channel FROM raw.tickets WHERE source_id = :id"),
-            {"id": dataset.tickets[0].source_id},
-        ).one()
+    first = one(
+        engine,
+        "SELECT priority, channel FROM raw.tickets WHERE source_id = :id",
+        id=dataset.tickets[0].source_id,
+    )
     assert tuple(first) == ("<US_SSN>", "<EMAIL_ADDRESS>")
     # The connector keeps Zendesk's own id for a user or organization whose external id is
     # PII; tickets still join to their customer.
     mine = [t.source_id for t in dataset.tickets if t.requester_source_id == EMAIL]
-    with engine.connect() as conn:
-        joined = conn.execute(
-            text(
-                "SELECT count(*) FROM raw.tickets t JOIN raw.contacts c "
-                "ON c.source_id = t.requester_source_id WHERE t.source_id = ANY(:ids)"
-            ),
-            {"ids": mine},
-        ).scalar_one()
+    joined = count(
+        engine,
+        "SELECT count(*) FROM raw.tickets t JOIN raw.contacts c "
+        "ON c.source_id = t.requester_source_id WHERE t.source_id = ANY(:ids)",
+        ids=mine,
+    )
     assert mine and joined == len(mine)
 
 

@@ -21,11 +21,12 @@ import psutil
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.webhooks import post_generic, post_zendesk
 
 from feedbackloop.config import Settings
 from feedbackloop.serve import free_port, webhook_receiver
 from feedbackloop.web import create_app
-from feedbackloop.web.app import MAX_BODY_BYTES, generic_signature, zendesk_signature
+from feedbackloop.web.app import MAX_BODY_BYTES, zendesk_signature
 
 from .app_process import app_process
 
@@ -166,22 +167,11 @@ def base(settings: Settings, engine: Engine) -> Iterator[str]:
 
 
 def _zendesk(base: str, body: bytes, stamp: str, invocation: str | None = None) -> httpx.Response:
-    headers = {
-        "content-type": "application/json",
-        "x-zendesk-webhook-signature": zendesk_signature(SECRET, stamp, body),
-        "x-zendesk-webhook-signature-timestamp": stamp,
-    }
-    if invocation is not None:
-        headers["x-zendesk-webhook-invocation-id"] = invocation
-    return httpx.post(f"{base}/webhooks/zendesk", content=body, headers=headers, timeout=30)
+    return post_zendesk(base, body, stamp, SECRET, invocation)
 
 
 def _survey(base: str, body: bytes, stamp: str) -> httpx.Response:
-    headers = {
-        "x-feedbackloop-signature": generic_signature(SURVEY_SECRET, stamp, body),
-        "x-feedbackloop-timestamp": stamp,
-    }
-    return httpx.post(f"{base}/webhooks/survey", content=body, headers=headers, timeout=30)
+    return post_generic(base, "survey", body, stamp, SURVEY_SECRET)
 
 
 def _event(event_id: str | None, ticket: str = "5158") -> bytes:

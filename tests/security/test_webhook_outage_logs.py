@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from feedbackloop.config import Settings
@@ -32,15 +30,6 @@ FORBIDDEN = re.compile(
     r"INSERT|SELECT|webhook_events|parameters|\[SQL|Traceback|psycopg\.|4111|" + MARKER,
     re.IGNORECASE,
 )
-
-
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[EmbeddedPostgres]:
-    """A server of this test's own: stopping the session's server would hurt other tests."""
-    server = EmbeddedPostgres(tmp_path / "state")
-    server.start()
-    yield server
-    server.stop()
 
 
 def _delivery(n: int) -> tuple[bytes, dict[str, str]]:

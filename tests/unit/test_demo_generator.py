@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from feedbackloop.demo.generator import (
+from demo.generator import (
     KIND_LABELS,
     LOOKALIKE_TYPES,
     PII_TYPES,

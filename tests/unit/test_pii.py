@@ -13,17 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from feedbackloop.cli.pii import app
-from feedbackloop.governance import (
-    MaskResult,
-    PiiEntity,
-    PiiMaskingFilter,
-    find_pii,
-    install_pii_logging_filter,
-    mask,
-    mask_text,
-    mask_value,
-)
+from feedbackloop.governance import PiiMaskingFilter, install_pii_logging_filter
 from feedbackloop.governance.logging import _MaskingRecordFactory
+from nlp.pii import MaskResult, PiiEntity, find_pii, mask, mask_text, mask_value
 
 
 def found(text: str) -> list[tuple[str, str]]:

@@ -8,9 +8,9 @@ import pytest
 import spacy
 
 import nlp.pii_masker  # noqa: F401  (registers the factory until the entry point is installed)
-from feedbackloop.demo.person_names import ORIGINS, build_lookalikes, build_name_set
-from feedbackloop.governance.names import gazetteer
-from feedbackloop.governance.pii import PERSON, find_pii, mask
+from demo.person_names import ORIGINS, build_lookalikes, build_name_set
+from nlp.pii import PERSON, find_pii, mask
+from nlp.pii.names import gazetteer
 
 NAMED = [
     # (text, the names in it)

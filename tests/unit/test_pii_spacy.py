@@ -10,7 +10,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 
 import nlp.pii_masker  # noqa: F401  (registers the factory until the entry point is installed)
-from feedbackloop.governance.pii import find_pii
+from nlp.pii import find_pii
 
 TEXTS = [
     "Card 4111 1111 1111 1111 declined, call (415) 555-0123.",

@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from feedbackloop.config import ConfigError, Settings
-from feedbackloop.governance.pii import find_pii
 from feedbackloop.routing.rules import (
     AutoReply,
     ItemFacts,
@@ -19,6 +18,7 @@ from feedbackloop.routing.rules import (
     parse_rules,
     render,
 )
+from nlp.pii import find_pii
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE = REPO / "config" / "routing.yml"

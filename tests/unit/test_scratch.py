@@ -3,9 +3,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+from support.processes import python_output
 
 from feedbackloop.scratch import private_dir, sweep_stale, write_private
 
@@ -32,14 +32,7 @@ def test_private_dirs_are_owner_only_and_removed_at_the_end(tmp_path: Path) -> N
 
 
 def test_a_dir_whose_owner_died_is_swept_and_a_live_ones_kept(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-c", LEAVE_BEHIND, str(tmp_path)],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    orphan = Path(out.stdout.strip())
+    orphan = Path(python_output(LEAVE_BEHIND, str(tmp_path), timeout=60))
     assert orphan.is_dir()
     with private_dir(tmp_path, "live-") as live:  # creating one sweeps the orphan
         assert not orphan.exists()

@@ -5,29 +5,11 @@ from __future__ import annotations
 import pickle
 
 import pytest
+from sentiment_support import EXTENSIONS, score
 from spacy.language import Language
 
 from nlp import load_pipeline
 from nlp.sentiment import LABELS
-
-
-@pytest.fixture(scope="module")
-def nlp() -> Language:
-    return load_pipeline(sentiment_model="rules")
-
-
-def score(nlp: Language, text: str) -> float:
-    return nlp(text)._.sentiment
-
-
-EXTENSIONS = (
-    "sentiment",
-    "sentiment_label",
-    "frustrated",
-    "explanation",
-    "language",
-    "sentiment_model_version",
-)
 
 
 def test_extensions_set_on_every_doc(nlp: Language) -> None:

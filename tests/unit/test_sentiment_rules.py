@@ -3,19 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sentiment_support import score
 from spacy.language import Language
 
-from nlp import load_pipeline
 from nlp.sentiment.scorer import FAST_TOKEN_RE, TOKEN_RE, fold_label, token_regex
-
-
-@pytest.fixture(scope="module")
-def nlp() -> Language:
-    return load_pipeline(sentiment_model="rules")
-
-
-def score(nlp: Language, text: str) -> float:
-    return float(nlp(text)._.sentiment)
 
 
 def rules(nlp: Language, text: str) -> list[dict]:

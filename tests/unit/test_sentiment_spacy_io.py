@@ -14,10 +14,11 @@ import catalogue
 import pytest
 import spacy
 import srsly
+from sentiment_support import EXTENSIONS as PUBLIC_EXTENSIONS
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from feedbackloop.demo.generator import generate
+from demo.generator import generate
 from nlp import load_pipeline
 from nlp.pipeline import pipeline_config
 from nlp.training import train
@@ -38,16 +39,7 @@ TEXTS = [
     "😡😡 worst update ever",
     "It’s fine I guess",
 ]
-EXTENSIONS = (
-    "sentiment",
-    "sentiment_label",
-    "frustrated",
-    "explanation",
-    "language",
-    "sentiment_model_version",
-    "scored",
-    "sentiment_reason",
-)
+EXTENSIONS = (*PUBLIC_EXTENSIONS, "scored", "sentiment_reason")
 
 
 def results(nlp: Language, texts: list[str], **kwargs: Any) -> list[tuple[Any, ...]]:
@@ -66,11 +58,6 @@ def demo_texts(n: int) -> list[str]:
     texts = [t.description for t in data.tickets] + [c.body for c in data.comments]
     texts += [r.body for r in data.reviews] + [n.text for n in data.notes]
     return (TEXTS + texts)[:n]
-
-
-@pytest.fixture(scope="module")
-def nlp() -> Language:
-    return load_pipeline(sentiment_model="rules")
 
 
 def test_default_pipeline_round_trips_through_spacy_load(nlp: Language, tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from feedbackloop.cli.nlp import app
 from nlp import load_pipeline
@@ -44,6 +44,24 @@ def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+def _invoke_train(src: Path, out: Path) -> Result:
+    """`nlp train` on a CSV with `text` and `label` columns, writing the model to `out`."""
+    return runner.invoke(
+        app,
+        [
+            "train",
+            "--input",
+            str(src),
+            "--text-column",
+            "text",
+            "--label-column",
+            "label",
+            "--output",
+            str(out),
+        ],
+    )
 
 
 def test_normalize_label_variants() -> None:
@@ -122,20 +140,7 @@ def test_cli_train_then_score_with_model(tmp_path: Path) -> None:
     texts, labels = _rows()
     rows = [{"text": t, "label": lab.upper()[:3]} for t, lab in zip(texts, labels, strict=True)]
     src = _write_csv(tmp_path / "train.csv", rows)
-    res = runner.invoke(
-        app,
-        [
-            "train",
-            "--input",
-            str(src),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-            "--output",
-            str(tmp_path / "m"),
-        ],
-    )
+    res = _invoke_train(src, tmp_path / "m")
     assert res.exit_code == 0, res.output
     version = json.loads(res.output)["version"]
     inp = _write_csv(tmp_path / "in.csv", [{"text": "sick feature"}])
@@ -185,20 +190,7 @@ def test_cli_unknown_label_exits_2(tmp_path: Path) -> None:
         tmp_path / "in.csv",
         [{"text": "hi", "label": "positive"}, {"text": "meh", "label": "so-so"}],
     )
-    res = runner.invoke(
-        app,
-        [
-            "train",
-            "--input",
-            str(src),
-            "--text-column",
-            "text",
-            "--label-column",
-            "label",
-            "--output",
-            str(tmp_path / "m"),
-        ],
-    )
+    res = _invoke_train(src, tmp_path / "m")
     assert res.exit_code == 2
     assert "so-so" in res.output
     assert not (tmp_path / "m").exists()

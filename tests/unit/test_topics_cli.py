@@ -79,36 +79,11 @@ def test_errors_exit_2_with_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyP
         app, ["cluster", "--input", str(path), "--text-column", "body", "--output", out]
     )
     assert missing.exit_code == 2 and "body" in missing.output
-    unknown = runner.invoke(
-        app,
-        [
-            "cluster",
-            "--input",
-            str(path),
-            "--text-column",
-            "text",
-            "--output",
-            out,
-            "--encoder",
-            "bert",
-        ],
-    )
+    cluster = ["cluster", "--input", str(path), "--text-column", "text", "--output", out]
+    unknown = runner.invoke(app, [*cluster, "--encoder", "bert"])
     assert unknown.exit_code == 2 and "unknown encoder" in unknown.output
     monkeypatch.setattr(encoders, "minilm_available", lambda: False)
-    extra = runner.invoke(
-        app,
-        [
-            "cluster",
-            "--input",
-            str(path),
-            "--text-column",
-            "text",
-            "--output",
-            out,
-            "--encoder",
-            "minilm",
-        ],
-    )
+    extra = runner.invoke(app, [*cluster, "--encoder", "minilm"])
     assert extra.exit_code == 2 and "[embeddings]" in extra.output
     nofile = runner.invoke(
         app,

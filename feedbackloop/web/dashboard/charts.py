@@ -12,9 +12,11 @@ from datetime import date
 
 from markupsafe import Markup, escape
 
+from feedbackloop.vocabulary import SENTIMENT_LABELS
+
 __all__ = ["LEVELS", "LEVEL_COLORS", "heatmap", "sparkline", "stacked_bars"]
 
-LEVELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+LEVELS = SENTIMENT_LABELS
 # A diverging palette (ColorBrewer RdBu) that stays readable for red-green colour blindness.
 LEVEL_COLORS = {
     "very_negative": "#b2182b",

@@ -24,9 +24,9 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from feedbackloop.config import Settings
-from feedbackloop.routing.explain import find_actions
-from feedbackloop.routing.rules import ITEM_TYPES
-from feedbackloop.scoring import ITEM_TEXTS
+from feedbackloop.items import item_text
+from feedbackloop.routing.explain import find_actions, token_notes
+from feedbackloop.vocabulary import ITEM_TYPES, SENTIMENT_LABELS
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ def key_numbers(reader: MartReader, today: date, weeks: int = 12) -> KeyNumbers:
 
 # ------------------------------------------------------------------------------ charts
 
-LEVELS = ("very_negative", "negative", "neutral", "positive", "very_positive")
+LEVELS = SENTIMENT_LABELS
 
 
 def sentiment_days(
@@ -279,21 +279,22 @@ def topic_heatmap(reader: MartReader, today: date, weeks: int = 12, topics: int 
 # ----------------------------------------------------------------------------- actions
 
 
+def _dicts(conn: Connection, sql: str, **params: Any) -> list[dict[str, Any]]:
+    """The rows of one query, as dicts (what the templates read)."""
+    return [r._asdict() for r in conn.execute(text(sql), params)]
+
+
 def recent_actions(engine: Engine, limit: int = 15) -> list[Mapping[str, Any]]:
     with engine.connect() as conn:
-        return [
-            r._asdict()
-            for r in conn.execute(
-                text(
-                    """
-                    SELECT id, created_at, rule, action_type, status, item_type, item_source,
-                           item_source_id, explanation -> 'sentiment' ->> 'label' AS label
-                    FROM ops.actions ORDER BY id DESC LIMIT :n
-                    """
-                ),
-                {"n": limit},
-            )
-        ]
+        return _dicts(
+            conn,
+            """
+            SELECT id, created_at, rule, action_type, status, item_type, item_source,
+                   item_source_id, explanation -> 'sentiment' ->> 'label' AS label
+            FROM ops.actions ORDER BY id DESC LIMIT :n
+            """,
+            n=limit,
+        )
 
 
 # Fields of the stored explanation that are shown; ids of customers and accounts are not.
@@ -316,14 +317,7 @@ def signals_of(sentiment_explanation: Mapping[str, Any] | None) -> list[Signal]:
             continue
         weight = _num(s.get("weight"))
         if "token" in s:
-            notes = []
-            if s.get("negated_by"):
-                notes.append(f"negated by {s['negated_by']!r}")
-            if s.get("sarcasm"):
-                notes.append("read as sarcasm")
-            if s.get("caps"):
-                notes.append("in capitals")
-            out.append(Signal(repr(str(s["token"])), weight, notes))
+            out.append(Signal(repr(str(s["token"])), weight, token_notes(s)))
         elif "rule" in s:
             notes = [str(s["note"])] if s.get("note") else []
             if s.get("evidence"):
@@ -333,16 +327,12 @@ def signals_of(sentiment_explanation: Mapping[str, Any] | None) -> list[Signal]:
 
 
 def _audit_rows(conn: Connection, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [
-        r._asdict()
-        for r in conn.execute(
-            text(
-                "SELECT id, occurred_at, actor, action, entity_type, entity_id, details, reason "
-                f"FROM ops.audit_log WHERE {where} ORDER BY occurred_at, id LIMIT 50"
-            ),
-            params,
-        )
-    ]
+    return _dicts(
+        conn,
+        "SELECT id, occurred_at, actor, action, entity_type, entity_id, details, reason "
+        f"FROM ops.audit_log WHERE {where} ORDER BY occurred_at, id LIMIT 50",
+        **params,
+    )
 
 
 def action_detail(engine: Engine, action_id: int) -> dict[str, Any] | None:
@@ -356,16 +346,12 @@ def action_detail(engine: Engine, action_id: int) -> dict[str, Any] | None:
     customer = e.get("customer") or {}
     payload = action.get("payload") or {}
     with engine.connect() as conn:
-        reviews = [
-            r._asdict()
-            for r in conn.execute(
-                text(
-                    "SELECT id, batch, reviewer, verdict, sentiment_label, reviewed_at "
-                    "FROM ops.human_reviews WHERE action_id = :id ORDER BY id"
-                ),
-                {"id": action_id},
-            )
-        ]
+        reviews = _dicts(
+            conn,
+            "SELECT id, batch, reviewer, verdict, sentiment_label, reviewed_at "
+            "FROM ops.human_reviews WHERE action_id = :id ORDER BY id",
+            id=action_id,
+        )
         # The decision's own audit row (same transaction: same time as the action), rows
         # about this action or its reviews.
         audit = _audit_rows(
@@ -414,9 +400,7 @@ def item_detail(engine: Engine, item_type: str, source: str, source_id: str) -> 
     key = {"t": item_type, "s": source, "i": source_id}
     match = "item_type = :t AND item_source = :s AND item_source_id = :i"
     with engine.connect() as conn:
-        body = conn.execute(
-            text(f"SELECT body FROM ({ITEM_TEXTS}) items WHERE {match}"), key
-        ).scalar_one_or_none()
+        body = item_text(conn, (item_type, source, source_id))
         scores = [
             r._asdict()
             for r in conn.execute(
@@ -539,7 +523,7 @@ def failures(engine: Engine, now: datetime, days: int = 14, limit: int = 100) ->
     with engine.connect() as conn:
 
         def rows(sql: str) -> list[dict[str, Any]]:
-            return [r._asdict() for r in conn.execute(text(sql), params)]
+            return _dicts(conn, sql, **params)
 
         return Failures(
             since,
@@ -568,21 +552,16 @@ def failures(engine: Engine, now: datetime, days: int = 14, limit: int = 100) ->
 def ops_health(reader: MartReader, today: date, days: int = 14) -> list[dict[str, Any]]:
     """Components with failures per day (mart_ops_health), newest first."""
     with reader.connect() as conn:
-        return [
-            r._asdict()
-            for r in conn.execute(
-                text(
-                    f"""
-                    SELECT health_date, component_type, component, events, failures,
-                           failure_share
-                    FROM {MARTS}.mart_ops_health
-                    WHERE failures > 0 AND health_date >= :first
-                    ORDER BY health_date DESC, failures DESC, component LIMIT 200
-                    """
-                ),
-                {"first": today - timedelta(days=days)},
-            )
-        ]
+        return _dicts(
+            conn,
+            f"""
+            SELECT health_date, component_type, component, events, failures, failure_share
+            FROM {MARTS}.mart_ops_health
+            WHERE failures > 0 AND health_date >= :first
+            ORDER BY health_date DESC, failures DESC, component LIMIT 200
+            """,
+            first=today - timedelta(days=days),
+        )
 
 
 # --------------------------------------------------------------------------------- FAQ
@@ -598,21 +577,17 @@ _FAQ_BUTTONS = {
 def faq_candidates(reader: MartReader, engine: Engine, limit: int = 50) -> list[dict[str, Any]]:
     """Candidates of the last marts build (via bi_reader), with any decision made since."""
     with reader.connect() as conn:
-        rows = [
-            r._asdict()
-            for r in conn.execute(
-                text(
-                    f"""
-                    SELECT cluster_id, topic_key, cluster_label, key_phrases, cluster_size,
-                           items_in_window, trend, share_negative, example_1, example_2, example_3,
-                           previous_decision, window_days, min_similar
-                    FROM {MARTS}.mart_faq_candidates
-                    ORDER BY items_in_window DESC, cluster_id LIMIT :n
-                    """
-                ),
-                {"n": limit},
-            )
-        ]
+        rows = _dicts(
+            conn,
+            f"""
+            SELECT cluster_id, topic_key, cluster_label, key_phrases, cluster_size,
+                   items_in_window, trend, share_negative, example_1, example_2, example_3,
+                   previous_decision, window_days, min_similar
+            FROM {MARTS}.mart_faq_candidates
+            ORDER BY items_in_window DESC, cluster_id LIMIT :n
+            """,
+            n=limit,
+        )
     ids = [r["cluster_id"] for r in rows]
     with engine.connect() as conn:
         latest = {
@@ -652,17 +627,13 @@ def counts(engine: Engine) -> dict[str, int]:
 
 def recently_rated(engine: Engine, limit: int = 20) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [
-            r._asdict()
-            for r in conn.execute(
-                text(
-                    "SELECT id, action_id, verdict, sentiment_label, reviewer, reviewed_at "
-                    "FROM ops.human_reviews WHERE reviewed_at IS NOT NULL "
-                    "ORDER BY reviewed_at DESC, id DESC LIMIT :n"
-                ),
-                {"n": limit},
-            )
-        ]
+        return _dicts(
+            conn,
+            "SELECT id, action_id, verdict, sentiment_label, reviewer, reviewed_at "
+            "FROM ops.human_reviews WHERE reviewed_at IS NOT NULL "
+            "ORDER BY reviewed_at DESC, id DESC LIMIT :n",
+            n=limit,
+        )
 
 
 # -------------------------------------------------------------------------- governance

@@ -10,7 +10,7 @@ contacts as (
 
 resolved as (
 
-    select * from {{ ref('int_contacts_resolved') }}
+    select * from {{ ref('stg_contract__contact_consent') }}
 
 ),
 

@@ -1,4 +1,4 @@
--- One row per feedback item from every channel (see int_feedback_unioned for the grain), with
+-- One row per feedback item (the grain of stg_contract__feedback_items), with
 -- its sentiment, topic and the actions taken on it.
 -- Text is shown only where the contact allows improvement use; public app-store reviews count
 -- as consented when var('public_reviews_are_consented') is true (docs/decisions.md). Topic and
@@ -45,13 +45,13 @@ with
 
 items as (
 
-    select * from {{ ref('int_feedback_unioned') }}
+    select * from {{ ref('stg_contract__feedback_items') }}
 
 ),
 
 contacts as (
 
-    select * from {{ ref('int_contacts_resolved') }}
+    select * from {{ ref('stg_contract__contact_consent') }}
 
 ),
 

@@ -1,0 +1,281 @@
+"""The one HTTP layer: a small synchronous client that sources (reads) and notify (writes) share.
+
+What every caller of an outside API needs and should not re-implement:
+
+- each HTTP attempt is timed and reported (source, path without query, method, status,
+  duration) to a callback, e.g. `engine_usage_recorder(engine)` -> one `ops.api_usage` row;
+- 429: wait `Retry-After` seconds (30 when the header is missing) and try again;
+- 5xx, timeouts and connection errors: bounded retries with exponential backoff and full
+  jitter (a 5xx `Retry-After` is honoured too);
+- 401/403/404 and other 4xx: a `SourceError` at once, naming the source, endpoint and status.
+
+`get_json` does all of that for reads; `send` is one timed and reported attempt, for writes
+that must not be repeated blindly (`feedbackloop.notify.http` classifies their outcome).
+
+Nothing here logs a query string, a header or a response body: credentials travel in headers
+and cursors can embed ids, so only paths and status codes are ever written down.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Self
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import Engine, insert
+
+from feedbackloop.db.models import ApiUsage
+
+__all__ = [
+    "ApiCall",
+    "Closing",
+    "HttpClient",
+    "RetryPolicy",
+    "SourceError",
+    "UsageRecorder",
+    "engine_usage_recorder",
+    "retry_after",
+]
+
+log = logging.getLogger(__name__)
+
+_AUTH_HINTS = {
+    401: "authentication failed: check the configured API user and token",
+    403: "permission denied: the API user lacks access to this endpoint",
+    404: "not found: check the base URL and that the endpoint exists for this account",
+}
+
+
+class SourceError(RuntimeError):
+    """A source request failed for good. The message names the source, the endpoint (path
+    only) and the HTTP status; it never holds a credential, a query string or a body."""
+
+    def __init__(
+        self, source: str, endpoint: str, status: int | None, detail: str, *, method: str = "GET"
+    ) -> None:
+        self.source = source
+        self.endpoint = endpoint
+        self.status = status
+        self.method = method
+        where = f"{source}: {method} {endpoint}"
+        super().__init__(
+            f"{where} failed with HTTP {status}: {detail}"
+            if status is not None
+            else f"{where} failed: {detail}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ApiCall:
+    """One HTTP attempt, as `ops.api_usage` stores it."""
+
+    source: str
+    endpoint: str
+    method: str
+    status: int | None
+    duration_ms: float
+
+
+UsageRecorder = Callable[[ApiCall], None]
+
+
+def engine_usage_recorder(engine: Engine) -> UsageRecorder:
+    """Write each call to `ops.api_usage` in its own short transaction, so the record
+    survives a rollback of the page being loaded (the call happened either way)."""
+
+    def record(call: ApiCall) -> None:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(ApiUsage).values(
+                    source=call.source,
+                    endpoint=call.endpoint,
+                    method=call.method,
+                    status=call.status,
+                    duration_ms=call.duration_ms,
+                )
+            )
+
+    return record
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = 5  # for 5xx and transport errors
+    backoff_base: float = 1.0  # seconds; attempt n waits uniform(0, min(cap, base * 2**n))
+    backoff_cap: float = 60.0
+    default_retry_after: float = 30.0  # a 429 without Retry-After
+    max_rate_limit_waits: int = 100  # a 429 storm that never ends still ends the sync
+    max_retry_after: float = 3600.0  # a silly header must not park the worker for days
+
+
+def retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta or HTTP-date), or None."""
+    raw = headers.get("Retry-After")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:  # the HTTP-date form
+        when = email.utils.parsedate_to_datetime(raw)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class Closing:
+    """Closed at the end of a `with` block."""
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class HttpClient(Closing):
+    """One API's HTTP: GET JSON with retries and rate-limit waits, single sends, usage accounting.
+
+    `sleep` and `rand` are injectable so tests neither wait nor depend on jitter.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str,
+        *,
+        auth: httpx.Auth | tuple[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        on_call: UsageRecorder | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rand: Callable[[], float] = random.random,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self.retry = retry or RetryPolicy()
+        self.on_call = on_call
+        self.sleep = sleep
+        self.rand = rand
+        self.calls = 0
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            auth=auth,
+            headers={"Accept": "application/json", **(headers or {})},
+            timeout=timeout,
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    # ------------------------------------------------------------------------------ calls
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET `path` (relative to the base URL) and return the decoded JSON body."""
+        endpoint = urlsplit(path).path or "/"
+        response = self._request("GET", path, endpoint, params)
+        try:
+            return response.json()
+        except ValueError:
+            raise SourceError(
+                self.source, endpoint, response.status_code, "the response is not JSON"
+            ) from None
+
+    def _record(self, method: str, endpoint: str, status: int | None, started: float) -> None:
+        self.calls += 1
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        log.debug("%s %s %s -> %s in %.0f ms", self.source, method, endpoint, status, duration_ms)
+        if self.on_call is not None:
+            self.on_call(ApiCall(self.source, endpoint, method, status, duration_ms))
+
+    def _backoff(self, attempt: int) -> float:
+        ceiling = min(self.retry.backoff_cap, self.retry.backoff_base * (2**attempt))
+        return self.rand() * ceiling  # full jitter
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> httpx.Response:
+        """One attempt, timed and reported under `endpoint` (a label that never holds a secret
+        or a query) whatever its outcome; a transport error is raised after it is reported."""
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, url, json=json_body, params=params)
+        except httpx.TransportError:
+            self._record(method, endpoint, None, started)
+            raise
+        self._record(method, endpoint, response.status_code, started)
+        return response
+
+    def _request(
+        self, method: str, path: str, endpoint: str, params: Mapping[str, Any] | None
+    ) -> httpx.Response:
+        def failed(status: int | None, detail: str) -> SourceError:
+            return SourceError(self.source, endpoint, status, detail, method=method)
+
+        def wait(delay: float, why: str) -> None:
+            log.warning("%s %s %s: %s, waiting %.1fs", self.source, method, endpoint, why, delay)
+            self.sleep(delay)
+
+        failures = 0  # 5xx and transport errors
+        waits = 0  # 429s
+        while True:
+            try:
+                response = self.send(method, path, endpoint=endpoint, params=params)
+            except httpx.TransportError as exc:
+                if failures >= self.retry.max_retries:
+                    why = f"{type(exc).__name__} after {failures + 1} attempts"
+                    raise failed(None, why) from None
+                delay = self._backoff(failures)
+                failures += 1
+                wait(delay, f"{type(exc).__name__}, retry {failures}")
+                continue
+            status = response.status_code
+            if status < 400:
+                return response
+            after = retry_after(response.headers)
+            if status == 429:
+                if waits >= self.retry.max_rate_limit_waits:
+                    raise failed(status, f"still rate limited after {waits} waits")
+                waits += 1
+                default = self.retry.default_retry_after
+                wait(
+                    min(self.retry.max_retry_after, default if after is None else after),
+                    "rate limited",
+                )
+                continue
+            if status >= 500:
+                if failures >= self.retry.max_retries:
+                    raise failed(status, f"server error after {failures + 1} attempts")
+                delay = (
+                    min(self.retry.max_retry_after, after)
+                    if after is not None
+                    else self._backoff(failures)
+                )
+                failures += 1
+                wait(delay, f"HTTP {status}, retry {failures}")
+                continue
+            raise failed(status, _AUTH_HINTS.get(status, "the request was refused"))

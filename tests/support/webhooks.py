@@ -1,0 +1,36 @@
+"""Signed deliveries to the webhook app, in the shapes the senders use: Zendesk's
+(`x-zendesk-webhook-*`) and the generic one for every other source (`x-feedbackloop-*`)."""
+
+from __future__ import annotations
+
+import httpx
+
+from feedbackloop.web.app import generic_signature, zendesk_signature
+
+
+def post_zendesk(
+    base: str, body: bytes, stamp: str, secret: str, invocation: str | None = None
+) -> httpx.Response:
+    """`body` signed with `secret` at `stamp`; no invocation id when None."""
+    headers = {
+        "content-type": "application/json",
+        "x-zendesk-webhook-signature": zendesk_signature(secret, stamp, body),
+        "x-zendesk-webhook-signature-timestamp": stamp,
+    }
+    if invocation is not None:
+        headers["x-zendesk-webhook-invocation-id"] = invocation
+    return httpx.post(f"{base}/webhooks/zendesk", content=body, headers=headers, timeout=30)
+
+
+def post_generic(
+    base: str, source: str, body: bytes, stamp: str, secret: str, delivery: str | None = None
+) -> httpx.Response:
+    """`body` to `/webhooks/<source>` signed with `secret` at `stamp`; no delivery id when
+    None."""
+    headers = {
+        "x-feedbackloop-signature": generic_signature(secret, stamp, body),
+        "x-feedbackloop-timestamp": stamp,
+    }
+    if delivery is not None:
+        headers["x-feedbackloop-delivery"] = delivery
+    return httpx.post(f"{base}/webhooks/{source}", content=body, headers=headers, timeout=30)
