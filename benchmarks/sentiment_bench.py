@@ -77,13 +77,17 @@ def loso_heads(root: Path, tmp: Path) -> dict[str, Path]:
     """Per public set, a head trained with the default recipe on the other sets only."""
     import numpy as np
 
-    from nlp.build_default import CAP, SEED, C, class_weights, public_features
-    from nlp.sentiment.encoder_head import fit_head, save_head
+    from nlp.build_default import CAP, SEED, C, public_features
+    from nlp.sentiment.encoder_head import (
+        CLASSES,
+        RULE_PRIOR,
+        class_weights,
+        fit_head,
+        save_head,
+    )
 
     sets = load_shared_sentiment(root, vader_band=0.5)
     names, texts, labels = [], [], []
-    from nlp.sentiment.encoder_head import CLASSES
-
     for name in sorted(sets):
         t, lab = sets[name]
         pick = np.sort(np.random.default_rng(SEED).permutation(len(t))[:CAP])
@@ -97,7 +101,8 @@ def loso_heads(root: Path, tmp: Path) -> dict[str, Path]:
         keep = owner != name
         coef, intercept = fit_head(x[keep], y[keep], c=C, sample_weight=class_weights(y[keep]))
         heads[name] = tmp / name
-        save_head(heads[name], coef, intercept, {"version": f"encoder-v1-loso-{name}"})
+        meta = {"version": f"encoder-v1-loso-{name}", "recipe": {"rule_prior": RULE_PRIOR}}
+        save_head(heads[name], coef, intercept, meta)
     return heads
 
 
@@ -105,10 +110,6 @@ def encoder_speed(texts: list[str], rounds: int = 2, chunk: int = 128) -> dict[s
     """CPU seconds per 1000 texts: our encoder path (ONNX int8, length buckets, rules and
     head included) vs ``SentenceTransformer.encode`` alone, alternating on chunks after a
     warm-up (marginal cost: loading is left out); and the int8 vs fp32 label agreement."""
-    import os
-
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
     from nlp.encoders.minilm import MiniLMEncoder, model_dir
@@ -116,7 +117,7 @@ def encoder_speed(texts: list[str], rounds: int = 2, chunk: int = 128) -> dict[s
     from nlp.sentiment.encoder_head import DEFAULT_DIR, EncoderHead
 
     nlp = load_pipeline()
-    st = SentenceTransformer(str(model_dir()), device="cpu")
+    st = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
     list(nlp.pipe(texts[:chunk]))
     st.encode(texts[:chunk])
     ours = plain = 0.0
@@ -129,14 +130,14 @@ def encoder_speed(texts: list[str], rounds: int = 2, chunk: int = 128) -> dict[s
             t = time.process_time()
             st.encode(part, batch_size=64, normalize_embeddings=True)
             plain += time.process_time() - t
-    from nlp.sentiment.encoder_head import rule_features
     from nlp.sentiment.resources import load_resources
     from nlp.sentiment.scorer import Scorer
 
+    # the labels the model gives (rule prior included), from each encoder
     head = EncoderHead.load(DEFAULT_DIR)
-    rules = rule_features([Scorer(load_resources()).analyze(t) for t in texts])
-    int8 = head.proba(MiniLMEncoder().encode(texts), rules).argmax(axis=1)
-    fp32 = head.proba(MiniLMEncoder(quantized=False).encode(texts), rules).argmax(axis=1)
+    analyses = [Scorer(load_resources()).analyze(t) for t in texts]
+    int8 = head.predict(MiniLMEncoder().encode(texts), analyses).argmax(axis=1)
+    fp32 = head.predict(MiniLMEncoder(quantized=False).encode(texts), analyses).argmax(axis=1)
     n = len(texts) * rounds
     return {
         "texts": len(texts),

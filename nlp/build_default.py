@@ -31,6 +31,8 @@ from nlp.sentiment.encoder_head import (
     CLASSES,
     DEFAULT_DIR,
     RULE_FEATURES,
+    RULE_PRIOR,
+    class_weights,
     features,
     fit_head,
     rule_features,
@@ -43,15 +45,6 @@ SEED = 0
 TRAIN_BAND = 0.5
 C = 0.3
 CLASS_WEIGHT = "sqrt-balanced"
-
-
-def class_weights(y: np.ndarray, power: float = 0.5) -> np.ndarray:
-    """Row weights: (balanced class weight) ** power. 0.5 measured best out of domain
-    (leave-one-set-out, docs/decisions.md): 1.0 over-predicts neutral on the two-class sets,
-    0.0 reads support requests as complaints."""
-    counts = np.bincount(y, minlength=len(CLASSES)).astype(float)
-    w = (len(y) / (len(CLASSES) * np.maximum(counts, 1.0))) ** power
-    return w[y]
 
 
 def public_training_set(
@@ -118,6 +111,7 @@ def build(
             "seed": SEED,
             "C": C,
             "class_weight": CLASS_WEIGHT,
+            "rule_prior": RULE_PRIOR,
             "solver": "L-BFGS-B, multinomial, L2 on weights",
         },
         "data": used,

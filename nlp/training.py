@@ -359,8 +359,7 @@ def _encoder_features(
     texts: Sequence[str], encoder_cache: str | Path | None
 ) -> tuple[np.ndarray, list[Analysis]]:
     from nlp.encoders.minilm import MiniLMEncoder
-    from nlp.sentiment.component import ENCODER_CHARS
-    from nlp.sentiment.encoder_head import features, rule_features
+    from nlp.sentiment.encoder_head import ENCODER_CHARS, features, rule_features
 
     scorer = Scorer(load_resources())
     analyses = [scorer.analyze(t or "") for t in texts]
@@ -372,8 +371,7 @@ def _encoder_features(
 def fit_adapted_head(
     x: np.ndarray, y: np.ndarray, base: Any, *, c: float = ADAPT_C
 ) -> tuple[np.ndarray, np.ndarray]:
-    from nlp.build_default import class_weights
-    from nlp.sentiment.encoder_head import fit_head
+    from nlp.sentiment.encoder_head import class_weights, fit_head
 
     w = class_weights(y) * REVIEW_WEIGHT
     return fit_head(x, y, c=c, sample_weight=w, init=(base.coef, base.intercept))
@@ -391,7 +389,13 @@ def train_encoder_head(
 ) -> ModelInfo:
     """Adapt the packaged encoder head (or the head in ``base_dir``) to reviewed labels;
     save head.npz + meta.json."""
-    from nlp.sentiment.encoder_head import DEFAULT_DIR, EncoderHead, proba, save_head
+    from nlp.sentiment.encoder_head import (
+        DEFAULT_DIR,
+        EncoderHead,
+        proba,
+        save_head,
+        with_rule_prior,
+    )
 
     if len(texts) != len(labels):
         raise ValueError("texts and labels differ in length")
@@ -410,11 +414,14 @@ def train_encoder_head(
         hold, fit_idx = order[:n_hold], order[n_hold:]
         w, b = fit_adapted_head(x[fit_idx], y[fit_idx], base)
         gold = [y3[i] for i in hold]
-        metrics["adapted"] = classification_report(
-            gold, [CLASSES[i] for i in proba(x[hold], w, b).argmax(1)]
-        )
-        base_p = proba(x[hold], base.coef, base.intercept).argmax(1)
-        metrics["base"] = classification_report(gold, [CLASSES[i] for i in base_p])
+        held = [analyses[i] for i in hold]
+
+        def labels(coef: np.ndarray, intercept: np.ndarray) -> list[str]:
+            p = with_rule_prior(proba(x[hold], coef, intercept), held, base.rule_prior)
+            return [CLASSES[i] for i in p.argmax(1)]
+
+        metrics["adapted"] = classification_report(gold, labels(w, b))
+        metrics["base"] = classification_report(gold, labels(base.coef, base.intercept))
         metrics["rules"] = classification_report(gold, [analyses[i].label3 for i in hold])
     w, b = fit_adapted_head(x, y, base)  # final head uses every reviewed label
     digest = hashlib.sha256(
@@ -436,6 +443,7 @@ def train_encoder_head(
             "towards": base.version,
             "review_weight": REVIEW_WEIGHT,
             "class_weight": "balanced",
+            "rule_prior": base.rule_prior,
         },
         "metrics": metrics,
     }

@@ -23,7 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
-from nlp.sentiment.encoder_head import EXPLAIN_TOP, KIND, EncoderHead, rule_features
+from nlp.sentiment.encoder_head import ENCODER_CHARS, EXPLAIN_TOP, KIND, EncoderHead
 from nlp.sentiment.resources import (
     LEXICON_FILES,
     lexicon_digest,
@@ -34,7 +34,6 @@ from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
-ENCODER_CHARS = 4000  # well past the encoder's 256 word pieces
 MAX_WORD_CHARS = 40  # a "word" in an explanation (a run of 1 MB of x is one word)
 _RESULT = "sentiment_result"
 _CHUNK = 64
@@ -284,7 +283,7 @@ class SentimentComponent:
             [texts[i][:ENCODER_CHARS] for i in todo], project=head.emb_coef
         )
         todo_analyses = [analyses[i] for i in todo]
-        probs = head.proba(emb, rule_features(todo_analyses))
+        probs = head.predict(emb, todo_analyses)
         for a, p, ws in zip(todo_analyses, probs, shares or [], strict=True):
             apply_proba(a, p, self.scorer.cfg, head.version)
             a.explanation.extend(_encoder_words(ws))

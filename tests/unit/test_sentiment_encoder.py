@@ -19,11 +19,13 @@ from nlp.encoders.minilm import MiniLMEncoder
 from nlp.evaluation import DEFAULT_DATA_ROOT, classification_report, load_shared_sentiment
 from nlp.sentiment import RULES_VERSION
 from nlp.sentiment.encoder_head import (
+    CLASSES,
     DEFAULT_DIR,
+    RULE_PRIOR,
     EncoderHead,
     fit_head,
-    rule_features,
     save_head,
+    with_rule_prior,
 )
 from nlp.sentiment.resources import load_resources
 from nlp.sentiment.scorer import Scorer
@@ -99,13 +101,29 @@ def _fixed_set() -> list[str]:
 def test_quantized_and_full_encoders_agree_on_labels() -> None:
     texts = _fixed_set()
     head = EncoderHead.load(DEFAULT_DIR)
-    rules = rule_features([Scorer(load_resources()).analyze(t) for t in texts])  # as scored
+    analyses = [Scorer(load_resources()).analyze(t) for t in texts]  # as scored
     labels = {}
     for quantized in (True, False):
         emb = MiniLMEncoder(quantized=quantized).encode(texts)
-        labels[quantized] = head.proba(emb, rules).argmax(axis=1)
+        labels[quantized] = head.predict(emb, analyses).argmax(axis=1)
     agree = float((labels[True] == labels[False]).mean())
     assert agree >= 0.99, agree
+
+
+def test_the_rules_label_is_mixed_in_with_the_packaged_weight() -> None:
+    head = EncoderHead.load(DEFAULT_DIR)
+    assert head.rule_prior == RULE_PRIOR == 0.25
+    scorer = Scorer(load_resources())
+    analyses = [scorer.analyze(t) for t in ("this is awful", "where is my invoice?")]
+    rules = [CLASSES.index(a.label3) for a in analyses]
+    unsure = np.full((2, 3), 1 / 3)
+    mixed = with_rule_prior(unsure, analyses, head.rule_prior)
+    assert mixed.argmax(axis=1).tolist() == rules  # an undecided head takes the rules' side
+    np.testing.assert_allclose(mixed.sum(axis=1), 1.0)
+    sure = np.eye(3)[[2, 2]]  # a head sure of "positive" outweighs the rules' 0.25
+    assert with_rule_prior(sure, analyses, head.rule_prior).argmax(axis=1).tolist() == [2, 2]
+    legacy = EncoderHead(head.coef, head.intercept, {"version": "x"})  # saved before the prior
+    assert legacy.rule_prior == 0.0
 
 
 def test_saved_head_bytes_are_reproducible(tmp_path: Path) -> None:
