@@ -130,13 +130,24 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parent.parent / "dbt_project",
         description="The dbt project the marts are built from.",
     )
+    # Score (issue #16): the sentiment model when no adapted model is approved. "encoder" is
+    # MiniLM (ONNX, int8, exported once under STATE_DIR/models/onnx) with the packaged head;
+    # "rules" the rule scorer alone, the fast path with no encoder.
+    sentiment_model: Literal["encoder", "rules"] = Field(
+        default="encoder",
+        description="Sentiment model: encoder (MiniLM head, embeddings extra) or rules.",
+    )
+    encoder_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the encoder's ONNX export is kept. Unset: STATE_DIR/models/onnx.",
+    )
     # Learn, topic clustering (issue #8; feedbackloop/topics.py, `feedbackloop topics`): which
     # encoder turns text into vectors ("minilm" needs the embeddings extra), recorded on every
     # cluster and assignment; clusters with at least TOPIC_MIN_CLUSTER_SIZE members are
     # candidates (FAQ, review).
     topic_encoder: Literal["light", "minilm"] = Field(
         default="light",
-        description="Topic encoder: light (TF-IDF over lemmas + LSA) or minilm (embeddings extra).",
+        description="Topic encoder: light (WordLlama embeddings) or minilm (embeddings extra).",
     )
     topic_min_cluster_size: int = Field(
         default=30, ge=2, description="Members a topic cluster needs to be a candidate."
@@ -217,6 +228,14 @@ class Settings(BaseSettings):
         path = self.state_dir.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def sentiment_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``nlp.load_pipeline`` for these settings (nlp/ does not read
+        settings: it is a leaf package)."""
+        return {
+            "sentiment_model": self.sentiment_model,
+            "encoder_cache": str(self.encoder_cache_dir or self.state_path / "models" / "onnx"),
+        }
 
     def require(self, what: str, *names: str) -> None:
         """Fail fast, naming every unset setting among `names` (field names)."""

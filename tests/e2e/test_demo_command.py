@@ -51,7 +51,7 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(r"all rules\s*│\s*auto_reply\s*│", out)
         assert re.search(r"Action #\d+ \(fl-[0-9a-f]+\)", out)
         assert "Why: rule" in out
-        assert re.search(r"Topics \(light-v1\): [\d,]+ clusters", out)
+        assert re.search(r"Topics \(light-v2\): [\d,]+ clusters", out)
         # The demo pinged once (source freshness among the checks), so dbt run by hand finds
         # every source fresh, ops.health_pings included.
         assert re.search(r"Health checks: \d+ recorded in ops\.health_pings, all ok", out), out

@@ -580,9 +580,9 @@ def faq_candidates(reader: MartReader, engine: Engine, limit: int = 50) -> list[
         rows = _dicts(
             conn,
             f"""
-            SELECT cluster_id, topic_key, cluster_label, cluster_size, items_in_window, trend,
-                   share_negative, example_1, example_2, example_3, previous_decision,
-                   window_days, min_similar
+            SELECT cluster_id, topic_key, cluster_label, key_phrases, cluster_size,
+                   items_in_window, trend, share_negative, example_1, example_2, example_3,
+                   previous_decision, window_days, min_similar
             FROM {MARTS}.mart_faq_candidates
             ORDER BY items_in_window DESC, cluster_id LIMIT :n
             """,

@@ -299,6 +299,7 @@ has grown by half again.</p>
 data-cluster="{{ c.cluster_id }}" data-decision="{{ c.decision or '' }}">
 <h2>{{ c.cluster_label or c.topic_key or ('cluster ' ~ c.cluster_id) }}
 <span class="muted small">cluster {{ c.cluster_id }}</span></h2>
+{% if c.key_phrases %}<p class="muted key-phrases">Key phrases: {{ c.key_phrases }}</p>{% endif %}
 <p>{{ c.items_in_window }} items in {{ c.window_days }} days ({{ c.trend }}){% if
 c.share_negative is not none %}, {{ '%.0f'|format(c.share_negative * 100) }}% negative{% endif %};
 {{ c.cluster_size }} in the cluster.{% if c.previous_decision %} Back after a rejection.{% endif %}</p>
