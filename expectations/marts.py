@@ -49,7 +49,7 @@ TABLE_CHECKS: tuple[TableCheck, ...] = (
         "fct_feedback",
         ("feedback_key",),
         {
-            "item_type": ("ticket", "satisfaction_rating", "review", "note"),
+            "item_type": ("ticket", "satisfaction_rating", "review", "note", "milestone"),
             "department": ("sales", "cs", "support", "marketing", "product"),
         },
     ),

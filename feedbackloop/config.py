@@ -205,6 +205,19 @@ class Settings(BaseSettings):
         description="Seconds before the first retry of an action; doubles per attempt (max 1 h).",
     )
 
+    # ---- Product events and usage milestones (issue #18) ---------------------------------------
+    # POST /webhooks/segment (feedbackloop/web/segment.py) verifies Segment's webhook signature
+    # with this secret; unset: the endpoint answers 404 and accepts nothing.
+    segment_shared_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the Segment webhook destination (X-Signature, HMAC-SHA1).",
+    )
+    milestones_path: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "config" / "milestones.yml",
+        description="The usage milestones (YAML), validated on load: config/milestones.yml.",
+    )
+    # ---- end of the milestones block -----------------------------------------------------------
+
     @field_validator("database_url", mode="before")
     @classmethod
     def _blank_url_is_unset(cls, value: object) -> object:
