@@ -131,7 +131,7 @@ class Settings(BaseSettings):
         description="The dbt project the marts are built from.",
     )
     # Score (issue #16): the sentiment model when no adapted model is approved. "encoder" is
-    # MiniLM (ONNX, int8, exported once under STATE_DIR/models/onnx) with the packaged head;
+    # MiniLM (ONNX, int8, exported once into the user's cache) with the packaged head;
     # "rules" the rule scorer alone, the fast path with no encoder.
     sentiment_model: Literal["encoder", "rules"] = Field(
         default="encoder",
@@ -139,7 +139,10 @@ class Settings(BaseSettings):
     )
     encoder_cache_dir: Path | None = Field(
         default=None,
-        description="Where the encoder's ONNX export is kept. Unset: STATE_DIR/models/onnx.",
+        description=(
+            "Where the encoder's ONNX export is kept. Unset: ~/.cache/feedbackloop/onnx, one"
+            " export for every state dir (files are named by the weights' hash)."
+        ),
     )
     # Learn, topic clustering (issue #8; feedbackloop/topics.py, `feedbackloop topics`): which
     # encoder turns text into vectors ("minilm" needs the embeddings extra), recorded on every
@@ -245,10 +248,10 @@ class Settings(BaseSettings):
     def sentiment_options(self) -> dict[str, Any]:
         """Keyword arguments of ``nlp.load_pipeline`` for these settings (nlp/ does not read
         settings: it is a leaf package)."""
-        return {
-            "sentiment_model": self.sentiment_model,
-            "encoder_cache": str(self.encoder_cache_dir or self.state_path / "models" / "onnx"),
-        }
+        options: dict[str, Any] = {"sentiment_model": self.sentiment_model}
+        if self.encoder_cache_dir is not None:
+            options["encoder_cache"] = str(self.encoder_cache_dir)
+        return options
 
     def require(self, what: str, *names: str) -> None:
         """Fail fast, naming every unset setting among `names` (field names)."""

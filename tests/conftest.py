@@ -22,19 +22,12 @@ SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
-@pytest.fixture(scope="session")
-def encoder_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One ONNX export of the sentiment encoder per session (exporting takes a minute)."""
-    return tmp_path_factory.mktemp("encoder-cache")
-
-
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, encoder_cache: Path) -> Iterator[None]:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """No test sees the developer's FEEDBACKLOOP_* variables or the cached settings."""
     for key in list(os.environ):
         if key.startswith("FEEDBACKLOOP_"):
             monkeypatch.delenv(key)
-    monkeypatch.setenv("FEEDBACKLOOP_ENCODER_CACHE_DIR", str(encoder_cache))
     reset_settings_cache()
     yield
     reset_settings_cache()

