@@ -83,15 +83,8 @@ US_AREAS = [
 def luhn_complete(prefix: str, length: int, rng: random.Random) -> str:
     body = prefix + "".join(rng.choice(string.digits) for _ in range(length - len(prefix) - 1))
     for check in "0123456789":
-        digits = body + check
-        total = 0
-        for i, ch in enumerate(reversed(digits)):
-            n = int(ch)
-            if i % 2:
-                n = n * 2 - 9 if n > 4 else n * 2
-            total += n
-        if total % 10 == 0:
-            return digits
+        if luhn_ok(body + check):
+            return body + check
     raise AssertionError("unreachable")
 
 

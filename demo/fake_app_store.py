@@ -430,9 +430,7 @@ def _handler_for(fake: FakeAppStore) -> type[BaseHTTPRequestHandler]:
         content_type = "application/json"
 
         def do_GET(self) -> None:
-            with fake._lock:
-                fake.requests.append(self.path)
-            parts = urlsplit(self.path)
+            parts = self._log_get(fake)
             claims = fake.verify(self.headers.get("Authorization"))
             if claims is None:
                 with fake._lock:

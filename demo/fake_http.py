@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
+from urllib.parse import SplitResult, urlsplit
 
 
 class JsonHandler(BaseHTTPRequestHandler):
@@ -35,6 +36,12 @@ class JsonHandler(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (a timeout test)
+
+    def _log_get(self, fake: Any) -> SplitResult:
+        """Append the path to the fake's request log (under its lock); the split path."""
+        with fake._lock:
+            fake.requests.append(self.path)
+        return urlsplit(self.path)
 
     def _read_json(self) -> tuple[bytes, Any]:
         """The raw body and its JSON (a `ValueError` instance when it is not JSON)."""

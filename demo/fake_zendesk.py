@@ -712,9 +712,7 @@ def _handler_for(fake: FakeZendesk) -> type[BaseHTTPRequestHandler]:
         content_type = "application/json; charset=utf-8"
 
         def do_GET(self) -> None:
-            with fake._lock:
-                fake.requests.append(self.path)
-            parts = urlsplit(self.path)
+            parts = self._log_get(fake)
             if not fake._authorized(self.headers.get("Authorization")):
                 self._send(401, {"error": "Couldn't authenticate you"}, {})
                 return

@@ -7,9 +7,11 @@ each masking and gating every page) -> merge duplicate contacts -> score sentime
 score-feedback subflow; routing rules decide in the same transactions) -> route (the
 route-actions subflow sends to fake Zendesk, Slack and HubSpot servers) -> topic clusters
 (cluster-topics) -> dbt build -> GX checks on the dbt output -> health checks (the health-ping
-subflow, without alerts; it includes `dbt source freshness`) -> count. After routing, customers
-open and answer the survey links of the replies they got through the real feedback form
-(`demo.surveys`), and a few answer the form without a link.
+subflow, without alerts; it includes `dbt source freshness`) -> count. Product events go
+through the real signed `POST /webhooks/segment` before routing, and the
+process-webhook-events subflow evaluates the usage milestones they reach (`demo.product_events`).
+After routing, customers open and answer the survey links of the replies they got through the
+real feedback form (`demo.surveys`), and a few answer the form without a link.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from sqlalchemy import Engine
 
 from demo.generator import DemoDataset, generate
 from demo.load import LoadReport, load_dataset
-from demo.report import RoutingSummary, demo_summary
+from demo.product_events import ProductEvents, send_product_events
+from demo.report import RoutingSummary, demo_summary, milestone_action, milestone_counts
 from demo.sources import REFERENCE_STREAMS, serve_demo_sources, serve_routing_fakes
 from demo.surveys import SurveyDemoReport, answer_surveys
 from expectations.checkpoints import Outcome
@@ -39,7 +42,7 @@ from feedbackloop.routing import RouteReport, explain_text
 from feedbackloop.sources.drops import DropResult
 from feedbackloop.sources.zendesk import SyncResult
 from flows._resources import prepare_resources
-from flows.ingest import import_drop_file, pull_reviews, pull_tickets
+from flows.ingest import import_drop_file, process_webhooks, pull_reviews, pull_tickets
 from flows.learning import cluster_topics
 from flows.monitor import health_ping
 from flows.route import route_actions
@@ -93,6 +96,21 @@ def summarize_routing(engine: Engine) -> tuple[RoutingSummary, str | None]:
     summary = demo_summary(engine)
     example = summary.example_action_id
     return summary, None if example is None else explain_text(engine, str(example))
+
+
+@task(retries=1, retry_delay_seconds=[5], cache_policy=NO_CACHE, timeout_seconds=600)
+def send_demo_product_events(res: Resources, dataset: DemoDataset) -> ProductEvents:
+    """Segment calls through the real, signed webhook endpoint (a receiver for this run)."""
+    return send_product_events(res.settings, res.engine, dataset)
+
+
+@task(cache_policy=NO_CACHE)
+def explain_milestone(engine: Engine) -> tuple[dict[str, int], str | None]:
+    """Milestones reached by name, and why a milestone-triggered action was decided (the
+    explanation page says the same)."""
+    example = milestone_action(engine)
+    explained = None if example is None else explain_text(engine, str(example))
+    return milestone_counts(engine), explained
 
 
 @task(cache_policy=NO_CACHE, timeout_seconds=1800)
@@ -157,10 +175,14 @@ def demo_loop(
         raise GateFailed(f"governance gate failed: {report.gate_failures}")
     collected = collect_from_fakes(res, dataset)  # the subflows stop on a failed gate themselves
     merged = merge_contacts(engine)
+    product = send_demo_product_events(res, dataset)
     with settings_overridden(res.settings):
         scores = score_feedback()
+        # Drains stored deliveries and evaluates usage milestones; the rules decide for them.
+        process_webhooks(score=False)
     routed = route_to_fakes(res, dataset)
     routing, explained = summarize_routing(engine)
+    milestones, milestone_explained = explain_milestone(engine)
     surveys = answer_survey_links(res, seed)
     topics = cluster_topics()
     dbt = build_models(res, quiet)
@@ -182,6 +204,9 @@ def demo_loop(
         "routing": routing,
         "explained": explained,
         "surveys": surveys,
+        "product_events": product,
+        "milestones": milestones,
+        "milestone_explained": milestone_explained,
         "topics": topics,
         "dbt": dbt,
         "marts_check": marts_check,

@@ -26,6 +26,7 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from importlib import resources
+from itertools import accumulate
 from typing import Any, TypeVar
 
 import yaml
@@ -603,14 +604,6 @@ _SLOT_FILLERS: dict[str, Callable[[_Draft], str]] = {
 # ------------------------------------------------------------------------------------- topics
 
 
-def _cumulative(weights: tuple[float, ...]) -> list[float]:
-    out, total = [], 0.0
-    for w in weights:
-        total += w
-        out.append(total)
-    return out
-
-
 @dataclass(frozen=True, slots=True)
 class _Topic:
     key: str
@@ -701,7 +694,7 @@ _FAQ_YAML = _templates("faq")
 _FAQ: tuple[tuple[str, str, str, float | None], ...] = _FAQ_YAML["faq"]
 _FAQ_EXTRA: tuple[tuple[str, str, str, float | None], ...] = _FAQ_YAML["faq_extra"]
 
-_TONE_CUM = {t.key: _cumulative(t.tones) for t in _TOPICS}
+_TONE_CUM = {t.key: list(accumulate(t.tones)) for t in _TOPICS}
 _TOPIC_LANGS = {t.key: frozenset(lang for lang, _, _ in t.i18n) for t in _TOPICS}
 _LEXICON = {"en": _EN, **_I18N}
 

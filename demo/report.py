@@ -39,6 +39,26 @@ def example_action(engine: Engine) -> int | None:
         ).scalar_one_or_none()
 
 
+def milestone_action(engine: Engine) -> int | None:
+    """A milestone-triggered action to explain: a sent one first, else a skipped one."""
+    with engine.connect() as conn:
+        return conn.execute(
+            text(
+                "SELECT id FROM ops.actions WHERE item_type = 'milestone' "
+                "ORDER BY (status = 'sent') DESC, (status = 'skipped') DESC, id LIMIT 1"
+            )
+        ).scalar_one_or_none()
+
+
+def milestone_counts(engine: Engine) -> dict[str, int]:
+    """Usage milestones reached, by name."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT name, count(*) AS n FROM ops.milestones GROUP BY 1 ORDER BY 1")
+        ).all()
+    return {r.name: int(r.n) for r in rows}
+
+
 def demo_summary(engine: Engine) -> RoutingSummary:
     summary = RoutingSummary()
     by_type: dict[str, Counter[str]] = defaultdict(Counter)
@@ -157,6 +177,17 @@ def print_summary(result: dict[str, Any], console: Console, settings: Settings) 
     if result["explained"]:
         console.print(f"[bold]feedbackloop explain {result['routing'].example_action_id}[/]")
         console.print(result["explained"], highlight=False, markup=False, soft_wrap=True)
+    product = result.get("product_events")
+    if product is not None:
+        console.print(
+            f"Product events (POST /webhooks/segment, signed): {product.calls:,} calls in "
+            f"{product.requests:,} requests, {product.stored:,} stored, {product.duplicate:,} "
+            f"duplicates, {product.quarantined:,} quarantined; usage milestones reached: "
+            f"{result.get('milestones') or 'none'}"
+        )
+    if result.get("milestone_explained"):
+        console.print("[bold]A milestone-triggered action, explained[/]")
+        console.print(result["milestone_explained"], highlight=False, markup=False, soft_wrap=True)
 
     surveys = result.get("surveys")
     if surveys is not None:

@@ -49,7 +49,14 @@ TABLE_CHECKS: tuple[TableCheck, ...] = (
         "fct_feedback",
         ("feedback_key",),
         {
-            "item_type": ("ticket", "satisfaction_rating", "review", "note", "survey_response"),
+            "item_type": (
+                "ticket",
+                "satisfaction_rating",
+                "review",
+                "note",
+                "milestone",
+                "survey_response",
+            ),
             "department": ("sales", "cs", "support", "marketing", "product"),
         },
     ),

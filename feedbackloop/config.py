@@ -131,13 +131,27 @@ class Settings(BaseSettings):
         default=Path(__file__).resolve().parent.parent / "dbt_project",
         description="The dbt project the marts are built from.",
     )
+    # Score (issue #16): the sentiment model when no adapted model is approved. "encoder" is
+    # MiniLM (ONNX, int8, exported once into the user's cache) with the packaged head;
+    # "rules" the rule scorer alone, the fast path with no encoder.
+    sentiment_model: Literal["encoder", "rules"] = Field(
+        default="encoder",
+        description="Sentiment model: encoder (MiniLM head, embeddings extra) or rules.",
+    )
+    encoder_cache_dir: Path | None = Field(
+        default=None,
+        description=(
+            "Where the encoder's ONNX export is kept. Unset: ~/.cache/feedbackloop/onnx, one"
+            " export for every state dir (files are named by the weights' hash)."
+        ),
+    )
     # Learn, topic clustering (issue #8; feedbackloop/topics.py, `feedbackloop topics`): which
     # encoder turns text into vectors ("minilm" needs the embeddings extra), recorded on every
     # cluster and assignment; clusters with at least TOPIC_MIN_CLUSTER_SIZE members are
     # candidates (FAQ, review).
     topic_encoder: Literal["light", "minilm"] = Field(
         default="light",
-        description="Topic encoder: light (TF-IDF over lemmas + LSA) or minilm (embeddings extra).",
+        description="Topic encoder: light (WordLlama embeddings) or minilm (embeddings extra).",
     )
     topic_min_cluster_size: int = Field(
         default=30, ge=2, description="Members a topic cluster needs to be a candidate."
@@ -195,6 +209,18 @@ class Settings(BaseSettings):
         description="Seconds before the first retry of an action; doubles per attempt (max 1 h).",
     )
 
+    # ---- Product events and usage milestones (issue #18) ---------------------------------------
+    # POST /webhooks/segment (feedbackloop/web/segment.py) verifies Segment's webhook signature
+    # with this secret; unset: the endpoint answers 404 and accepts nothing.
+    segment_shared_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared secret of the Segment webhook destination (X-Signature, HMAC-SHA1).",
+    )
+    milestones_path: Path = Field(
+        default=Path(__file__).resolve().parent.parent / "config" / "milestones.yml",
+        description="The usage milestones (YAML), validated on load: config/milestones.yml.",
+    )
+    # ---- end of the milestones block -----------------------------------------------------------
     # ---- Quick feedback form and survey links (issue #18, part B) ----------------------------
     # feedbackloop/web/form.py serves GET/POST /feedback; feedbackloop/surveys.py makes the
     # `{survey_link}` of auto-reply templates: PUBLIC_BASE_URL + /feedback?t=<signed token>.
@@ -256,6 +282,14 @@ class Settings(BaseSettings):
         path = self.state_dir.expanduser().resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def sentiment_options(self) -> dict[str, Any]:
+        """Keyword arguments of ``nlp.load_pipeline`` for these settings (nlp/ does not read
+        settings: it is a leaf package)."""
+        options: dict[str, Any] = {"sentiment_model": self.sentiment_model}
+        if self.encoder_cache_dir is not None:
+            options["encoder_cache"] = str(self.encoder_cache_dir)
+        return options
 
     def require(self, what: str, *names: str) -> None:
         """Fail fast, naming every unset setting among `names` (field names)."""

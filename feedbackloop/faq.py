@@ -33,7 +33,8 @@ class FaqError(ConfigError):
 @dataclass
 class Candidate:
     cluster_id: int
-    label: str | None
+    label: str | None  # the cluster's most central (masked) question or short sentence
+    key_phrases: str | None  # its two or three distinctive phrases, comma-separated
     items_in_window: int
     trend: str
     share_negative: float | None
@@ -53,7 +54,7 @@ def list_candidates(engine: Engine, limit: int = 50) -> list[Candidate]:
         rows = conn.execute(
             text(
                 f"""
-                SELECT c.cluster_id, c.cluster_label, c.items_in_window, c.trend,
+                SELECT c.cluster_id, c.cluster_label, c.key_phrases, c.items_in_window, c.trend,
                        c.share_negative, c.example_1, c.example_2, c.example_3, d.decision
                 FROM {MART} c
                 LEFT JOIN LATERAL (
@@ -70,6 +71,7 @@ def list_candidates(engine: Engine, limit: int = 50) -> list[Candidate]:
         Candidate(
             r.cluster_id,
             r.cluster_label,
+            r.key_phrases,
             r.items_in_window,
             r.trend,
             None if r.share_negative is None else float(r.share_negative),

@@ -2,7 +2,8 @@
 views (migration 0008_feedback_items), so no caller writes the union of raw tables again.
 
 An item is identified by (item_type, item_source, item_source_id): a ticket that is not
-deleted, an answered satisfaction rating (good or bad), a review or a note. Its text is the
+deleted, an answered satisfaction rating (good or bad), a review, a note, or a usage milestone
+reached (migration 0009; no text, so never scored or clustered). Its text is the
 ticket's subject and description, the rating's comment, the review's title and body, the
 note's text, joined by new lines (`text_of` is the same rule in Python, for rows not stored
 yet). Its contact resolves to a canonical contact after merges; consent is the most

@@ -311,11 +311,13 @@ class RetrainReport:
     reason: str = ""
 
 
-def _macro_f1(model_dir: str | Path | None, examples: list[Example]) -> tuple[str, float]:
+def _macro_f1(
+    model_dir: str | Path | None, examples: list[Example], settings: Settings
+) -> tuple[str, float]:
     from nlp.evaluation import classification_report
     from nlp.pipeline import load_pipeline
 
-    nlp = load_pipeline(model_dir)
+    nlp = load_pipeline(model_dir, **settings.sentiment_options())
     docs = list(nlp.pipe(e.text for e in examples))
     report = classification_report([e.label for e in examples], [d._.sentiment_label for d in docs])
     return docs[0]._.sentiment_model_version, report["macro_f1"]
@@ -344,11 +346,20 @@ def retrain_from_reviews(
         )
         return report
     current = newest_approved_model(settings)
-    report.current_version, report.current_macro_f1 = _macro_f1(current, held)
+    report.current_version, report.current_macro_f1 = _macro_f1(current, held, settings)
+    options = settings.sentiment_options()
     with tempfile.TemporaryDirectory(prefix="fl-retrain-") as tmp:
-        info = train([e.text for e in fit], [e.label for e in fit], Path(tmp) / "model", seed=seed)
+        # the setting's base: an encoder head adapted to the reviews, or the rules' model
+        info = train(
+            [e.text for e in fit],
+            [e.label for e in fit],
+            Path(tmp) / "model",
+            seed=seed,
+            base=options["sentiment_model"],
+            encoder_cache=options["encoder_cache"],
+        )
         report.candidate_version = info.version
-        _, report.candidate_macro_f1 = _macro_f1(info.path, held)
+        _, report.candidate_macro_f1 = _macro_f1(info.path, held, settings)
         report.promoted = report.candidate_macro_f1 > report.current_macro_f1
         note = (
             f"macro-F1 on {len(held)} held-back reviews: {report.candidate_macro_f1:.3f} "

@@ -14,11 +14,11 @@ Each run (``assign_topics``):
 4. writes assignments, cluster sizes, labels and key phrases, and one audit row, in one
    transaction.
 
-Cluster centroids (member sums) and the fitted light encoder are a cache under
+Cluster centroids (member sums) and the corpus term statistics are a cache under
 ``STATE_DIR/topics/<database>/``: the database stays the truth. A cluster whose member count
 differs from the cache (consent withdrawn, erasure, another machine ran last, cache lost) has
-its centroid rebuilt from its members' text; a refitted encoder rebuilds them all. Runs are
-serialised by a PostgreSQL advisory lock.
+its centroid rebuilt from its members' text; another encoder version rebuilds them all. Runs
+are serialised by a PostgreSQL advisory lock.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from nlp.topics.clustering import (
     ClusterParams,
     cluster_incremental,
 )
-from nlp.topics.encoders import LightEncoder, MiniLMEncoder, TermStats, make_encoder
+from nlp.topics.encoders import MiniLMEncoder, TermStats, WordEncoder, make_encoder
 from nlp.topics.labelling import item_topic_key, label_cluster, representative
 from nlp.topics.text import lemmatize
 
@@ -140,13 +140,6 @@ def _write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def _load_light(path: Path) -> LightEncoder | None:
-    try:
-        return LightEncoder.from_bytes(path.read_bytes())
-    except (OSError, ValueError, KeyError):
-        return None
-
-
 def _load_terms(path: Path) -> TermStats | None:
     try:
         with np.load(path, allow_pickle=True) as arrays:
@@ -219,7 +212,7 @@ def _save_state(path: Path, state: _State) -> None:
 # ------------------------------------------------------------------------------ encoding
 
 
-def _encode(enc: LightEncoder | MiniLMEncoder, texts: list[str], what: str) -> np.ndarray:
+def _encode(enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str) -> np.ndarray:
     parts = []
     for start in range(0, len(texts), ENCODE_CHUNK):
         parts.append(enc.encode(texts[start : start + ENCODE_CHUNK]))
@@ -238,31 +231,22 @@ def _fit_sample(bodies: list[str]) -> list[str]:
 
 def _prepare_encoder(
     name: str, folder: Path, corpus: list[str]
-) -> tuple[LightEncoder | MiniLMEncoder, TermStats, bool]:
-    """The encoder (fitted or loaded) and the term statistics key phrases are weighed with;
-    refitted when missing or when the corpus has grown by REFIT_GROWTH (until REFIT_CAP)."""
+) -> tuple[WordEncoder | MiniLMEncoder, TermStats, bool]:
+    """The encoder and the term statistics key phrases are weighed with; the statistics are
+    refitted when missing or when the corpus has grown by REFIT_GROWTH (until REFIT_CAP).
+    Both encoders are fixed (nothing fitted), so centroids stay valid across refits."""
 
     def stale(fitted_on: int) -> bool:
         return fitted_on < REFIT_CAP and len(corpus) >= REFIT_GROWTH * max(fitted_on, 1)
 
-    if name == "light":
-        light = _load_light(folder / "light.npz")
-        if light is None or light.stats is None or stale(light.fitted_on):
-            light = LightEncoder().fit(_fit_sample(corpus))
-            _write_atomic(folder / "light.npz", light.to_bytes())
-            assert light.stats is not None
-            return light, light.stats, True
-        assert light.stats is not None
-        return light, light.stats, False
     enc = make_encoder(name)
-    assert isinstance(enc, MiniLMEncoder)
     stats = _load_terms(folder / "terms.npz")
     refit = stats is None or stale(stats.n_docs)
     if refit:
         stats = TermStats.fit(lemmatize(_fit_sample(corpus)))
         _save_terms(folder / "terms.npz", stats)
     assert stats is not None
-    return enc, stats, False  # embeddings are fixed: centroids stay valid
+    return enc, stats, refit
 
 
 # ------------------------------------------------------------------------------ the run
@@ -442,9 +426,6 @@ def _run(
     cluster_rows = []
     for cid in sorted(touched):
         keys = members.get(cid, [])
-        docs = lemmatize([items[k] for k in keys[:LABEL_SAMPLE]])
-        lab = label_cluster(docs, stats)
-        topic_keys.setdefault(cid, lab.topic_key)  # a cluster's topic key never changes
         # examples: earlier examples still valid + members encoded in this run
         rows = np.flatnonzero(labels == cid)
         cand_keys = examples.get(cid, []) + [pool[i] for i in rows]
@@ -457,6 +438,10 @@ def _run(
             example_vectors[cid] = vecs[best]
         else:
             examples[cid], example_vectors[cid] = [], np.zeros((0, dim), np.float32)
+        docs = lemmatize([items[k] for k in keys[:LABEL_SAMPLE]])
+        # the label: the example nearest the centroid that reads as one (masked text)
+        lab = label_cluster(docs, stats, [items[k] for k in examples[cid]])
+        topic_keys.setdefault(cid, lab.topic_key)  # a cluster's topic key never changes
         cluster_rows.append(
             {
                 "cluster_id": cid,

@@ -17,7 +17,9 @@ SENTIMENT_LABELS: tuple[str, ...] = LABELS
 NEGATIVE_LABELS = ("very_negative", "negative")
 
 # A feedback item (ops.feedback_items, feedbackloop.items) is one of these.
-ITEM_TYPES = ("ticket", "satisfaction_rating", "review", "note", "survey_response")
+# A `milestone` is a usage milestone reached (ops.milestones): no text, never scored.
+# A `survey_response` is an answer to the quick feedback form (raw.survey_responses).
+ITEM_TYPES = ("ticket", "satisfaction_rating", "review", "note", "milestone", "survey_response")
 # Raw rows with free text the governance gate checks: the item types and ticket comments
 # (the conversation of a ticket, not an item of its own).
 TEXT_ROW_TYPES = (

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from expectations.checkpoints import build_data_docs
 from feedbackloop.governance.gate import GateFailed, table_gate
+from feedbackloop.milestones import EvaluateReport, evaluate_from_settings
 from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.resources import Resources
 from feedbackloop.sources import zendesk
@@ -171,21 +172,36 @@ def drain_webhook_events(res: Resources) -> int:
     return process_webhook_events(res.engine)
 
 
+@task(**IO, timeout_seconds=600)
+def evaluate_milestones(res: Resources) -> EvaluateReport:
+    """Usage milestones reached by the stored product events, decided by the routing rules."""
+    return evaluate_from_settings(res.engine, res.settings, strict_rules=False)
+
+
 @flow(
     name="process-webhook-events",
     flow_run_name=_run_name("webhooks"),
-    description="Turn stored webhook deliveries into raw rows, and score them.",
+    description="Turn stored webhook deliveries into raw rows, evaluate usage milestones, score.",
     timeout_seconds=1800,
     **RUN_HOOKS,
 )
 def process_webhooks(score: bool = True) -> int:
     """Turn stored webhook deliveries into raw rows (each event once, SKIP LOCKED), then
-    carry what arrived through the rest of the loop (scoring) in the same run."""
+    carry what arrived through the rest of the loop (scoring) in the same run. Product events
+    (`/webhooks/segment`) are stored as they arrive; the run evaluates the usage milestones
+    they reach (each once, ever; the routing rules decide in the same transaction)."""
     res = prepare_resources()
     processed = 0
     # Drain in rounds so a burst larger than one round is handled in the same run.
     while (batch := drain_webhook_events(res)) > 0:
         processed += batch
+    reached = evaluate_milestones(res)
+    if reached.total:
+        get_run_logger().info(
+            "usage milestones reached: %s (%s actions decided)",
+            dict(reached.reached),
+            reached.actions,
+        )
     if processed and score:
         score_feedback()
     return processed

@@ -37,13 +37,14 @@ from nlp import load_pipeline
 
 @task(cache_policy=NO_CACHE)
 def load_scorer(res: Resources) -> Any:
-    return load_pipeline(newest_approved_model(res.settings))
+    return load_pipeline(newest_approved_model(res.settings), **res.settings.sentiment_options())
 
 
 @lru_cache(maxsize=2)
-def _pipeline(model_dir: str | None) -> Any:
-    # One pipeline per worker process, loaded by its first partition.
-    return load_pipeline(model_dir)
+def _pipeline(model_dir: str | None, options: tuple[tuple[str, Any], ...]) -> Any:
+    # One pipeline per worker process, loaded by its first partition (the parent exported
+    # the encoder to the state dir already: workers only load it).
+    return load_pipeline(model_dir, **dict(options))
 
 
 def dask_task_runner(settings: Settings) -> Any:
@@ -94,7 +95,7 @@ def score_partition(
     hook = None if rules is None else scored_hook(rules, report=decided, links=links)
     report = score_pending(
         get_engine(settings),
-        _pipeline(model_dir),
+        _pipeline(model_dir, tuple(sorted(settings.sentiment_options().items()))),
         key_range=key_range,
         on_scored=hook,
         with_totals=False,

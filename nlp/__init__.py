@@ -11,7 +11,9 @@ __all__ = ["load_pipeline"]
 
 
 def __getattr__(name: str) -> Any:
-    # Lazy: `nlp.pii`, which governance imports everywhere, must not load spaCy with it.
+    # Lazy: importing spaCy imports torch when it is installed (nlp.topics' light encoder must
+    # run without a deep-learning framework), and `nlp.pii`, which governance imports
+    # everywhere, must not load spaCy with it.
     if name == "load_pipeline":
         from nlp.pipeline import load_pipeline
 

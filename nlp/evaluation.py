@@ -12,6 +12,7 @@ import csv
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -58,11 +59,16 @@ def _three(score: float, band: float) -> str:
 
 
 def run_ours(
-    texts: Sequence[str], model_dir: str | Path | None = None, batch_size: int = 1000
+    texts: Sequence[str],
+    model_dir: str | Path | None = None,
+    batch_size: int = 1000,
+    options: dict[str, Any] | None = None,
 ) -> SystemRun:
+    """Our pipeline on ``texts``; ``options``: ``load_pipeline`` keywords (sentiment_model,
+    encoder_cache)."""
     from nlp.pipeline import load_pipeline
 
-    nlp = load_pipeline(model_dir)
+    nlp = load_pipeline(model_dir, **(options or {}))
     start = time.perf_counter()
     labels = [fold_label(d._.sentiment_label) for d in nlp.pipe(texts, batch_size=batch_size)]
     seconds = time.perf_counter() - start
@@ -132,9 +138,10 @@ def evaluate(
     *,
     model_dir: str | Path | None = None,
     baselines: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Score ``texts`` with our pipeline (and baselines) and report metrics per system."""
-    runs = [run_ours(texts, model_dir)]
+    runs = [run_ours(texts, model_dir, options=options)]
     if baselines:
         runs.extend(run_baselines(texts))
     out: dict[str, Any] = {"n": len(texts), "systems": {}}
@@ -147,7 +154,7 @@ def evaluate(
 
 
 # -- shared development data (never copied into the repo) -------------------------------
-def _vader_row(line: str) -> tuple[str, str] | None:
+def _vader_row(line: str, band: float = 0.05) -> tuple[str, str] | None:
     """``id<TAB>mean<TAB>text`` -> (text, label), or None for a line that is not a row."""
     parts = line.split("\t")
     if len(parts) < 3:
@@ -156,7 +163,7 @@ def _vader_row(line: str) -> tuple[str, str] | None:
         mean = float(parts[1])
     except ValueError:
         return None
-    label = _three(mean, 0.05) if abs(mean) != 0.05 else "neutral"
+    label = _three(mean, band) if abs(mean) != band else "neutral"
     return "\t".join(parts[2:]).strip(), label
 
 
@@ -170,10 +177,13 @@ def _uci_row(line: str) -> tuple[str, str] | None:
     return text.strip(), "positive" if lab.strip() == "1" else "negative"
 
 
-def load_shared_sentiment(root: str | Path | None = None) -> dict[str, tuple[list[str], list[str]]]:
+def load_shared_sentiment(
+    root: str | Path | None = None, *, vader_band: float = 0.05
+) -> dict[str, tuple[list[str], list[str]]]:
     """Load the labelled sentence sets from ``<root>/sentiment`` (see its README).
 
-    VADER ground truth: mean rating -4..4 split at +-0.05 into three classes (its README).
+    VADER ground truth: mean rating -4..4 split at +-``vader_band`` into three classes (0.05,
+    its README, for evaluation; the encoder head trains on +-0.5, see nlp.build_default).
     UCI: 0/1 labels; split on "\\n" only because the IMDB file contains U+0085.
     Returns {} when the folder is missing.
     """
@@ -181,7 +191,7 @@ def load_shared_sentiment(root: str | Path | None = None) -> dict[str, tuple[lis
     base = base / "sentiment"
     sets: dict[str, tuple[list[str], list[str]]] = {}
     sources = (
-        ("vader_groundtruth", VADER_SETS, _vader_row),
+        ("vader_groundtruth", VADER_SETS, partial(_vader_row, band=vader_band)),
         ("uci_labelled_sentences", UCI_SETS, _uci_row),
     )
     for folder, files, parse in sources:
@@ -203,7 +213,9 @@ PROBLEM_INTENTS = frozenset({"complaint", "payment_issue", "registration_problem
 UNCLEAR_INTENTS = frozenset({"cancel_order", "delete_account", "get_refund", "track_refund"})
 
 
-def support_request_check(root: str | Path | None = None) -> dict[str, Any] | None:
+def support_request_check(
+    root: str | Path | None = None, options: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
     """How our rules read customer-service messages with a known intent: the share of plain
     requests ("I want help to edit my order") labelled neutral, and of problem reports
     labelled negative. A domain check for false alarms, not a sentiment gold standard.
@@ -213,7 +225,7 @@ def support_request_check(root: str | Path | None = None) -> dict[str, Any] | No
         return None
     with path.open(encoding="utf-8", newline="") as fh:
         rows = [(r["instruction"], r["intent"]) for r in csv.DictReader(fh)]
-    labels = run_ours([t for t, _ in rows]).labels
+    labels = run_ours([t for t, _ in rows], options=options).labels
     requests, problems = [], []
     for (_, intent), lab in zip(rows, labels, strict=True):
         if intent in PROBLEM_INTENTS:

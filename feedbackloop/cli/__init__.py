@@ -16,6 +16,7 @@ from feedbackloop.cli.dbt import dbt as dbt_command
 from feedbackloop.cli.errors import print_error
 from feedbackloop.cli.faq import app as faq_app
 from feedbackloop.cli.marts import app as marts_app
+from feedbackloop.cli.milestones import app as milestones_app
 from feedbackloop.cli.nlp import app as nlp_app
 from feedbackloop.cli.pii import app as pii_app
 from feedbackloop.cli.review import app as review_app
@@ -39,6 +40,7 @@ app.add_typer(topics_app, name="topics")
 app.add_typer(review_app, name="review")
 app.add_typer(faq_app, name="faq")
 app.add_typer(marts_app, name="marts")
+app.add_typer(milestones_app, name="milestones")
 # dbt's own --help and every dbt option pass through untouched.
 app.command("dbt", context_settings=DBT_CONTEXT_SETTINGS, add_help_option=False)(dbt_command)
 app.command("import")(ingest.import_)

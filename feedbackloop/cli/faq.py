@@ -52,14 +52,14 @@ def list_(
         console.print("no FAQ candidates in the last marts build")
         return
     table = Table(title="FAQ candidates (last marts build)")
-    for column in ("cluster", "label", "items", "trend", "negative", "decision"):
+    for column in ("cluster", "label (key phrases)", "items", "trend", "negative", "decision"):
         table.add_column(column, justify="right" if column in ("cluster", "items") else "left")
     if examples:
         table.add_column("examples (masked)", overflow="fold")
     for c in candidates:
         row = [
             str(c.cluster_id),
-            c.label or "",
+            (c.label or "") + (f"\n({c.key_phrases})" if c.key_phrases else ""),
             f"{c.items_in_window:,}",
             c.trend,
             "-" if c.share_negative is None else f"{c.share_negative:.0%}",

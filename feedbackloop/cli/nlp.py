@@ -9,6 +9,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -46,6 +47,57 @@ def _open_rows(path: Path, columns: list[str]) -> tuple[Iterator[dict[str, str]]
     return reader, fh
 
 
+MODEL_HELP = (
+    "Model: an adapted model directory (`nlp train`), `encoder` (the packaged MiniLM head) or "
+    "`rules` (the rule scorer alone). Default: FEEDBACKLOOP_SENTIMENT_MODEL (encoder)."
+)
+
+
+def _pipeline_args(model: str | None) -> tuple[Path | None, dict[str, object]]:
+    """(model_dir, load_pipeline options) for a --model value."""
+    from feedbackloop.config import get_settings
+
+    options = get_settings().sentiment_options()
+    if model in ("encoder", "rules"):
+        options["sentiment_model"] = model
+        return None, options
+    if model is None:
+        return None, options
+    path = Path(model)
+    if not (path / "meta.json").exists():
+        raise _fail(f"no adapted model in {path} (meta.json missing; or use encoder/rules)")
+    return path, options
+
+
+def _load(model_dir: Path | None, options: dict[str, object]) -> object:
+    from nlp.encoders.minilm import EncoderUnavailable
+    from nlp.pipeline import load_pipeline
+
+    try:
+        return load_pipeline(model_dir, **options)  # type: ignore[arg-type]
+    except EncoderUnavailable as exc:
+        raise _fail(f"{exc}; or score with --model rules") from None
+
+
+def _train(
+    texts: list[str], labels: list[str], output: Path, *, seed: int, base: str | None
+) -> Any:
+    from feedbackloop.config import get_settings
+    from nlp.encoders.minilm import EncoderUnavailable
+    from nlp.training import train as train_model
+
+    options = get_settings().sentiment_options()
+    base = base or str(options["sentiment_model"])
+    if base not in ("encoder", "rules"):
+        raise _fail(f"--base must be encoder or rules, not {base!r}")
+    try:
+        return train_model(
+            texts, labels, output, seed=seed, base=base, encoder_cache=options["encoder_cache"]
+        )
+    except EncoderUnavailable as exc:
+        raise _fail(f"{exc}; or train with --base rules") from None
+
+
 def _read_labelled(path: Path, text_col: str, label_col: str) -> tuple[list[str], list[str]]:
     from nlp.training import normalize_label
 
@@ -76,16 +128,16 @@ def score(
     input: Path = typer.Option(..., "--input", help="CSV file to score."),
     text_column: str = typer.Option(..., "--text-column", help="Column holding the text."),
     output: Path = typer.Option(..., "--output", help="CSV to write: row,label,score,frustrated"),
-    model: Path | None = typer.Option(None, "--model", help="Adapted model directory."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
 ) -> None:
     """Score every row; streams in batches so large files are never held in memory."""
-    from nlp.pipeline import load_pipeline
-
     rows, fh = _open_rows(input, [text_column])
-    if model is not None and not (model / "meta.json").exists():
+    try:
+        model_dir, options = _pipeline_args(model)
+        nlp: Any = _load(model_dir, options)
+    except BaseException:
         fh.close()  # type: ignore[attr-defined]
-        raise _fail(f"no adapted model in {model} (meta.json missing)")
-    nlp = load_pipeline(model)
+        raise
     n = 0
     # Rows are read as they are scored: a bad byte further down is one line naming the file.
     with reading(input, check=False):
@@ -116,12 +168,13 @@ def train(
     label_column: str = typer.Option(..., "--label-column"),
     output: Path = typer.Option(..., "--output", help="Directory for the model artifact."),
     seed: int = typer.Option(0, "--seed"),
+    base: str | None = typer.Option(
+        None, "--base", help="encoder (adapt the MiniLM head) or rules. Default: the setting."
+    ),
 ) -> None:
     """Train an adapted model from human-reviewed labels."""
-    from nlp.training import train as train_model
-
     texts, labels = _read_labelled(input, text_column, label_column)
-    info = train_model(texts, labels, output, seed=seed)
+    info = _train(texts, labels, output, seed=seed, base=base)
     typer.echo(
         json.dumps(
             {
@@ -164,29 +217,38 @@ def eval_(
     train_size: int = typer.Option(0, "--train-size", help="Rows used to adapt first."),
     seed: int = typer.Option(0, "--seed"),
     baselines: bool = typer.Option(False, "--baselines", help="Also run VADER/asent/TextBlob."),
-    model: Path | None = typer.Option(None, "--model", help="Adapted model directory."),
+    model: str | None = typer.Option(None, "--model", help=MODEL_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
     """Accuracy, macro-F1 (3 classes), per-class P/R/F1 and docs/s."""
+    from nlp.encoders.minilm import EncoderUnavailable
     from nlp.evaluation import evaluate
-    from nlp.training import train as train_model
 
     texts, labels = _read_labelled(input, text_column, label_column)
     if train_size < 0 or train_size >= len(texts):
         raise _fail(f"--train-size must be between 0 and {len(texts) - 1}")
+    model_dir, options = _pipeline_args(model)
     with tempfile.TemporaryDirectory() as tmp:
-        model_dir = model
         train_info = None
         if train_size:
             order = list(range(len(texts)))
             random.Random(seed).shuffle(order)
             tr, te = order[:train_size], order[train_size:]
-            train_info = train_model(
-                [texts[i] for i in tr], [labels[i] for i in tr], Path(tmp) / "model", seed=seed
+            train_info = _train(
+                [texts[i] for i in tr],
+                [labels[i] for i in tr],
+                Path(tmp) / "model",
+                seed=seed,
+                base=str(options["sentiment_model"]),
             )
             model_dir = train_info.path
             texts, labels = [texts[i] for i in te], [labels[i] for i in te]
-        result = evaluate(texts, labels, model_dir=model_dir, baselines=baselines)
+        try:
+            result = evaluate(
+                texts, labels, model_dir=model_dir, baselines=baselines, options=options
+            )
+        except EncoderUnavailable as exc:
+            raise _fail(f"{exc}; or evaluate with --model rules") from None
     result["train_size"] = train_size
     result["seed"] = seed
     if train_info is not None:
@@ -219,6 +281,29 @@ def eval_(
             f"{rep['docs_per_s']:.0f}",
         )
     Console().print(table)
+
+
+@app.command("build-default")
+def build_default(
+    data_root: Path | None = typer.Option(
+        None, "--data-root", help="Folder holding sentiment/ (the shared public sets)."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", help="Where to write the head (default: the packaged one)."
+    ),
+) -> None:
+    """Rebuild the packaged encoder head from the public sets (deterministic)."""
+    from feedbackloop.config import get_settings
+    from nlp.build_default import build
+    from nlp.encoders.minilm import EncoderUnavailable
+    from nlp.sentiment.encoder_head import DEFAULT_DIR
+
+    cache = get_settings().sentiment_options()["encoder_cache"]
+    try:
+        meta = build(output or DEFAULT_DIR, data_root=data_root, cache_dir=cache)
+    except (FileNotFoundError, EncoderUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps({"version": meta["version"], "n_train": meta["n_train"]}))
 
 
 if __name__ == "__main__":

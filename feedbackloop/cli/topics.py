@@ -21,7 +21,7 @@ _err = Console(stderr=True)
 # CSV cells holding whole e-mail threads exceed the csv module's 128 KiB default.
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
-ENCODER_HELP = "light (default: TF-IDF over lemmas + LSA) or minilm (needs .[embeddings])."
+ENCODER_HELP = "light (default: WordLlama token embeddings) or minilm (needs .[embeddings])."
 
 
 def _read_columns(path: Path, columns: list[str]) -> list[list[str]]:

@@ -283,6 +283,38 @@ class SurveyResponse(RawMixin, Base):
     language: Mapped[str | None] = mapped_column(String(16))
 
 
+class SegmentEvent(Base):
+    """A Segment `track` or `identify` call, stored masked before the webhook answers 2xx.
+
+    An append-only event log, not an upserted record: unique on Segment's `messageId` (a
+    replayed message is stored once). Ids hold the keyed hash when they are personal data
+    (`governance.fields.keyed_id`); an `email` trait is kept only as its keyed hash, the one
+    `raw.contacts.email_hash` holds, so a user can be matched to a contact."""
+
+    __tablename__ = "segment_events"
+    __table_args__ = (
+        UniqueConstraint("message_id", name="uq_segment_events_message_id"),
+        CheckConstraint(_in("call_type", ("track", "identify")), name="call_type"),
+        Index("ix_segment_events_event", "event", "occurred_at"),
+        Index("ix_segment_events_user_id", "user_id"),
+        {"schema": "raw"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(64), nullable=False, server_default="segment")
+    message_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    call_type: Mapped[str] = mapped_column(String(16), nullable=False)
+    event: Mapped[str | None] = mapped_column(String(200))
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    anonymous_id: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    email_hash: Mapped[str | None] = mapped_column(String(64))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    traits: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    occurred_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
+    loaded_at: Mapped[datetime] = _now_column()
+
+
 # --------------------------------------------------------------------------------------- ops
 
 
@@ -672,3 +704,32 @@ class TopicAssignment(Base):
     cluster_id: Mapped[int] = mapped_column(Integer, nullable=False, server_default=text("-1"))
     encoder: Mapped[str] = mapped_column(String(64), nullable=False)
     assigned_at: Mapped[datetime] = _now_column()
+
+
+class MilestoneReached(Base):
+    """A usage milestone (config/milestones.yml) reached by a user or an account: once ever
+    per (milestone, per, subject), which the unique constraint enforces against concurrent
+    evaluations. Each row is a `milestone` feedback item (`ops.feedback_items`)."""
+
+    __tablename__ = "milestones"
+    __table_args__ = (
+        UniqueConstraint("name", "per", "subject_id", name="uq_milestones_name_per_subject"),
+        CheckConstraint(_in("per", ("user", "account")), name="per"),
+        Index("ix_milestones_recorded_at", "recorded_at"),
+        {"schema": "ops"},
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64), nullable=False)
+    per: Mapped[str] = mapped_column(String(8), nullable=False)
+    # The user or account id the milestone was counted on (stored, masked or keyed ids).
+    subject_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    user_id: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(128))
+    # The contact the user resolves to (raw.contacts), when one does: consent is theirs.
+    contact_id: Mapped[str | None] = mapped_column(String(128))
+    reached_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
+    recorded_at: Mapped[datetime] = _now_column()
+    # The definition as it was when reached, and what reached it (event count, message id).
+    definition: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")

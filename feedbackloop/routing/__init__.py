@@ -13,7 +13,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from feedbackloop.config import Settings
-from feedbackloop.routing.decide import DecideReport, decide, decide_pending, scored_hook
+from feedbackloop.routing.decide import (
+    DecideReport,
+    decide,
+    decide_items,
+    decide_pending,
+    scored_hook,
+)
 from feedbackloop.routing.dispatch import (
     DispatchHooks,
     DispatchReport,
@@ -34,6 +40,7 @@ __all__ = [
     "RulesError",
     "RulesFile",
     "decide",
+    "decide_items",
     "decide_pending",
     "dispatch",
     "explain_text",

@@ -56,6 +56,7 @@ __all__ = [
     "CRM_TAG",
     "DecideReport",
     "decide",
+    "decide_items",
     "decide_pending",
     "idempotency_key",
     "reference",
@@ -145,7 +146,9 @@ def survey_links_unconfigured() -> str:
 # ----------------------------------------------------------------------------- building
 
 
-def _sentiment(facts: ItemFacts) -> dict[str, Any]:
+def _sentiment(facts: ItemFacts) -> dict[str, Any] | None:
+    if not facts.scored:
+        return None  # an item without text (a milestone) was never read for sentiment
     expl = dict(facts.sentiment_explanation or {})
     signals = expl.get("signals") or []
     if isinstance(signals, list) and len(signals) > _SIGNALS_KEPT:
@@ -329,6 +332,8 @@ def _row(
     }
     if d.offer is not None:
         explanation["offer"] = d.offer.explanation()
+    if facts.milestone is not None:
+        explanation["milestone"] = dict(facts.milestone)
     return {
         "idempotency_key": d.key,
         "item_type": facts.item_type,
@@ -448,18 +453,40 @@ def scored_hook(
     return on_scored
 
 
+def decide_items(
+    conn: Connection,
+    rules: RulesFile,
+    keys: Sequence[ItemKey],
+    *,
+    now: datetime | None = None,
+    actor: str = "routing (milestones)",
+) -> DecideReport:
+    """Decide for items that are not scored (milestones), in the transaction that made them."""
+    facts = load_facts(conn, keys, windows=rules.windows)
+    return decide(conn, rules, facts, now=now, actor=actor)
+
+
 def _scored_since(
     conn: Connection, since: datetime | None, oldest: datetime
 ) -> Iterable[tuple[ItemKey, datetime]]:
-    # The newest score of each item, for items scored since the mark.
+    # The newest score of each item, for items scored since the mark; and milestone items
+    # (never scored) recorded since the mark, so a rules change or a missed decision reaches
+    # them too.
     return conn.execute(
         text(
             """
-            SELECT item_type, item_source, item_source_id, max(scored_at) AS scored_at
-            FROM nlp.feedback_scores
-            WHERE (CAST(:since AS timestamptz) IS NULL OR scored_at > :since)
-              AND scored_at > :oldest
-            GROUP BY 1, 2, 3
+            SELECT * FROM (
+                SELECT item_type, item_source, item_source_id, max(scored_at) AS scored_at
+                FROM nlp.feedback_scores
+                WHERE (CAST(:since AS timestamptz) IS NULL OR scored_at > :since)
+                  AND scored_at > :oldest
+                GROUP BY 1, 2, 3
+                UNION ALL
+                SELECT 'milestone', 'segment', CAST(m.id AS text), m.recorded_at
+                FROM ops.milestones m
+                WHERE (CAST(:since AS timestamptz) IS NULL OR m.recorded_at > :since)
+                  AND m.recorded_at > :oldest
+            ) candidates
             ORDER BY 4, 1, 2, 3
             """
         ),

@@ -37,6 +37,7 @@ _FIELDS = {
     "email_valid": "a valid email address",
     "repeat_contacts": "contacts from this customer",
     "ticket_status": "the ticket's status",
+    "milestone": "the usage milestone",
 }
 _RULE_WORDS = {
     "exclamation": "exclamation marks",
@@ -226,6 +227,25 @@ def _signals(sentiment: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def milestone_words(milestone: Mapping[str, Any]) -> str:
+    """Why a milestone item exists, in words: what was counted for whom, and when."""
+    d = milestone.get("definition") or {}
+    evidence = milestone.get("evidence") or {}
+    who = "user" if milestone.get("per") == "user" else "account"
+    if d.get("trait"):
+        what = f"{d.get('days_after')} days passed since the {who}'s `{d['trait']}` trait"
+    else:
+        where = ", ".join(f"{k} = {v}" for k, v in (d.get("where") or {}).items())
+        what = (
+            f"the {who}'s {evidence.get('events', d.get('count', 1))} "
+            f"`{d.get('event')}` event(s)" + (f" with {where}" if where else "") + " were counted"
+        )
+    return (
+        f'Usage milestone "{milestone.get("name")}": {what}; reached {milestone.get("reached_at")} '
+        f"by {who} {milestone.get('subject_id')} (counted once per {who}, ever)."
+    )
+
+
 def explain_action(action: Mapping[str, Any]) -> str:
     e = action["explanation"] or {}
     item = e.get("item") or {}
@@ -251,15 +271,22 @@ def explain_action(action: Mapping[str, Any]) -> str:
             f"  - {_FIELDS.get(name, _words(name))} was {_fmt_value(name, c.get('value'))} "
             f"(the rule asks for {c.get('expected')})"
         )
+    milestone = e.get("milestone")
+    if milestone:
+        lines.append(milestone_words(milestone))
     score = sentiment.get("score")
-    lines.append(
-        f"How the text was read (model {sentiment.get('model_version') or action['model_version']}"
-        f"): {_words(sentiment.get('label', '?'))}"
-        + (f", score {score:+.2f}" if isinstance(score, (int, float)) else "")
-        + (", frustrated" if sentiment.get("frustrated") else ", not frustrated")
-        + "."
-    )
-    lines += [f"  - {line}" for line in _signals(sentiment)]
+    if sentiment:
+        lines.append(
+            f"How the text was read (model "
+            f"{sentiment.get('model_version') or action['model_version']}"
+            f"): {_words(sentiment.get('label', '?'))}"
+            + (f", score {score:+.2f}" if isinstance(score, (int, float)) else "")
+            + (", frustrated" if sentiment.get("frustrated") else ", not frustrated")
+            + "."
+        )
+        lines += [f"  - {line}" for line in _signals(sentiment)]
+    elif milestone:
+        lines.append("No text was read: a usage milestone carries no sentiment.")
     if action["action_type"] == "auto_reply" or e.get("skipped"):
         consent = customer.get("consent_contact")
         valid = customer.get("email_valid")

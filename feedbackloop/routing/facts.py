@@ -94,14 +94,26 @@ _FACTS = text(
            s.model_version, s.sentiment, s.label, s.frustrated,
            s.language AS score_language, s.explanation
     FROM items i
-    JOIN score s USING (item_type, item_source, item_source_id)
+    -- Scored items; a milestone has no text, so no score, and is routed on its milestone.
+    LEFT JOIN score s USING (item_type, item_source, item_source_id)
     LEFT JOIN contact c ON c.source_id = i.contact_id
     LEFT JOIN who w ON w.contact_id = i.contact_id
     LEFT JOIN account a ON a.source_id = coalesce(i.account_id, c.account_source_id)
     LEFT JOIN nlp.topic_assignments ta ON ta.item_type = i.item_type
          AND ta.item_source = i.item_source AND ta.item_source_id = i.item_source_id
+    WHERE s.item_type IS NOT NULL OR i.item_type = 'milestone'
     """
 )
+
+# What a milestone item was reached for (ops.milestones, migration 0009).
+_MILESTONES = text(
+    """
+    SELECT CAST(m.id AS text) AS item_source_id, m.name, m.per, m.subject_id, m.reached_at,
+           m.definition, m.evidence
+    FROM ops.milestones m
+    WHERE CAST(m.id AS text) = ANY(:ids)
+    """
+).bindparams(bindparam("ids", type_=ARRAY(String)))
 
 # The keys go through an analyzed temporary table, not unnest(): the planner guesses a handful
 # of rows for unnest() and plans nested loops that are quadratic in the batch size (1.1 s for
@@ -216,6 +228,7 @@ def load_facts(
     by_key = {(r.item_type, r.item_source, r.item_source_id): r for r in rows}
     windows = sorted(set(windows))
     repeats = _repeat_counts(conn, rows, windows) if windows else {}
+    milestones = _milestones(conn, [r for r in rows if r.item_type == "milestone"])
     out = []
     for key in keys:
         r = by_key.get(key)
@@ -224,7 +237,7 @@ def load_facts(
         out.append(
             ItemFacts(
                 **{name: r._mapping[name] for name in _AS_QUERIED},
-                score=float(r.sentiment),
+                score=float(r.sentiment) if r.sentiment is not None else 0.0,
                 frustrated=bool(r.frustrated),
                 sentiment_explanation=r.explanation or {},
                 arr=float(r.arr) if r.arr is not None else None,
@@ -233,9 +246,27 @@ def load_facts(
                 erased=bool(r.erased),
                 repeat_contacts=_repeats_for(repeats, r, windows),
                 excerpt=excerpt(r.body),
+                milestone=milestones.get(r.item_source_id) if r.item_type == "milestone" else None,
             )
         )
     return out
+
+
+def _milestones(conn: Connection, rows: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    if not rows:
+        return {}
+    found = conn.execute(_MILESTONES, {"ids": [r.item_source_id for r in rows]})
+    return {
+        m.item_source_id: {
+            "name": m.name,
+            "per": m.per,
+            "subject_id": m.subject_id,
+            "reached_at": m.reached_at.isoformat(),
+            "definition": m.definition,
+            "evidence": m.evidence,
+        }
+        for m in found
+    }
 
 
 def _repeat_counts(

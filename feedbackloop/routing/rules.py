@@ -69,7 +69,7 @@ ZENDESK_PRIORITIES = ("low", "normal", "high", "urgent")
 
 # What a template may use. All of it is masked text, pseudonymous ids or scores.
 PLACEHOLDERS: dict[str, str] = {
-    "item_type": "ticket, satisfaction_rating, review, note or survey_response",
+    "item_type": "ticket, satisfaction_rating, review, note, milestone or survey_response",
     "item_id": "the item's id in its source",
     "ticket_id": "the Zendesk ticket id (tickets and CSAT ratings)",
     "source": "where the item came from (zendesk, app_store, gong, ...)",
@@ -90,6 +90,7 @@ PLACEHOLDERS: dict[str, str] = {
     "ref": "the action's reference (fl-...)",
     "disclosure": "the automated-system disclosure (customer replies only)",
     "survey_link": "a signed, expiring link to the feedback form (customer replies only)",
+    "milestone": "the usage milestone reached (milestone items), e.g. tenth-report",
 }
 _SLUG = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 # Zendesk tags: lower-case, no spaces (Zendesk turns spaces into separate tags).
@@ -116,7 +117,9 @@ def _lower_list(value: Any) -> Any:
 StrList = Annotated[list[str], BeforeValidator(_lower_list), Field(min_length=1)]
 # Literal types for the rule schema, kept equal to the vocabulary (feedbackloop.vocabulary).
 Label = Literal["very_negative", "negative", "neutral", "positive", "very_positive"]
-ItemType = Literal["ticket", "satisfaction_rating", "review", "note", "survey_response"]
+ItemType = Literal[
+    "ticket", "satisfaction_rating", "review", "note", "milestone", "survey_response"
+]
 TicketStatus = Literal["new", "open", "pending", "hold", "solved", "closed"]
 Tier = Literal["free", "pro", "enterprise"]
 RatingScale = Literal["1-5", "0-10"]
@@ -198,6 +201,8 @@ class Conditions(_Strict):
     email_valid: bool | None = None
     repeat_contacts: Repeat | None = None
     ticket_status: Annotated[list[TicketStatus], BeforeValidator(_lower_list)] | None = None
+    # Usage milestones by name (config/milestones.yml); only milestone items have one.
+    milestone: StrList | None = None
 
 
 # ------------------------------------------------------------------------------- actions
@@ -528,7 +533,7 @@ class ItemFacts:
     created_at: datetime | None = None
     model_version: str = ""
     score: float = 0.0
-    label: str = "neutral"
+    label: str | None = "neutral"  # None: not scored (an item without text)
     frustrated: bool = False
     score_language: str | None = None
     sentiment_explanation: Mapping[str, Any] = field(default_factory=dict)
@@ -549,6 +554,13 @@ class ItemFacts:
     ticket_status: str | None = None  # as last collected: Zendesk refuses to update closed ones
     repeat_contacts: Mapping[int, int] = field(default_factory=dict)
     excerpt: str = ""
+    # A milestone item's milestone (name, description, per, reached_at, ...); None otherwise.
+    milestone: Mapping[str, Any] | None = None
+
+    @property
+    def scored(self) -> bool:
+        """Items without text (milestones) have no score: no sentiment condition holds."""
+        return self.label is not None
 
     @property
     def key(self) -> str:
@@ -557,9 +569,11 @@ class ItemFacts:
     def value_of(self, name: str) -> Any:
         return {
             "sentiment_label": self.label,
-            "sentiment_score": self.score,
+            "sentiment_score": self.score if self.scored else None,
+            "frustrated": self.frustrated if self.scored else None,
             "customer_tier": self.tier,
             "source": self.item_source,
+            "milestone": self.milestone.get("name") if self.milestone else None,
         }.get(name, getattr(self, name, None))
 
 
@@ -667,8 +681,8 @@ def template_values(facts: ItemFacts, *, rule: str, ref: str, days: int | None) 
         "ticket_status": text(facts.ticket_status),
         "source": facts.item_source,
         "channel": text(facts.channel),
-        "sentiment": _words(facts.label),
-        "score": f"{facts.score:+.2f}",
+        "sentiment": _words(facts.label) if facts.scored else "not scored",
+        "score": f"{facts.score:+.2f}" if facts.scored else "",
         "frustrated": "yes" if facts.frustrated else "no",
         "topic": text(facts.topic),
         "tier": text(facts.tier) or "unknown",
@@ -680,6 +694,7 @@ def template_values(facts: ItemFacts, *, rule: str, ref: str, days: int | None) 
         "account_id": text(facts.account_id),
         "repeat_contacts": text(facts.repeat_contacts.get(days) if days else None),
         "ref": ref,
+        "milestone": text(facts.milestone.get("name") if facts.milestone else None),
     }
 
 

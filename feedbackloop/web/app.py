@@ -6,6 +6,11 @@
     ``X-Zendesk-Webhook-Signature-Timestamp`` header (ISO 8601, e.g. ``2021-07-25T10:00:00Z``).
     The delivery id is ``X-Zendesk-Webhook-Invocation-Id`` (retries of one invocation share it).
 
+`POST /webhooks/segment`
+    Segment's webhook destination: ``X-Signature`` is the hex HMAC-SHA1 of the raw body with
+    ``FEEDBACKLOOP_SEGMENT_SHARED_SECRET``; calls stored per ``messageId``
+    (`feedbackloop.web.segment`).
+
 `POST /webhooks/{source}`
     Our generic scheme for other senders, one secret per source in
     ``FEEDBACKLOOP_WEBHOOK_SECRETS``: ``X-Feedbackloop-Signature: sha256=<hex>`` of
@@ -582,6 +587,10 @@ def create_app(
     # Plain Starlette routes: the handlers read the raw body themselves, so FastAPI's request
     # parsing and response validation would only add per-request cost on the hot path.
     app.router.add_route("/webhooks/zendesk", zendesk_webhook, methods=["POST"])
+    # Before the generic route, which would take /webhooks/segment for a source of its own.
+    from feedbackloop.web.segment import mount_segment
+
+    mount_segment(app, settings, db, park_body=_quarantine_body, on_stored=on_stored)
     app.router.add_route("/webhooks/{source}", generic_webhook, methods=["POST"])
 
     from feedbackloop.web.dashboard import mount_dashboard

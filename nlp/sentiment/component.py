@@ -1,4 +1,8 @@
-"""spaCy component ``feedback_sentiment_v1``: rule scorer + optional adapted model.
+"""spaCy component ``feedback_sentiment_v1``: rule scorer + optional model on top.
+
+The model is either an encoder head (``nlp.sentiment.encoder_head``: MiniLM sentence vectors
+plus the rule prior; the packaged ``encoder-v1`` is the pipeline's default, adapted heads come
+from ``nlp train``) or the older rule-feature adapted model (``nlp.training.AdaptedModel``).
 
 ``nlp.to_disk`` saves the component's data in its directory: ``cfg.json`` (rules and
 model version, lexicon digest), ``lexicons/`` (the lexicon files it scores with) and, if
@@ -19,6 +23,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.util import minibatch
 
+from nlp.sentiment.encoder_head import ENCODER_CHARS, EXPLAIN_TOP, KIND, EncoderHead
 from nlp.sentiment.resources import (
     LEXICON_FILES,
     lexicon_digest,
@@ -29,6 +34,7 @@ from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
 
+MAX_WORD_CHARS = 40  # a "word" in an explanation (a run of 1 MB of x is one word)
 _RESULT = "sentiment_result"
 _CHUNK = 64
 
@@ -100,6 +106,30 @@ def _text_and_tokens(doc: Doc) -> tuple[str, list[str] | None]:
     return doc.text, None
 
 
+def _model_from_files(files: dict[str, bytes], where: str) -> Any:
+    if "meta.json" not in files:
+        raise FileNotFoundError(f"no sentiment model in {where} (meta.json missing)")
+    if json.loads(files["meta.json"].decode("utf-8")).get("kind") == KIND:
+        return EncoderHead.from_files(files, where)
+    from nlp.training import AdaptedModel  # training pulls scipy: lazy
+
+    return AdaptedModel.from_files(files, where)
+
+
+def _encoder_words(ws: Any) -> list[dict[str, Any]]:
+    """The words that moved the encoder's decision most: each word's share of the
+    positive-minus-negative logit (see nlp.encoders.minilm), summed over repeats."""
+    if ws is None:
+        return []
+    totals: dict[str, float] = {}
+    for word, share in zip(ws.words, ws.shares, strict=True):
+        if any(ch.isalnum() for ch in word) or not word.isascii():  # words and emoji
+            key = word.lower()[:MAX_WORD_CHARS]
+            totals[key] = totals.get(key, 0.0) + float(share[2] - share[0])
+    top = sorted(totals.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[:EXPLAIN_TOP]
+    return [{"token": w, "weight": round(v, 3), "source": "encoder"} for w, v in top if v]
+
+
 class SentimentComponent:
     def __init__(
         self,
@@ -110,8 +140,11 @@ class SentimentComponent:
         lexicon_dir: str | None,
         model_path: str | None,
         rules_version: str,
+        encoder_cache: str | None = None,
     ) -> None:
         self.name = name
+        self.encoder_cache = encoder_cache
+        self._encoder: Any = None
         self.rules_version = rules_version
         self.model: Any = None
         self.version = rules_version
@@ -135,10 +168,10 @@ class SentimentComponent:
         return self._scorer
 
     def load_model(self, path: Path) -> None:
-        """Use the adapted model written by ``nlp.training.train`` to ``path``."""
-        from nlp.training import AdaptedModel  # training pulls numpy/scipy: lazy
-
-        self._set_model(AdaptedModel.load(path))
+        """Use the model in ``path``: an encoder head or an adapted rule-feature model."""
+        path = Path(path)
+        names = [n for n in ("meta.json", "head.npz", "model.npz") if (path / n).is_file()]
+        self._set_model(_model_from_files({n: (path / n).read_bytes() for n in names}, str(path)))
 
     def _set_model(self, model: Any) -> None:
         self.model = model
@@ -175,9 +208,7 @@ class SentimentComponent:
             )
             self._scorer = Scorer(res, self._cfg)
         if model:
-            from nlp.training import AdaptedModel
-
-            self._set_model(AdaptedModel.from_files(model, "saved pipeline"))
+            self._set_model(_model_from_files(model, "saved pipeline"))
         else:
             self._set_model(None)
         self._load_error = None
@@ -219,11 +250,43 @@ class SentimentComponent:
         self._restore(msg["cfg"], msg["lexicons"], msg.get("model"))
         return self
 
+    @property
+    def uses_encoder(self) -> bool:
+        return getattr(self.model, "kind", None) == KIND
+
+    @property
+    def encoder(self) -> Any:
+        if self._encoder is None:
+            from nlp.encoders.minilm import MiniLMEncoder  # optional extra: lazy
+
+            self._encoder = MiniLMEncoder(self.encoder_cache)
+        return self._encoder
+
     def analyze_text(self, text: str, tokens: list[str] | None = None) -> dict[str, Any]:
         a = self.scorer.analyze(text, tokens)
-        if self.model is not None and a.language in ("en", "und") and a.scored:
+        if getattr(self.model, "kind", None) == KIND:
+            self._apply_encoder([text], [a])
+        elif self.model is not None and a.language in ("en", "und") and a.scored:
             self.model.apply(a, self.scorer.cfg)
         return self._payload(a)
+
+    def _apply_encoder(self, texts: list[str], analyses: list[Analysis]) -> None:
+        """The encoder head on a batch: English (or undetermined) texts the rules scored."""
+        from nlp.training import apply_proba
+
+        todo = [i for i, a in enumerate(analyses) if a.language in ("en", "und") and a.scored]
+        if not todo:
+            return
+        head = self.model
+        # the encoder reads 256 word pieces at most: no need to tokenize a whole 1 MB text
+        emb, shares = self.encoder.encode_detailed(
+            [texts[i][:ENCODER_CHARS] for i in todo], project=head.emb_coef
+        )
+        todo_analyses = [analyses[i] for i in todo]
+        probs = head.predict(emb, todo_analyses)
+        for a, p, ws in zip(todo_analyses, probs, shares or [], strict=True):
+            apply_proba(a, p, self.scorer.cfg, head.version)
+            a.explanation.extend(_encoder_words(ws))
 
     def _payload(self, a: Analysis) -> dict[str, Any]:
         return {
@@ -261,6 +324,16 @@ class SentimentComponent:
             return
         from nlp.training import apply_proba
 
+        if getattr(self.model, "kind", None) == KIND:
+            # encoder: one encoder call per batch (the encoder buckets it by length)
+            for batch in minibatch(stream, size=batch_size):
+                pairs = [_text_and_tokens(d) for d in batch]
+                analyses = [self.scorer.analyze(t, toks) for t, toks in pairs]
+                self._apply_encoder([t for t, _ in pairs], analyses)
+                for doc, a in zip(batch, analyses, strict=True):
+                    doc.user_data[_KEY] = self._payload(a)
+                    yield doc
+            return
         # adapted model: one sparse matrix product per batch instead of one per doc
         for batch in minibatch(stream, size=batch_size):
             analyses = [self.scorer.analyze(*_text_and_tokens(d)) for d in batch]
@@ -287,6 +360,7 @@ class SentimentComponent:
         "lexicon_dir": None,
         "model_path": None,
         "rules_version": RULES_VERSION,
+        "encoder_cache": None,
     },
     assigns=[f"doc._.{_RESULT}"],
 )
@@ -303,6 +377,7 @@ def make_sentiment(
     lexicon_dir: str | None,
     model_path: str | None,
     rules_version: str,
+    encoder_cache: str | None,
 ) -> SentimentComponent:
     config = ScorerConfig(
         neutral_band=neutral_band,
@@ -320,4 +395,5 @@ def make_sentiment(
         lexicon_dir=lexicon_dir,
         model_path=model_path,
         rules_version=rules_version,
+        encoder_cache=encoder_cache,
     )

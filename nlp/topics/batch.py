@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -16,9 +17,10 @@ from nlp.topics.clustering import (
     candidates,
     cluster_incremental,
 )
-from nlp.topics.encoders import LightEncoder, TermStats, make_encoder
-from nlp.topics.labelling import ClusterLabel, label_cluster, representative
-from nlp.topics.text import lemmatize
+from nlp.topics.encoders import make_encoder
+
+if TYPE_CHECKING:
+    from nlp.topics.labelling import ClusterLabel
 
 DEFAULT_MIN_CLUSTER_SIZE = 30
 
@@ -29,6 +31,7 @@ class BatchClustering:
     encoder: str  # encoder version, e.g. light-v1
     min_cluster_size: int
     seconds: float
+    cpu_seconds: float = 0.0  # process CPU time (every thread): comparable on a busy machine
     descriptions: dict[int, ClusterLabel] = field(default_factory=dict)
     examples: dict[int, list[int]] = field(default_factory=dict)
 
@@ -53,17 +56,12 @@ def cluster_texts(
     params: ClusterParams | None = None,
     describe: bool = False,
 ) -> BatchClustering:
-    """Encode (fitting the light encoder on these texts) and cluster; ids start at 0 in
-    order of creation. ``describe`` adds labels and examples of candidate clusters."""
-    started = time.perf_counter()
+    """Encode and cluster; ids start at 0 in order of creation. ``describe`` adds labels
+    (central text + key phrases) and examples of candidate clusters; it needs spaCy."""
+    started, cpu_started = time.perf_counter(), time.process_time()
     enc = make_encoder(encoder)
     texts = [t or "" for t in texts]
-    docs = lemmatize(texts) if (encoder == "light" or describe) else None
-    if isinstance(enc, LightEncoder):
-        # one tokenization pass serves fitting and encoding
-        z = enc.fit_lemmas(docs or []).encode_lemmas(docs or [])
-    else:
-        z = enc.encode(texts)
+    z = enc.encode(texts)
     params = params or DEFAULT_PARAMS[encoder]
     result = cluster_incremental(z, Centroids(dim=z.shape[1]), params, next_id=0)
     out = BatchClustering(
@@ -71,13 +69,21 @@ def cluster_texts(
         encoder=enc.version,
         min_cluster_size=min_cluster_size,
         seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu_started,
     )
-    if describe and docs is not None:
-        stats = enc.stats if isinstance(enc, LightEncoder) and enc.stats else TermStats.fit(docs)
+    if describe:
+        from nlp.topics.encoders import TermStats
+        from nlp.topics.labelling import label_cluster, representative
+        from nlp.topics.text import lemmatize
+
+        docs = lemmatize(texts)
+        stats = TermStats.fit(docs)
         for cid in sorted(out.candidates):
             rows = np.flatnonzero(result.labels == cid)
-            out.descriptions[cid] = label_cluster([docs[i] for i in rows], stats)
             centroid = z[rows].sum(axis=0)
             centroid /= max(float(np.linalg.norm(centroid)), 1e-12)
             out.examples[cid] = [int(rows[i]) for i in representative(z[rows], centroid)]
+            out.descriptions[cid] = label_cluster(
+                [docs[i] for i in rows], stats, [texts[i] for i in out.examples[cid]]
+            )
     return out

@@ -5,7 +5,9 @@ One algorithm serves a CSV clustered at once and a database clustered run after 
 1. every item whose nearest existing centroid is at least ``attach_similarity`` (cosine) away
    joins that cluster;
 2. the items left over are clustered among themselves by average-linkage agglomeration
-   (groups whose mean pairwise cosine is at least ``merge_similarity``); groups of at least
+   (groups whose mean pairwise cosine is at least ``merge_similarity``); a group that holds two
+   or more groups of ``min_members`` at the tighter ``split_similarity`` is split into them
+   (a mixed group becomes pure parts, its loose rest stays out); groups of at least
    ``min_members`` become new clusters with the next free ids, and leftovers close enough to
    one of them join it;
 3. whatever is still left is an outlier (``-1``): it is never forced into a cluster, and it
@@ -38,25 +40,38 @@ class ClusterParams:
     attach_similarity: float
     min_members: int = 5
     batch: int = 8000
+    split_similarity: float | None = None  # cohesion check of each new group (None: off)
 
     def __post_init__(self) -> None:
         if not (0 < self.merge_similarity < 1 and 0 < self.attach_similarity < 1):
             raise ValueError("similarities must be between 0 and 1")
+        if self.split_similarity is not None and not (
+            self.merge_similarity < self.split_similarity < 1
+        ):
+            raise ValueError("split_similarity must be between merge_similarity and 1")
         if self.min_members < 2 or self.batch < self.min_members:
             raise ValueError("min_members must be >= 2 and batch >= min_members")
 
 
-# Measured on CLINC150 and Bitext (benchmarks/topics_bench.py): looser settings raise NMI by
-# 0.01-0.04 but merge neighbouring intents into large clusters (candidate purity < 0.8).
+# Tuned on half of the intents of CLINC150 and of Bitext, reported on the other half
+# (benchmarks/topics_bench.py, docs/decisions.md). light: a loose merge finds the intents (NMI),
+# the split at 0.5 keeps neighbouring ones ("track" / "change order") out of one candidate.
 DEFAULT_PARAMS: dict[str, ClusterParams] = {
-    "light": ClusterParams(merge_similarity=0.5, attach_similarity=0.45),
+    "light": ClusterParams(merge_similarity=0.3, attach_similarity=0.3, split_similarity=0.5),
     "minilm": ClusterParams(merge_similarity=0.55, attach_similarity=0.45),
 }
 
 
-def agglomerate(z: np.ndarray, merge_similarity: float, min_members: int) -> np.ndarray:
+def agglomerate(
+    z: np.ndarray,
+    merge_similarity: float,
+    min_members: int,
+    split_similarity: float | None = None,
+) -> np.ndarray:
     """Average-linkage groups of rows (cosine), numbered 0.. in order of their first row;
-    rows in groups smaller than ``min_members`` get -1."""
+    rows in groups smaller than ``min_members`` get -1. With ``split_similarity``, a group
+    holding two or more subgroups of ``min_members`` at that tighter cut of the same tree is
+    replaced by those subgroups (its other rows get -1): a cluster mixing two intents splits."""
     n = len(z)
     labels = np.full(n, OUTLIER, dtype=np.int64)
     if n < min_members:
@@ -66,13 +81,25 @@ def agglomerate(z: np.ndarray, merge_similarity: float, min_members: int) -> np.
     dist = 1.0 - sims[rows, cols].astype(np.float64)
     del sims, rows, cols
     np.clip(dist, 0.0, 2.0, out=dist)
-    raw = fcluster(linkage(dist, method="average"), t=1.0 - merge_similarity, criterion="distance")
-    _, first, inverse, counts = np.unique(
+    tree = linkage(dist, method="average")
+    raw = fcluster(tree, t=1.0 - merge_similarity, criterion="distance").astype(np.int64)
+    if split_similarity is not None:
+        tight = fcluster(tree, t=1.0 - split_similarity, criterion="distance").astype(np.int64)
+        # the tight cut nests in the loose one (same tree): a subgroup lies in one group
+        pair = raw * (n + 1) + tight
+        pairs, pair_of, pair_sizes = np.unique(pair, return_inverse=True, return_counts=True)
+        big = pair_sizes >= min_members
+        group_of_pair = pairs // (n + 1)
+        big_per_group = np.bincount(group_of_pair[big], minlength=int(raw.max()) + 1)
+        split = big_per_group[raw] >= 2
+        # rows of a split group: their subgroup when it is big, else left out (0)
+        raw = np.where(split, np.where(big[pair_of], pair, 0), raw * (n + 1))
+    values, first, inverse, counts = np.unique(
         raw, return_index=True, return_inverse=True, return_counts=True
     )
     # fcluster's numbering follows the tree; renumber by first row so output is order-stable
     order = np.argsort(first, kind="stable")
-    kept = order[counts[order] >= min_members]
+    kept = order[(counts[order] >= min_members) & (values[order] != 0)]
     new_id = np.full(len(first), OUTLIER, dtype=np.int64)
     new_id[kept] = np.arange(len(kept))
     labels[:] = new_id[inverse]
@@ -226,7 +253,12 @@ def cluster_incremental(
         idx = np.concatenate([pool, fresh[chunk]])
         idx = _attach(z, idx, centroids, labels, params.attach_similarity)
         # the pool is capped so one agglomeration never exceeds `batch` rows
-        groups = agglomerate(z[idx[: params.batch]], params.merge_similarity, params.min_members)
+        groups = agglomerate(
+            z[idx[: params.batch]],
+            params.merge_similarity,
+            params.min_members,
+            params.split_similarity,
+        )
         created: list[int] = []
         for g in range(int(groups.max(initial=-1)) + 1):
             members = idx[: params.batch][groups == g]

@@ -39,3 +39,15 @@ def load_intent_sets(
             rows = [(r["instruction"], r["intent"]) for r in csv.DictReader(fh)]
         sets["bitext"] = _sample(rows, sample, seed)
     return sets
+
+
+def intent_half(
+    texts: list[str], labels: list[str], part: int, seed: int = 1
+) -> tuple[list[str], list[str]]:
+    """The texts of one half of the intents (0: the half the clustering defaults were tuned
+    on, 1: the half they are reported on), so no figure comes from the set it was tuned on."""
+    intents = sorted(set(labels))
+    random.Random(seed).shuffle(intents)
+    keep = set(intents[: len(intents) // 2] if part == 0 else intents[len(intents) // 2 :])
+    rows = [(t, lab) for t, lab in zip(texts, labels, strict=True) if lab in keep]
+    return [t for t, _ in rows], [lab for _, lab in rows]

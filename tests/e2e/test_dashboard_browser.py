@@ -27,6 +27,8 @@ from feedbackloop.review import sample_for_review
 from feedbackloop.routing import load_rules
 from feedbackloop.topics import assign_topics
 
+RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
+
 REPO = Path(__file__).resolve().parents[2]
 
 

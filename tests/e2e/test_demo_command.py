@@ -43,7 +43,8 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(rf"drops\s*│\s*notes\s*│\s*{notes}\s*│\s*{notes}\s*│", out)
         assert re.search(rf"raw\.reviews\s*│\s*{reviews}\b", out)
         assert re.search(rf"raw\.notes\s*│\s*{notes}\b", out)
-        assert re.search(r"ops\.quarantine\s*│\s*3\b", out)
+        # Three malformed tickets and the demo's one Segment call without a messageId.
+        assert re.search(r"ops\.quarantine\s*│\s*4\b", out)
         # Routed: decided with the scores, sent once each to the fakes, one explained.
         sent = re.search(r"dispatched to the fakes: ([\d,]+) sent, 0 retrying, 0 failed", out)
         assert sent and int(sent[1].replace(",", "")) > 0, out[-4000:]
@@ -51,7 +52,19 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(r"all rules\s*│\s*auto_reply\s*│", out)
         assert re.search(r"Action #\d+ \(fl-[0-9a-f]+\)", out)
         assert "Why: rule" in out
-        assert re.search(r"Topics \(light-v1\): [\d,]+ clusters", out)
+        assert re.search(r"Topics \(light-v2\): [\d,]+ clusters", out)
+        # Product events through the signed Segment endpoint: the replay stored once, the bad
+        # call quarantined, milestones reached once each and a survey task explained.
+        events = re.search(
+            r"Product events \(POST /webhooks/segment, signed\): (\d+) calls in \d+ requests, "
+            r"(\d+) stored, 1 duplicates, 1 quarantined",
+            out,
+        )
+        assert events and int(events[2]) == int(events[1]) - 2, out[-4000:]
+        assert re.search(rf"raw\.segment_events\s*│\s*{events[2]}\b", out)
+        assert "'tenth-report': 4" in out and "'trial-day-7': 1" in out
+        assert re.search(r"milestone-survey\s*│\s*create_task\s*│\s*[1-9]", out), out[-4000:]
+        assert 'Usage milestone "tenth-report"' in out or 'Usage milestone "trial-day-7"' in out
         # The demo pinged once (source freshness among the checks), so dbt run by hand finds
         # every source fresh, ops.health_pings included.
         assert re.search(r"Health checks: \d+ recorded in ops\.health_pings, all ok", out), out

@@ -26,6 +26,8 @@ from feedbackloop.topics import assign_topics
 from feedbackloop.web import create_app
 from feedbackloop.web.dashboard.data import MartReader, MartsUnavailable
 
+RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
+
 REPO = Path(__file__).resolve().parents[2]
 PASSWORD = "correct horse battery staple"
 AUTH = ("admin", PASSWORD)
@@ -303,6 +305,10 @@ def test_faq_accept_and_reject_change_the_database(client: TestClient, demo) -> 
     clusters = [int(c) for c in re.findall(r'data-cluster="(\d+)"', page)]
     assert len(clusters) >= 2, "the demo with faq_min_similar=3 has candidates"
     first, second = clusters[:2]
+    # the heading a person reads is a member's (masked) question, its key phrases below it
+    card = page.split(f'id="cluster-{first}"')[1].split("</section>")[0]
+    heading = card.split("<h2>")[1].split("<span")[0].strip()
+    assert heading and " / " not in heading and "Key phrases: " in card
     token = _token(page)
 
     response = client.post(

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.cli import run_cli
 from test_marts_faq import _assign, _load, _review
 from typer.testing import CliRunner
 
@@ -97,3 +98,51 @@ def test_accept_publish_and_a_rejection_that_needs_growth(
     )
     assert "ana@example.com" not in decisions[0].note
     assert audited == ["faq_accepted", "faq_published", "faq_rejected"]
+
+
+def test_faq_list_shows_the_central_question_and_key_phrases_of_a_real_cluster(
+    engine: Engine, settings: Settings
+) -> None:
+    """Real clustering (light encoder) of real-looking public reviews, a real dbt build, the
+    CLI: the label a person reads is one of the cluster's own (masked) texts, not keywords."""
+    from test_topics_assign import topic_texts
+
+    from feedbackloop.topics import assign_topics
+
+    now = datetime.now(UTC)
+    texts = topic_texts("password", 36, 7) + topic_texts("delivery", 36, 8)
+    with engine.begin() as conn:
+        for n, body in enumerate(texts):
+            _review(conn, f"r-{n}", body, now - timedelta(hours=n + 1))
+    report = assign_topics(engine, settings, public_reviews=True)
+    assert report.candidates >= 1
+    build_marts(settings, quiet=True)
+    candidates = list_candidates(engine)
+    assert candidates
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT a.cluster_id, r.body FROM nlp.topic_assignments a JOIN raw.reviews r "
+                "ON r.source_id = a.item_source_id"
+            )
+        ).all()
+    for c in candidates:
+        members = [" ".join(body.split()) for cid, body in rows if cid == c.cluster_id]
+        assert c.label and any(c.label.rstrip("…") in m for m in members), c.label
+        assert " / " not in c.label
+        assert c.key_phrases and 1 <= len(c.key_phrases.split(", ")) <= 3
+
+    shown = run_cli(
+        "faq",
+        "list",
+        "--no-examples",
+        env={
+            "FEEDBACKLOOP_STATE_DIR": str(settings.state_dir),
+            "FEEDBACKLOOP_EMBEDDED_DATABASE": settings.embedded_database,
+            "COLUMNS": "250",
+        },
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert "label (key phrases)" in shown.stdout
+    for c in candidates:
+        assert c.label in shown.stdout and f"({c.key_phrases})" in shown.stdout

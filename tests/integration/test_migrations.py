@@ -16,12 +16,13 @@ EXPECTED_TABLES = {
         "tickets", "ticket_comments", "ticket_status_changes", "satisfaction_ratings",
         "reviews", "notes", "contacts", "accounts", "faq_articles", "webhook_events",
         "survey_responses",
+        "segment_events",
     },
     "ops": {
         "sync_state", "quarantine", "audit_log", "actions", "action_attempts",
         "validation_runs", "health_pings", "api_usage", "human_reviews", "consent",
         "contact_merges", "flow_runs", "faq_decisions", "login_failures", "survey_links",
-        "alembic_version",
+        "milestones", "alembic_version",
     },
     "nlp": {"feedback_scores", "clusters", "topic_assignments"},
 }  # fmt: skip

@@ -438,7 +438,7 @@ def test_decisions_commit_in_the_same_transaction_as_the_scores(
             "    when: {item_type: [ticket], sentiment_label: [very_negative, negative]}\n"
             "    actions: [{type: set_priority, priority: high}]\n"
         )
-        nlp = load_pipeline()
+        nlp = load_pipeline(sentiment_model="rules")
         hook = scored_hook(r, now=NOW)
 
         def crash_after_deciding(conn: Any, rows: list[dict[str, Any]]) -> None:

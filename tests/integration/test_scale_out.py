@@ -31,7 +31,7 @@ def _rows(engine: Engine, sql: str) -> list[tuple]:
 
 def test_key_ranges_cover_every_pending_item_once(engine: Engine, settings: Settings) -> None:
     load_dataset(engine, generate(seed=17, tickets=120, now=NOW), hash_key=settings.hash_key())
-    nlp = load_pipeline()
+    nlp = load_pipeline(sentiment_model="rules")
     version = model_version_of(nlp)
     ranges = pending_ranges(engine, version, 5)
     assert len(ranges) == 5 and ranges[-1][1] is None

@@ -25,7 +25,7 @@ def test_each_item_is_scored_once_and_rescored_when_its_text_changes(
 ) -> None:
     dataset = generate(seed=41, tickets=150, now=NOW)
     load_dataset(engine, dataset, hash_key=settings.hash_key())
-    nlp = load_pipeline()
+    nlp = load_pipeline(sentiment_model="rules")
     expected = (
         len(dataset.tickets)
         + sum(1 for r in dataset.satisfaction_ratings if r.comment)
@@ -63,7 +63,7 @@ def test_a_new_model_version_scores_again_and_keeps_the_old_scores(
 ) -> None:
     dataset = generate(seed=42, tickets=100, now=NOW)
     load_dataset(engine, dataset, hash_key=settings.hash_key())
-    rules = score_pending(engine, load_pipeline())
+    rules = score_pending(engine, load_pipeline(sentiment_model="rules"))
 
     texts = [t.description for t in dataset.tickets]
     labels = [
@@ -71,7 +71,7 @@ def test_a_new_model_version_scores_again_and_keeps_the_old_scores(
         for t in dataset.tickets
     ]
     assert newest_approved_model(settings) is None
-    info = train(texts, labels, tmp_path / "trained", seed=1)
+    info = train(texts, labels, tmp_path / "trained", seed=1, base="rules")
     assert newest_approved_model(settings) is None  # trained is not approved
     installed = approve_model(engine, settings, tmp_path / "trained", approver="reviewer@test")
     assert newest_approved_model(settings) == installed
@@ -88,3 +88,29 @@ def test_a_new_model_version_scores_again_and_keeps_the_old_scores(
     with engine.connect() as conn:
         assert conn.execute(SCORES, {"v": rules.model_version}).scalar_one() == rules.scored
         assert conn.execute(SCORES, {"v": info.version}).scalar_one() == rules.scored
+
+
+def test_the_default_encoder_model_scores_into_the_database(
+    engine: Engine, settings: Settings
+) -> None:
+    # the pipeline the flows build from default settings: the packaged encoder head
+    dataset = generate(seed=43, tickets=30, now=NOW)
+    load_dataset(engine, dataset, hash_key=settings.hash_key())
+    assert settings.sentiment_model == "encoder"
+    report = score_pending(engine, load_pipeline(**settings.sentiment_options()))
+    assert report.model_version == "encoder-v1" and report.scored > 0
+    with engine.connect() as conn:
+        assert conn.execute(SCORES, {"v": "encoder-v1"}).scalar_one() == report.scored
+        signals = (
+            conn.execute(
+                text(
+                    "SELECT explanation -> 'signals' FROM nlp.feedback_scores "
+                    "WHERE model_version = :v"
+                ),
+                {"v": "encoder-v1"},
+            )
+            .scalars()
+            .all()
+        )
+    # the encoder's words are named next to the rules' tokens
+    assert any(s.get("source") == "encoder" for sig in signals for s in sig)

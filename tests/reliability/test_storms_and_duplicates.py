@@ -29,6 +29,8 @@ from nlp import load_pipeline
 sys.path.insert(0, str(Path(__file__).parents[1] / "integration"))
 from support.routing import routing_world, rules
 
+RULES_ONLY = {"sentiment_model": "rules"}  # what these tests route on: the rule scorer
+
 SECRET = "storm-secret"
 
 
@@ -115,7 +117,7 @@ def test_duplicate_webhook_deliveries_send_one_reply(engine: Engine, settings: S
         routing = rules(CONTACT)
         for _ in range(2):  # a rerun of the whole chain changes nothing
             process_webhook_events(engine)
-            score_pending(engine, load_pipeline(), on_scored=scored_hook(routing))
+            score_pending(engine, load_pipeline(**RULES_ONLY), on_scored=scored_hook(routing))
             w.dispatch()
         with engine.connect() as conn:
             stored = conn.execute(text("SELECT count(*) FROM raw.webhook_events")).scalar()

@@ -236,6 +236,46 @@ def test_app_store_review_id_holding_an_address_is_hashed(
     assert keyed_id(EMAIL, key) in ids and len(ids) == len(dataset.reviews)
 
 
+def test_segment_calls_mask_every_field_and_hash_pii_ids(
+    engine: Engine, settings: Settings
+) -> None:
+    """Issue 18: Segment ids, properties and traits, stored or quarantined."""
+    from feedbackloop.sources.segment import store_calls
+
+    key = settings.hash_key()
+    calls: list[Any] = [
+        {
+            "type": "identify",
+            "messageId": EMAIL,
+            "userId": EMAIL,
+            "anonymousId": CARD,
+            "traits": {"email": EMAIL, "name": NAMES[0], "ssn": SSN, "nested": [{"id": CARD}]},
+            "context": {"groupId": SSN},
+        },
+        {
+            "type": "track",
+            "messageId": "m-2",
+            "userId": EMAIL,
+            "event": "Report Created",
+            "properties": {"note": f"Thanks, {NAMES[1]}; card {CARD}", "owner_id": EMAIL},
+            "context": {"traits": {"email": EMAIL}, "groupId": CARD},
+        },
+        # Quarantined (no event name): kept masked too.
+        {"type": "track", "messageId": CARD, "userId": EMAIL, "properties": {"who": NAMES[2]}},
+    ]
+    with engine.begin() as conn:
+        first = store_calls(conn, calls, key=key, received=NOW)
+    with engine.begin() as conn:
+        again = store_calls(conn, calls[:2], key=key, received=NOW)
+    assert (first.stored, first.quarantined, again.duplicate) == (2, 1, 2)
+    assert _leaks(engine, _needles()) == []
+    stored = one(engine, "SELECT * FROM raw.segment_events WHERE call_type = 'identify'")
+    assert (stored.message_id, stored.user_id) == (keyed_id(EMAIL, key), keyed_id(EMAIL, key))
+    assert stored.account_id == keyed_id(SSN, key) and stored.anonymous_id.startswith(
+        HASHED_ID_PREFIX
+    )
+
+
 def test_mask_fields_masks_every_string_and_hashes_pii_ids() -> None:
     key = b"k" * 32
     row = {

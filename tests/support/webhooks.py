@@ -1,11 +1,13 @@
 """Signed deliveries to the webhook app, in the shapes the senders use: Zendesk's
-(`x-zendesk-webhook-*`) and the generic one for every other source (`x-feedbackloop-*`)."""
+(`x-zendesk-webhook-*`), Segment's (`x-signature`) and the generic one for every other source
+(`x-feedbackloop-*`)."""
 
 from __future__ import annotations
 
 import httpx
 
 from feedbackloop.web.app import generic_signature, zendesk_signature
+from feedbackloop.web.segment import segment_signature
 
 
 def post_zendesk(
@@ -34,3 +36,9 @@ def post_generic(
     if delivery is not None:
         headers["x-feedbackloop-delivery"] = delivery
     return httpx.post(f"{base}/webhooks/{source}", content=body, headers=headers, timeout=30)
+
+
+def post_segment(base: str, body: bytes, secret: str) -> httpx.Response:
+    """`body` to `/webhooks/segment`, signed as Segment's webhook destination signs it."""
+    headers = {"content-type": "application/json", "x-signature": segment_signature(secret, body)}
+    return httpx.post(f"{base}/webhooks/segment", content=body, headers=headers, timeout=30)

@@ -10,5 +10,6 @@ from nlp import load_pipeline
 
 @pytest.fixture(scope="module")
 def nlp() -> Language:
-    """The default pipeline, loaded once per test module."""
-    return load_pipeline()
+    """The rules pipeline (what the sentiment unit tests are written for), once per module; the
+    encoder default has its own tests (test_sentiment_encoder.py)."""
+    return load_pipeline(sentiment_model="rules")

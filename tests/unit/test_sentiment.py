@@ -138,7 +138,7 @@ def test_deterministic(nlp: Language) -> None:
     text = "Great, another outage. Still waiting for a fix!"
     first = nlp(text)
     for _ in range(3):
-        again = load_pipeline()(text)
+        again = load_pipeline(sentiment_model="rules")(text)
         assert again._.sentiment == first._.sentiment
         assert again._.explanation == first._.explanation
 
@@ -235,7 +235,7 @@ def test_pii_branch_is_lazy() -> None:
         "import sys, nlp, nlp.pipeline, nlp.sentiment; assert 'nlp.pii_masker' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
-    assert load_pipeline().pipe_names == ["feedback_sentiment_v1"]
+    assert load_pipeline(sentiment_model="rules").pipe_names == ["feedback_sentiment_v1"]
 
 
 def test_pii_branch_adds_masker_first(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -252,7 +252,7 @@ def test_pii_branch_adds_masker_first(monkeypatch: pytest.MonkeyPatch) -> None:
             return doc
 
         monkeypatch.setitem(sys.modules, "nlp.pii_masker", fake)
-    pipe = load_pipeline(pii=True)
+    pipe = load_pipeline(pii=True, sentiment_model="rules")
     assert pipe.pipe_names == ["feedback_pii_masker_v1", "feedback_sentiment_v1"]
     doc = pipe("Mail me at jo@example.com, still waiting for my refund!!")
     assert doc._.sentiment < 0
@@ -384,7 +384,7 @@ def test_pipeline_tokens_have_spacy_attributes(nlp: Language) -> None:
 def test_vocab_shared_and_prefilled() -> None:
     from nlp.sentiment.lexattrs import common_tokens
 
-    first, second = load_pipeline(), load_pipeline()
+    first, second = load_pipeline(sentiment_model="rules"), load_pipeline(sentiment_model="rules")
     assert first.vocab is second.vocab
     words = common_tokens()
     assert len(words) > 10_000 and "the" in words and "," in words
@@ -437,7 +437,7 @@ def test_cue_requires_gate() -> None:
 
     gated = [c for c in load_resources().cues if c.requires]
     assert gated and all(isinstance(c.requires, frozenset) for c in gated)
-    nlp = load_pipeline()
+    nlp = load_pipeline(sentiment_model="rules")
     for text in (
         "The app does not even load",
         "It won't sync anymore",

@@ -103,7 +103,7 @@ def test_adapted_model_is_saved_inside_the_pipeline(tmp_path: Path) -> None:
     texts = ["this app is sick", "sick update, love it", "the export is broken"] * 20
     texts += ["how do I export to csv?", "still waiting for my refund"] * 20
     labels = (["positive", "positive", "negative"] * 20) + (["neutral", "negative"] * 20)
-    info = train(texts, labels, tmp_path / "model", seed=0)
+    info = train(texts, labels, tmp_path / "model", seed=0, base="rules")
     adapted = load_pipeline(tmp_path / "model")
     expected = results(adapted, [*TEXTS, "this app is sick"])
     assert expected[-1][EXTENSIONS.index("sentiment_model_version") + 2] == info.version
@@ -124,7 +124,7 @@ def test_lexicons_come_from_the_config_and_travel_with_the_pipeline(tmp_path: Pa
     custom = spacy.blank("en", config=pipeline_config())
     custom.add_pipe("feedback_sentiment_v1", config={"lexicon_dir": str(lex)})
     assert custom("zorbly")._.sentiment > 0  # the config's lexicon, not the packaged one
-    assert load_pipeline()("zorbly")._.sentiment == 0
+    assert load_pipeline(sentiment_model="rules")("zorbly")._.sentiment == 0
     expected = results(custom, [*TEXTS, "zorbly", "what a zorbly day"])
     custom.to_disk(tmp_path / "p")
     shutil.rmtree(lex)  # the config still names it; the saved copy is what counts

@@ -81,10 +81,10 @@ def test_normalize_label_variants() -> None:
 
 
 def test_train_artifact_and_adapted_scoring(tmp_path: Path) -> None:
-    rules = load_pipeline()
+    rules = load_pipeline(sentiment_model="rules")
     assert rules("this app is sick")._.sentiment < 0  # the rule prior disagrees
     texts, labels = _rows()
-    info = train(texts, labels, tmp_path / "m", seed=0)
+    info = train(texts, labels, tmp_path / "m", seed=0, base="rules")
     meta = json.loads((tmp_path / "m" / "meta.json").read_text())
     assert info.version.startswith("sentiment-adapted-")
     assert meta["version"] == info.version
@@ -103,8 +103,8 @@ def test_train_artifact_and_adapted_scoring(tmp_path: Path) -> None:
 
 def test_train_is_deterministic_in_weights(tmp_path: Path) -> None:
     texts, labels = _rows(5)
-    a = train(texts, labels, tmp_path / "a", seed=1)
-    b = train(texts, labels, tmp_path / "b", seed=1)
+    a = train(texts, labels, tmp_path / "a", seed=1, base="rules")
+    b = train(texts, labels, tmp_path / "b", seed=1, base="rules")
     assert a.version.rsplit("-", 1)[1] == b.version.rsplit("-", 1)[1]  # same weight hash
 
 
@@ -220,6 +220,8 @@ def test_cli_eval_json_with_train_size(tmp_path: Path) -> None:
             "--seed",
             "3",
             "--json",
+            "--model",
+            "rules",
         ],
     )
     assert res.exit_code == 0, res.output

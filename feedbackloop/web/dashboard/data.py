@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from feedbackloop.config import Settings
 from feedbackloop.items import item_text
-from feedbackloop.routing.explain import find_actions, token_notes
+from feedbackloop.routing.explain import find_actions, milestone_words, token_notes
 from feedbackloop.vocabulary import ITEM_TYPES, SENTIMENT_LABELS
 
 log = logging.getLogger(__name__)
@@ -384,6 +384,9 @@ def action_detail(engine: Engine, action_id: int) -> dict[str, Any] | None:
         "known_customer": bool(customer.get("contact_id")),
         "payload": {k: payload[k] for k in _PAYLOAD_SHOWN if payload.get(k) not in (None, "")},
         "offer": e.get("offer"),
+        # A usage milestone's action: what was counted, for whom, when (no sentiment).
+        "milestone": e.get("milestone"),
+        "milestone_words": milestone_words(e["milestone"]) if e.get("milestone") else None,
         "attempts": action.get("attempt_rows") or [],
         "reviews": reviews,
         "audit": audit,
@@ -597,9 +600,9 @@ def faq_candidates(reader: MartReader, engine: Engine, limit: int = 50) -> list[
         rows = _dicts(
             conn,
             f"""
-            SELECT cluster_id, topic_key, cluster_label, cluster_size, items_in_window, trend,
-                   share_negative, example_1, example_2, example_3, previous_decision,
-                   window_days, min_similar
+            SELECT cluster_id, topic_key, cluster_label, key_phrases, cluster_size,
+                   items_in_window, trend, share_negative, example_1, example_2, example_3,
+                   previous_decision, window_days, min_similar
             FROM {MARTS}.mart_faq_candidates
             ORDER BY items_in_window DESC, cluster_id LIMIT :n
             """,

@@ -234,12 +234,18 @@ rules version {{ e.rules_version }} ({{ e.rules_source }}); decided {{ e.decided
 <td>{{ c.expected }}</td></tr>
 {% else %}<tr><td colspan="3" class="muted">no conditions: the rule matches every recent
 scored item</td></tr>{% endfor %}</table></section>
-<section class="card" id="sentiment"><h2>How the text was read</h2>
+{% if d.milestone %}<section class="card" id="milestone"><h2>Usage milestone
+“{{ d.milestone.name }}”</h2><p>{{ d.milestone_words }}</p>
+<p class="small muted">{{ d.milestone.definition.description or '' }}</p></section>{% endif %}
+{% if d.sentiment %}<section class="card" id="sentiment"><h2>How the text was read</h2>
 <p>Model <strong class="model-version">{{ d.sentiment.model_version or a.model_version }}</strong>:
 {{ d.sentiment.label|words }}{% if d.sentiment.score is not none %}, score
 {{ d.sentiment.score|weight }}{% endif %}{{ ', frustrated' if d.sentiment.frustrated else
 ', not frustrated' }}{% if d.sentiment.language %}, language {{ d.sentiment.language }}{% endif %}.</p>
-{{ signal_table(d.signals, d.sentiment_reason) }}</section>
+{{ signal_table(d.signals, d.sentiment_reason) }}</section>{% else %}
+<section class="card" id="sentiment"><h2>How the text was read</h2><p class="muted">No text was
+read: this item carries none (a usage milestone), so no sentiment rule can match it.</p>
+</section>{% endif %}
 <section class="card" id="customer"><h2>Customer safeguards</h2><table class="kv">
 <tr><th>known customer</th><td>{{ d.known_customer|yesno }}</td></tr>
 {% for k, v in d.customer.items() %}<tr><th>{{ k|words }}</th>
@@ -310,6 +316,7 @@ has grown by half again.</p>
 data-cluster="{{ c.cluster_id }}" data-decision="{{ c.decision or '' }}">
 <h2>{{ c.cluster_label or c.topic_key or ('cluster ' ~ c.cluster_id) }}
 <span class="muted small">cluster {{ c.cluster_id }}</span></h2>
+{% if c.key_phrases %}<p class="muted key-phrases">Key phrases: {{ c.key_phrases }}</p>{% endif %}
 <p>{{ c.items_in_window }} items in {{ c.window_days }} days ({{ c.trend }}){% if
 c.share_negative is not none %}, {{ '%.0f'|format(c.share_negative * 100) }}% negative{% endif %};
 {{ c.cluster_size }} in the cluster.{% if c.previous_decision %} Back after a rejection.{% endif %}</p>

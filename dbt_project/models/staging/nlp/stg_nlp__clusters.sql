@@ -19,6 +19,8 @@ renamed as (
         (
             select string_agg(coalesce(phrase ->> 'phrase', phrase #>> '{}'), ', ' order by ordinality)
             from jsonb_array_elements(source.key_phrases) with ordinality as phrases (phrase, ordinality)
+            -- the label's phrases: the first three (the cluster label is its central question)
+            where ordinality <= 3
         ) as key_phrase_list,
 
         -- numbers

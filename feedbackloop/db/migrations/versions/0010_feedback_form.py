@@ -4,11 +4,12 @@
   a survey link is ``link-<id>`` (a second answer replaces the first), any other a random id.
 - ops.survey_links: the server side of a survey link's random token (ticket, customer, action,
   rule, template, segment), with when it was first opened and first answered.
-- ops.feedback_items: the same column list as 0008, plus `survey_response` rows, so scoring,
+- ops.feedback_items: the same column list as 0008 (with 0009's milestones), plus
+  `survey_response` rows, so scoring,
   topics, routing and the marts see the answers like any other item.
 
-Revision ID: 0009_feedback_form
-Revises: 0008_feedback_items
+Revision ID: 0010_feedback_form
+Revises: 0009_segment_milestones
 Create Date: 2026-12-07 05:30:00
 """
 
@@ -19,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0009_feedback_form"
-down_revision: str | None = "0008_feedback_items"
+revision: str = "0010_feedback_form"
+down_revision: str | None = "0009_segment_milestones"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -30,7 +31,7 @@ RATING_RANGE = (
     "AND (CASE rating_scale WHEN '0-10' THEN 10 ELSE 5 END)"
 )
 
-# Frozen at this revision: 0008's view with the survey answers added as a fifth branch.
+# Frozen at this revision: 0008's view, 0009's milestone branch, and the survey answers.
 _ITEMS_0008 = """
 SELECT item_type, item_source, item_source_id, channel, department, contact_id, account_id,
        product_area, language, rating, text, coalesce(text, '') <> '' AS has_text,
@@ -80,10 +81,21 @@ _SURVEY_BRANCH = """    UNION ALL
     LEFT JOIN raw.tickets t ON t.source = 'zendesk' AND t.source_id = s.ticket_source_id
 """
 
+# 0009_segment_milestones' branch, as that revision froze it.
+_MILESTONES_0009 = """    UNION ALL
+    SELECT 'milestone', CAST('segment' AS varchar(64)), CAST(m.id AS varchar(128)), 'segment',
+           'product', m.contact_id, m.account_id, CAST(NULL AS varchar(64)),
+           CAST(NULL AS varchar(16)), NULL, NULL, CAST(NULL AS varchar(128)),
+           CAST(NULL AS varchar(16)), m.reached_at, m.recorded_at, m.recorded_at
+    FROM ops.milestones m
+"""
+
 FEEDBACK_ITEMS = "CREATE OR REPLACE VIEW ops.feedback_items AS" + _ITEMS_0008.format(
-    survey=_SURVEY_BRANCH
+    survey=_MILESTONES_0009 + _SURVEY_BRANCH
 )
-FEEDBACK_ITEMS_0008 = "CREATE OR REPLACE VIEW ops.feedback_items AS" + _ITEMS_0008.format(survey="")
+FEEDBACK_ITEMS_0009 = "CREATE OR REPLACE VIEW ops.feedback_items AS" + _ITEMS_0008.format(
+    survey=_MILESTONES_0009
+)
 
 
 def upgrade() -> None:
@@ -151,11 +163,11 @@ def upgrade() -> None:
         schema="ops",
     )
     op.execute(FEEDBACK_ITEMS)
-    op.execute("COMMENT ON VIEW ops.feedback_items IS 'The feedback-item contract (0009)'")
+    op.execute("COMMENT ON VIEW ops.feedback_items IS 'The feedback-item contract (0010)'")
 
 
 def downgrade() -> None:
-    op.execute(FEEDBACK_ITEMS_0008)
-    op.execute("COMMENT ON VIEW ops.feedback_items IS 'The feedback-item contract (0008)'")
+    op.execute(FEEDBACK_ITEMS_0009)
+    op.execute("COMMENT ON VIEW ops.feedback_items IS 'The feedback-item contract (0009)'")
     op.drop_table("survey_links", schema="ops")
     op.drop_table("survey_responses", schema="raw")

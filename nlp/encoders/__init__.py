@@ -1,0 +1,1 @@
+"""Sentence encoders shared by the NLP components (imported lazily: optional extras)."""

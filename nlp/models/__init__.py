@@ -1,0 +1,1 @@
+"""Model artifacts shipped with the code (small heads; see each meta.json)."""

@@ -1,0 +1,1 @@
+"""The packaged encoder sentiment head (head.npz + meta.json); rebuilt by nlp.build_default."""

@@ -1,0 +1,118 @@
+"""The light encoder (WordLlama token embeddings + content words), the purity split of new
+clusters, and readable cluster labels (central member text + distinctive key phrases)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nlp.topics.batch import cluster_texts
+from nlp.topics.clustering import OUTLIER, agglomerate
+from nlp.topics.datasets import DEFAULT_INTENTS_ROOT, load_intent_sets
+from nlp.topics.encoders import WordEncoder, make_encoder
+from nlp.topics.labelling import central_text, trim_text
+from nlp.topics.text import lemmatize
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_light_clustering_imports_no_torch_and_no_spacy() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        from nlp.topics.batch import cluster_texts
+        texts = ["how do i cancel my order"] * 6 + ["where is my refund"] * 6
+        run = cluster_texts(texts, encoder="light", min_cluster_size=3)
+        assert run.encoder == "light-v2", run.encoder
+        assert len(set(run.labels.tolist())) == 2, run.labels
+        print(sorted(m for m in ("torch", "spacy", "thinc") if m in sys.modules))
+        """
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_word_encoder_knows_words_and_ignores_placeholders() -> None:
+    enc = make_encoder("light")
+    assert isinstance(enc, WordEncoder)
+    z = enc.encode(
+        [
+            "How do I cancel my order?",
+            "I want to cancel the order I placed",
+            "What is the weather like tomorrow?",
+            "<EMAIL_ADDRESS> <PHONE_NUMBER>",
+            "",
+        ]
+    )
+    assert z.shape == (5, enc.dim)
+    sims = z @ z.T
+    # paraphrases sharing no exact word order are close, another topic is far
+    assert sims[0, 1] > 0.6 > sims[0, 2] + 0.2
+    assert not z[3].any() and not z[4].any(), "masked data alone says nothing about a topic"
+    assert np.allclose(enc.encode(["How do I cancel my order?"])[0], z[0]), "no state: stable"
+
+
+def test_a_group_mixing_two_tight_subgroups_splits() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.normal(size=64)
+    a = base + 0.9 * rng.normal(size=64)
+    b = base + 0.9 * rng.normal(size=64)
+
+    def around(c: np.ndarray, k: int) -> np.ndarray:
+        x = c + 0.35 * rng.normal(size=(k, 64))
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    z = np.vstack([around(a, 12), around(b, 12)]).astype(np.float32)
+    loose = agglomerate(z, 0.3, 5)
+    assert len(set(loose.tolist()) - {OUTLIER}) == 1, "the loose cut merges both"
+    split = agglomerate(z, 0.3, 5, split_similarity=0.7)
+    assert set(split[:12].tolist()) == {0} and set(split[12:].tolist()) == {1}
+
+
+def test_trim_and_central_text() -> None:
+    assert trim_text("Hi there. How do I reset my password? Thanks!") == (
+        "How do I reset my password?"
+    )
+    long = "word " * 40
+    assert trim_text(long).endswith("…") and len(trim_text(long)) <= 91
+    # the nearest text that reads as a question wins over a nearer statement
+    texts = ["password reset not working for me at all", "how can I reset my password"]
+    assert central_text(texts) == "how can I reset my password"
+    assert central_text(["x " * 200, "Order never came."]) == "Order never came."
+
+
+SETS = (
+    load_intent_sets(DEFAULT_INTENTS_ROOT, sample=900, seed=3)
+    if DEFAULT_INTENTS_ROOT.is_dir()
+    else {}
+)
+
+
+@pytest.mark.skipif("bitext" not in SETS, reason="../shared/data/intents/bitext not found")
+def test_labels_are_member_texts_with_distinctive_phrases() -> None:
+    texts, _ = SETS["bitext"]
+    run = cluster_texts(texts, encoder="light", min_cluster_size=15, describe=True)
+    assert run.descriptions, "a real sample has candidate clusters"
+    docs = lemmatize(texts)
+    for cid, desc in run.descriptions.items():
+        rows = np.flatnonzero(run.labels == cid)
+        label = desc.label.rstrip("…")
+        assert any(label in " ".join(texts[i].split()) for i in rows), (cid, desc.label)
+        assert len(desc.label) <= 91 and "/" not in desc.label
+        assert 1 <= len(desc.phrases) <= 3
+        inside = [set(docs[i]) for i in rows]
+        outside = [set(docs[i]) for i in np.flatnonzero(run.labels != cid)]
+        for phrase in desc.phrases:
+            words = phrase.split()
+            share_in = np.mean([all(w in d for w in words) for d in inside])
+            share_out = np.mean([all(w in d for w in words) for d in outside])
+            assert share_in > 2 * share_out, (cid, phrase, share_in, share_out)
+        assert desc.title.startswith(desc.label)
