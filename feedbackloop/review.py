@@ -356,7 +356,7 @@ def retrain_from_reviews(
             Path(tmp) / "model",
             seed=seed,
             base=options["sentiment_model"],
-            encoder_cache=options["encoder_cache"],
+            encoder_cache=options.get("encoder_cache"),
         )
         report.candidate_version = info.version
         _, report.candidate_macro_f1 = _macro_f1(info.path, held, settings)

@@ -92,7 +92,7 @@ def _train(
         raise _fail(f"--base must be encoder or rules, not {base!r}")
     try:
         return train_model(
-            texts, labels, output, seed=seed, base=base, encoder_cache=options["encoder_cache"]
+            texts, labels, output, seed=seed, base=base, encoder_cache=options.get("encoder_cache")
         )
     except EncoderUnavailable as exc:
         raise _fail(f"{exc}; or train with --base rules") from None
@@ -298,7 +298,7 @@ def build_default(
     from nlp.encoders.minilm import EncoderUnavailable
     from nlp.sentiment.encoder_head import DEFAULT_DIR
 
-    cache = get_settings().sentiment_options()["encoder_cache"]
+    cache = get_settings().sentiment_options().get("encoder_cache")
     try:
         meta = build(output or DEFAULT_DIR, data_root=data_root, cache_dir=cache)
     except (FileNotFoundError, EncoderUnavailable) as exc:
