@@ -126,7 +126,7 @@ def _loop(engine: Engine, settings: Settings, sources: Any, validator: Validator
     }
 
 
-def run(tickets: int) -> dict[str, Any]:
+def run(tickets: int, sentiment_model: str = "rules") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="fl-loop-bench-") as state:
         base = Settings(state_dir=Path(state), embedded_database="loop_bench")
         server = embedded_server(base)
@@ -139,7 +139,7 @@ def run(tickets: int) -> dict[str, Any]:
             url = database_url(base).render_as_string(hide_password=False)
             validator = Validator(base.state_path, url, known_sources=base.known_sources)
             load_dataset(engine, dataset, hash_key=base.hash_key(), streams=REFERENCE_STREAMS)
-            nlp = load_pipeline()
+            nlp = load_pipeline(sentiment_model=sentiment_model)
             with (
                 serve_demo_sources(dataset, malformed=False) as sources,
                 serve_fake_targets() as targets,
@@ -202,13 +202,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tickets", type=int, default=20_000)
     parser.add_argument("--json", action="store_true")
+    # The throughput goal (issue #20) is set on the rules model, the fast path; the default
+    # encoder model's scoring cost is in the sentiment benchmark.
+    parser.add_argument("--sentiment-model", choices=("rules", "encoder"), default="rules")
     args = parser.parse_args()
-    result = run(args.tickets)
+    result = run(args.tickets, args.sentiment_model)
     if args.json:
         print(json.dumps(result, indent=2))
         return
     items = result["items"]
-    print(f"## Whole loop: {args.tickets:,} tickets -> {items:,} feedback rows\n")
+    print(
+        f"## Whole loop: {args.tickets:,} tickets -> {items:,} feedback rows"
+        f" (sentiment model: {args.sentiment_model})\n"
+    )
     print("| stage | rows | full run s | rows/s | incremental rows | incremental run s |")
     print("|---|---|---|---|---|---|")
     for stage, seconds in result["full"].items():
