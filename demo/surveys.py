@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import random
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -50,27 +48,11 @@ def _answers() -> dict[str, Any]:
 @contextmanager
 def form_server(settings: Settings, engine: Engine) -> Iterator[str]:
     """The web app (webhooks, dashboard, form) on a free port of 127.0.0.1, in a thread."""
-    import uvicorn
-
     from feedbackloop.web import create_app
+    from feedbackloop.web.server import serve_app
 
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="demo-form", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the demo's form server did not start")
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_app(create_app(settings, engine=engine), name="demo-form") as url:
+        yield url
 
 
 def sent_survey_tokens(engine: Engine) -> list[str]:

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -27,6 +26,7 @@ from feedbackloop.deployments import (
 from feedbackloop.deployments import read_pull_steps as read_pull_steps  # the CLI's
 from feedbackloop.processes import ProcessStartError, die_with_parent, serving
 from feedbackloop.processes import free_port as free_port  # the CLI's and the tests'
+from feedbackloop.web.server import serve_app
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -236,21 +236,8 @@ class DeploymentTrigger:
 @contextmanager
 def webhook_receiver(app: Any, host: str, port: int) -> Iterator[str]:
     """Serve the webhook app with uvicorn in a thread for the block; yields its base URL."""
-    import uvicorn
-
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="webhooks", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise ServeError(f"the webhook receiver could not listen on {host}:{port}")
-        time.sleep(0.05)
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_app(app, host=host, port=port, name="webhook receiver", error=ServeError) as url:
+        yield url
 
 
 # ----------------------------------------------------------------- the commands' Prefect API

@@ -8,18 +8,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
@@ -35,6 +33,7 @@ from feedbackloop.routing import decide_items
 from feedbackloop.routing.explain import explain_text
 from feedbackloop.web import create_app
 from feedbackloop.web.segment import segment_signature
+from feedbackloop.web.server import serve_app
 
 SECRET = "test-segment-shared-secret"
 PASSWORD = "dashboard-test-password"
@@ -71,23 +70,8 @@ rules:
 )
 
 
-@contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+def _serve(app: FastAPI) -> AbstractContextManager[str]:
+    return serve_app(app, name="webhooks-uvicorn")
 
 
 @pytest.fixture

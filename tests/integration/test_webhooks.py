@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
@@ -28,6 +26,7 @@ from feedbackloop.web.app import (
     verify_zendesk_signature,
     zendesk_signature,
 )
+from feedbackloop.web.server import serve_app
 
 SECRET = "test-zendesk-signing-secret"
 SURVEY_SECRET = "test-survey-secret"
@@ -40,23 +39,8 @@ DOC_TIMESTAMP = "2021-07-25T10:00:00Z"
 DOC_SIGNATURE = "tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw="
 
 
-@contextmanager
-def _serve(app: FastAPI) -> Iterator[str]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
+def _serve(app: FastAPI) -> AbstractContextManager[str]:
+    return serve_app(app, name="webhooks-uvicorn")
 
 
 @pytest.fixture

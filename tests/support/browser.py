@@ -6,8 +6,6 @@ install-browser` installs it."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +19,7 @@ from sqlalchemy import Engine
 from feedbackloop.config import Settings
 from feedbackloop.db import embedded_server, ensure_ready
 from feedbackloop.web import create_app
+from feedbackloop.web.server import serve_app
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_BIN", "/usr/bin/chromium"))
 # As root in a container, without the network: no sandbox, no GPU, no calls home.
@@ -62,8 +61,6 @@ def serve_site(
 ) -> Iterator[tuple[str, Engine, Settings]]:
     """The app (webhooks + dashboard) under uvicorn on 127.0.0.1, a free port, in a thread,
     over a new database that `load` filled: its base URL, engine and settings."""
-    import uvicorn
-
     require_browser()  # fail before spending a minute on the data
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
@@ -79,22 +76,8 @@ def serve_site(
         engine = ensure_ready(settings)
         load(settings, engine)
 
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=thread_name, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}", engine, settings
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serve_app(create_app(settings, engine=engine), name=thread_name) as url:
+        yield url, engine, settings
 
 
 def navigation_status(tab: Any, url: str) -> int | None:

@@ -4,8 +4,6 @@ form's token read from a page, a survey link made by the library for a ticket's 
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -17,6 +15,7 @@ from sqlalchemy import Engine, text
 from feedbackloop.config import Settings
 from feedbackloop.surveys import NewLink, SurveyLinks, record_link
 from feedbackloop.web import create_app
+from feedbackloop.web.server import serve_app as serving
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
@@ -24,24 +23,8 @@ CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 @contextmanager
 def serve_app(settings: Settings, engine: Engine) -> Iterator[str]:
     """`create_app` under uvicorn on a free port of 127.0.0.1; its base URL."""
-    import uvicorn
-
-    config = uvicorn.Config(
-        create_app(settings, engine=engine), host="127.0.0.1", port=0, log_level="warning"
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="form-uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
+    with serving(create_app(settings, engine=engine), name="form-uvicorn") as url:
+        yield url
 
 
 def form_token(html: str) -> str:
