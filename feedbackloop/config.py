@@ -299,36 +299,27 @@ class Settings(BaseSettings):
 
     def hash_key(self) -> bytes:
         """The PII hash key; fails fast in production instead of defaulting to a blank key."""
-        if self.pii_hash_key is not None and self.pii_hash_key.get_secret_value():
-            return self.pii_hash_key.get_secret_value().encode()
-        if not self.embedded:
-            raise ConfigError(
-                f"{ENV_PREFIX}PII_HASH_KEY is required when {ENV_PREFIX}DATABASE_URL is set "
-                "(a random key is only generated for the embedded server)"
-            )
-        key_file = self.state_path / "pii_hash_key"
-        if not key_file.exists():
-            # O_EXCL: two first runs racing must not end with two different keys.
-            try:
-                fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:
-                pass
-            else:
-                with os.fdopen(fd, "w") as fh:
-                    fh.write(secrets.token_hex(32))
-        return key_file.read_text().strip().encode()
+        return self._secret_or_generated(self.pii_hash_key, "PII_HASH_KEY", "pii_hash_key")
 
     def survey_secret(self) -> bytes:
         """The survey-link HMAC key; like `hash_key`, random under STATE_DIR only when embedded."""
-        if self.survey_link_secret is not None and self.survey_link_secret.get_secret_value():
-            return self.survey_link_secret.get_secret_value().encode()
+        return self._secret_or_generated(
+            self.survey_link_secret, "SURVEY_LINK_SECRET", "survey_link_secret"
+        )
+
+    def _secret_or_generated(self, value: SecretStr | None, setting: str, file: str) -> bytes:
+        """The setting when given; with the embedded server a random key kept in STATE_DIR/file;
+        otherwise an error naming the setting."""
+        if value is not None and value.get_secret_value():
+            return value.get_secret_value().encode()
         if not self.embedded:
             raise ConfigError(
-                f"{ENV_PREFIX}SURVEY_LINK_SECRET is required when {ENV_PREFIX}DATABASE_URL is set "
+                f"{ENV_PREFIX}{setting} is required when {ENV_PREFIX}DATABASE_URL is set "
                 "(a random key is only generated for the embedded server)"
             )
-        key_file = self.state_path / "survey_link_secret"
+        key_file = self.state_path / file
         if not key_file.exists():
+            # O_EXCL: two first runs racing must not end with two different keys.
             try:
                 fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:
