@@ -174,6 +174,7 @@ def run(tickets: int, sentiment_model: str = "rules") -> dict[str, Any]:
                         created_at=datetime.now(UTC) - timedelta(minutes=n),
                     )
                 incremental = _loop(engine, settings, sources, validator, nlp)
+                slowest = _slowest_dbt_nodes(settings.state_path / "dbt" / "target")
             peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         finally:
             server.stop()
@@ -195,7 +196,19 @@ def run(tickets: int, sentiment_model: str = "rules") -> dict[str, Any]:
         "decided": full["decided"] + incremental["decided"],
         "sent": full["sent"] + incremental["sent"],
         "peak_rss_mb": round(peak_mb, 1),
+        "incremental_dbt_slowest": slowest,
     }
+
+
+def _slowest_dbt_nodes(target: Path, n: int = 10) -> list[tuple[str, float]]:
+    """The incremental dbt build's slowest models and tests (run_results.json), to see where
+    its time goes."""
+    try:
+        results = json.loads((target / "run_results.json").read_text())["results"]
+    except (OSError, KeyError, ValueError):
+        return []
+    ranked = sorted(results, key=lambda r: r.get("execution_time", 0.0), reverse=True)[:n]
+    return [(r["unique_id"].split(".", 1)[1], round(r["execution_time"], 2)) for r in ranked]
 
 
 def main() -> None:
@@ -233,6 +246,10 @@ def main() -> None:
         f"peak memory (max RSS): {result['peak_rss_mb']:,.0f} MB; "
         f"generator {result['generate_s']} s"
     )
+    if result["incremental_dbt_slowest"]:
+        print("\nincremental dbt build, slowest nodes (s):")
+        for node, seconds in result["incremental_dbt_slowest"]:
+            print(f"  {seconds:6.2f}  {node}")
 
 
 if __name__ == "__main__":
