@@ -109,19 +109,23 @@ def test_oversized_text_is_413_and_not_stored(
     assert _answers(engine) == before
 
 
+def _crm_contact(engine: Engine, source_id: str, hashed_email: str) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO raw.contacts (source, source_id, email_hash, email_valid, "
+                "updated_at) VALUES ('crm', :id, :h, true, now())"
+            ),
+            {"id": source_id, "h": hashed_email},
+        )
+
+
 def test_an_answer_is_masked_gated_and_becomes_a_feedback_item(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
     url, engine, settings = site
     key = settings.hash_key()
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.contacts (source, source_id, email_hash, email_valid, "
-                "updated_at) VALUES ('crm', 'c-42', :h, true, now())"
-            ),
-            {"h": email_hash("known@example.com", key)},
-        )
+    _crm_contact(engine, "c-42", email_hash("known@example.com", key))
     response = post_form(
         client,
         url,
@@ -295,14 +299,7 @@ def test_erasure_reaches_the_answers_of_the_person(
 
     url, engine, settings = site
     key = settings.hash_key()
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.contacts (source, source_id, email_hash, email_valid, "
-                "updated_at) VALUES ('crm', 'c-erase', :h, true, now())"
-            ),
-            {"h": email_hash("erase.me@example.com", key)},
-        )
+    _crm_contact(engine, "c-erase", email_hash("erase.me@example.com", key))
     link = survey_link_for_ticket(engine, settings, ticket_id="9911", contact_id="c-erase")
     assert post_form(client, url, t=token_of(link.url), rating="1", text="awful").is_success
     assert post_form(client, url, rating="2", text="still bad", email="erase.me@example.com")
