@@ -1,6 +1,6 @@
 """SetFit on reviewed labels vs the encoder head's adaptation, on the rows of the sentiment bench.
 
-    pip install setfit        # not part of the project's extras (measured with setfit 1.2.0)
+    pip install -c constraints.txt setfit   # not in the extras; measured with setfit 1.2.0
     .venv/bin/python benchmarks/setfit_compare.py [--sets vader_tweets,vader_amazon,uci_yelp]
 
 The same rows as ``sentiment_bench.py --max-rows 1000`` (seeded): SetFit fine-tunes the
