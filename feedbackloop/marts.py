@@ -189,11 +189,16 @@ class DbtRunner:
         quiet: bool = False,
         full_refresh: bool = False,
         dbt_vars: Mapping[str, Any] | None = None,
+        unit_tests: bool = False,
     ) -> DbtResult:
-        """`dbt build` (models, data tests, unit tests). `full_refresh` rebuilds the
-        incremental models (fct_feedback) from scratch; `dbt_vars` override dbt_project.yml
+        """`dbt build` (models and data tests; unit tests with `unit_tests`). `full_refresh`
+        rebuilds the incremental models from scratch; `dbt_vars` override dbt_project.yml
         vars (e.g. as_of)."""
         args = ["build"] + (["--select", select] if select else [])
+        if not unit_tests:
+            # Unit tests check the SQL on fixed inputs: the code, not the data. dbt recommends
+            # them in development and CI only (docs/decisions.md); `make test` and the CLI run them.
+            args += ["--exclude-resource-type", "unit_test"]
         if full_refresh:
             args.append("--full-refresh")
         if dbt_vars:
@@ -277,7 +282,12 @@ def build_marts(
     quiet: bool = False,
     full_refresh: bool = False,
     dbt_vars: Mapping[str, Any] | None = None,
+    unit_tests: bool = False,
 ) -> DbtResult:
     return DbtRunner(settings).build(
-        select, quiet=quiet, full_refresh=full_refresh, dbt_vars=dbt_vars
+        select,
+        quiet=quiet,
+        full_refresh=full_refresh,
+        dbt_vars=dbt_vars,
+        unit_tests=unit_tests,
     )

@@ -21,7 +21,7 @@ def build(
         str | None, typer.Option(help="dbt node selection, e.g. +fct_feedback.")
     ] = None,
     full_refresh: Annotated[
-        bool, typer.Option(help="Rebuild incremental models (fct_feedback) from scratch.")
+        bool, typer.Option(help="Rebuild the incremental models from scratch.")
     ] = False,
     vars_: Annotated[
         str | None,
@@ -39,7 +39,12 @@ def build(
         raise fail(f"--vars is not JSON: {exc}") from None
     try:
         result = build_marts(
-            get_settings(), select, quiet=True, full_refresh=full_refresh, dbt_vars=dbt_vars
+            get_settings(),
+            select,
+            quiet=True,
+            full_refresh=full_refresh,
+            dbt_vars=dbt_vars,
+            unit_tests=True,  # by hand: the SQL's unit tests too, as `make test` does
         )
     except MartsBuildError as exc:
         raise fail(str(exc), code=1) from None

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 from demo.generator import generate
 from demo.load import load_dataset
 from feedbackloop.config import Settings
-from feedbackloop.marts import MartsBuildError, build_marts
+from feedbackloop.marts import MartsBuildError, build_marts, run_dbt
 
 
 def test_dbt_build_passes_on_demo_data_then_fails_on_an_orphan(
@@ -90,3 +90,25 @@ def test_marts_carry_their_descriptions_as_comments_bi_reader_can_read(
         assert comments.get(key) == description, key
     # and no mart column goes to Looker without a description
     assert [key for key, comment in comments.items() if not comment] == []
+
+
+def test_not_null_columns_fails_on_a_null_in_any_listed_column(
+    engine: Engine, settings: Settings
+) -> None:
+    """One test node checks every not-null column of a model (tests/generic/not_null_columns)."""
+    insert = (
+        "INSERT INTO raw.tickets (source, source_id, status, created_at, updated_at) "
+        "VALUES ('zendesk', :t, 'open', :c, now())"
+    )
+    # The model and the tests on it alone (not the relationships to models not built here).
+    build = ["build", "--select", "stg_zendesk__tickets", "--indirect-selection", "cautious"]
+    with engine.begin() as conn:
+        conn.execute(text(insert), {"t": "t-1", "c": datetime(2026, 11, 1, tzinfo=UTC)})
+    result = run_dbt(build, settings, quiet=True)
+    checks = [n for n in result.passed if n.startswith("test.feedbackloop.not_null_columns_")]
+    assert [n for n in checks if "stg_zendesk__tickets" in n]
+
+    with engine.begin() as conn:
+        conn.execute(text(insert), {"t": "t-2", "c": None})
+    with pytest.raises(MartsBuildError, match="not_null_columns_stg_zendesk__tickets"):
+        run_dbt(build, settings, quiet=True)

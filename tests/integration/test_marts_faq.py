@@ -136,7 +136,8 @@ def test_faq_candidate_at_threshold_not_below_and_department_themes(
     now = datetime.now(UTC)
     _load(engine, now)
 
-    result = build_marts(settings, quiet=True)
+    # The SQL's unit tests too (the pipeline's own builds leave them out).
+    result = build_marts(settings, quiet=True, unit_tests=True)
     assert result.success and not result.failed
     assert any(n.startswith("unit_test.feedbackloop.mart_faq_candidates") for n in result.passed)
 

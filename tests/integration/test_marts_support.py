@@ -187,7 +187,8 @@ def test_ticket_metrics_kpis_and_30_day_sentiment_match_hand_counts(
     base = _monday_two_weeks_back(now.date())
     _load(engine, base, now)
 
-    result = build_marts(settings, quiet=True)
+    # The SQL's unit tests too (the pipeline's own builds leave them out).
+    result = build_marts(settings, quiet=True, unit_tests=True)
     assert result.success and not result.failed
     assert any(n.startswith("unit_test.feedbackloop.fct_ticket_metrics") for n in result.passed)
 

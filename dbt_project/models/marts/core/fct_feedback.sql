@@ -6,11 +6,11 @@
 --
 -- Incremental: `changed_at` is the newest write to anything a row is built from (the raw item,
 -- its score, its topic, its actions, its contact's consent). A build rewrites (delete+insert on
--- feedback_key) the rows whose changed_at is later than the start of the last build that wrote
--- rows (max processed_at), less var('fct_feedback_lookback_minutes'): a transaction that
--- started before that build but committed after it carries an earlier now(). Items that stopped
--- being feedback (a ticket deleted in Zendesk, a CSAT answer withdrawn) are deleted by the
--- post-hooks. Changing the consent var, or the columns, needs
+-- feedback_key) the rows whose changed_at is at or after the newest `watermark_at`: the start
+-- of the earliest transaction open when the last build that wrote rows began (macro
+-- incremental_watermark; var('fct_feedback_lookback_minutes') only when the sessions cannot be
+-- seen). Items that stopped being feedback (a ticket deleted in Zendesk, a CSAT answer
+-- withdrawn) are deleted by the post-hooks. Changing the consent var, or the columns, needs
 -- `dbt build --full-refresh --select fct_feedback`.
 -- The incremental config sits here rather than in dbt_project.yml: it is inseparable from the
 -- is_incremental() filter below.
@@ -28,18 +28,26 @@
             {'columns': ['processed_at']},
         ],
         post_hook=[
-            "delete from {{ this }} as f
-             using {{ ref('stg_zendesk__tickets') }} as t
-             where f.item_type = 'ticket' and f.item_source = 'zendesk'
-               and f.item_source_id = t.ticket_id and t.is_deleted",
-            "delete from {{ this }} as f
-             using {{ ref('stg_zendesk__satisfaction_ratings') }} as r
-             where f.item_type = 'satisfaction_rating' and f.item_source = 'zendesk'
-               and f.item_source_id = r.satisfaction_rating_id
-               and r.score not in ('good', 'bad')",
+            "delete from {{ this }}
+             where feedback_key in (
+                select 'ticket:zendesk:' || ticket_id
+                from {{ ref('stg_zendesk__tickets') }}
+                where is_deleted
+             )",
+            "delete from {{ this }}
+             where feedback_key in (
+                select 'satisfaction_rating:zendesk:' || satisfaction_rating_id
+                from {{ ref('stg_zendesk__satisfaction_ratings') }}
+                where score not in ('good', 'bad')
+             )",
         ],
     )
 }}
+
+{#- A table built before watermark_at existed is rewritten whole once (its new columns are
+    added by on_schema_change), instead of failing on the missing column. -#}
+{%- set incremental = is_incremental()
+    and 'watermark_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
 
 with
 
@@ -73,6 +81,29 @@ actions as (
 
 ),
 
+{% if incremental %}
+-- The items with an input written since the watermark: the same rows as changed_at >= the
+-- watermark (changed_at is the greatest of these timestamps), found without building the
+-- unchanged rows first.
+changed as (
+
+    select feedback_key from items
+    where loaded_at >= {{ last_watermark(this) }}
+    union
+    select items.feedback_key
+    from items
+    inner join contacts on contacts.contact_id = items.contact_id
+    where contacts.contact_changed_at >= {{ last_watermark(this) }}
+    union
+    select feedback_key from scores where scored_at >= {{ last_watermark(this) }}
+    union
+    select feedback_key from topics where assigned_at >= {{ last_watermark(this) }}
+    union
+    select feedback_key from actions where actions_changed_at >= {{ last_watermark(this) }}
+
+),
+{% endif %}
+
 joined as (
 
     select
@@ -100,6 +131,7 @@ joined as (
         contacts.contact_changed_at
     from items
     left join contacts on contacts.contact_id = items.contact_id
+    {% if incremental %}where items.feedback_key in (select feedback_key from changed){% endif %}
 
 ),
 
@@ -155,7 +187,8 @@ final as (
             topics.assigned_at,
             actions.actions_changed_at
         ) as changed_at,
-        current_timestamp as processed_at
+        current_timestamp as processed_at,
+        {{ incremental_watermark() }} as watermark_at
 
     from joined
     left join scores on scores.feedback_key = joined.feedback_key
@@ -166,16 +199,6 @@ final as (
 
 select * from final
 
-{% if is_incremental() %}
-{#- A table built before the watermark existed is rewritten whole once (its new columns are
-    added by on_schema_change), instead of failing on the missing column. -#}
-{%- set existing = adapter.get_columns_in_relation(this) | map(attribute='name') | list -%}
-{% if 'processed_at' in existing %}
-where changed_at > (
-    select
-        coalesce(max(processed_at), '-infinity'::timestamptz)
-        - interval '{{ var("fct_feedback_lookback_minutes", 30) }} minutes'
-    from {{ this }}
-)
-{% endif %}
+{% if incremental %}
+where changed_at >= {{ last_watermark(this) }}
 {% endif %}

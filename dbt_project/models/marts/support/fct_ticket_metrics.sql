@@ -1,30 +1,83 @@
 -- One row per Zendesk ticket (deleted tickets excluded) with its reply, resolution, reopen and
 -- satisfaction metrics in calendar minutes. Every definition is in _support__docs.md.
+--
+-- Incremental (delete+insert on ticket_id): a build recomputes, from all their rows, the
+-- tickets with a row written at or after the newest `watermark_at` (macro
+-- incremental_watermark): the ticket, a comment, a status change, a rating (loaded_at is
+-- now() of every write) or its fct_feedback row (processed_at). No column depends on the
+-- time of the build, so the other rows are what a full refresh would give. Tickets deleted
+-- in Zendesk are removed by the post-hook.
+-- depends_on: {{ ref('stg_zendesk__tickets') }}
+
+{{
+    config(
+        materialized='incremental',
+        unique_key='ticket_id',
+        incremental_strategy='delete+insert',
+        on_schema_change='sync_all_columns',
+        indexes=[{'columns': ['ticket_id'], 'unique': True}],
+        post_hook=[
+            "delete from {{ this }}
+             where ticket_id in (
+                select ticket_id from {{ ref('stg_zendesk__tickets') }} where is_deleted
+             )",
+        ],
+    )
+}}
+
+{%- set incremental = is_incremental()
+    and 'watermark_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
 
 with
+
+{% if incremental %}
+changed as (
+
+    select ticket_id from {{ ref('stg_zendesk__tickets') }}
+    where loaded_at >= {{ last_watermark(this) }}
+    union
+    select ticket_id from {{ ref('stg_zendesk__ticket_comments') }}
+    where loaded_at >= {{ last_watermark(this) }}
+    union
+    select ticket_id from {{ ref('stg_zendesk__ticket_status_changes') }}
+    where loaded_at >= {{ last_watermark(this) }}
+    union
+    select ticket_id from {{ ref('stg_zendesk__satisfaction_ratings') }}
+    where loaded_at >= {{ last_watermark(this) }}
+    union
+    select item_source_id from {{ ref('fct_feedback') }}
+    where item_type = 'ticket' and item_source = 'zendesk'
+        and processed_at >= {{ last_watermark(this) }}
+
+),
+{% endif %}
 
 tickets as (
 
     select * from {{ ref('stg_zendesk__tickets') }}
     where not is_deleted
+    {% if incremental %}and ticket_id in (select ticket_id from changed){% endif %}
 
 ),
 
 comments as (
 
     select * from {{ ref('stg_zendesk__ticket_comments') }}
+    {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
 
 ),
 
 status_changes as (
 
     select * from {{ ref('stg_zendesk__ticket_status_changes') }}
+    {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
 
 ),
 
 ratings as (
 
     select * from {{ ref('stg_zendesk__satisfaction_ratings') }}
+    {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
 
 ),
 
@@ -160,7 +213,8 @@ final as (
 
         -- timestamps
         tickets.created_at,
-        tickets.updated_at
+        tickets.updated_at,
+        {{ incremental_watermark() }} as watermark_at
 
     from tickets
     left join feedback on feedback.item_source_id = tickets.ticket_id
