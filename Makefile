@@ -62,4 +62,5 @@ bench: install
 	$(BIN)/python benchmarks/spacy_pipe_bench.py
 	$(BIN)/python benchmarks/webhook_bench.py --n 5000
 	$(BIN)/python benchmarks/topics_bench.py
+	$(BIN)/python benchmarks/send_bench.py --actions 5000 --ceiling
 	$(BIN)/python benchmarks/loop_bench.py --tickets 20000

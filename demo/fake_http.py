@@ -106,14 +106,20 @@ class WriteFaults:
         return None
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default listen backlog is 5: a client opening tens of keep-alive
+    # connections at once (a dispatcher's senders) would see some of them reset.
+    request_queue_size = 128
+    daemon_threads = True
+
+
 @contextmanager
 def serving(
     fake: Any, handler: type[BaseHTTPRequestHandler], name: str, port: int = 0
 ) -> Iterator[Any]:
     """Serve `handler` on 127.0.0.1 (`port=0`: a free port) in a thread until the block ends;
     `fake.base_url` is set to where it listens. Yields `fake`."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", port), handler)
     fake.base_url = f"http://127.0.0.1:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
     thread.start()

@@ -371,6 +371,12 @@ class FakeTargets:
         }
         if "ops-alerts" in self.slack.hooks:
             values["routing_alert_channel"] = "ops-alerts"
+        # The fakes have no rate limits: the dispatcher need not space its writes to them.
+        values |= {
+            "slack_posts_per_second": "0",
+            "zendesk_writes_per_minute": "0",
+            "hubspot_requests_per_second": "0",
+        }
         if self.zendesk is not None:
             values |= {
                 "zendesk_base_url": self.zendesk.base_url,

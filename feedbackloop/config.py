@@ -208,6 +208,21 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds before the first retry of an action; doubles per attempt (max 1 h).",
     )
+    # The targets' documented write limits (issue #20); the dispatcher spaces its writes to
+    # stay under them. 0: no limit (the loopback fakes). Slack: "1 per second" per incoming
+    # webhook (Slack API docs, Rate limits). Zendesk: Update Ticket, 100 requests per minute
+    # per account (developer.zendesk.com, API reference, Rate limits). HubSpot: 100 requests
+    # per 10 seconds per private app on Free/Starter, the lowest tier (developers.hubspot.com,
+    # API usage guidelines and limits).
+    slack_posts_per_second: float = Field(
+        default=1.0, ge=0, description="Posts per second per Slack webhook (0: no limit)."
+    )
+    zendesk_writes_per_minute: float = Field(
+        default=100.0, ge=0, description="Zendesk ticket writes per minute (0: no limit)."
+    )
+    hubspot_requests_per_second: float = Field(
+        default=10.0, ge=0, description="HubSpot write requests per second (0: no limit)."
+    )
 
     # ---- Product events and usage milestones (issue #18) ---------------------------------------
     # POST /webhooks/segment (feedbackloop/web/segment.py) verifies Segment's webhook signature

@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
 
 from feedbackloop.db.models import ApiUsage
 
@@ -39,6 +40,7 @@ __all__ = [
     "HttpClient",
     "RetryPolicy",
     "SourceError",
+    "UsageBuffer",
     "UsageRecorder",
     "engine_usage_recorder",
     "retry_after",
@@ -105,6 +107,50 @@ def engine_usage_recorder(engine: Engine) -> UsageRecorder:
     return record
 
 
+class UsageBuffer:
+    """Calls kept in memory and written to `ops.api_usage` in one multi-row insert: one row
+    per call as `engine_usage_recorder` writes, without a transaction per call. The
+    dispatcher flushes it with each batch it records; `flush()` without a connection (and
+    `Targets.close()`) writes what is left in a transaction of its own. Thread-safe."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._calls: list[ApiCall] = []
+        self._lock = threading.Lock()
+
+    def __call__(self, call: ApiCall) -> None:
+        with self._lock:
+            self._calls.append(call)
+
+    def flush(self, conn: Connection | None = None) -> int:
+        """Write the buffered calls (in `conn`'s transaction when given); how many."""
+        with self._lock:
+            calls, self._calls = self._calls, []
+        if not calls:
+            return 0
+        rows = [
+            {
+                "source": c.source,
+                "endpoint": c.endpoint,
+                "method": c.method,
+                "status": c.status,
+                "duration_ms": c.duration_ms,
+            }
+            for c in calls
+        ]
+        try:
+            if conn is not None:
+                conn.execute(insert(ApiUsage), rows)
+            else:
+                with self.engine.begin() as own:
+                    own.execute(insert(ApiUsage), rows)
+        except Exception:
+            with self._lock:  # kept for the next flush; the caller decides what a failure means
+                self._calls[:0] = calls
+            raise
+        return len(calls)
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     max_retries: int = 5  # for 5xx and transport errors
@@ -166,6 +212,7 @@ class HttpClient(Closing):
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         transport: httpx.BaseTransport | None = None,
+        limits: httpx.Limits | None = None,
     ) -> None:
         self.source = source
         self.base_url = base_url.rstrip("/")
@@ -181,6 +228,7 @@ class HttpClient(Closing):
             timeout=timeout,
             transport=transport,
             follow_redirects=False,
+            **({} if limits is None else {"limits": limits}),
         )
 
     def close(self) -> None:

@@ -442,6 +442,8 @@ class Action(Base):
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
     sent_at: Mapped[datetime | None] = mapped_column(Tstz)
+    # The advisory-lock key of the dispatcher run that marked it sending (0011_batched_send).
+    claimed_by: Mapped[int | None] = mapped_column(Integer)
 
 
 class ActionAttempt(Base):

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -34,7 +35,7 @@ import httpx
 from feedbackloop.http import ApiCall, HttpClient, RetryPolicy, UsageRecorder, retry_after
 from nlp.pii import mask
 
-__all__ = ["READ_RETRY", "Check", "JsonApi", "Outcome", "Reply"]
+__all__ = ["READ_RETRY", "Check", "JsonApi", "Outcome", "RateLimiter", "Reply"]
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,46 @@ class Reply:
     @property
     def ok(self) -> bool:
         return self.outcome == "sent"
+
+
+class RateLimiter:
+    """Spaces the writes to one target `1 / per_second` seconds apart, per key (a Slack
+    webhook URL; one key for an account-wide limit), across the threads that share it. A 429
+    pauses that key only, for its `Retry-After`. `per_second <= 0`: no limit, no wait.
+
+    Slots are handed out in order (each caller reserves the next one, then sleeps until it),
+    so concurrent senders never burst past the limit and never spin."""
+
+    def __init__(
+        self,
+        per_second: float,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.interval = 1.0 / per_second if per_second > 0 else 0.0
+        self.clock = clock
+        self.sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str = "") -> float:
+        """Wait for this key's next slot; the seconds waited."""
+        with self._lock:
+            now = self.clock()
+            at = max(now, self._next.get(key, now))
+            if self.interval or key in self._next:
+                self._next[key] = at + self.interval
+        wait = at - now
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+    def pause(self, key: str, seconds: float) -> None:
+        """The target said "not before `seconds`" (a 429): hold this key's next slots."""
+        with self._lock:
+            until = self.clock() + seconds
+            self._next[key] = max(self._next.get(key, until), until)
 
 
 def _error_code(body: Any, raw: str) -> str:
@@ -108,8 +149,10 @@ class JsonApi:
         max_wait: float = 30.0,
         max_rate_limit_waits: int = 3,
         transport: httpx.BaseTransport | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.source = source
+        self.limiter = limiter
         self.sleep = sleep
         self.max_wait = max_wait
         self.max_rate_limit_waits = max_rate_limit_waits
@@ -123,6 +166,9 @@ class JsonApi:
             on_call=_tolerant(source, on_call),
             sleep=sleep,
             transport=transport,
+            # Concurrent senders each keep a connection alive: httpx keeps 20 by default, and
+            # one closed after every request is a new TCP connection for the next.
+            limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
         )
 
     @property
@@ -136,8 +182,19 @@ class JsonApi:
         """A read, retried briefly; raises `SourceError` when it cannot be answered."""
         return self.http.get_json(path, params)
 
-    def request(self, method: str, url: str, *, endpoint: str, json_body: Any = None) -> Reply:
-        """Send once (429s wait and repeat); `endpoint` is what usage records and logs show."""
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        endpoint: str,
+        json_body: Any = None,
+        limit_key: str = "",
+    ) -> Reply:
+        """Send once (429s wait and repeat); `endpoint` is what usage records and logs show.
+        With a limiter, the write waits for `limit_key`'s next slot first."""
+        if self.limiter is not None:
+            self.limiter.acquire(limit_key)
         waits = 0
         while True:
             try:
@@ -163,6 +220,9 @@ class JsonApi:
             if status == 429:
                 after = retry_after(response.headers)
                 delay = 30.0 if after is None else after
+                if self.limiter is not None:
+                    # The other senders to this target hold back too; other targets do not.
+                    self.limiter.pause(limit_key, min(delay, self.max_wait))
                 if waits < self.max_rate_limit_waits and delay <= self.max_wait:
                     waits += 1
                     log.warning("%s %s: rate limited, waiting %.1fs", self.source, endpoint, delay)

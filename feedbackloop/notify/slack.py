@@ -12,12 +12,13 @@ channel, never the URL).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from feedbackloop.http import UsageRecorder
-from feedbackloop.notify.http import JsonApi, Reply
+from feedbackloop.notify.http import JsonApi, RateLimiter, Reply
 
 __all__ = ["SlackWebhooks", "alert_blocks"]
 
@@ -41,14 +42,33 @@ class SlackWebhooks:
         timeout: float = 10.0,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = 30.0,
+        limiter: RateLimiter | None = None,
     ) -> None:
+        """`limiter`: Slack's limit is per webhook, so its key is the webhook's URL. One
+        client per webhook: concurrent posts to several keep few connections per pool (httpx
+        checks every idle connection of a pool on each request)."""
         self.urls = dict(urls)
-        self.api = JsonApi(
-            "slack", on_call=on_call, timeout=timeout, sleep=sleep, max_wait=max_wait
-        )
+        self._options: dict[str, Any] = {
+            "on_call": on_call,
+            "timeout": timeout,
+            "sleep": sleep,
+            "max_wait": max_wait,
+            "limiter": limiter,
+        }
+        self._apis: dict[str, JsonApi] = {}
+        self._lock = threading.Lock()
+
+    def _api(self, url: str) -> JsonApi:
+        with self._lock:
+            if url not in self._apis:
+                self._apis[url] = JsonApi("slack", **self._options)
+            return self._apis[url]
 
     def close(self) -> None:
-        self.api.close()
+        with self._lock:
+            apis, self._apis = list(self._apis.values()), {}
+        for api in apis:
+            api.close()
 
     def has(self, channel: str) -> bool:
         return channel in self.urls
@@ -59,6 +79,6 @@ class SlackWebhooks:
             return Reply("rejected", None, f"no incoming-webhook URL for channel #{channel}")
         # `text` is the notification and accessibility fallback when `blocks` are given.
         body = {"text": text, "blocks": alert_blocks(text, context)}
-        return self.api.request(
-            "POST", url, endpoint=f"incoming-webhook #{channel}", json_body=body
+        return self._api(url).request(
+            "POST", url, endpoint=f"incoming-webhook #{channel}", json_body=body, limit_key=url
         )

@@ -1,37 +1,41 @@
 """The outbox dispatcher: sends pending actions, exactly once where the target allows it.
 
-One action at a time, each in three steps, each step committed before the next:
+Actions go in batches, each in three steps, each step committed before the next:
 
-1. claim: the row is taken with `FOR UPDATE SKIP LOCKED` and a session advisory lock (held for
-   the whole send; PostgreSQL drops it when the process dies), marked `sending`, and an
-   `ops.action_attempts` row is written: the record that a delivery may be under way;
-2. send: one HTTP write (429s wait `Retry-After`);
-3. record: the attempt's outcome and the action's new status (`sent`, back to `pending` for a
-   retry with backoff, or `failed`), then the owners are alerted about a failure.
+1. claim: one statement takes a batch of due actions with `FOR UPDATE SKIP LOCKED`, marks them
+   `sending` with this run's key (`claimed_by`) and opens an `ops.action_attempts` row for
+   each: the record that a delivery may be under way. The run holds a session advisory lock
+   on that key for its whole life (PostgreSQL drops it when the process dies);
+2. send: the batch's HTTP writes go out concurrently, in one lane per target (a Slack webhook,
+   the Zendesk account, the HubSpot app), each lane spaced by the target's documented rate
+   limit; a 429 waits `Retry-After` and holds back that lane only;
+3. record: one statement writes the batch's attempt outcomes and the actions' new status
+   (`sent`, back to `pending` for a retry with backoff, or `failed`) with the API calls made,
+   then the owners are alerted about failures.
 
-A crash between 1 and 3 leaves the row `sending` with an open attempt. The next run takes it
-over only when its advisory lock is free (its dispatcher is gone), closes that attempt as
-`crashed`, and checks the target before sending again: the Zendesk comments for the reply's
-reference, the ticket's tags and priority, HubSpot for a task with the same subject, the
-contact's property. Slack incoming webhooks cannot be checked and have no idempotency key, so a
-Slack alert whose delivery is unknown is never resent: it fails with "delivery unknown" and the
-owners are told (at most once; docs/decisions.md).
+A crash between 1 and 3 leaves the batch `sending` with open attempts. The next run takes an
+action over only when the lock of the run that claimed it is gone (`pg_locks`), closes its
+attempt as `crashed`, and checks the target before sending again: the Zendesk comments for the
+reply's reference, the ticket's tags and priority, HubSpot for a task with the same subject,
+the contact's property. Slack incoming webhooks cannot be checked and have no idempotency key,
+so a Slack alert whose delivery is unknown is never resent: it fails with "delivery unknown"
+and the owners are told (at most once; docs/decisions.md).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
+import queue
+import secrets
+import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.types import String
+from sqlalchemy import Engine, text
 
 from feedbackloop.config import ConfigError, Settings
 from feedbackloop.notify import Reply, Targets
@@ -43,7 +47,6 @@ __all__ = ["DispatchHooks", "DispatchReport", "dispatch", "require_targets", "se
 
 log = logging.getLogger(__name__)
 
-_LOCK_SPACE = "hashtext('ops.actions')"
 _MAX_BACKOFF_S = 3600.0
 
 
@@ -137,123 +140,141 @@ def require_targets(rules: RulesFile, settings: Settings) -> None:
 
 # -------------------------------------------------------------------------------- claim
 
+# The advisory-lock class of dispatcher runs (an arbitrary positive int4); the object is the
+# run's random key, stored on the actions it claims (`ops.actions.claimed_by`).
+_RUN_LOCK_SPACE = 2_020_006_011
+_CRASHED = "the dispatcher stopped before recording the outcome"
+
+# One statement claims a batch: up to n due actions of each type (pending and past their
+# backoff, or sending for a run that is gone: its lock is not in pg_locks) after that type's
+# cursor, at most `total` in all, row-locked
+# with SKIP LOCKED so a concurrent run passes over them; their open attempts (a dead run's)
+# are closed as crashed, they are marked sending for this run, and an attempt is opened for
+# each. `previous` is the outcomes of the earlier attempts (an open one counts as crashed:
+# the statement sees the rows as they were before it).
 _CLAIM = text(
+    f"""
+    WITH picked AS (
+        SELECT x.id
+        FROM unnest(CAST(:types AS text[]), CAST(:afters AS bigint[]), CAST(:ns AS int[]))
+             AS c(t, after, n)
+        CROSS JOIN LATERAL (
+            SELECT a.id FROM ops.actions a
+            WHERE a.action_type = c.t AND a.id > c.after
+              AND a.status IN ('pending', 'sending')
+              AND CASE WHEN a.status = 'pending'
+                       THEN a.attempts = 0
+                            OR a.updated_at <= now() - make_interval(
+                                   secs => least(:cap, :base * power(2, a.attempts - 1)))
+                       ELSE NOT EXISTS (
+                           SELECT 1 FROM pg_locks l
+                           WHERE l.locktype = 'advisory' AND l.granted
+                             AND l.database = (SELECT oid FROM pg_database
+                                               WHERE datname = current_database())
+                             AND l.classid = CAST({_RUN_LOCK_SPACE} AS oid)
+                             AND l.objid = CAST(a.claimed_by AS oid) AND l.objsubid = 2)
+                  END
+            ORDER BY a.id
+            LIMIT c.n
+            FOR UPDATE SKIP LOCKED
+        ) x
+        ORDER BY x.id
+        LIMIT :total
+    ),
+    closed AS (
+        UPDATE ops.action_attempts t
+        SET finished_at = now(), outcome = 'crashed', error = '{_CRASHED}'
+        FROM picked WHERE t.action_id = picked.id AND t.finished_at IS NULL
+        RETURNING t.action_id
+    ),
+    claimed AS (
+        UPDATE ops.actions a
+        SET status = 'sending', attempts = a.attempts + 1, updated_at = now(),
+            claimed_by = :key
+        FROM picked WHERE a.id = picked.id
+        RETURNING a.id, a.idempotency_key, a.item_type, a.item_source, a.item_source_id,
+                  a.rule, a.action_type, a.target, a.payload, a.attempts
+    ),
+    opened AS (
+        INSERT INTO ops.action_attempts (action_id, attempt_no, started_at)
+        SELECT id, attempts, now() FROM claimed
+        RETURNING action_id
+    )
+    SELECT c.*,
+           ARRAY(SELECT CASE WHEN p.finished_at IS NULL THEN 'crashed' ELSE p.outcome END
+                 FROM ops.action_attempts p WHERE p.action_id = c.id
+                 ORDER BY p.attempt_no) AS previous
+    FROM claimed c
+    ORDER BY c.id
     """
-    SELECT id, status FROM ops.actions
-    WHERE action_type = ANY(:types) AND id > :after
-      AND (status = 'sending'
-           OR (status = 'pending'
-               AND (attempts = 0
-                    OR updated_at <= now() - make_interval(
-                           secs => least(:cap, :base * power(2, attempts - 1))))))
-    ORDER BY id
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED
-    """
-).bindparams(bindparam("types", type_=ARRAY(String)))
+)
 
 
-class _Locks:
-    """Session advisory locks on one dedicated connection: held while an action is sent,
-    released on finish, and by PostgreSQL when the process dies."""
+class _Run:
+    """This dispatcher run's session advisory lock, on a dedicated connection: held for the
+    whole run, released at its end, and by PostgreSQL when the process dies. Its key marks
+    the actions the run claims, so another run knows whether their sender is alive."""
 
     def __init__(self, engine: Engine) -> None:
-        # Autocommit: session locks outlive transactions, and no transaction stays open.
+        # Autocommit: a session lock outlives transactions, and no transaction stays open.
         self.conn = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-    def try_lock(self, action_id: int) -> bool:
-        return bool(
-            self.conn.execute(
-                text(f"SELECT pg_try_advisory_lock({_LOCK_SPACE}, CAST(:k AS int))"),
-                {"k": action_id % 2_147_483_647},
-            ).scalar_one()
-        )
-
-    def unlock(self, action_id: int) -> None:
-        self.conn.execute(
-            text(f"SELECT pg_advisory_unlock({_LOCK_SPACE}, CAST(:k AS int))"),
-            {"k": action_id % 2_147_483_647},
-        )
+        try:
+            while True:  # a random key; another live run holding the same one is vanishingly rare
+                self.key = secrets.randbelow(2_147_483_646) + 1
+                if self.conn.execute(
+                    text(f"SELECT pg_try_advisory_lock({_RUN_LOCK_SPACE}, :k)"), {"k": self.key}
+                ).scalar_one():
+                    break
+        except BaseException:
+            self.conn.close()
+            raise
 
     def close(self) -> None:
         try:
-            self.conn.execute(text("SELECT pg_advisory_unlock_all()"))
+            self.conn.execute(
+                text(f"SELECT pg_advisory_unlock({_RUN_LOCK_SPACE}, :k)"), {"k": self.key}
+            )
         finally:
             self.conn.close()  # SQLAlchemy resets the isolation level on return to the pool
 
 
-def _claim_one(
-    engine: Engine, locks: _Locks, types: list[str], cursor: list[int], policy: tuple[float, float]
-) -> tuple[dict[str, Any], list[str | None]] | None:
-    """Take the next due action after `cursor[0]` (each action is tried once per run): mark it
-    sending, open an attempt. Returns the action and the outcomes of its earlier attempts.
-
-    One row at a time: a claim row-locks only the row it takes, so a concurrent dispatcher's
-    SKIP LOCKED passes over it to the next one instead of finding nothing."""
+def _claim(
+    engine: Engine,
+    run: _Run,
+    wanted: dict[str, int],
+    cursors: dict[str, int],
+    total: int | None,
+    policy: tuple[float, float],
+) -> tuple[list[tuple[dict[str, Any], list[str | None]]], set[str]]:
+    """Claim up to `wanted[type]` due actions of each type after its cursor (each action is
+    tried once per run), at most `total`; committed before anything is sent. Returns the
+    actions with their earlier outcomes, and the types with nothing more due."""
     base, cap = policy
+    types = list(wanted)
     with engine.begin() as conn:
-        while True:
-            rows = conn.execute(
-                _CLAIM, {"types": types, "after": cursor[0], "base": base, "cap": cap}
-            ).all()
-            if not rows:
-                return None
-            for row in rows:
-                cursor[0] = row.id
-                if not locks.try_lock(row.id):
-                    continue  # another live dispatcher is sending it
-                return _open_attempt(conn, row.id), _previous(conn, row.id)
-
-
-def _previous(conn: Connection, action_id: int) -> list[str | None]:
-    return list(
-        conn.execute(
-            text(
-                "SELECT outcome FROM ops.action_attempts WHERE action_id = :id "
-                "AND finished_at IS NOT NULL ORDER BY attempt_no"
-            ),
-            {"id": action_id},
-        ).scalars()
-    )
-
-
-def _open_attempt(conn: Connection, action_id: int) -> dict[str, Any]:
-    # An attempt left open by a dispatcher that died: its write may or may not have happened.
-    conn.execute(
-        text(
-            """
-            UPDATE ops.action_attempts
-            SET finished_at = now(), outcome = 'crashed',
-                error = 'the dispatcher stopped before recording the outcome'
-            WHERE action_id = :id AND finished_at IS NULL
-            """
-        ),
-        {"id": action_id},
-    )
-    action = (
-        conn.execute(
-            text(
-                """
-                UPDATE ops.actions
-                SET status = 'sending', attempts = attempts + 1, updated_at = now()
-                WHERE id = :id
-                RETURNING id, idempotency_key, item_type, item_source, item_source_id, rule,
-                          action_type, target, payload, attempts
-                """
-            ),
-            {"id": action_id},
-        )
-        .one()
-        ._asdict()
-    )
-    conn.execute(
-        text(
-            "INSERT INTO ops.action_attempts (action_id, attempt_no, started_at) "
-            "VALUES (:id, :n, now())"
-        ),
-        {"id": action_id, "n": action["attempts"]},
-    )
-    return action
+        rows = conn.execute(
+            _CLAIM,
+            {
+                "types": types,
+                "afters": [cursors[t] for t in types],
+                "ns": [wanted[t] for t in types],
+                "total": total,
+                "base": base,
+                "cap": cap,
+                "key": run.key,
+            },
+        ).all()
+    out = []
+    got: Counter[str] = Counter()
+    for row in rows:
+        action = row._asdict()
+        previous = list(action.pop("previous") or [])
+        kind = action["action_type"]
+        cursors[kind] = max(cursors[kind], action["id"])
+        got[kind] += 1
+        out.append((action, previous))
+    cut = total is not None and len(rows) >= total  # the budget, not the queue, ended it
+    return out, set() if cut else {t for t in types if got[t] < wanted[t]}
 
 
 # --------------------------------------------------------------------------------- send
@@ -390,44 +411,61 @@ def _deliver(
     return _Result("rejected", "failed", reply.detail, reply.status)
 
 
-def _record(engine: Engine, action: dict[str, Any], result: _Result) -> None:
-    detail = mask(result.detail)[:1000]
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                """
-                UPDATE ops.action_attempts
-                SET finished_at = now(), outcome = :outcome, http_status = :http,
-                    response = CAST(:response AS jsonb), error = :error
-                WHERE action_id = :id AND attempt_no = :n
-                """
-            ),
+# The outcomes of a batch in one statement: the attempts closed, the actions' new status.
+# Only rows this run still owns are written (`claimed_by`, the attempt number).
+_RECORD = text(
+    """
+    WITH r AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(
+            id bigint, n int, outcome text, http int, response jsonb, error text,
+            status text, detail text)
+    ),
+    attempts AS (
+        UPDATE ops.action_attempts t
+        SET finished_at = now(), outcome = r.outcome, http_status = r.http,
+            response = r.response, error = r.error
+        FROM r
+        WHERE t.action_id = r.id AND t.attempt_no = r.n AND t.finished_at IS NULL
+        RETURNING t.id
+    )
+    UPDATE ops.actions a
+    SET status = r.status, updated_at = now(),
+        sent_at = CASE WHEN r.status = 'sent' THEN now() ELSE a.sent_at END,
+        last_error = CASE WHEN r.status = 'sent' THEN NULL ELSE r.detail END
+    FROM r
+    WHERE a.id = r.id AND a.attempts = r.n AND a.claimed_by = :key AND a.status = 'sending'
+    """
+)
+
+
+def _record(
+    engine: Engine, run: _Run, done: list[tuple[dict[str, Any], _Result]], targets: Targets
+) -> None:
+    """One transaction per batch: the outcomes, and the API calls made since the last one."""
+    rows = []
+    for action, result in done:
+        detail = mask(result.detail)[:1000]
+        rows.append(
             {
                 "id": action["id"],
                 "n": action["attempts"],
                 "outcome": result.outcome,
                 "http": result.http_status,
-                "response": None if result.response is None else _json(result.response),
+                "response": result.response,
                 "error": None if result.status == "sent" else detail,
-            },
-        )
-        conn.execute(
-            text(
-                """
-                UPDATE ops.actions
-                SET status = :status, updated_at = now(),
-                    sent_at = CASE WHEN :sent THEN now() ELSE sent_at END,
-                    last_error = CASE WHEN :sent THEN NULL ELSE CAST(:error AS text) END
-                WHERE id = :id
-                """
-            ),
-            {
-                "id": action["id"],
                 "status": result.status,
-                "sent": result.status == "sent",
-                "error": detail,
-            },
+                "detail": detail,
+            }
         )
+    with engine.begin() as conn:
+        if rows:
+            conn.execute(_RECORD, {"rows": _json(rows), "key": run.key})
+        if targets.usage is not None:
+            try:
+                with conn.begin_nested():  # accounting must not undo the outcomes
+                    targets.usage.flush(conn)
+            except Exception as exc:  # kept in the buffer for the next flush
+                log.warning("api usage not recorded (%s)", type(exc).__name__)
 
 
 def _json(value: Any) -> str:
@@ -459,6 +497,28 @@ def _alert(settings: Settings, targets: Targets, action: dict[str, Any], detail:
 
 # ----------------------------------------------------------------------------- dispatch
 
+# Actions claimed ahead per sender: the senders never wait for a claim, a batch is big
+# enough that its two statements cost little per action, and small enough that a
+# concurrent run still finds work.
+_CLAIM_AHEAD = 4
+# Outcomes are recorded at least this often (seconds), or when half a batch is done.
+_RECORD_EVERY_S = 0.1
+
+
+def _lane(action: dict[str, Any], hooks: DispatchHooks) -> str:
+    """Which senders an action waits for: one lane per rate limit (a Slack webhook, the
+    Zendesk account, the HubSpot app), so a slow or rate-limited target holds back only its
+    own actions. Injected faults (tests) must hit a known action: one lane."""
+    if hooks.after_claim or hooks.after_send:
+        return "all"
+    p = action["payload"]
+    kind = action["action_type"]
+    if kind == "slack_alert":
+        return f"slack #{p.get('channel')}"
+    if kind in ("auto_reply", "set_priority") or (kind == "tag" and p.get("ticket_id")):
+        return "zendesk"
+    return "hubspot"
+
 
 def dispatch(
     engine: Engine,
@@ -469,9 +529,13 @@ def dispatch(
     hooks: DispatchHooks | None = None,
     workers: int | None = None,
 ) -> DispatchReport:
-    """Send every due action whose target is configured (at most `limit`), with `workers`
-    senders at once (default `ROUTING_DISPATCH_WORKERS`): sending is waiting on HTTP, and
-    the claims (SKIP LOCKED, advisory locks) already make concurrent dispatchers safe."""
+    """Send every due action whose target is configured (at most `limit`), with up to
+    `workers` senders per target at once (default `ROUTING_DISPATCH_WORKERS`).
+
+    Batches are claimed in one statement each (their attempts opened, committed before any
+    send), sent concurrently within each target's rate limit, and their outcomes recorded in
+    one statement per batch with the API calls made; then the owners hear about failures.
+    Concurrent runs are safe: SKIP LOCKED claims, and each run's advisory lock."""
     own_targets = targets is None
     targets = targets or Targets.from_settings(settings, engine=engine)
     hooks = hooks or DispatchHooks()
@@ -483,33 +547,15 @@ def dispatch(
         workers = 1 if hooks.after_claim or hooks.after_send else None
     workers = max(1, workers or settings.routing_dispatch_workers)
     if limit is not None:
-        workers = min(workers, limit)
-    budget = [limit]  # shared across workers: actions still allowed in this run
-    guard = threading.Lock()
-
-    def take() -> bool:
-        with guard:
-            if budget[0] is None:
-                return True
-            if budget[0] <= 0:
-                return False
-            budget[0] -= 1
-            return True
-
-    def run() -> DispatchReport:
-        return _dispatch_loop(engine, settings, targets, hooks, types, take)
-
+        workers = min(workers, max(1, limit))
     try:
-        if workers == 1:
-            parts = [run()]
-        else:
-            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dispatch") as pool:
-                parts = list(pool.map(lambda _: run(), range(workers)))
+        if types and (limit is None or limit > 0):
+            _dispatch_run(engine, settings, targets, hooks, types, limit, workers, report)
     finally:
         if own_targets:
             targets.close()
-    for part in parts:
-        report.add(part)
+        else:
+            targets.flush_usage()  # calls made after the last batch was recorded (alerts)
     if report.processed:
         log.info(
             "dispatch: %s sent, %s already applied, %s retrying, %s failed",
@@ -521,32 +567,41 @@ def dispatch(
     return report
 
 
-def _dispatch_loop(
+def _dispatch_run(
     engine: Engine,
     settings: Settings,
     targets: Targets,
     hooks: DispatchHooks,
     types: list[str],
-    take: Callable[[], bool],
-) -> DispatchReport:
-    """One sender: claim, deliver, record, until nothing is due or the budget is spent."""
-    report = DispatchReport()
+    limit: int | None,
+    workers: int,
+    report: DispatchReport,
+) -> None:
+    """Claim ahead, send in lanes, record in batches, until nothing is due or the budget is
+    spent. A crash anywhere leaves claimed actions `sending` with open attempts: the next run
+    takes them over once this run's lock is gone."""
     policy = (settings.routing_retry_delay, _MAX_BACKOFF_S)
-    locks = _Locks(engine)
-    cursor = [0]  # the last action id this sender tried in this run
-    try:
-        while take():
-            claimed = _claim_one(engine, locks, types, cursor, policy)
-            if claimed is None:
-                break
-            action, previous = claimed
-            try:
-                if hooks.after_claim is not None:
-                    hooks.after_claim(action)
-                result = _deliver(action, previous, targets, hooks, settings.routing_max_attempts)
-                _record(engine, action, result)
-            finally:
-                locks.unlock(action["id"])
+    window = workers * _CLAIM_AHEAD  # actions claimed ahead, per type
+    cursors = dict.fromkeys(types, 0)  # the last action id claimed per type in this run
+    exhausted: set[str] = set()
+    budget = limit
+    lanes: dict[str, ThreadPoolExecutor] = {}
+    inflight: dict[Future[_Result], dict[str, Any]] = {}
+    by_type: Counter[str] = Counter()
+    done: list[tuple[dict[str, Any], _Result]] = []
+    first_done = 0.0
+    failure: Exception | None = None
+    completed: queue.SimpleQueue[Future[_Result]] = queue.SimpleQueue()
+    run = _Run(engine)
+
+    def deliver(action: dict[str, Any], previous: list[str | None]) -> _Result:
+        return _deliver(action, previous, targets, hooks, settings.routing_max_attempts)
+
+    def flush() -> None:
+        batch = list(done)
+        done.clear()
+        _record(engine, run, batch, targets)
+        for action, result in batch:
             if result.outcome == "verified":
                 report.already_applied += 1
                 report.by_type[action["action_type"]] += 1
@@ -558,6 +613,75 @@ def _dispatch_loop(
             else:
                 report.failed += 1
                 report.alerts += _alert(settings, targets, action, result.detail)
+
+    try:
+        while True:
+            wanted = {
+                t: window - by_type[t]
+                for t in types
+                if t not in exhausted and by_type[t] <= window // 2
+            }
+            if failure is None and wanted and (budget is None or budget > 0):
+                claimed, drained = _claim(engine, run, wanted, cursors, budget, policy)
+                exhausted |= drained  # nothing more is due for these types
+                if budget is not None:
+                    budget -= len(claimed)
+                for action, previous in claimed:
+                    if hooks.after_claim is not None:
+                        hooks.after_claim(action)
+                    lane = _lane(action, hooks)
+                    if lane not in lanes:
+                        lanes[lane] = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")
+                    future = lanes[lane].submit(deliver, action, previous)
+                    inflight[future] = action
+                    future.add_done_callback(completed.put)
+                    by_type[action["action_type"]] += 1
+                if claimed:
+                    continue
+            if not inflight:
+                break
+            timeout = None
+            if done:
+                timeout = max(0.0, first_done + _RECORD_EVERY_S - time.monotonic())
+            # Finished futures arrive on a queue (their done callback): `wait()` would hook
+            # every future in flight again for each one that finishes.
+            finished = []
+            try:
+                finished.append(completed.get(timeout=timeout))
+                while True:
+                    finished.append(completed.get_nowait())
+            except queue.Empty:
+                pass
+            for future in finished:
+                action = inflight.pop(future)
+                by_type[action["action_type"]] -= 1
+                try:
+                    result = future.result()
+                except CancelledError:
+                    # Never started: certainly not sent; back to pending for the next run.
+                    result = _Result("retry", "pending", "not sent: the dispatcher stopped")
+                except Exception as exc:
+                    # A bug, not an answer: stop claiming and sending, record what is known,
+                    # then raise. The action stays `sending`; the next run checks it.
+                    if failure is None:
+                        failure = exc
+                        for other in inflight:
+                            other.cancel()
+                    continue
+                if not done:
+                    first_done = time.monotonic()
+                done.append((action, result))
+            if done and (
+                not inflight
+                or len(done) >= max(1, window * len(types) // 2)
+                or time.monotonic() - first_done >= _RECORD_EVERY_S
+            ):
+                flush()
+        if done:
+            flush()
     finally:
-        locks.close()
-    return report
+        for pool in lanes.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+        run.close()
+    if failure is not None:
+        raise failure

@@ -1,0 +1,264 @@
+"""Batched sending (issue #20): a batch is claimed in one statement and survives a kill -9,
+concurrent dispatchers never send an action twice, a 429 holds back only its own target, the
+rate limiter spaces each Slack webhook's posts, and the API-usage rows reconcile with the
+calls the targets received."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import Engine
+from support.routing import World, routing_world, rules
+
+from feedbackloop.config import Settings
+from feedbackloop.notify import RateLimiter, Targets
+from feedbackloop.routing import dispatch
+
+ONE_OF_EACH = """
+rules:
+  - name: r
+    when: {sentiment_label: [very_negative]}
+    actions:
+      - {type: slack_alert, channel: escalations}
+      - {type: set_priority, priority: urgent}
+      - {type: tag, tags: [angry]}
+      - {type: create_task, subject: "Call back"}
+      - {type: auto_reply, template: sorry}
+templates:
+  sorry: {body: "Sorry.\\n\\n{disclosure}"}
+"""
+NO_LIMITS = {
+    "slack_posts_per_second": 0.0,
+    "zendesk_writes_per_minute": 0.0,
+    "hubspot_requests_per_second": 0.0,
+}
+
+
+def _only(kinds: tuple[str, ...], channel: str = "escalations") -> Any:
+    """The rules with the actions of some types; another channel is another rule."""
+    lines = [
+        line.replace("channel: escalations", f"channel: {channel}").replace(
+            "name: r", f"name: r-{channel}"
+        )
+        for line in ONE_OF_EACH.splitlines()
+        if not line.startswith("      - {type: ") or any(f"type: {k}," in line for k in kinds)
+    ]
+    return rules("\n".join(lines) + "\n")
+
+
+def _setup(w: World, n: int, kinds: tuple[str, ...] | None = None) -> list[Any]:
+    tickets = [w.ticket(i) for i in range(n)]
+    for t in tickets:
+        w.set_contact(t.requester_source_id, consent_contact=True, email_valid=True)
+        w.score("ticket", t.source_id, label="very_negative", score=-0.9, frustrated=True)
+    w.decide(_only(kinds) if kinds else rules(ONE_OF_EACH))
+    return tickets
+
+
+def _real_targets(w: World, **overrides: Any) -> tuple[Settings, Targets]:
+    """Settings and clients that really wait (the world's clients only note their waits)."""
+    settings = w.settings.model_copy(update=overrides)
+    return settings, Targets.from_settings(settings, engine=w.engine)
+
+
+def _each_delivered_once(w: World, tickets: list[Any]) -> None:
+    for t in tickets:
+        tid = int(t.source_id)
+        assert len(w.zendesk.added_comments.get(tid, [])) == 1
+        puts = [r for r in w.zendesk.writes if f"/tickets/{tid}" in r.path]
+        assert sum(1 for r in puts if r.path.endswith("/tags.json")) == 1
+        assert sum(1 for r in puts if "priority" in json.dumps(r.body)) == 1
+    sent_to = {"slack_alert": w.slack.posted("escalations"), "create_task": w.hubspot.tasks}
+    for a in w.actions():
+        if a.action_type in sent_to:
+            ref = a.payload["ref"]
+            assert sum(ref in json.dumps(m) for m in sent_to[a.action_type]) == 1, ref
+    assert sum(1 for r in w.hubspot.requests if r.method == "PATCH") == len(tickets)
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from feedbackloop.config import Settings
+from feedbackloop.db import get_engine
+from feedbackloop.routing import dispatch
+
+settings = Settings.model_validate_json(Path(sys.argv[1]).read_text())
+dispatch(get_engine(settings), settings)
+print("finished")
+"""
+
+
+def _settings_json(s: Settings) -> str:
+    data = json.loads(s.model_dump_json())
+    for key in ("zendesk_api_token", "hubspot_token"):
+        data[key] = getattr(s, key).get_secret_value()
+    data["slack_webhook_urls"] = {k: v.get_secret_value() for k, v in s.slack_webhook_urls.items()}
+    return json.dumps(data)
+
+
+def test_a_batch_claimed_in_one_statement_survives_kill_9_and_is_delivered_once(
+    engine: Engine, settings: Settings, tmp_path: Any
+) -> None:
+    with routing_world(engine, settings) as w:
+        tickets = _setup(w, n=6, kinds=("auto_reply",))
+        # Zendesk applies each comment, then takes 30 s to answer: the kill lands in between,
+        # with some comments applied and the rest of the batch not yet sent.
+        w.zendesk.update_faults.delay_after_processing = 30
+        config = tmp_path / "settings.json"
+        config.write_text(
+            _settings_json(w.settings.model_copy(update={"routing_dispatch_workers": 2}))
+        )
+        child = subprocess.Popen(
+            [sys.executable, "-c", CHILD, str(config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 60
+        while len(w.zendesk.writes) < 2:
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the child never sent"
+            time.sleep(0.02)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        assert child.returncode == -signal.SIGKILL
+
+        # The whole batch was claimed at once, before anything was sent: one run's key, one
+        # transaction's timestamp on every attempt, every one of them open.
+        actions = w.actions()
+        assert [a.status for a in actions] == ["sending"] * 6
+        assert len({a.claimed_by for a in actions}) == 1
+        attempts = w.rows("SELECT started_at, finished_at FROM ops.action_attempts")
+        assert len(attempts) == 6 and len({a.started_at for a in attempts}) == 1
+        assert all(a.finished_at is None for a in attempts)
+        applied = sum(len(v) for v in w.zendesk.added_comments.values())
+        assert 2 <= applied < 6
+
+        # The next run takes the batch over (the dead run's lock is gone), checks each comment
+        # at Zendesk, and sends only the ones that were never applied.
+        w.zendesk.update_faults.delay_after_processing = 0
+        report = w.dispatch()
+        assert report.already_applied == applied and report.sent == 6 - applied
+        assert {a.status for a in w.actions()} == {"sent"}
+        for t in tickets:
+            assert len(w.zendesk.added_comments[int(t.source_id)]) == 1
+        outcomes = Counter(r.outcome for r in w.rows("SELECT outcome FROM ops.action_attempts"))
+        assert outcomes == {"crashed": 6, "verified": applied, "sent": 6 - applied}
+
+
+def test_concurrent_dispatchers_never_send_an_action_twice(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        tickets = _setup(w, n=8)  # 40 actions, every type
+        w.zendesk.update_faults.delay_after_processing = 0.02
+        reports: list[Any] = []
+        threads = [
+            threading.Thread(target=lambda: reports.append(w.dispatch(routing_dispatch_workers=2)))
+            for _ in range(4)
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sum(r.sent for r in reports) == 40
+        assert sum(r.already_applied + r.failed + r.retrying for r in reports) == 0
+        attempts = w.rows("SELECT action_id, outcome FROM ops.action_attempts")
+        assert len(attempts) == 40 and len({a.action_id for a in attempts}) == 40
+        assert {a.outcome for a in attempts} == {"sent"}
+        _each_delivered_once(w, tickets)
+
+
+def test_a_429_with_retry_after_holds_back_only_its_target(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        _setup(w, n=4, kinds=("auto_reply", "create_task"))
+        w.zendesk.update_faults.rate_limited = 1
+        w.zendesk.update_faults.retry_after = 2
+        # One sender per target: which write meets the 429 is then known (the first).
+        config, targets = _real_targets(w, routing_dispatch_workers=1, **NO_LIMITS)
+        with targets:
+            report = dispatch(engine, config, targets=targets)
+        assert report.sent == 8
+        writes = sorted(r.at for r in w.zendesk.writes)
+        limited_at = writes[0]  # answered 429, Retry-After 2
+        # Every later Zendesk write waited for the Retry-After...
+        assert len(writes) == 5 and all(at >= limited_at + 1.9 for at in writes[1:])
+        # ...while HubSpot went on: all its tasks arrived before Zendesk was written again.
+        tasks = [r.at for r in w.hubspot.requests if r.method == "POST"]
+        assert len(tasks) == 4 and max(tasks) < limited_at + 1.9
+
+
+def test_the_rate_limiter_spaces_posts_per_slack_webhook(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        tickets = [w.ticket(i) for i in range(8)]
+        for t in tickets:
+            w.score("ticket", t.source_id, label="very_negative", score=-0.9)
+        # Eight alerts to #escalations, eight to #billing.
+        w.decide(_only(("slack_alert",)))
+        w.decide(_only(("slack_alert",), channel="billing"))
+        config, targets = _real_targets(
+            w, routing_dispatch_workers=4, **NO_LIMITS | {"slack_posts_per_second": 5.0}
+        )
+        with targets:
+            assert dispatch(engine, config, targets=targets).sent == 16
+        for channel in ("escalations", "billing"):
+            hook = w.slack.hooks[channel]
+            at = sorted(r.at for r in w.slack.requests if r.path == hook)
+            assert len(at) == 8
+            # 5 posts/s: 0.2 s apart at the sender; loopback jitter is far below 50 ms.
+            assert all(b - a >= 0.15 for a, b in itertools.pairwise(at)), at
+        # The limit is per webhook: #billing was not queued behind #escalations.
+        first = {
+            ch: min(r.at for r in w.slack.requests if r.path == w.slack.hooks[ch])
+            for ch in ("escalations", "billing")
+        }
+        assert abs(first["escalations"] - first["billing"]) < 0.15
+
+
+def test_api_usage_rows_reconcile_with_the_calls_the_targets_received(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        _setup(w, n=5)
+        w.hubspot.faults.rate_limited = 2
+        w.hubspot.faults.retry_after = 1
+        w.zendesk.update_faults.server_errors = 1  # one retried action: its check is a read
+        report = w.dispatch()
+        assert report.sent == 24 and report.retrying == 1
+        w.dispatch()  # the retry: a check (GET), then the write
+        usage = w.rows("SELECT source, method, status FROM ops.api_usage")
+        received = {
+            "slack": len(w.slack.requests),
+            "hubspot": len(w.hubspot.requests),
+            "zendesk": len(w.zendesk.requests),
+        }
+        assert Counter(u.source for u in usage) == received
+        assert Counter((u.source, u.status) for u in usage)[("hubspot", 429)] == 2
+        assert Counter((u.source, u.status) for u in usage)[("zendesk", 500)] == 1
+        assert Counter((u.source, u.method) for u in usage)[("zendesk", "GET")] >= 1
+
+
+def test_the_rate_limiter_reserves_slots_in_order_and_pauses_one_key() -> None:
+    now = [100.0]
+    waits: list[float] = []
+    limiter = RateLimiter(2.0, clock=lambda: now[0], sleep=waits.append)
+    assert [limiter.acquire("a") for _ in range(3)] == [0.0, 0.5, 1.0]
+    assert limiter.acquire("b") == 0.0  # another webhook: its own slots
+    limiter.pause("b", 30.0)
+    assert limiter.acquire("b") == 30.0 and limiter.acquire("a") == 1.5
+    unlimited = RateLimiter(0)
+    assert unlimited.acquire("x") == 0.0 and unlimited.acquire("x") == 0.0
+    assert waits == [0.5, 1.0, 30.0, 1.5]
