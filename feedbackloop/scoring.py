@@ -15,11 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop import items, progress
 from feedbackloop.config import Settings
-from feedbackloop.db.models import FeedbackScore
 from feedbackloop.vocabulary import SENTIMENT_LABELS
 
 # Items, their text and the pending rule live in the feedback-item contract (feedbackloop.items).
@@ -71,46 +69,43 @@ def score_pending(
     """Score pending items in batches through `nlp.pipe` and upsert their scores; `on_scored`
     runs in each batch's transaction (see `ScoredHook`); `key_range` limits the run to one
     partition (`pending_ranges`)."""
+    # here, not at the top: importing spaCy costs seconds that callers of this module's other
+    # functions (routing, the CLI) do not need to pay; `nlp` has loaded it already
+    from nlp.sentiment import sentiment_fields
+
     model_version = model_version_of(nlp)
     report = ScoreReport(model_version=model_version)
-    stmt = pg_insert(FeedbackScore)
-    upsert = stmt.on_conflict_do_update(
-        constraint="uq_feedback_scores_item_model",
-        set_={
-            c: stmt.excluded[c]
-            for c in ("text_hash", "sentiment", "label", "frustrated", "language", "explanation")
-        }
-        | {"scored_at": text("now()")},
-    )
     # The server-side cursor reads one snapshot, so the writes below (other connections) do
     # not disturb it, and memory stays at one batch whatever the number of items.
     for batch in items.pending(engine, model_version, batch_size, key_range):
         docs = nlp.pipe(row.body or "" for row in batch)
         rows = []
         for row, doc in zip(batch, docs, strict=True):
+            f = sentiment_fields(doc)
+            label, frustrated, language = f["sentiment_label"], f["frustrated"], f["language"]
             rows.append(
                 {
                     "item_type": row.item_type,
                     "item_source": row.item_source,
                     "item_source_id": row.item_source_id,
-                    "model_version": doc._.sentiment_model_version,
+                    "model_version": f["sentiment_model_version"],
                     "text_hash": row.text_hash,
-                    "sentiment": max(-1.0, min(1.0, float(doc._.sentiment))),
-                    "label": doc._.sentiment_label,
-                    "frustrated": bool(doc._.frustrated),
-                    "language": doc._.language,
+                    "sentiment": max(-1.0, min(1.0, f["sentiment"])),
+                    "label": label,
+                    "frustrated": frustrated,
+                    "language": language,
                     "explanation": {
-                        "signals": doc._.explanation,
-                        "scored": bool(doc._.scored),
-                        "reason": doc._.sentiment_reason,
+                        "signals": f["explanation"],
+                        "scored": f["scored"],
+                        "reason": f["sentiment_reason"],
                     },
                 }
             )
-            report.labels[doc._.sentiment_label] += 1
-            report.frustrated += bool(doc._.frustrated)
-            report.not_english += doc._.language not in ("en", "und")
+            report.labels[label] += 1
+            report.frustrated += frustrated
+            report.not_english += language not in ("en", "und")
         with engine.begin() as conn:
-            conn.execute(upsert, rows)
+            write_scores(conn, rows)
             if on_scored is not None:
                 on_scored(conn, rows)
         report.scored += len(rows)
@@ -118,6 +113,55 @@ def score_pending(
     if with_totals:
         report.totals = distribution(engine, model_version)
     return report
+
+
+# One statement per batch whatever its size: the columns go as arrays (ten bound parameters),
+# not one parameter per value, which psycopg would have to parse for every batch.
+_UPSERT_SCORES = text(
+    """
+    INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, model_version,
+                                     text_hash, sentiment, label, frustrated, language,
+                                     explanation)
+    SELECT t, s, i, v, h, x, l, f, g, CAST(e AS jsonb)
+    FROM unnest(CAST(:item_type AS text[]), CAST(:item_source AS text[]),
+                CAST(:item_source_id AS text[]), CAST(:model_version AS text[]),
+                CAST(:text_hash AS text[]), CAST(:sentiment AS float8[]),
+                CAST(:label AS text[]), CAST(:frustrated AS boolean[]),
+                CAST(:language AS text[]), CAST(:explanation AS text[]))
+         AS u(t, s, i, v, h, x, l, f, g, e)
+    ON CONFLICT ON CONSTRAINT uq_feedback_scores_item_model DO UPDATE
+    SET text_hash = EXCLUDED.text_hash, sentiment = EXCLUDED.sentiment,
+        label = EXCLUDED.label, frustrated = EXCLUDED.frustrated,
+        language = EXCLUDED.language, explanation = EXCLUDED.explanation, scored_at = now()
+    """
+)
+_SCORE_COLUMNS = (
+    "item_type",
+    "item_source",
+    "item_source_id",
+    "model_version",
+    "text_hash",
+    "sentiment",
+    "label",
+    "frustrated",
+    "language",
+    "explanation",
+)
+
+
+def write_scores(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert score rows (the dicts `score_pending` builds) in one statement."""
+    # A key twice in one statement would be an error where row-by-row upserts let the last
+    # one win: keep the last one.
+    unique = list(
+        {
+            (r["item_type"], r["item_source"], r["item_source_id"], r["model_version"]): r
+            for r in rows
+        }.values()
+    )
+    params: dict[str, list[Any]] = {c: [r[c] for r in unique] for c in _SCORE_COLUMNS}
+    params["explanation"] = [_json.dumps(e) for e in params["explanation"]]
+    conn.execute(_UPSERT_SCORES, params)
 
 
 def merge_reports(model_version: str, parts: list[ScoreReport]) -> ScoreReport:

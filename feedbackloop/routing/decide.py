@@ -28,10 +28,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import String
 
-from feedbackloop.db.models import Action as ActionRow
 from feedbackloop.governance import audit
 from feedbackloop.routing.facts import ItemKey, load_facts
 from feedbackloop.routing.offers import OfferChoice, OfferLedger
@@ -358,6 +357,51 @@ _EXISTING = text(
 ).bindparams(bindparam("keys", type_=ARRAY(String)))
 
 
+_ACTION_COLUMNS = (
+    "idempotency_key",
+    "item_type",
+    "item_source",
+    "item_source_id",
+    "rule",
+    "action_type",
+    "target",
+    "payload",
+    "explanation",
+    "model_version",
+    "status",
+    "last_error",
+)
+# One statement per batch: the columns go as arrays (a dozen bound parameters whatever the
+# batch size); rows are inserted in array order, so ids follow the decision order.
+_INSERT_ACTIONS = text(
+    """
+    INSERT INTO ops.actions (idempotency_key, item_type, item_source, item_source_id, rule,
+                             action_type, target, payload, explanation, model_version, status,
+                             last_error)
+    SELECT k, t, s, i, r, a, g, CAST(p AS jsonb), CAST(e AS jsonb), v, st, err
+    FROM unnest(CAST(:idempotency_key AS text[]), CAST(:item_type AS text[]),
+                CAST(:item_source AS text[]), CAST(:item_source_id AS text[]),
+                CAST(:rule AS text[]), CAST(:action_type AS text[]), CAST(:target AS text[]),
+                CAST(:payload AS text[]), CAST(:explanation AS text[]),
+                CAST(:model_version AS text[]), CAST(:status AS text[]),
+                CAST(:last_error AS text[]))
+         WITH ORDINALITY AS u(k, t, s, i, r, a, g, p, e, v, st, err, n)
+    ORDER BY n
+    ON CONFLICT ON CONSTRAINT uq_actions_idempotency_key DO NOTHING
+    RETURNING idempotency_key, id
+    """
+)
+
+
+def _insert_actions(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Write a batch's new actions in one statement; the id of each row written, by
+    idempotency key (a key another transaction wrote first is absent)."""
+    params: dict[str, list[Any]] = {c: [r[c] for r in rows] for c in _ACTION_COLUMNS}
+    params["payload"] = [json.dumps(p) for p in params["payload"]]
+    params["explanation"] = [json.dumps(e) for e in params["explanation"]]
+    return {key: action_id for key, action_id in conn.execute(_INSERT_ACTIONS, params)}
+
+
 def decide(
     conn: Connection,
     rules: RulesFile,
@@ -388,21 +432,31 @@ def decide(
         return report
     existing = set(conn.execute(_EXISTING, {"keys": [p[3] for p in planned]}).scalars())
     ledger = OfferLedger(conn, rules, now)
-    stmt = insert(ActionRow).on_conflict_do_nothing(constraint="uq_actions_idempotency_key")
+    built: list[tuple[ItemFacts, Match, _Decision, dict[str, Any]]] = []
     for item, match, action, key in planned:
         if key in existing:
             continue
         existing.add(key)
         d = _build(rules, match, action, item, ledger, now, links)
         row = _row(rules, match, d, item, now, actor)
-        written = conn.execute(stmt.values(**row).returning(ActionRow.id)).scalar_one_or_none()
-        if written is None:  # decided concurrently by another transaction
+        # Counted before the write (which is one statement for the batch below), so the next
+        # choices in this batch rotate as if decided one by one. A row another transaction
+        # wrote first (a concurrent decide) then counts once more in this batch's rotation.
+        if d.offer is not None and row["status"] != "skipped":
+            ledger.record(d.offer, shadow=match.rule.shadow)
+        built.append((item, match, d, row))
+    if not built:
+        return report
+    written = _insert_actions(conn, [row for _, _, _, row in built])
+    for item, match, d, row in built:
+        action_id = written.get(row["idempotency_key"])
+        if action_id is None:  # decided concurrently by another transaction
             continue
         if d.survey_link is not None and row["status"] != "skipped":
             record_link(
                 conn,
                 d.survey_link,
-                action_id=written,
+                action_id=action_id,
                 item=(item.item_type, item.item_source, item.item_source_id),
                 rule=match.rule.name,
                 template=str(d.payload.get("template")),
@@ -413,8 +467,6 @@ def decide(
                 language=item.language,
                 rating_scale=d.extra["survey_scale"],
             )
-        if d.offer is not None and row["status"] != "skipped":
-            ledger.record(d.offer, shadow=match.rule.shadow)
         report.actions[row["status"]] += 1
         report.by_rule[match.rule.name] += 1
     if report.decided:

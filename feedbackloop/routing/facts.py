@@ -21,7 +21,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import DateTime, Integer, String
 
 from feedbackloop.items import CONSENT, ITEMS
-from feedbackloop.routing.rules import ItemFacts, excerpt
+from feedbackloop.routing.rules import ItemFacts
 
 __all__ = ["ItemKey", "load_facts"]
 
@@ -245,7 +245,7 @@ def load_facts(
                 consent_improvement=bool(r.consent_improvement),
                 erased=bool(r.erased),
                 repeat_contacts=_repeats_for(repeats, r, windows),
-                excerpt=excerpt(r.body),
+                body=r.body,
                 milestone=milestones.get(r.item_source_id) if r.item_type == "milestone" else None,
             )
         )

@@ -24,6 +24,7 @@ import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -553,9 +554,17 @@ class ItemFacts:
     ticket_id: str | None = None  # the Zendesk ticket to act on
     ticket_status: str | None = None  # as last collected: Zendesk refuses to update closed ones
     repeat_contacts: Mapping[int, int] = field(default_factory=dict)
-    excerpt: str = ""
+    excerpt: str = ""  # empty: made from `body` when a template first asks for it
+    # The item's (masked) text: read with the facts, masked again only for an excerpt that is
+    # used (masking every item's whole text cost more than the rest of deciding).
+    body: str | None = field(default=None, repr=False, compare=False)
     # A milestone item's milestone (name, description, per, reached_at, ...); None otherwise.
     milestone: Mapping[str, Any] | None = None
+
+    @cached_property
+    def text_excerpt(self) -> str:
+        """`excerpt`, or the excerpt of `body` (computed once per item)."""
+        return self.excerpt or excerpt(self.body)
 
     @property
     def scored(self) -> bool:
@@ -689,7 +698,7 @@ def template_values(facts: ItemFacts, *, rule: str, ref: str, days: int | None) 
         "arr": "" if facts.arr is None else f"{facts.arr:,.0f}",
         "language": text(facts.language),
         "rule": rule,
-        "excerpt": facts.excerpt,
+        "excerpt": facts.text_excerpt,
         "contact_id": text(facts.contact_id),
         "account_id": text(facts.account_id),
         "repeat_contacts": text(facts.repeat_contacts.get(days) if days else None),

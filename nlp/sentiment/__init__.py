@@ -1,7 +1,12 @@
 """Sentiment and frustration scoring for customer feedback (spaCy factory
 ``feedback_sentiment_v1``)."""
 
-from nlp.sentiment.component import RULES_VERSION, SentimentComponent, make_sentiment
+from nlp.sentiment.component import (
+    RULES_VERSION,
+    SentimentComponent,
+    make_sentiment,
+    sentiment_fields,
+)
 from nlp.sentiment.scorer import LABELS, THREE_CLASSES, Analysis, Scorer, fold_label
 
 __all__ = [
@@ -13,4 +18,5 @@ __all__ = [
     "SentimentComponent",
     "fold_label",
     "make_sentiment",
+    "sentiment_fields",
 ]

@@ -86,6 +86,12 @@ _GETTERS: dict[str, Callable[[Doc], Any]] = {
 }
 
 
+def sentiment_fields(doc: Doc) -> dict[str, Any]:
+    """Every public sentiment attribute of ``doc`` at once, by attribute name, with the same
+    values as ``doc._.<name>`` (one user_data read instead of one Underscore proxy each)."""
+    return {attr: getter(doc) for attr, getter in _GETTERS.items()}
+
+
 def register_extensions() -> None:
     if not Doc.has_extension(_RESULT):
         Doc.set_extension(_RESULT, default=None)

@@ -21,8 +21,11 @@ large inputs go through in chunks of ``batch`` items, exactly as later runs woul
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
@@ -62,6 +65,33 @@ DEFAULT_PARAMS: dict[str, ClusterParams] = {
 }
 
 
+DISTANCE_BLOCK = 512  # rows of similarities computed at a time (block x n float32)
+
+
+def condensed_distances(z: np.ndarray, block: int = DISTANCE_BLOCK) -> np.ndarray:
+    """Cosine distances of the rows of ``z`` (unit vectors) as scipy's condensed vector
+    (float64, pairs (i, j > i) row by row), clipped to [0, 2].
+
+    Filled block of rows by block: besides the result (8 bytes per pair) only ``block x n``
+    similarities are held, where the whole similarity matrix and its triangle's index arrays
+    took three times the result again. The values are the same float32 dot products as
+    ``z @ z.T`` (a row block of a product is computed alike), cast to float64 before the
+    subtraction as before."""
+    n = len(z)
+    dist = np.empty(n * (n - 1) // 2, dtype=np.float64)
+    pos = 0
+    for start in range(0, n, block):
+        stop = min(n, start + block)
+        sims = z[start:stop] @ z[start:].T  # rows start..stop against columns start..n
+        for r in range(stop - start):
+            row = sims[r, r + 1 :]
+            dist[pos : pos + len(row)] = row  # float32 -> float64, exact
+            pos += len(row)
+    np.subtract(1.0, dist, out=dist)
+    np.clip(dist, 0.0, 2.0, out=dist)
+    return dist
+
+
 def agglomerate(
     z: np.ndarray,
     merge_similarity: float,
@@ -76,11 +106,7 @@ def agglomerate(
     labels = np.full(n, OUTLIER, dtype=np.int64)
     if n < min_members:
         return labels
-    sims = z @ z.T
-    rows, cols = np.triu_indices(n, 1)
-    dist = 1.0 - sims[rows, cols].astype(np.float64)
-    del sims, rows, cols
-    np.clip(dist, 0.0, 2.0, out=dist)
+    dist = condensed_distances(z)
     tree = linkage(dist, method="average")
     raw = fcluster(tree, t=1.0 - merge_similarity, criterion="distance").astype(np.int64)
     if split_similarity is not None:
@@ -231,8 +257,68 @@ def _attach(
     return idx[~ok]
 
 
+class RowSource(Protocol):
+    """Vectors read by row number (a file of encoded rows): `cluster_incremental` reads one
+    chunk and the rows it carries over at a time."""
+
+    def __len__(self) -> int: ...
+
+    def take(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+class VectorFile:
+    """Float32 rows appended to an unnamed temporary file (unlinked at once, so nothing is
+    left behind by a crash) and read back by row number: a pool of vectors too large to hold
+    costs disk, not memory. The rows are vectors, never text."""
+
+    def __init__(self, dim: int, directory: str | os.PathLike[str] | None = None) -> None:
+        self.dim = dim
+        self._file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 (closed by close)
+        self._rows = 0
+        self._row_bytes = dim * 4
+
+    def __len__(self) -> int:
+        return self._rows
+
+    def __enter__(self) -> VectorFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def append(self, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vectors.shape[1:] != (self.dim,):
+            raise ValueError(f"rows of {self.dim} values expected, got {vectors.shape}")
+        self._file.seek(0, os.SEEK_END)
+        self._file.write(vectors.tobytes())
+        self._rows += len(vectors)
+
+    def take(self, rows: np.ndarray) -> np.ndarray:
+        """The rows ``rows`` (in that order); consecutive row numbers are read at once."""
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        if not len(rows):
+            return out
+        if rows.min() < 0 or rows.max() >= self._rows:
+            raise IndexError("row number out of range")
+        self._file.flush()
+        fd = self._file.fileno()
+        breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        for run_start, run_stop in zip(
+            np.r_[0, breaks].tolist(), np.r_[breaks, len(rows)].tolist(), strict=True
+        ):
+            first, count = int(rows[run_start]), run_stop - run_start
+            data = os.pread(fd, count * self._row_bytes, first * self._row_bytes)
+            out[run_start:run_stop] = np.frombuffer(data, dtype=np.float32).reshape(count, -1)
+        return out
+
+
 def cluster_incremental(
-    z: np.ndarray,
+    z: np.ndarray | RowSource,
     centroids: Centroids,
     params: ClusterParams,
     next_id: int,
@@ -242,8 +328,12 @@ def cluster_incremental(
     """Assign rows of ``z`` (unit vectors) to ``centroids`` or to new clusters (ids from
     ``next_id`` up), updating ``centroids`` in place; the rest are -1.
 
+    ``z`` is an array or a `RowSource`: only the rows of one chunk (plus the rows carried
+    over, at most ``batch / 2``, and ``pending`` in the first) are read at a time, so the
+    result is the same either way and memory stays at a chunk's.
     ``pending``: rows to treat as earlier outliers, pooled with the first chunk."""
     n = len(z)
+    take = z.__getitem__ if isinstance(z, np.ndarray) else z.take
     labels = np.full(n, OUTLIER, dtype=np.int64)
     existing = set(centroids.ids)
     new_ids: list[int] = []
@@ -251,25 +341,27 @@ def cluster_incremental(
     fresh = np.setdiff1d(np.arange(n), pool, assume_unique=False)
     for chunk in _chunks(len(fresh), params.batch) if len(fresh) else iter([np.arange(0)]):
         idx = np.concatenate([pool, fresh[chunk]])
-        idx = _attach(z, idx, centroids, labels, params.attach_similarity)
+        # this chunk's rows, addressed by position in `idx` below
+        zi = take(idx)
+        local = np.full(len(idx), OUTLIER, dtype=np.int64)
+        rest = _attach(zi, np.arange(len(idx)), centroids, local, params.attach_similarity)
         # the pool is capped so one agglomeration never exceeds `batch` rows
+        head = rest[: params.batch]
         groups = agglomerate(
-            z[idx[: params.batch]],
-            params.merge_similarity,
-            params.min_members,
-            params.split_similarity,
+            zi[head], params.merge_similarity, params.min_members, params.split_similarity
         )
         created: list[int] = []
         for g in range(int(groups.max(initial=-1)) + 1):
-            members = idx[: params.batch][groups == g]
-            labels[members] = next_id
-            centroids.add(next_id, z[members])
+            members = head[groups == g]
+            local[members] = next_id
+            centroids.add(next_id, zi[members])
             created.append(next_id)
             next_id += 1
         new_ids += created
-        rest = idx[labels[idx] == OUTLIER]
-        rest = _attach(z, rest, centroids, labels, params.attach_similarity, among=created)
-        pool = rest[-(params.batch // 2) :]
+        rest = rest[local[rest] == OUTLIER]
+        rest = _attach(zi, rest, centroids, local, params.attach_similarity, among=created)
+        labels[idx] = local
+        pool = idx[rest[-(params.batch // 2) :]]
     attached = int(np.isin(labels, list(existing)).sum()) if existing else 0
     in_new = int(np.isin(labels, new_ids).sum()) if new_ids else 0
     return IncrementalResult(labels=labels, new_ids=new_ids, attached=attached, in_new=in_new)

@@ -21,7 +21,7 @@ import io
 import math
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -88,13 +88,15 @@ class TermStats:
     n_docs: int
 
     @classmethod
-    def fit(cls, docs: Sequence[Sequence[str]], min_df: int = MIN_DF) -> TermStats:
+    def fit(cls, docs: Iterable[Sequence[str]], min_df: int = MIN_DF) -> TermStats:
+        """``docs`` may be a generator: only the document frequencies are kept."""
         df: Counter[str] = Counter()
+        n = 0
         for doc in docs:
             df.update(set(doc))
-        floor = min_df if len(docs) >= 2 * min_df else 1  # tiny corpora keep every term
-        terms = sorted(t for t, n in df.items() if n >= floor)
-        n = len(docs)
+            n += 1
+        floor = min_df if n >= 2 * min_df else 1  # tiny corpora keep every term
+        terms = sorted(t for t, count in df.items() if count >= floor)
         idf = np.array([math.log((1 + n) / (1 + df[t])) + 1.0 for t in terms], dtype=np.float32)
         return cls(vocab={t: i for i, t in enumerate(terms)}, idf=idf, n_docs=n)
 
@@ -250,6 +252,44 @@ def _wordllama_files() -> tuple[Path, Path]:
     return weights, tokenizer
 
 
+_PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+def _pairwise_sum(g: np.ndarray) -> np.ndarray:
+    """Sum over axis 1 of ``g`` (texts x tokens x dims, float32) with numpy's pairwise
+    summation (``pairwise_sum`` in its loops: eight running sums up to 128 terms, halves
+    above), so each text's sum is bit for bit the one numpy's add reduction gives."""
+    m = g.shape[1]
+    if m < 8:
+        res = np.zeros((g.shape[0], g.shape[2]), dtype=np.float32)
+        for i in range(m):
+            res += g[:, i]
+        return res
+    if m <= _PAIRWISE_BLOCK:
+        r = g[:, :8].copy()
+        stop = m - m % 8
+        for i in range(8, stop, 8):
+            r += g[:, i : i + 8]
+        res = ((r[:, 0] + r[:, 1]) + (r[:, 2] + r[:, 3])) + (
+            (r[:, 4] + r[:, 5]) + (r[:, 6] + r[:, 7])
+        )
+        for i in range(stop, m):
+            res += g[:, i]
+        return res
+    half = m // 2
+    half -= half % 8
+    return _pairwise_sum(g[:, :half]) + _pairwise_sum(g[:, half:])
+
+
+def token_sums(emb: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """The sum of the embeddings of each row of token ids in ``grid`` (texts x length, all
+    texts of one length), equal to ``np.add.reduceat`` over the texts' token rows: the first
+    token's row plus the pairwise sum of the others."""
+    if grid.shape[1] == 1:
+        return emb[grid[:, 0]]
+    return emb[grid[:, 0]] + _pairwise_sum(emb[grid[:, 1:]])
+
+
 class WordEncoder:
     """WordLlama token embeddings (mean-pooled) joined with hashed content lemmas.
 
@@ -295,12 +335,14 @@ class WordEncoder:
         ids = [tok.encode(t, add_special_tokens=False).ids if t else [] for t in clean]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         out = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
-        full = np.flatnonzero(lengths)
-        if len(full):
-            flat = np.fromiter((i for doc in ids for i in doc), np.int64, int(lengths.sum()))
-            np.clip(flat, 0, len(emb) - 1, out=flat)
-            starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])[full]
-            out[full] = np.add.reduceat(emb[flat], starts, axis=0) / lengths[full, None]
+        # Texts of one length at a time: all their token rows are summed in one vectorised
+        # pass (np.add.reduceat over every token row of a chunk took most of the encoding
+        # time and a copy of every token's embedding), in the order reduceat adds them.
+        for length in np.unique(lengths[lengths > 0]).tolist():
+            rows = np.flatnonzero(lengths == length)
+            grid = np.array([ids[r] for r in rows], dtype=np.int64)
+            np.clip(grid, 0, len(emb) - 1, out=grid)
+            out[rows] = token_sums(emb, grid) / lengths[rows, None]
         return normalize_rows(out)
 
     def word_vectors(self, texts: Sequence[str]) -> np.ndarray:

@@ -114,3 +114,64 @@ def test_the_default_encoder_model_scores_into_the_database(
         )
     # the encoder's words are named next to the rules' tokens
     assert any(s.get("source") == "encoder" for sig in signals for s in sig)
+
+
+SCORE_ROWS = """
+    SELECT item_type, item_source, item_source_id, model_version, text_hash, sentiment, label,
+           frustrated, language, explanation
+    FROM nlp.feedback_scores ORDER BY 1, 2, 3, 4
+"""
+# Everything but the id; the keys in id order show the ids follow the decision order.
+ACTION_ROWS = """
+    SELECT idempotency_key, item_type, item_source, item_source_id, rule, action_type, target,
+           payload, explanation, model_version, status, last_error
+    FROM ops.actions ORDER BY idempotency_key
+"""
+ACTION_ORDER = "SELECT idempotency_key FROM ops.actions ORDER BY id"
+
+
+def _rows(engine: Engine, sql: str) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(text(sql))]
+
+
+def test_scores_and_decisions_are_the_same_in_one_batch_or_many(
+    engine: Engine, settings: Settings
+) -> None:
+    from feedbackloop.routing import DecideReport, load_rules, scored_hook
+
+    load_dataset(engine, generate(seed=43, tickets=200, now=NOW), hash_key=settings.hash_key())
+    shipped = Path(Settings().routing_rules_path).read_text()
+    assert "max_item_age_days: 14" in shipped  # generated items are older: route them all
+    path = settings.state_path / "routing-no-age-limit.yml"
+    path.write_text(shipped.replace("max_item_age_days: 14", "max_item_age_days: 100000"))
+    rules = load_rules(path)
+    nlp = load_pipeline(sentiment_model="rules")
+    decided_at = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+    outputs = []
+    for batch_size in (7, 100_000):  # 7: many batches, the last one short; then one batch
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM nlp.feedback_scores"))
+            conn.execute(text("DELETE FROM ops.actions"))
+        decided = DecideReport()
+        report = score_pending(
+            engine,
+            nlp,
+            batch_size=batch_size,
+            on_scored=scored_hook(rules, now=decided_at, report=decided),
+        )
+        outputs.append(
+            (
+                report.scored,
+                report.labels,
+                decided.actions,
+                _rows(engine, SCORE_ROWS),
+                _rows(engine, ACTION_ROWS),
+                _rows(engine, ACTION_ORDER),
+            )
+        )
+    many, one_batch = outputs
+    assert many[0] == one_batch[0] > 200
+    assert sum(many[2].values()) > 20, "the rules decided something to compare"
+    assert many == one_batch

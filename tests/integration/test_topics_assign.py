@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -269,3 +270,43 @@ def test_the_encoder_choice_is_recorded(engine: Engine, settings: Settings) -> N
             )
         ).scalars()
         assert set(encs) == {"minilm-l6-v2"}
+
+
+def test_a_pool_clustered_in_small_chunks_keeps_its_ids_and_reconciles(
+    engine: Engine, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedbackloop.topics as topics
+    from nlp.topics.clustering import DEFAULT_PARAMS
+
+    # Chunks far smaller than the pool: vectors written and read back 16 at a time, and
+    # agglomeration of at most 30 rows, carrying 15 over to the next chunk.
+    monkeypatch.setattr(topics, "ENCODE_CHUNK", 16)
+    small = replace(DEFAULT_PARAMS["light"], batch=30)
+    groups = consented_notes(
+        engine,
+        refund=topic_texts("refund", 60, 3),
+        password=topic_texts("password", 60, 3),
+        noise=NOISE,
+    )
+    first = assign_topics(engine, settings, params=small)
+    before = assignments(engine)
+    assert first.considered == len(before) == 124, "every consented item has an assignment"
+    assert len(first.new_clusters) >= 2
+    refund_ids = {before[i] for i in groups["refund"]} - {-1}
+    password_ids = {before[i] for i in groups["password"]} - {-1}
+    assert refund_ids and password_ids and not refund_ids & password_ids
+    assert sum(before[i] != -1 for i in groups["refund"] + groups["password"]) >= 100
+    sizes = {cid: size for cid, (size, _, _) in clusters(engine).items()}
+    assert sizes == {c: list(before.values()).count(c) for c in set(before.values()) - {-1}}
+
+    with engine.begin() as conn:
+        more = add_notes(conn, "refund3", topic_texts("refund", 45, 4), "c-yes")
+    second = assign_topics(engine, settings, params=small)
+    after = assignments(engine)
+    assert {k: after[k] for k, v in before.items() if v != -1} == {
+        k: v for k, v in before.items() if v != -1
+    }, "no earlier assignment moved"
+    assert second.considered == len(more) + first.outliers
+    joined = [after[i] for i in more if after[i] in refund_ids]
+    assert len(joined) >= 35, "new refunds join the refund clusters, chunk after chunk"
+    assert not {after[i] for i in more} & password_ids
