@@ -62,4 +62,4 @@ bench: install
 	$(BIN)/python benchmarks/spacy_pipe_bench.py
 	$(BIN)/python benchmarks/webhook_bench.py --n 5000
 	$(BIN)/python benchmarks/topics_bench.py
-	$(BIN)/python benchmarks/loop_bench.py --tickets 20000
+	$(BIN)/python benchmarks/loop_bench.py --tickets 5000,20000,100000
