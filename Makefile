@@ -63,4 +63,4 @@ bench: install
 	$(BIN)/python benchmarks/webhook_bench.py --n 5000
 	$(BIN)/python benchmarks/topics_bench.py
 	$(BIN)/python benchmarks/send_bench.py --actions 5000 --ceiling
-	$(BIN)/python benchmarks/loop_bench.py --tickets 20000
+	$(BIN)/python benchmarks/loop_bench.py --tickets 5000,20000,100000

@@ -1,38 +1,49 @@
 """End-to-end benchmark: generated data served by the fake APIs, through the whole loop.
 
-    python benchmarks/loop_bench.py [--tickets 20000] [--json]
+    python benchmarks/loop_bench.py [--tickets 20000 | --tickets 5000,20000,100000] [--json]
 
-Stages, each timed: collect (Zendesk users, tickets, ticket events and CSAT through the fake
-Zendesk; reviews through the fake App Store; notes from a drop file; every page masked and
-gated by GX as in production) -> score (routing rules deciding in the same transactions) ->
-route (the outbox sent to fake Zendesk, Slack and HubSpot) -> topics -> dbt build. Then 1% of
-the tickets change and 1% new
-reviews appear, and the same loop runs again (the incremental run). Prints items/s per stage
-and end to end, peak memory (max RSS of this process), and the incremental run's time as a
-share of the full run's. A temporary embedded PostgreSQL server is used and removed.
+The data set, the reference-stream load (CRM, help center) and every fake (Zendesk, App Store,
+the notes drop file, Slack, HubSpot) run in a child process (benchmarks/loop_fakes.py); this
+process runs only the pipeline, so its memory is the pipeline's own. Stages, each timed (wall
+and this process's CPU seconds) with this process's RSS after it and its peak during it:
+collect (Zendesk users, tickets, ticket events and CSAT through the fake Zendesk; reviews
+through the fake App Store; notes from a drop file; every page masked and gated by GX as in
+production) -> score (routing rules deciding in the same transactions) -> route (the outbox
+sent to fake Zendesk, Slack and HubSpot) -> topics -> dbt build. Then the child changes 1% of
+the tickets and adds 1% new reviews, and the same loop runs again (the incremental run).
+
+Memory: VmHWM is reset before each stage (`/proc/self/clear_refs`), so each stage's peak is
+its own; the pipeline's peak is the largest, and the stage it happened in is printed. Child
+processes of the pipeline (dbt, Dask workers) are sampled apart; the fakes are reported apart.
+
+Several sizes (`--tickets 5000,20000`) run one after another, each in a fresh process so no
+peak carries over, and end with one scale table. `--sentiment-model encoder` scores on a Dask
+LocalCluster (`--dask-workers`, default 1,2: the smallest size once per count) and prints how
+scoring divides across the workers. A temporary embedded PostgreSQL server is used and removed.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
+import os
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Engine, text
 
-from demo.fake_targets import serve_fake_targets
-from demo.generator import generate
-from demo.load import load_dataset
-from demo.sources import REFERENCE_STREAMS, serve_demo_sources
+from benchmarks.loop_dask import DaskScoring, per_worker
 from expectations.checkpoints import Validator
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url, embedded_server, ensure_ready
@@ -46,11 +57,236 @@ from feedbackloop.sources.drops import import_drop
 from feedbackloop.topics import assign_topics
 from nlp import load_pipeline
 
+ROOT = Path(__file__).resolve().parents[1]
+FAKES = ROOT / "benchmarks" / "loop_fakes.py"
+DATABASE = "loop_bench"
+RAW_TABLES = (
+    "tickets",
+    "ticket_comments",
+    "ticket_status_changes",
+    "satisfaction_ratings",
+    "reviews",
+    "notes",
+)
+# "rows" of the end-to-end rate: the feedback-bearing raw rows (as in every earlier table).
 ITEMS_SQL = """
 SELECT (SELECT count(*) FROM raw.tickets) + (SELECT count(*) FROM raw.ticket_comments)
      + (SELECT count(*) FROM raw.satisfaction_ratings) + (SELECT count(*) FROM raw.reviews)
      + (SELECT count(*) FROM raw.notes)
 """
+
+
+# ------------------------------------------------------------------------------ memory
+
+
+def _proc_status() -> dict[str, float]:
+    """VmRSS and VmHWM of this process, in MB."""
+    values: dict[str, float] = {}
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                values[name] = int(rest.split()[0]) / 1024
+    return values
+
+
+def _reset_hwm() -> bool:
+    """Reset VmHWM to the current RSS (Linux >= 4.0: `5` to clear_refs), so each stage's peak
+    is its own; False where the kernel does not allow it (then VmHWM is the peak so far)."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _cmdline(pid: int | str) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _child_label(pid: int) -> str:
+    cmdline = _cmdline(pid)
+    if not cmdline or cmdline == _cmdline("self"):
+        return "skip"  # gone, or forked and not yet exec'd: its RSS is still ours
+    if "loop_fakes" in cmdline:
+        return "skip"  # the fakes, before their pid is known to be excluded
+    if "dbt" in cmdline:
+        return "dbt"
+    if "distributed" in cmdline or "dask" in cmdline:
+        return "Dask worker"
+    if "resource_tracker" in cmdline:
+        return "multiprocessing resource tracker"
+    if "multiprocessing" in cmdline:
+        return "multiprocessing child"
+    return cmdline.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"
+
+
+class ChildSampler:
+    """Max RSS of this process's descendants (dbt or Dask workers, when they run as
+    processes), sampled every `interval` s from /proc; `exclude` (the fakes) and its own
+    descendants are left out. Sampled because getrusage(RUSAGE_CHILDREN) is no use here: a
+    child made by fork or vfork + exec reports the parent's RSS at the fork as its own peak."""
+
+    def __init__(self, interval: float = 0.25) -> None:
+        self.interval = interval
+        self.exclude: set[int] = set()
+        self.peak_mb: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="child-rss", daemon=True)
+
+    def __enter__(self) -> ChildSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        me = os.getpid()
+        while not self._stop.wait(self.interval):
+            parents: dict[int, int] = {}
+            for entry in os.listdir("/proc"):
+                if not entry.isdigit():
+                    continue
+                try:
+                    stat = Path(f"/proc/{entry}/stat").read_text()
+                except OSError:
+                    continue
+                parents[int(entry)] = int(stat.rsplit(")", 1)[1].split()[1])
+            for pid in parents:
+                if self._descends(pid, me, parents):
+                    self._sample(pid)
+
+    def _descends(self, pid: int, me: int, parents: dict[int, int]) -> bool:
+        """`pid` is below `me` and not the fakes process or below it."""
+        seen = 0
+        while pid not in self.exclude and seen < 64:
+            up = parents.get(pid, 0)
+            if up == me:
+                return True
+            if up <= 1:
+                return False
+            pid, seen = up, seen + 1
+        return False
+
+    def _sample(self, pid: int) -> None:
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                mb = int(line.split()[1]) / 1024
+                label = _child_label(pid)
+                if label == "skip":
+                    return
+                self.peak_mb[label] = round(max(mb, self.peak_mb.get(label, 0.0)), 1)
+                return
+
+
+@dataclass
+class Stages:
+    """Per stage: wall and CPU seconds, rows, and this process's RSS after and peak during."""
+
+    hwm_resets: bool = True
+    seconds: dict[str, float] = field(default_factory=dict)
+    cpu: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, int] = field(default_factory=dict)
+    rss_after: dict[str, float] = field(default_factory=dict)
+    peak: dict[str, float] = field(default_factory=dict)
+
+    def run(self, name: str, fn: Callable[[], Any]) -> Any:
+        self.hwm_resets = _reset_hwm() and self.hwm_resets
+        started, cpu = time.perf_counter(), time.process_time()
+        result = fn()
+        self.seconds[name] = time.perf_counter() - started
+        self.cpu[name] = time.process_time() - cpu
+        status = _proc_status()
+        self.rss_after[name] = status["VmRSS"]
+        self.peak[name] = status["VmHWM"]
+        # As it goes, on stderr: a long run that dies still says how far it got.
+        print(
+            f"[loop_bench] {name}: {self.seconds[name]:.1f} s, CPU {self.cpu[name]:.1f} s, "
+            f"RSS after {status['VmRSS']:,.0f} MB, peak {status['VmHWM']:,.0f} MB",
+            file=sys.stderr,
+            flush=True,
+        )
+        return result
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
+            "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()},
+            "counts": self.counts,
+            "rss_after_mb": {k: round(v, 1) for k, v in self.rss_after.items()},
+            "peak_mb": {k: round(v, 1) for k, v in self.peak.items()},
+        }
+
+
+# ------------------------------------------------------------------------------ the fakes
+
+
+class Fakes:
+    """The child process serving the data set (benchmarks/loop_fakes.py), spoken to over its
+    stdin/stdout one JSON line at a time."""
+
+    def __init__(self, tickets: int, state_dir: Path) -> None:
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(FAKES),
+                "--tickets",
+                str(tickets),
+                "--state-dir",
+                str(state_dir),
+                "--database",
+                DATABASE,
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=ROOT,
+        )
+        self.ready = self._read()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if not line:
+            code = self.proc.wait()
+            raise RuntimeError(f"the fakes process ended (exit {code}); see its stderr above")
+        message: dict[str, Any] = json.loads(line)
+        if "error" in message:
+            raise RuntimeError(f"the fakes process: {message['error']}")
+        return message
+
+    def ask(self, op: str) -> dict[str, Any]:
+        stdin: IO[str] | None = self.proc.stdin
+        assert stdin is not None
+        stdin.write(json.dumps({"op": op}) + "\n")
+        stdin.flush()
+        return self._read()
+
+    def stop(self) -> dict[str, Any]:
+        if self.proc.poll() is not None:
+            return {}
+        try:
+            return self.ask("stop")
+        finally:
+            self.proc.wait(timeout=60)
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# ------------------------------------------------------------------------------ the loop
 
 
 def _received(result: Any) -> int:
@@ -59,31 +295,41 @@ def _received(result: Any) -> int:
     return result.written + result.unchanged + result.quarantined
 
 
-def _timed(timings: dict[str, float], name: str, fn: Callable[[], Any]) -> Any:
-    started = time.perf_counter()
-    result = fn()
-    timings[name] = time.perf_counter() - started
-    return result
-
-
 def _items(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(text(ITEMS_SQL)).scalar_one())
 
 
-def _loop(engine: Engine, settings: Settings, sources: Any, validator: Validator, nlp: Any) -> dict:
+def _raw_counts(engine: Engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        counts = {
+            t: int(conn.execute(text(f"SELECT count(*) FROM raw.{t}")).scalar_one())
+            for t in RAW_TABLES
+        }
+        counts["quarantined"] = int(
+            conn.execute(text("SELECT count(*) FROM ops.quarantine")).scalar_one()
+        )
+    return counts
+
+
+def _loop(
+    engine: Engine,
+    settings: Settings,
+    fakes: Fakes,
+    validator: Validator,
+    nlp: Any,
+    dask: DaskScoring | None = None,
+) -> tuple[Stages, dict[str, int]]:
     key = settings.hash_key()
     hooks = zendesk.SyncHooks(gate=table_gate(validator))
-    conf = sources.settings
-    timings: dict[str, float] = {}
-    counts: dict[str, int] = {}
+    conf = fakes.ready["settings"]
+    stages = Stages()
+    counts = stages.counts
     client = zendesk.ZendeskClient(
         conf["zendesk_base_url"], conf["zendesk_email"], conf["zendesk_api_token"]
     )
-    synced = _timed(
-        timings,
-        "collect: zendesk",
-        lambda: zendesk.sync_all(engine, client, hash_key=key, hooks=hooks),
+    synced = stages.run(
+        "collect: zendesk", lambda: zendesk.sync_all(engine, client, hash_key=key, hooks=hooks)
     )
     counts["collect: zendesk"] = sum(_received(r) for r in synced.values())
     store = AppStoreClient(
@@ -93,109 +339,134 @@ def _loop(engine: Engine, settings: Settings, sources: Any, validator: Validator
         conf["reviews_key_id"],
         Path(conf["reviews_private_key_path"]).read_text(),
     )
-    reviews = _timed(
-        timings, "collect: reviews", lambda: sync_reviews(engine, store, hash_key=key, hooks=hooks)
+    reviews = stages.run(
+        "collect: reviews", lambda: sync_reviews(engine, store, hash_key=key, hooks=hooks)
     )
     counts["collect: reviews"] = _received(reviews)
-    notes = _timed(
-        timings,
-        "collect: drops",
-        lambda: import_drop(engine, sources.drop_path, hash_key=key, actor="bench"),
+    drop = Path(fakes.ready["drop_path"])
+    notes = stages.run(
+        "collect: drops", lambda: import_drop(engine, drop, hash_key=key, actor="bench")
     )
     counts["collect: drops"] = _received(notes)
     rules = load_rules(settings.routing_rules_path)
     decided = DecideReport()
-    report = _timed(
-        timings,
-        "score + decide",
-        lambda: score_pending(engine, nlp, on_scored=scored_hook(rules, report=decided)),
-    )
+    if dask is None:
+        report = stages.run(
+            "score + decide",
+            lambda: score_pending(engine, nlp, on_scored=scored_hook(rules, report=decided)),
+        )
+    else:
+        # The workers' CPU is theirs: the stage's CPU column counts only this process.
+        report = stages.run(
+            "score + decide", lambda: dask.score(engine, settings, nlp, rules, decided)
+        )
     counts["score + decide"] = report.scored
-    sent = _timed(timings, "route: send", lambda: dispatch(engine, settings))
+    sent = stages.run("route: send", lambda: dispatch(engine, settings))
     counts["route: send"] = sent.processed
-    topics = _timed(timings, "topics", lambda: assign_topics(engine, settings))
+    topics = stages.run("topics", lambda: assign_topics(engine, settings))
     counts["topics"] = topics.considered
-    _timed(timings, "dbt build", lambda: build_marts(settings, quiet=True))
+    stages.run("dbt build", lambda: build_marts(settings, quiet=True))
     counts["dbt build"] = _items(engine)
-    return {
-        "timings": timings,
-        "counts": counts,
-        "scored": report.scored,
-        "decided": decided.decided,
-        "sent": sent.sent,
-    }
+    return stages, {"scored": report.scored, "decided": decided.decided, "sent": sent.sent}
 
 
-def run(tickets: int, sentiment_model: str = "rules") -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="fl-loop-bench-") as state:
-        base = Settings(state_dir=Path(state), embedded_database="loop_bench")
+def run(
+    tickets: int, sentiment_model: str = "rules", dask_workers: int | None = None
+) -> dict[str, Any]:
+    """One size, in this process; with `dask_workers`, scoring runs on a Dask LocalCluster."""
+    setup = _proc_status()
+    setup_rss = {"imports": setup["VmRSS"]}
+    with tempfile.TemporaryDirectory(prefix="fl-loop-bench-") as state, ExitStack() as stack:
+        base = Settings(state_dir=Path(state), embedded_database=DATABASE)
         server = embedded_server(base)
+        fakes: Fakes | None = None
+        dask: DaskScoring | None = None
         try:
-            engine = ensure_ready(base)  # starts the server and creates the database
+            engine = ensure_ready(base)  # starts the server, creates the database, migrates
+            children = stack.enter_context(ChildSampler())
+            base.hash_key()  # written to the state dir now: the fakes process reads it too
             started = time.perf_counter()
-            # Today: the routing rules never act on items older than max_item_age_days.
-            dataset = generate(seed=7, tickets=tickets)
-            generate_s = time.perf_counter() - started
+            fakes = Fakes(tickets, Path(state))
+            children.exclude.add(fakes.proc.pid)
+            fakes_start_s = time.perf_counter() - started
             url = database_url(base).render_as_string(hide_password=False)
             validator = Validator(base.state_path, url, known_sources=base.known_sources)
-            load_dataset(engine, dataset, hash_key=base.hash_key(), streams=REFERENCE_STREAMS)
+            setup_rss["GX validator"] = _proc_status()["VmRSS"]
             nlp = load_pipeline(sentiment_model=sentiment_model)
-            with (
-                serve_demo_sources(dataset, malformed=False) as sources,
-                serve_fake_targets() as targets,
-            ):
-                # Replies, tags and priorities go to the fake Zendesk that served the tickets.
-                settings = Settings(
-                    state_dir=Path(state),
-                    embedded_database="loop_bench",
-                    slack_webhook_urls=targets.slack.urls,
-                    hubspot_base_url=targets.hubspot.base_url,
-                    hubspot_token=targets.hubspot.token,
-                    zendesk_base_url=sources.settings["zendesk_base_url"],
-                    zendesk_email=sources.settings["zendesk_email"],
-                    zendesk_api_token=sources.settings["zendesk_api_token"],
-                )
-                full = _loop(engine, settings, sources, validator, nlp)
-                full_items = _items(engine)
-                # 1%: changed tickets (new text) and new reviews.
-                zd_fake, store_fake = sources.fakes
-                step = max(1, len(dataset.tickets) // 100)
-                for t in dataset.tickets[::step]:
-                    zd_fake.update_ticket(
-                        t.source_id, description="Still waiting, third time asking"
-                    )
-                new_reviews = max(1, len(dataset.reviews) // 100)
-                for n in range(new_reviews):
-                    store_fake.add_review(
-                        f"bench-new-{n}",
-                        rating=1,
-                        title="Charged twice",
-                        body="I was charged twice and nobody answers.",
-                        created_at=datetime.now(UTC) - timedelta(minutes=n),
-                    )
-                incremental = _loop(engine, settings, sources, validator, nlp)
-                slowest = _slowest_dbt_nodes(settings.state_path / "dbt" / "target")
-            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            setup_rss["spaCy pipeline"] = _proc_status()["VmRSS"]
+            ready = fakes.ready
+            # Replies, tags and priorities go to the fake Zendesk that served the tickets.
+            settings = Settings(
+                state_dir=Path(state),
+                embedded_database=DATABASE,
+                slack_webhook_urls=ready["slack_webhook_urls"],
+                hubspot_base_url=ready["hubspot_base_url"],
+                hubspot_token=ready["hubspot_token"],
+                zendesk_base_url=ready["settings"]["zendesk_base_url"],
+                zendesk_email=ready["settings"]["zendesk_email"],
+                zendesk_api_token=ready["settings"]["zendesk_api_token"],
+                sentiment_model=sentiment_model,
+                # The loopback fakes have no rate limit: send as fast as they answer.
+                slack_posts_per_second=0,
+                zendesk_writes_per_minute=0,
+                hubspot_requests_per_second=0,
+            )
+            if dask_workers:
+                dask = stack.enter_context(DaskScoring(dask_workers))
+            setup = _proc_status()
+            full, full_out = _loop(engine, settings, fakes, validator, nlp, dask)
+            full_items = _items(engine)
+            full_raw = _raw_counts(engine)
+            full_parts = list(dask.parts) if dask else []
+            change = fakes.ask("change")
+            incremental, inc_out = _loop(engine, settings, fakes, validator, nlp, dask)
+            inc_raw = _raw_counts(engine)
+            slowest = _slowest_dbt_nodes(settings.state_path / "dbt" / "target")
+            stack.close()  # the Dask workers end (and are reaped) here
+            fakes_out = fakes.stop()
         finally:
+            if fakes is not None:
+                fakes.kill()
             server.stop()
-    full_s = sum(full["timings"].values())
-    inc_s = sum(incremental["timings"].values())
+    full_s = sum(full.seconds.values())
+    inc_s = sum(incremental.seconds.values())
+    peaks = {f"full {k}": v for k, v in full.peak.items()}
+    peaks |= {f"incremental {k}": v for k, v in incremental.peak.items()}
+    peak_stage = max(peaks, key=lambda k: peaks[k])
     return {
         "tickets": tickets,
+        "sentiment_model": sentiment_model,
+        "dask_workers": dask_workers,
+        "dask_start_s": round(dask.start_s, 2) if dask else None,
+        # How the full run's scoring divided across the workers.
+        "dask_per_worker": per_worker(full_parts),
         "items": full_items,
-        "generate_s": round(generate_s, 2),
-        "full": {k: round(v, 2) for k, v in full["timings"].items()},
-        "full_counts": full["counts"],
-        "incremental_counts": incremental["counts"],
+        "dataset": ready["dataset"],
+        "raw_after_full": full_raw,
+        "raw_after_incremental": inc_raw,
+        "change": change,
+        "generate_s": ready["generate_s"],
+        "reference_load_s": ready["reference_load_s"],
+        "fakes_start_s": round(fakes_start_s, 2),
+        "full": full.as_dict(),
+        "incremental": incremental.as_dict(),
         "full_s": round(full_s, 2),
         "items_per_s": round(full_items / full_s, 1),
-        "incremental": {k: round(v, 2) for k, v in incremental["timings"].items()},
         "incremental_s": round(inc_s, 2),
         "incremental_share": round(inc_s / full_s, 3),
-        "incremental_scored": incremental["scored"],
-        "decided": full["decided"] + incremental["decided"],
-        "sent": full["sent"] + incremental["sent"],
-        "peak_rss_mb": round(peak_mb, 1),
+        "incremental_scored": inc_out["scored"],
+        "decided": full_out["decided"] + inc_out["decided"],
+        "sent": full_out["sent"] + inc_out["sent"],
+        "sent_full": full_out["sent"],
+        "rss_setup_mb": round(setup["VmRSS"], 1),
+        "hwm_setup_mb": round(setup["VmHWM"], 1),
+        "hwm_resets": full.hwm_resets and incremental.hwm_resets,
+        "peak_rss_mb": round(max([setup["VmHWM"], *peaks.values()]), 1),
+        "peak_stage": peak_stage if peaks[peak_stage] >= setup["VmHWM"] else "setup",
+        "children_peak_rss_mb": children.peak_mb,
+        "setup_rss_mb": {k: round(v, 1) for k, v in setup_rss.items()},
+        "fakes_peak_rss_mb": fakes_out.get("peak_rss_mb"),
+        "incremental_dbt_s": round(incremental.seconds["dbt build"], 2),
         "incremental_dbt_slowest": slowest,
     }
 
@@ -211,45 +482,182 @@ def _slowest_dbt_nodes(target: Path, n: int = 10) -> list[tuple[str, float]]:
     return [(r["unique_id"].split(".", 1)[1], round(r["execution_time"], 2)) for r in ranked]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tickets", type=int, default=20_000)
-    parser.add_argument("--json", action="store_true")
-    # The throughput goal (issue #20) is set on the rules model, the fast path; the default
-    # encoder model's scoring cost is in the sentiment benchmark.
-    parser.add_argument("--sentiment-model", choices=("rules", "encoder"), default="rules")
-    args = parser.parse_args()
-    result = run(args.tickets, args.sentiment_model)
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return
-    items = result["items"]
+# ------------------------------------------------------------------------------ several sizes
+
+
+def run_fresh(tickets: int, sentiment_model: str, dask_workers: int | None) -> dict[str, Any]:
+    """One size in a fresh process (so no peak carries over); its progress goes to stderr."""
+    fd, path = tempfile.mkstemp(prefix="fl-loop-bench-", suffix=".json")
+    os.close(fd)
+    try:
+        command = [sys.executable, __file__, "--tickets", str(tickets)]
+        command += ["--sentiment-model", sentiment_model, "--result-file", path]
+        if dask_workers:
+            command += ["--dask-workers", str(dask_workers)]
+        proc = subprocess.run(command, stdout=sys.stderr, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"the {tickets:,}-ticket run failed (exit {proc.returncode})")
+        result: dict[str, Any] = json.loads(Path(path).read_text())
+        return result
+    finally:
+        os.unlink(path)
+
+
+def _slowest(result: dict[str, Any]) -> str:
+    seconds = result["full"]["seconds"]
+    stage = max(seconds, key=lambda k: seconds[k])
+    rows = result["full"]["counts"][stage]
+    rate = rows / seconds[stage] if seconds[stage] else 0
+    return f"{stage} {seconds[stage]:.1f} s ({rate:,.0f} rows/s)"
+
+
+def _send_rate(result: dict[str, Any]) -> float:
+    seconds = result["full"]["seconds"]["route: send"]
+    return result["full"]["counts"]["route: send"] / seconds if seconds else 0.0
+
+
+def print_scale(results: list[dict[str, Any]]) -> None:
+    print(f"## Scale (sentiment model: {results[0]['sentiment_model']})\n")
     print(
-        f"## Whole loop: {args.tickets:,} tickets -> {items:,} feedback rows"
-        f" (sentiment model: {args.sentiment_model})\n"
+        "| tickets | raw rows | end to end rows/s | slowest stage | send actions/s "
+        "| pipeline peak RSS MB (stage) | increment share | incremental dbt s |"
     )
-    print("| stage | rows | full run s | rows/s | incremental rows | incremental run s |")
-    print("|---|---|---|---|---|---|")
-    for stage, seconds in result["full"].items():
-        rows = result["full_counts"][stage]
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        n = r.get("dask_workers")
+        workers = f" ({n} Dask worker{'s' if n > 1 else ''})" if n else ""
+        print(
+            f"| {r['tickets']:,}{workers} | {r['items']:,} | {r['items_per_s']:,.0f} "
+            f"| {_slowest(r)} | {_send_rate(r):,.0f} "
+            f"| {r['peak_rss_mb']:,.0f} ({r['peak_stage']}) "
+            f"| {r['incremental_share']:.1%} | {r['incremental_dbt_s']:.1f} |"
+        )
+    scoring = [r for r in results if r.get("dask_workers")]
+    if scoring:
+        print("\n## Scoring on Dask (full run)\n")
+        print(
+            "| tickets | workers | items scored | score + decide s | items/s "
+            "| per worker: partitions, items, busy s, CPU s |"
+        )
+        print("|---|---|---|---|---|---|")
+        for r in scoring:
+            seconds = r["full"]["seconds"]["score + decide"]
+            rows = r["full"]["counts"]["score + decide"]
+            split = "; ".join(
+                f"{name}: {w['partitions']}, {w['rows']:,}, {w['wall_s']:.1f}, {w['cpu_s']:.1f}"
+                for name, w in sorted(r["dask_per_worker"].items())
+            )
+            print(
+                f"| {r['tickets']:,} | {r['dask_workers']} | {rows:,} | {seconds:.1f} "
+                f"| {rows / seconds if seconds else 0:,.0f} | {split} |"
+            )
+
+
+def print_result(result: dict[str, Any]) -> None:
+    items, full, inc = result["items"], result["full"], result["incremental"]
+    print(
+        f"## Whole loop: {result['tickets']:,} tickets -> {items:,} feedback rows"
+        f" (sentiment model: {result['sentiment_model']})\n"
+    )
+    print(
+        "| stage | rows | full run s | CPU s | rows/s | RSS after MB | peak MB "
+        "| incremental rows | incremental s | incr. peak MB |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for stage, seconds in full["seconds"].items():
+        rows = full["counts"][stage]
         rate = rows / seconds if seconds else 0
         print(
-            f"| {stage} | {rows:,} | {seconds:.2f} | {rate:,.0f} | "
-            f"{result['incremental_counts'][stage]:,} | {result['incremental'][stage]:.2f} |"
+            f"| {stage} | {rows:,} | {seconds:.2f} | {full['cpu_s'][stage]:.2f} | {rate:,.0f} "
+            f"| {full['rss_after_mb'][stage]:,.0f} | {full['peak_mb'][stage]:,.0f} "
+            f"| {inc['counts'][stage]:,} | {inc['seconds'][stage]:.2f} "
+            f"| {inc['peak_mb'][stage]:,.0f} |"
         )
     print(
-        f"| **end to end** | {items:,} | {result['full_s']:.2f} | {result['items_per_s']:,.0f} | "
-        f"| {result['incremental_s']:.2f} ({result['incremental_share']:.0%} of full) |"
+        f"| **end to end** | {items:,} | {result['full_s']:.2f} "
+        f"| {sum(full['cpu_s'].values()):.2f} | {result['items_per_s']:,.0f} | | | "
+        f"| {result['incremental_s']:.2f} ({result['incremental_share']:.1%} of full) | |"
     )
+    hwm = "" if result["hwm_resets"] else " (VmHWM could not be reset: peaks are cumulative)"
+    setup = ", ".join(f"{k} {v:,.0f}" for k, v in result["setup_rss_mb"].items())
+    children = ", ".join(f"{k} {v:,.0f}" for k, v in result["children_peak_rss_mb"].items())
     print(
-        f"\nactions decided {result['decided']:,}, sent {result['sent']:,}; "
-        f"peak memory (max RSS): {result['peak_rss_mb']:,.0f} MB; "
-        f"generator {result['generate_s']} s"
+        f"\nactions decided {result['decided']:,}, sent {result['sent']:,}.\n"
+        f"Pipeline (this process): RSS after setup {result['rss_setup_mb']:,.0f} MB "
+        f"(after {setup}); peak {result['peak_rss_mb']:,.0f} MB in {result['peak_stage']}{hwm}.\n"
+        f"Its child processes, sampled max RSS of any one, MB: {children or 'none'}.\n"
+        f"The fakes process (generator, data set, reference load, servers; not the pipeline): "
+        f"peak {result['fakes_peak_rss_mb']:,.0f} MB; generator {result['generate_s']} s, "
+        f"reference load {result['reference_load_s']} s."
     )
+    if result.get("dask_workers"):
+        print(
+            f"\nscoring on {result['dask_workers']} Dask worker(s) (cluster start "
+            f"{result['dask_start_s']} s, not in the stage); the full run per worker:"
+        )
+        for name, w in sorted(result["dask_per_worker"].items()):
+            print(
+                f"  worker {name}: {w['partitions']} partitions, {w['rows']:,} items, "
+                f"busy {w['wall_s']:.1f} s, CPU {w['cpu_s']:.1f} s"
+            )
     if result["incremental_dbt_slowest"]:
         print("\nincremental dbt build, slowest nodes (s):")
         for node, seconds in result["incremental_dbt_slowest"]:
             print(f"  {seconds:6.2f}  {node}")
+
+
+def _sizes(value: str) -> list[int]:
+    try:
+        sizes = [int(v.replace("_", "")) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("--tickets takes numbers, e.g. 5000,20000") from None
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("--tickets takes positive numbers")
+    return sizes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--tickets", type=_sizes, default=[20_000], help="one size, or several: 5000,20000"
+    )
+    parser.add_argument("--json", action="store_true")
+    # The throughput goal (issue #20) is set on the rules model, the fast path; the default
+    # encoder model's scoring cost is in the sentiment benchmark.
+    parser.add_argument("--sentiment-model", choices=("rules", "encoder"), default="rules")
+    parser.add_argument(
+        "--dask-workers",
+        type=_sizes,
+        help="score on a Dask LocalCluster of N worker processes; several (1,2) run the "
+        "smallest size once per count (default with --sentiment-model encoder: 1,2)",
+    )
+    parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    # A terminated run still stops its PostgreSQL server and the fakes (the `finally` blocks).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    workers = args.dask_workers
+    if workers is None and args.sentiment_model == "encoder":
+        workers = [1, 2]
+    if args.result_file is not None:  # one run, asked for by run_fresh
+        result = run(args.tickets[0], args.sentiment_model, workers[0] if workers else None)
+        args.result_file.write_text(json.dumps(result))
+        return
+    sizes = sorted(args.tickets)
+    jobs: list[tuple[int, int | None]] = [(n, workers[-1] if workers else None) for n in sizes]
+    if workers and len(workers) > 1:
+        jobs[:1] = [(sizes[0], w) for w in workers]
+    if len(jobs) == 1:
+        n, w = jobs[0]
+        results = [run(n, args.sentiment_model, w)]
+    else:
+        results = [run_fresh(n, args.sentiment_model, w) for n, w in jobs]
+    if args.json:
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        return
+    for result in results:
+        print_result(result)
+        print()
+    print_scale(results)
 
 
 if __name__ == "__main__":
