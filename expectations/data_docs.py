@@ -27,6 +27,9 @@ __all__ = [
 ]
 
 _VIEW = {"module_name": __name__, "class_name": "OfflinePageView"}
+# The newest validation results the site renders and indexes: a build costs the same on the
+# hundredth run as on the first (GX keeps every result in its store; older pages stay as built).
+VALIDATION_RESULTS_LIMIT = 100
 
 
 def site_config() -> dict[str, Any]:
@@ -36,6 +39,8 @@ def site_config() -> dict[str, Any]:
         "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": SITE_BASE},
         "site_index_builder": {
             "class_name": "DefaultSiteIndexBuilder",
+            # Also the validations section's limit (GX passes it down to its default builder).
+            "validation_results_limit": VALIDATION_RESULTS_LIMIT,
             "renderer": {"module_name": __name__, "class_name": "IndexLinks"},
             "view": {"module_name": __name__, "class_name": "OfflineIndexView"},
         },

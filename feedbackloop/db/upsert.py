@@ -2,7 +2,9 @@
 
 Connectors and the demo loader both write through `upsert_rows`, so "loading the same data
 twice changes nothing" and "every record is stored or quarantined with a reason" hold in one
-place.
+place. A batch of `COPY_MIN_ROWS` or more is bulk loaded: COPYed (already masked) into a
+temporary staging table, then one `INSERT ... SELECT ... ON CONFLICT DO UPDATE` whose WHERE is
+the newest-version check; smaller batches use one executemany.
 """
 
 from __future__ import annotations
@@ -14,7 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg import sql
+from psycopg.types.json import Jsonb
+from sqlalchemy import JSON, Connection, Table, func, select
+from sqlalchemy import column as sa_column
+from sqlalchemy import table as sa_table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase
@@ -25,14 +33,22 @@ from feedbackloop.db.models import Quarantine
 Row = Mapping[str, Any]
 
 
+# Below this many rows a staging table costs more than it saves.
+COPY_MIN_ROWS = 50
+
+
 @dataclass
 class UpsertResult:
     written: int = 0
     quarantined: int = 0
+    # Of `written`: rows the database kept as they were because the stored version is as new
+    # (known on the bulk path only, where the upsert returns what it changed).
+    not_newer: int = 0
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
         self.written += other.written
         self.quarantined += other.quarantined
+        self.not_newer += other.not_newer
         return self
 
 
@@ -97,12 +113,23 @@ def upsert_rows(
     if not rows:
         return UpsertResult()
     stmt = _statement(model, key)
-    try:
-        with conn.begin_nested():
-            conn.execute(stmt, list(rows))
-        return UpsertResult(written=len(rows))
-    except DBAPIError:
-        pass
+    bulk = len(rows) >= COPY_MIN_ROWS and _uniform(rows)
+    if bulk:
+        try:
+            with conn.begin_nested():
+                changed = copy_upsert(conn, model, rows, key=key)
+            return UpsertResult(written=len(rows), not_newer=len(rows) - changed)
+        except DBAPIError as exc:
+            # No TEMP privilege (production roles may lack it): the executemany path. Anything
+            # else is a row the database refuses: find it one row at a time.
+            bulk = not isinstance(exc.orig, pg_errors.InsufficientPrivilege)
+    if not bulk:
+        try:
+            with conn.begin_nested():
+                conn.execute(stmt, list(rows))
+            return UpsertResult(written=len(rows))
+        except DBAPIError:
+            pass
     result = UpsertResult()
     for row in rows:
         try:
@@ -122,6 +149,71 @@ def upsert_rows(
             )
             result.quarantined += 1
     return result
+
+
+def _uniform(rows: Sequence[Row]) -> bool:
+    first = rows[0].keys()
+    return all(r.keys() == first for r in rows)
+
+
+def copy_upsert(
+    conn: Connection,
+    model: type[DeclarativeBase],
+    rows: Sequence[Row],
+    *,
+    key: Sequence[str] = ("source", "source_id"),
+) -> int:
+    """Bulk upsert inside the caller's transaction (and savepoint): COPY `rows` (same keys in
+    each, one row per `key`, already masked: nothing unmasked may reach a temp file) into a
+    temporary table shaped like the target's columns, then one INSERT ... SELECT ... ON
+    CONFLICT DO UPDATE with the newest-`updated_at` check. Returns the rows inserted or
+    replaced; raises `DBAPIError` when the database refuses any row."""
+    target: Table = model.__table__  # type: ignore[assignment]
+    names = list(rows[0].keys())
+    stage_name = f"_stage_{target.name}"
+    json_columns = {n for n in names if isinstance(target.c[n].type, JSON)}
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    qualified = sql.Identifier(*(p for p in (target.schema, target.name) if p))
+    columns = sql.SQL(", ").join(map(sql.Identifier, names))
+    stage = sql.Identifier(stage_name)
+
+    def execute(statement: sql.Composable) -> None:
+        # Through SQLAlchemy's connection so its error wrapping (DBAPIError) applies.
+        conn.exec_driver_sql(statement.as_string(driver))
+
+    # Columns and types only: constraints are checked where the rows land, in the INSERT.
+    execute(
+        sql.SQL(
+            "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
+        ).format(stage, columns, qualified)
+    )
+    try:
+        copy_in = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)
+        with driver.cursor() as cursor, cursor.copy(copy_in) as copy:
+            for row in rows:
+                copy.write_row(
+                    [
+                        Jsonb(row[n]) if n in json_columns and row[n] is not None else row[n]
+                        for n in names
+                    ]
+                )
+    except psycopg.Error as exc:  # the driver's own error: wrapped as SQLAlchemy wraps them
+        raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
+    staged = sa_table(stage_name, *(sa_column(n) for n in names))
+    insert = pg_insert(target).from_select(names, select(*staged.c))
+    set_ = {
+        c.name: insert.excluded[c.name]
+        for c in target.columns
+        if c.name not in {*key, "id"} and not c.primary_key and c.name != "loaded_at"
+    }
+    if "loaded_at" in target.c:
+        set_["loaded_at"] = func.now()
+    where = target.c.updated_at < insert.excluded.updated_at if "updated_at" in target.c else None
+    upsert = insert.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
+    changed = len(conn.execute(upsert.returning(target.c[key[0]])).all())
+    execute(sql.SQL("DROP TABLE {}").format(stage))
+    return changed
 
 
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")

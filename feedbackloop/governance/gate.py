@@ -48,6 +48,8 @@ def feedback_frame(
     rows: Sequence[Row], item_type: str, text_of: Callable[[Row], str | None]
 ) -> pd.DataFrame:
     texts = [text_of(r) for r in rows]
+    # The detector once per distinct text: short replies ("Thanks!") repeat across a batch.
+    found = {t: unmasked_pii(t) for t in set(texts)}
     return pd.DataFrame(
         {
             "row_key": [str(i) for i in range(len(rows))],
@@ -55,7 +57,7 @@ def feedback_frame(
             "source": [r.get("source") for r in rows],
             "source_id": [r.get("source_id") for r in rows],
             "text": texts,
-            "unmasked_pii": [unmasked_pii(t) for t in texts],
+            "unmasked_pii": [found[t] for t in texts],
             "created_at": pd.to_datetime([r.get("created_at") for r in rows], utc=True),
             "updated_at": pd.to_datetime([r.get("updated_at") for r in rows], utc=True),
         }

@@ -1,0 +1,318 @@
+"""Collect with bulk loads (#20): pages gathered into a batch, one GX validation per table and
+batch, rows COPYed into a staging table and upserted with one statement, each page committed
+with its cursor. Real fake-Zendesk HTTP, real GX, real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from support.db import count
+from support.gx import feedback_text, ticket_row
+
+from demo.fake_zendesk import FakeZendesk, serve_fake_zendesk
+from demo.generator import DemoDataset, generate
+from expectations import data_docs
+from expectations.checkpoints import Validator, build_data_docs
+from expectations.docs_html import site_dir
+from feedbackloop.config import Settings
+from feedbackloop.db import database_url
+from feedbackloop.db.models import Ticket
+from feedbackloop.db.upsert import COPY_MIN_ROWS, copy_upsert, upsert_rows
+from feedbackloop.governance.gate import gate_feedback, table_gate
+from feedbackloop.http import SourceError
+from feedbackloop.sources import base
+from feedbackloop.sources.zendesk import (
+    SyncHooks,
+    ZendeskClient,
+    sync_ticket_events,
+    sync_tickets,
+    sync_users,
+)
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+PAGE = 10
+SOURCES = ["zendesk", "app_store", "crm", "survey"]
+
+
+@pytest.fixture(scope="module")
+def dataset() -> DemoDataset:
+    return generate(seed=23, tickets=60, now=NOW)
+
+
+@pytest.fixture
+def fake(dataset: DemoDataset) -> Iterator[FakeZendesk]:
+    with serve_fake_zendesk(dataset, page_size=PAGE) as server:
+        yield server
+
+
+@pytest.fixture
+def validator(engine: Engine, settings: Settings) -> Validator:
+    url = database_url(settings).render_as_string(hide_password=False)
+    return Validator(settings.state_path, url, known_sources=SOURCES, ephemeral=True, now=NOW)
+
+
+def _client(fake: FakeZendesk) -> ZendeskClient:
+    return ZendeskClient(fake.base_url, fake.email, fake.api_token)
+
+
+def _gx_results(validator: Validator) -> int:
+    """Validation results GX itself has stored (one per validation run)."""
+    return len(validator.context.validation_results_store.list_keys())
+
+
+def test_gate_rejects_and_database_refusals_are_quarantined_and_counts_reconcile(
+    engine: Engine,
+    settings: Settings,
+    dataset: DemoDataset,
+    fake: FakeZendesk,
+    validator: Validator,
+) -> None:
+    future = NOW + timedelta(days=30)
+    tickets = [t.source_id for t in dataset.tickets]
+    gated, refused = tickets[3], tickets[17]
+    # The gate's rule: nothing dated a month ahead. The database's: no NUL in text.
+    fake.update_ticket(gated, updated_at=future, created_at=future.isoformat())
+    fake.update_ticket(refused, subject="Printer\x00jam again")
+    before = _gx_results(validator)
+
+    result = sync_tickets(
+        engine,
+        _client(fake),
+        hash_key=settings.hash_key(),
+        hooks=SyncHooks(gate=table_gate(validator)),
+    )
+
+    assert result.pages == -(-len(tickets) // PAGE) > 1  # several pages, one batch
+    assert result.rows_written + result.rows_unchanged + result.quarantined == len(tickets)
+    assert result.quarantined == 2 and result.rows_written == len(tickets) - 2
+    with engine.connect() as conn:
+        stored = set(conn.execute(text("SELECT source_id FROM raw.tickets")).scalars())
+        parked = dict(
+            conn.execute(
+                text("SELECT source_id, reason FROM ops.quarantine WHERE stream = 'tickets'")
+            )
+            .tuples()
+            .all()
+        )
+        runs = conn.execute(text("SELECT batch, evaluated, failed FROM ops.validation_runs")).all()
+    assert stored == set(tickets) - {gated, refused}
+    assert set(parked) == {gated, refused}
+    assert "failed governance gate" in parked[gated] and "created_at" in parked[gated]
+    assert "NUL" in parked[refused] and "failed governance gate" not in parked[refused]
+    # One GX validation for the whole batch of pages, recorded once.
+    assert _gx_results(validator) - before == 1
+    assert len(runs) == 1 and runs[0].evaluated == len(tickets)
+    assert count(engine, "SELECT count(*) FROM ops.audit_log WHERE action = 'quarantine'") == 2
+
+    # A rerun reads nothing new; the rows stored stay as they are.
+    again = sync_tickets(
+        engine,
+        _client(fake),
+        hash_key=settings.hash_key(),
+        hooks=SyncHooks(gate=table_gate(validator)),
+    )
+    assert again.rows_written == 0
+    assert count(engine, "SELECT count(*) FROM raw.tickets") == len(tickets) - 2
+
+
+def test_one_gx_validation_per_stream_run_however_many_pages(
+    engine: Engine,
+    settings: Settings,
+    dataset: DemoDataset,
+    fake: FakeZendesk,
+    validator: Validator,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hooks = SyncHooks(gate=table_gate(validator))
+    client = _client(fake)
+    key = settings.hash_key()
+    sync_users(engine, client, hash_key=key)  # authors resolve; not gated here
+    before = _gx_results(validator)
+    events = sync_ticket_events(engine, client, hash_key=key, hooks=hooks)
+    assert events.pages > 1 and events.quarantined == 0
+    # Comments are gated (status changes are not feedback): one validation for the stream run.
+    assert _gx_results(validator) - before == 1
+    with engine.connect() as conn:
+        runs = conn.execute(text("SELECT batch, evaluated FROM ops.validation_runs")).all()
+        comments = conn.execute(text("SELECT count(*) FROM raw.ticket_comments")).scalar_one()
+    assert [r.batch for r in runs] == ["zendesk ticket_comments"]
+    assert runs[0].evaluated == comments == len(dataset.comments)
+
+    # A batch cap smaller than the stream: one validation per batch, every row still once.
+    monkeypatch.setattr(base, "BATCH_ROWS", 2 * PAGE)
+    before = _gx_results(validator)
+    result = sync_tickets(engine, client, hash_key=key, hooks=hooks)
+    batches = -(-result.pages // 2)
+    assert result.rows_written == len(dataset.tickets)
+    assert _gx_results(validator) - before == batches > 1
+
+
+AWKWARD = [
+    "tab\there",
+    "two\nlines\r\nand a carriage return\r",
+    "back\\slash \\N \\t \\\\ at the end\\",
+    "quotes ' \" and a comma, semicolon;",
+    "ünïcödé — 日本語のテキスト — emoji 🙂👍🏽 — RTL עברית — combining e\u0301",
+    "",
+    "\\.",  # COPY's end-of-data marker in text format, as data
+    " leading and trailing spaces ",
+]
+
+
+def _awkward_rows(n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        subject = AWKWARD[i % len(AWKWARD)]
+        rows.append(
+            {
+                "source": "zendesk",
+                "source_id": f"copy-{i}",
+                "subject": subject,
+                "description": None if i % 3 == 0 else f"{subject} / {i}",
+                "status": "open",
+                "priority": None,
+                "channel": "web\tform" if i % 2 else None,
+                "product_area": None,
+                "language": None,
+                "requester_source_id": None,
+                "assignee_source_id": None,
+                "account_source_id": None,
+                "tags": [subject, 'a"b', "c\\d"] if i % 4 else [],
+                "is_deleted": bool(i % 5 == 0),
+                "created_at": NOW - timedelta(days=1, microseconds=i),
+                "updated_at": NOW,
+            }
+        )
+    return rows
+
+
+def test_copy_round_trips_awkward_text_and_nulls_exactly(engine: Engine) -> None:
+    rows = _awkward_rows(max(COPY_MIN_ROWS, 2 * len(AWKWARD)))
+    with engine.begin() as conn:
+        assert copy_upsert(conn, Ticket, rows) == len(rows)
+    columns = list(rows[0])
+    with engine.connect() as conn:
+        stored = {
+            r["source_id"]: r
+            for r in conn.execute(
+                text(f"SELECT {', '.join(columns)} FROM raw.tickets ORDER BY source_id")
+            ).mappings()
+        }
+    assert len(stored) == len(rows)
+    for row in rows:
+        assert dict(stored[row["source_id"]]) == row
+
+    # The newest-version check is the upsert's: the same rows again change nothing, an older
+    # version never overwrites, a newer one does.
+    with engine.begin() as conn:
+        assert copy_upsert(conn, Ticket, rows) == 0
+        older = [{**r, "subject": "older", "updated_at": NOW - timedelta(days=1)} for r in rows]
+        assert copy_upsert(conn, Ticket, older) == 0
+        newer = [
+            {**r, "subject": "newer", "updated_at": NOW + timedelta(hours=1)} for r in rows[:5]
+        ]
+        assert copy_upsert(conn, Ticket, newer + rows[5:]) == 5
+    with engine.connect() as conn:
+        subjects = conn.execute(text("SELECT subject, count(*) FROM raw.tickets GROUP BY 1")).all()
+    assert dict(subjects)["newer"] == 5 and "older" not in dict(subjects)
+
+
+def test_a_bulk_batch_the_database_refuses_falls_back_row_by_row(engine: Engine) -> None:
+    rows = _awkward_rows(COPY_MIN_ROWS + 5)
+    rows[7] = {**rows[7], "subject": "nul \x00 inside"}
+    rows[11] = {**rows[11], "status": "x" * 40}  # longer than the column allows
+    with engine.begin() as conn:
+        outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
+    assert (outcome.written, outcome.quarantined) == (len(rows) - 2, 2)
+    with engine.connect() as conn:
+        parked = conn.execute(
+            text("SELECT source_id, reason, payload::text FROM ops.quarantine ORDER BY source_id")
+        ).all()
+    assert [p.source_id for p in parked] == ["copy-11", "copy-7"]
+    assert all(p.reason.split(":")[0] in {"DataError", "StringDataRightTruncation"} for p in parked)
+    assert json.loads(parked[0].payload)["source_id"] == "copy-11"
+    assert count(engine, "SELECT count(*) FROM raw.tickets") == len(rows) - 2
+
+
+def test_a_source_failing_mid_batch_keeps_the_pages_fetched_before(
+    engine: Engine, settings: Settings, fake: FakeZendesk
+) -> None:
+    rows = _awkward_rows(50)
+    fail_after: list[int] = [3]
+
+    def pages(cursor: str | None, state: dict) -> base.Pages:
+        for n in range(int(cursor or 0), 5):
+            page = base.Page()
+            for row in rows[10 * n : 10 * n + 10]:
+                page.add(Ticket, row)
+            yield page, str(n + 1), {}
+            if fail_after and n + 1 == fail_after[0]:
+                raise SourceError("zendesk", "/api/v2/tickets", 500, "server error")
+
+    def sync() -> base.SyncResult:
+        return base.sync_stream(
+            engine, _client(fake), "zendesk", "tickets", pages,
+            hooks=None, actor="test", hash_key=settings.hash_key(),
+        )  # fmt: skip
+
+    with pytest.raises(SourceError):
+        sync()
+    # The three pages fetched before the failure are stored with their cursor.
+    assert count(engine, "SELECT count(*) FROM raw.tickets") == 30
+    with engine.connect() as conn:
+        cursor = conn.execute(text("SELECT cursor FROM ops.sync_state")).scalar_one()
+    assert cursor == "3"
+    fail_after.clear()
+    rest = sync()
+    assert rest.rows_written == 20 and rest.pages == 2
+    assert count(engine, "SELECT count(DISTINCT source_id) FROM raw.tickets") == 50
+    assert count(engine, "SELECT count(*) FROM raw.tickets") == 50
+
+
+def test_data_docs_render_only_the_newest_validation_results(
+    engine: Engine, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(data_docs, "VALIDATION_RESULTS_LIMIT", 2)
+    url = database_url(settings).render_as_string(hide_password=False)
+    # A file context of this test's own (the session's state dir is shared).
+    validator = Validator(tmp_path, url, known_sources=SOURCES, now=NOW)
+    for run in range(4):
+        rows = [ticket_row(f"{run}-{i}", f"How do I export report {i}?", NOW) for i in range(3)]
+        gate_feedback(validator, rows, "ticket", feedback_text)
+    assert len(validator.context.validation_results_store.list_keys()) == 4
+    index = build_data_docs(tmp_path)
+    assert index is not None and index.exists()
+    pages = list((site_dir(tmp_path) / "validations").rglob("*.html"))
+    assert len(pages) == 2  # the newest two of four runs
+
+
+def test_a_role_without_temp_privilege_loads_through_executemany(engine: Engine) -> None:
+    role = f"no_temp_{uuid.uuid4().hex[:8]}"
+    rows = _awkward_rows(COPY_MIN_ROWS + 5)
+    with engine.begin() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC, {role}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA raw TO {role}"))
+        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE ON raw.tickets TO {role}"))
+        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA raw TO {role}"))
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"SET LOCAL ROLE {role}"))
+            # TEMP, what the bulk path needs, is what this role lacks.
+            with pytest.raises(DBAPIError), conn.begin_nested():
+                copy_upsert(conn, Ticket, rows)
+            outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
+        assert (outcome.written, outcome.quarantined) == (len(rows), 0)
+        assert count(engine, "SELECT count(*) FROM raw.tickets") == len(rows)
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))

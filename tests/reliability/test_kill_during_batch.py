@@ -1,0 +1,127 @@
+"""kill -9 of a gated Zendesk sync in the middle of a multi-page batch (#20): once while the
+batch's pages are being fetched (nothing of it committed yet) and once after some of its pages
+committed, then a rerun: every ticket is stored exactly once, as the source has it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
+from demo.generator import generate
+from expectations.checkpoints import Validator
+from feedbackloop.config import Settings
+from feedbackloop.db import database_url
+from feedbackloop.governance.gate import table_gate
+from feedbackloop.sources import zendesk
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+PAGE = 10
+
+# The child syncs with the GX gate; each committed page is announced on stdout and followed
+# by a pause, so the parent can kill it with pages of the same batch still to commit.
+CHILD = """
+import sys, time
+from datetime import datetime, UTC
+from pathlib import Path
+from expectations.checkpoints import Validator
+from feedbackloop.config import Settings
+from feedbackloop.db import database_url, get_engine
+from feedbackloop.governance.gate import table_gate
+from feedbackloop.sources import zendesk
+
+settings = Settings(state_dir=Path(sys.argv[1]), embedded_database=sys.argv[2])
+url = database_url(settings).render_as_string(hide_password=False)
+now = datetime(2026, 11, 1, tzinfo=UTC)
+validator = Validator(settings.state_path, url, known_sources=["zendesk"], ephemeral=True, now=now)
+
+def on_point(point):
+    if point.stage == "committed":
+        print(f"committed {point.page}", flush=True)
+        time.sleep(0.5)
+
+print("ready", flush=True)
+client = zendesk.ZendeskClient(sys.argv[3], "api@tallybird.example", "fake-zendesk-token")
+hooks = zendesk.SyncHooks(on_point, gate=table_gate(validator))
+zendesk.sync_tickets(get_engine(settings), client, hash_key=b"k", hooks=hooks)
+print("finished", flush=True)
+"""
+
+
+def _child(settings: Settings, base_url: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            CHILD,
+            str(settings.state_dir),
+            settings.embedded_database,
+            base_url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _stored(engine: Engine) -> list[str]:
+    with engine.connect() as conn:
+        return list(conn.execute(text("SELECT source_id FROM raw.tickets")).scalars())
+
+
+def test_kill_mid_batch_then_rerun_stores_every_ticket_once(
+    engine: Engine, settings: Settings
+) -> None:
+    dataset = generate(seed=73, tickets=120, now=NOW)  # 12 pages: one batch
+    # 0.3 s a page: killed after 5 of 12 requests, the batch is seconds from its first commit.
+    faults = FaultPlan(slow_requests=10_000, delay=0.3, only_paths=("incremental/tickets",))
+    with serve_fake_zendesk(dataset, page_size=PAGE, faults=faults) as fake:
+        # 1. While the batch's pages are being fetched: nothing of it is committed.
+        child = _child(settings, fake.base_url)
+        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
+        deadline = time.monotonic() + 60
+        while fake.count("incremental/tickets") < 5:
+            assert child.poll() is None, child.communicate()
+            assert time.monotonic() < deadline, "the sync never got going"
+            time.sleep(0.01)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        assert child.returncode == -signal.SIGKILL
+        assert _stored(engine) == []
+
+        # 2. After 3 of the batch's 12 pages committed, the rest still to commit.
+        child = _child(settings, fake.base_url)
+        assert child.stdout is not None
+        lines = []
+        while (line := child.stdout.readline().strip()) != "committed 3":
+            assert line, child.communicate()
+            lines.append(line)
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+        assert lines == ["ready", "committed 1", "committed 2"]
+        assert len(_stored(engine)) == 3 * PAGE
+
+        # The rerun, gated as in production.
+        url = database_url(settings).render_as_string(hide_password=False)
+        validator = Validator(
+            settings.state_path, url, known_sources=["zendesk"], ephemeral=True, now=NOW
+        )
+        client = zendesk.ZendeskClient(fake.base_url, fake.email, fake.api_token)
+        hooks = zendesk.SyncHooks(gate=table_gate(validator))
+        rest = zendesk.sync_tickets(engine, client, hash_key=b"k", hooks=hooks)
+
+    stored = _stored(engine)
+    assert len(stored) == len(set(stored))  # nothing doubled
+    assert set(stored) == {t.source_id for t in dataset.tickets}  # nothing lost
+    assert rest.rows_written == len(dataset.tickets) - 3 * PAGE and rest.quarantined == 0
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM ops.quarantine")).scalar_one() == 0
+        versions = dict(
+            conn.execute(text("SELECT source_id, updated_at FROM raw.tickets")).tuples().all()
+        )
+    assert versions == {t.source_id: t.updated_at for t in dataset.tickets}
