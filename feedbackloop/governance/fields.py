@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping
+from functools import lru_cache
 from typing import Any
 
 from feedbackloop.governance.identity import email_hash, normalize_email
@@ -48,15 +49,34 @@ def _may_hold_pii(value: str) -> bool:
     return _PLAIN.fullmatch(value) is None
 
 
-def _id_entities(value: str) -> list[PiiEntity]:
+# Ids, categories and tags repeat across records (the same requester, organization, status on
+# thousands of rows): their detection results are kept per process. Only short values: free
+# text is not cached. The cache lives in memory only, like the records it came from.
+_CACHED_LEN = 128
+
+
+@lru_cache(maxsize=1 << 16)
+def _id_entities_cached(value: str) -> tuple[PiiEntity, ...]:
     # A bare run of digits is how numeric ids look ("8100000001"): not a phone number or an
     # SSN here (a card number still is: Luhn and issuer checked). Names are left to the
     # context rules of free text.
-    return [
+    return tuple(
         e
         for e in find_pii(value, persons=False)
         if not (e.type in (PHONE_NUMBER, US_SSN) and value[e.start : e.end].isdigit())
-    ]
+    )
+
+
+def _id_entities(value: str) -> tuple[PiiEntity, ...]:
+    if len(value) > _CACHED_LEN:
+        return _id_entities_cached.__wrapped__(value)
+    return _id_entities_cached(value)
+
+
+@lru_cache(maxsize=1 << 16)
+def _masked_cached(value: str, persons: bool) -> tuple[str, tuple[str, ...]]:
+    result = mask_text(value, persons=persons)
+    return result.text, tuple(e.type for e in result.entities)
 
 
 def keyed_id(value: str, key: bytes, counts: Counter[str] | None = None) -> str:
@@ -83,10 +103,13 @@ def keyed_id(value: str, key: bytes, counts: Counter[str] | None = None) -> str:
 def _mask(value: str, counts: Counter[str] | None, *, persons: bool = True) -> str:
     if not _may_hold_pii(value):
         return value
-    result = mask_text(value, persons=persons)
-    if counts is not None and result.entities:
-        counts.update(e.type for e in result.entities)
-    return result.text
+    if len(value) > _CACHED_LEN:
+        masked, types = _masked_cached.__wrapped__(value, persons)
+    else:
+        masked, types = _masked_cached(value, persons)
+    if counts is not None and types:
+        counts.update(types)
+    return masked
 
 
 def mask_json(
