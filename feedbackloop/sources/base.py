@@ -483,9 +483,9 @@ def sync_stream(
     **commit: Any,
 ) -> SyncResult:
     """Walk a stream from its saved cursor and state: `pages` fetches and yields each page;
-    pages are gathered until they hold `batch_rows` rows (default `BATCH_ROWS`) or the stream
-    ends, then committed (`commit_batch`, with `commit` options) before the next page is
-    fetched."""
+    pages are gathered until they hold `batch_rows` rows (default `BATCH_ROWS`), the slow-start
+    page count (1, 2, 4, ... pages) or the stream ends, then committed (`commit_batch`, with
+    `commit` options) before the next page is fetched."""
     cap = batch_rows or BATCH_ROWS
     result = SyncResult(stream)
     calls_before = client.api_calls
@@ -493,13 +493,20 @@ def sync_stream(
     cursor, state = load_state(engine, source, stream)
     batch: list[tuple[Page, str | None, dict[str, Any]]] = []
     gathered = 0
+    # Slow start: the first batch is one page, each next one twice as many pages, up to `cap`
+    # rows. A run that fails early (the database restarting, a source erroring on page 3)
+    # keeps the pages it got, as when every page committed alone; a long stream still pays
+    # the gate's fixed cost about once per `cap` rows.
+    pages_cap = 1
 
     def flush() -> None:
-        nonlocal gathered
+        nonlocal gathered, pages_cap
         commit_batch(
             engine, result, batch, source=source, hooks=hooks, actor=actor, hash_key=hash_key,
             **commit,
         )  # fmt: skip
+        if batch:
+            pages_cap *= 2
         batch.clear()
         gathered = 0
 
@@ -517,7 +524,7 @@ def sync_stream(
                 raise
             batch.append((page, next_cursor, next_state))
             gathered += sum(len(rows) for rows in page.rows.values()) + len(page.bad)
-            if gathered >= cap:
+            if gathered >= cap or len(batch) >= pages_cap:
                 flush()
         flush()
     finally:

@@ -62,6 +62,18 @@ def _client(fake: FakeZendesk) -> ZendeskClient:
     return ZendeskClient(fake.base_url, fake.email, fake.api_token)
 
 
+def _slow_start_batches(pages: int, max_pages: int | None = None) -> int:
+    """Batches `sync_stream` makes of `pages` pages: 1, 2, 4, ... pages each (slow start),
+    at most `max_pages` pages when the row cap holds fewer."""
+    batches, size = 0, 1
+    while pages > 0:
+        take = min(size, max_pages) if max_pages else size
+        pages -= take
+        batches += 1
+        size *= 2
+    return batches
+
+
 def _gx_results(validator: Validator) -> int:
     """Validation results GX itself has stored (one per validation run)."""
     return len(validator.context.validation_results_store.list_keys())
@@ -89,7 +101,8 @@ def test_gate_rejects_and_database_refusals_are_quarantined_and_counts_reconcile
         hooks=SyncHooks(gate=table_gate(validator)),
     )
 
-    assert result.pages == -(-len(tickets) // PAGE) > 1  # several pages, one batch
+    assert result.pages == -(-len(tickets) // PAGE) > 3  # several pages, fewer batches
+    batches = _slow_start_batches(result.pages)
     assert result.rows_written + result.rows_unchanged + result.quarantined == len(tickets)
     assert result.quarantined == 2 and result.rows_written == len(tickets) - 2
     with engine.connect() as conn:
@@ -106,9 +119,9 @@ def test_gate_rejects_and_database_refusals_are_quarantined_and_counts_reconcile
     assert set(parked) == {gated, refused}
     assert "failed governance gate" in parked[gated] and "created_at" in parked[gated]
     assert "NUL" in parked[refused] and "failed governance gate" not in parked[refused]
-    # One GX validation for the whole batch of pages, recorded once.
-    assert _gx_results(validator) - before == 1
-    assert len(runs) == 1 and runs[0].evaluated == len(tickets)
+    # One GX validation per batch of pages (not per page), each recorded once.
+    assert _gx_results(validator) - before == batches < result.pages
+    assert len(runs) == batches and sum(r.evaluated for r in runs) == len(tickets)
     assert count(engine, "SELECT count(*) FROM ops.audit_log WHERE action = 'quarantine'") == 2
 
     # A rerun reads nothing new; the rows stored stay as they are.
@@ -122,7 +135,7 @@ def test_gate_rejects_and_database_refusals_are_quarantined_and_counts_reconcile
     assert count(engine, "SELECT count(*) FROM raw.tickets") == len(tickets) - 2
 
 
-def test_one_gx_validation_per_stream_run_however_many_pages(
+def test_gx_validations_per_batch_not_per_page(
     engine: Engine,
     settings: Settings,
     dataset: DemoDataset,
@@ -137,19 +150,21 @@ def test_one_gx_validation_per_stream_run_however_many_pages(
     before = _gx_results(validator)
     events = sync_ticket_events(engine, client, hash_key=key, hooks=hooks)
     assert events.pages > 1 and events.quarantined == 0
-    # Comments are gated (status changes are not feedback): one validation for the stream run.
-    assert _gx_results(validator) - before == 1
+    # Comments are gated (status changes are not feedback): one validation per slow-start
+    # batch (1, 2, 4, ... pages), a handful for the stream run however many pages it has.
+    batches = _slow_start_batches(events.pages)
+    assert _gx_results(validator) - before == batches < events.pages
     with engine.connect() as conn:
         runs = conn.execute(text("SELECT batch, evaluated FROM ops.validation_runs")).all()
         comments = conn.execute(text("SELECT count(*) FROM raw.ticket_comments")).scalar_one()
-    assert [r.batch for r in runs] == ["zendesk ticket_comments"]
-    assert runs[0].evaluated == comments == len(dataset.comments)
+    assert {r.batch for r in runs} == {"zendesk ticket_comments"} and len(runs) == batches
+    assert sum(r.evaluated for r in runs) == comments == len(dataset.comments)
 
     # A batch cap smaller than the stream: one validation per batch, every row still once.
     monkeypatch.setattr(base, "BATCH_ROWS", 2 * PAGE)
     before = _gx_results(validator)
     result = sync_tickets(engine, client, hash_key=key, hooks=hooks)
-    batches = -(-result.pages // 2)
+    batches = _slow_start_batches(result.pages, max_pages=2)
     assert result.rows_written == len(dataset.tickets)
     assert _gx_results(validator) - before == batches > 1
 

@@ -77,11 +77,11 @@ def _stored(engine: Engine) -> list[str]:
 def test_kill_mid_batch_then_rerun_stores_every_ticket_once(
     engine: Engine, settings: Settings
 ) -> None:
-    dataset = generate(seed=73, tickets=120, now=NOW)  # 12 pages: one batch
-    # 0.3 s a page: killed after 5 of 12 requests, the batch is seconds from its first commit.
+    dataset = generate(seed=73, tickets=120, now=NOW)  # 12 pages: batches of 1, 2, 4, ...
+    # 0.3 s a page: killed after 5 of 12 requests, while a batch's pages are being fetched.
     faults = FaultPlan(slow_requests=10_000, delay=0.3, only_paths=("incremental/tickets",))
     with serve_fake_zendesk(dataset, page_size=PAGE, faults=faults) as fake:
-        # 1. While the batch's pages are being fetched: nothing of it is committed.
+        # 1. While a batch's pages are being fetched: only whole pages before it are stored.
         child = _child(settings, fake.base_url)
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         deadline = time.monotonic() + 60
@@ -92,19 +92,23 @@ def test_kill_mid_batch_then_rerun_stores_every_ticket_once(
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
         assert child.returncode == -signal.SIGKILL
-        assert _stored(engine) == []
+        first = _stored(engine)
+        assert len(first) == len(set(first)) and len(first) % PAGE == 0
+        done = len(first) // PAGE
+        assert done < 5
 
-        # 2. After 3 of the batch's 12 pages committed, the rest still to commit.
+        # 2. The next run resumes after them; its third batch (its pages 4-7) is killed after
+        # its first two pages committed, two more still to commit.
         child = _child(settings, fake.base_url)
         assert child.stdout is not None
         lines = []
-        while (line := child.stdout.readline().strip()) != "committed 3":
+        while (line := child.stdout.readline().strip()) != "committed 5":
             assert line, child.communicate()
             lines.append(line)
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
-        assert lines == ["ready", "committed 1", "committed 2"]
-        assert len(_stored(engine)) == 3 * PAGE
+        assert lines == ["ready"] + [f"committed {n}" for n in range(1, 5)]
+        assert len(_stored(engine)) == (done + 5) * PAGE
 
         # The rerun, gated as in production.
         url = database_url(settings).render_as_string(hide_password=False)
@@ -118,7 +122,8 @@ def test_kill_mid_batch_then_rerun_stores_every_ticket_once(
     stored = _stored(engine)
     assert len(stored) == len(set(stored))  # nothing doubled
     assert set(stored) == {t.source_id for t in dataset.tickets}  # nothing lost
-    assert rest.rows_written == len(dataset.tickets) - 3 * PAGE and rest.quarantined == 0
+    assert rest.rows_written == len(dataset.tickets) - (done + 5) * PAGE
+    assert rest.quarantined == 0
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM ops.quarantine")).scalar_one() == 0
         versions = dict(
