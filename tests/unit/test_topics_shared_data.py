@@ -25,7 +25,9 @@ def test_light_clusters_the_shared_intent_sets(name: str) -> None:
     first = cluster_texts(texts, encoder="light", min_cluster_size=10)
     scores = evaluate(labels, first.labels.tolist(), 10)
     assert scores.nmi >= 0.65
-    assert scores.candidate_purity >= 0.8
+    # 0.80 with one 8,000-row chunk; chunks of 4,000 (the memory bound of issue #20) give
+    # 0.79 here and more labels found (docs/decisions.md)
+    assert scores.candidate_purity >= 0.78
     assert scores.outlier_share <= 0.2  # speed: benchmarks/topics_bench.py, not a timed test
     again = cluster_texts(texts, encoder="light", min_cluster_size=10)
     assert again.labels.tolist() == first.labels.tolist(), "same input, same clusters"
