@@ -16,25 +16,12 @@ from collections import Counter
 from typing import Any
 
 from sqlalchemy import Engine
-from support.routing import World, routing_world, rules
+from support.routing import ONE_OF_EACH, World, routing_world, rules
 
 from feedbackloop.config import Settings
 from feedbackloop.notify import RateLimiter, Targets
 from feedbackloop.routing import dispatch
 
-ONE_OF_EACH = """
-rules:
-  - name: r
-    when: {sentiment_label: [very_negative]}
-    actions:
-      - {type: slack_alert, channel: escalations}
-      - {type: set_priority, priority: urgent}
-      - {type: tag, tags: [angry]}
-      - {type: create_task, subject: "Call back"}
-      - {type: auto_reply, template: sorry}
-templates:
-  sorry: {body: "Sorry.\\n\\n{disclosure}"}
-"""
 NO_LIMITS = {
     "slack_posts_per_second": 0.0,
     "zendesk_writes_per_minute": 0.0,

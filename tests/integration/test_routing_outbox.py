@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
-from support.routing import NOW, Crash, World, routing_world, rules
+from support.routing import NOW, ONE_OF_EACH, Crash, World, routing_world, rules
 
 from feedbackloop.config import Settings
 from feedbackloop.monitoring.health import check_outbox
@@ -24,19 +24,6 @@ from feedbackloop.routing import DispatchHooks, scored_hook
 from feedbackloop.scoring import score_pending
 from nlp import load_pipeline
 
-ONE_OF_EACH = """
-rules:
-  - name: r
-    when: {sentiment_label: [very_negative]}
-    actions:
-      - {type: slack_alert, channel: escalations}
-      - {type: set_priority, priority: urgent}
-      - {type: tag, tags: [angry]}
-      - {type: create_task, subject: "Call back"}
-      - {type: auto_reply, template: sorry}
-templates:
-  sorry: {body: "Sorry.\\n\\n{disclosure}"}
-"""
 TYPES = ("slack_alert", "set_priority", "tag", "create_task", "auto_reply")
 # What one delivery of an action of each checkable type leaves at the targets (_deliveries).
 DELIVERED_ONCE = {

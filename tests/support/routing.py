@@ -224,3 +224,19 @@ def routing_world(
             routing_max_attempts=3,
         )
         yield World(engine, routed, dataset, zendesk, fakes.slack, fakes.hubspot)
+
+
+# Rules with one action of every type, for the outbox and batched-send tests.
+ONE_OF_EACH = """
+rules:
+  - name: r
+    when: {sentiment_label: [very_negative]}
+    actions:
+      - {type: slack_alert, channel: escalations}
+      - {type: set_priority, priority: urgent}
+      - {type: tag, tags: [angry]}
+      - {type: create_task, subject: "Call back"}
+      - {type: auto_reply, template: sorry}
+templates:
+  sorry: {body: "Sorry.\\n\\n{disclosure}"}
+"""
