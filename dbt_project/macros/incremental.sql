@@ -32,3 +32,11 @@
 {% macro last_watermark(relation) -%}
     (select coalesce(max(watermark_at), '-infinity'::timestamptz) from {{ relation }})
 {%- endmacro %}
+
+{#- is_incremental(), and the table already has watermark_at: a table built before the
+    watermark existed is rewritten whole once (on_schema_change adds the column) instead of
+    failing on the missing column. -#}
+{% macro is_watermarked_incremental() -%}
+    {{ return(is_incremental()
+        and 'watermark_at' in (adapter.get_columns_in_relation(this) | map(attribute='name'))) }}
+{%- endmacro %}

@@ -8,15 +8,13 @@ from __future__ import annotations
 import itertools
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from typing import Any
 
 from sqlalchemy import Engine
-from support.routing import ONE_OF_EACH, World, routing_world, rules
+from support.routing import ONE_OF_EACH, World, routing_world, rules, start_dispatcher
 
 from feedbackloop.config import Settings
 from feedbackloop.notify import RateLimiter, Targets
@@ -71,27 +69,6 @@ def _each_delivered_once(w: World, tickets: list[Any]) -> None:
     assert sum(1 for r in w.hubspot.requests if r.method == "PATCH") == len(tickets)
 
 
-CHILD = """
-import sys
-from pathlib import Path
-from feedbackloop.config import Settings
-from feedbackloop.db import get_engine
-from feedbackloop.routing import dispatch
-
-settings = Settings.model_validate_json(Path(sys.argv[1]).read_text())
-dispatch(get_engine(settings), settings)
-print("finished")
-"""
-
-
-def _settings_json(s: Settings) -> str:
-    data = json.loads(s.model_dump_json())
-    for key in ("zendesk_api_token", "hubspot_token"):
-        data[key] = getattr(s, key).get_secret_value()
-    data["slack_webhook_urls"] = {k: v.get_secret_value() for k, v in s.slack_webhook_urls.items()}
-    return json.dumps(data)
-
-
 def test_a_batch_claimed_in_one_statement_survives_kill_9_and_is_delivered_once(
     engine: Engine, settings: Settings, tmp_path: Any
 ) -> None:
@@ -100,15 +77,8 @@ def test_a_batch_claimed_in_one_statement_survives_kill_9_and_is_delivered_once(
         # Zendesk applies each comment, then takes 30 s to answer: the kill lands in between,
         # with some comments applied and the rest of the batch not yet sent.
         w.zendesk.update_faults.delay_after_processing = 30
-        config = tmp_path / "settings.json"
-        config.write_text(
-            _settings_json(w.settings.model_copy(update={"routing_dispatch_workers": 2}))
-        )
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+        child = start_dispatcher(
+            w.settings.model_copy(update={"routing_dispatch_workers": 2}), tmp_path
         )
         deadline = time.monotonic() + 60
         while len(w.zendesk.writes) < 2:

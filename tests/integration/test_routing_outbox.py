@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +14,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
-from support.routing import NOW, ONE_OF_EACH, Crash, World, routing_world, rules
+from support.routing import NOW, ONE_OF_EACH, Crash, World, routing_world, rules, start_dispatcher
 
 from feedbackloop.config import Settings
 from feedbackloop.monitoring.health import check_outbox
@@ -316,19 +314,6 @@ def test_one_dispatcher_with_several_senders_sends_every_action_once(
             assert len(w.zendesk.added_comments[int(t.source_id)]) == 1
 
 
-CHILD = """
-import sys
-from pathlib import Path
-from feedbackloop.config import Settings
-from feedbackloop.db import get_engine
-from feedbackloop.routing import dispatch
-
-settings = Settings.model_validate_json(Path(sys.argv[1]).read_text())
-dispatch(get_engine(settings), settings)
-print("finished")
-"""
-
-
 def test_kill_9_while_a_reply_is_in_flight_then_a_rerun_posts_it_once(
     engine: Engine, settings: Settings, tmp_path: Any
 ) -> None:
@@ -336,14 +321,7 @@ def test_kill_9_while_a_reply_is_in_flight_then_a_rerun_posts_it_once(
         (ticket,) = _setup(w, kind="auto_reply")
         # Zendesk applies the comment, then takes 30 s to answer: the kill lands in between.
         w.zendesk.update_faults.delay_after_processing = 30
-        config = tmp_path / "settings.json"
-        config.write_text(_settings_json(w.settings))
-        child = subprocess.Popen(
-            [sys.executable, "-c", CHILD, str(config)],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        child = start_dispatcher(w.settings, tmp_path)
         deadline = time.monotonic() + 60
         while not w.zendesk.added_comments.get(int(ticket.source_id)):
             assert child.poll() is None, child.communicate()
@@ -360,14 +338,6 @@ def test_kill_9_while_a_reply_is_in_flight_then_a_rerun_posts_it_once(
         (action,) = w.actions()
         assert action.status == "sent" and report.already_applied == 1
         assert len(w.zendesk.added_comments[int(ticket.source_id)]) == 1
-
-
-def _settings_json(s: Settings) -> str:
-    data = json.loads(s.model_dump_json())
-    for key in ("zendesk_api_token", "hubspot_token"):
-        data[key] = getattr(s, key).get_secret_value()
-    data["slack_webhook_urls"] = {k: v.get_secret_value() for k, v in s.slack_webhook_urls.items()}
-    return json.dumps(data)
 
 
 def test_the_same_item_decided_twice_or_rescored_gets_no_second_action(

@@ -6,10 +6,13 @@ how an item reads; the real scorer is exercised by the score-hook tests."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -240,3 +243,35 @@ rules:
 templates:
   sorry: {body: "Sorry.\\n\\n{disclosure}"}
 """
+
+
+# A dispatcher in a process of its own, for the kill -9 tests: it reads its settings from a
+# file (secrets included, which `model_dump_json` would mask).
+_DISPATCHER = """
+import sys
+from pathlib import Path
+from feedbackloop.config import Settings
+from feedbackloop.db import get_engine
+from feedbackloop.routing import dispatch
+
+settings = Settings.model_validate_json(Path(sys.argv[1]).read_text())
+dispatch(get_engine(settings), settings)
+print("finished")
+"""
+
+
+def start_dispatcher(settings: Settings, folder: Path) -> subprocess.Popen[str]:
+    data = json.loads(settings.model_dump_json())
+    for key in ("zendesk_api_token", "hubspot_token"):
+        data[key] = getattr(settings, key).get_secret_value()
+    data["slack_webhook_urls"] = {
+        k: v.get_secret_value() for k, v in settings.slack_webhook_urls.items()
+    }
+    config = folder / "settings.json"
+    config.write_text(json.dumps(data))
+    return subprocess.Popen(
+        [sys.executable, "-c", _DISPATCHER, str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )

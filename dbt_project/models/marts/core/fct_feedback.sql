@@ -44,10 +44,7 @@
     )
 }}
 
-{#- A table built before watermark_at existed is rewritten whole once (its new columns are
-    added by on_schema_change), instead of failing on the missing column. -#}
-{%- set incremental = is_incremental()
-    and 'watermark_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
+{%- set incremental = is_watermarked_incremental() %}
 
 with
 

@@ -25,8 +25,7 @@
     )
 }}
 
-{%- set incremental = is_incremental()
-    and 'watermark_at' in (adapter.get_columns_in_relation(this) | map(attribute='name')) %}
+{%- set incremental = is_watermarked_incremental() %}
 
 with
 
