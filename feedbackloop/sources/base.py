@@ -54,7 +54,6 @@ __all__ = [
     "SyncPoint",
     "SyncResult",
     "commit_batch",
-    "commit_page",
     "load_state",
     "newest_per_id",
     "only_newer",
@@ -276,36 +275,6 @@ def only_newer(conn: Connection, model: Model, rows: list[Row]) -> tuple[list[Ro
     return fresh, len(rows) - len(fresh)
 
 
-def commit_page(
-    engine: Engine,
-    result: SyncResult,
-    page: Page,
-    *,
-    source: str,
-    cursor: str | None,
-    state: dict[str, Any],
-    hooks: SyncHooks,
-    actor: str,
-    hash_key: bytes,
-    fresh_rows: FreshRows = only_newer,
-    mask_payload: Callable[[Any], Any] = mask_value,
-    quarantine_stream: str | None = None,
-) -> None:
-    """One page as a batch of its own (`commit_batch`)."""
-    commit_batch(
-        engine,
-        result,
-        [(page, cursor, state)],
-        source=source,
-        hooks=hooks,
-        actor=actor,
-        hash_key=hash_key,
-        fresh_rows=fresh_rows,
-        mask_payload=mask_payload,
-        quarantine_stream=quarantine_stream,
-    )
-
-
 @dataclass
 class _Screened:
     """A table's rows of a batch after the newest-version check and the gate, by page."""
@@ -325,14 +294,20 @@ def _screen_table(
     fresh_rows: FreshRows,
 ) -> _Screened:
     """The newest-version check and the gate, each run once on the table's rows of the whole
-    batch. A row kept goes with the last page that carries its id: that page's cursor covers
-    every version of the row in the batch, so a crash before it commits leaves the row to the
-    rerun, never lost, and a version seen on an earlier page is never written after a newer."""
+    batch. One version per id is kept, and it goes with the page it came from: committed with
+    that page's cursor, as when every page committed alone, so a crash after that page cannot
+    leave the rerun only an older version from a later page. A row the freshness rule rebuilt
+    (a copy) goes with the last page carrying its id, whose cursor covers every version."""
     screened = _Screened()
     every = [row for rows in by_page for row in rows]
     if not every:
         return screened
     last_page = {(r["source"], r["source_id"]): n for n, rows in enumerate(by_page) for r in rows}
+    own_page = {id(r): n for n, rows in enumerate(by_page) for r in rows}
+
+    def page_of(row: Row) -> int:
+        return own_page.get(id(row), last_page[(row["source"], row["source_id"])])
+
     fresh, _ = fresh_rows(conn, model, every)
     decision = (
         hooks.gate(model.__tablename__, fresh)
@@ -341,12 +316,9 @@ def _screen_table(
     )
     screened.outcome = decision.outcome
     for row in decision.passed:
-        screened.passed.setdefault(last_page[(row["source"], row["source_id"])], []).append(
-            dict(row)
-        )
+        screened.passed.setdefault(page_of(row), []).append(dict(row))
     for row, reason in decision.rejected:
-        key = (row["source"], row["source_id"])
-        screened.rejected.setdefault(last_page[key], []).append((row, reason))
+        screened.rejected.setdefault(page_of(row), []).append((row, reason))
     for n, rows in enumerate(by_page):
         kept = len(screened.passed.get(n, ())) + len(screened.rejected.get(n, ()))
         screened.unchanged[n] = len(rows) - kept
@@ -400,6 +372,9 @@ def commit_batch(
                 if n == 0 and table_screened.outcome is not None:
                     record_run(conn, table_screened.outcome, batch=f"{source} {table}")
                 for row, reason in table_screened.rejected.get(n, ()):
+                    # Counted even when already parked (a page read again): the stream's
+                    # counts reconcile with what it received, as before batching.
+                    quarantined += 1
                     quarantine(
                         conn,
                         source=source,
@@ -410,7 +385,6 @@ def commit_batch(
                         mask_payload=mask_value,
                         actor=actor,
                     )
-                    quarantined += 1
                 passed = table_screened.passed.get(n, [])
                 offered += len(passed)
                 outcome = upsert_rows(
@@ -479,14 +453,13 @@ def sync_stream(
     hooks: SyncHooks | None,
     actor: str,
     hash_key: bytes,
-    batch_rows: int | None = None,
     **commit: Any,
 ) -> SyncResult:
     """Walk a stream from its saved cursor and state: `pages` fetches and yields each page;
-    pages are gathered until they hold `batch_rows` rows (default `BATCH_ROWS`), the slow-start
+    pages are gathered until they hold `BATCH_ROWS` rows, the slow-start
     page count (1, 2, 4, ... pages) or the stream ends, then committed (`commit_batch`, with
     `commit` options) before the next page is fetched."""
-    cap = batch_rows or BATCH_ROWS
+    cap = BATCH_ROWS
     result = SyncResult(stream)
     calls_before = client.api_calls
     hooks = hooks or SyncHooks()

@@ -331,3 +331,22 @@ def test_a_role_without_temp_privilege_loads_through_executemany(engine: Engine)
         with engine.begin() as conn:
             conn.execute(text(f"DROP OWNED BY {role}"))
             conn.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_version_goes_with_the_page_it_came_from(engine: Engine) -> None:
+    """A batch holding a ticket's newest version on its first page and an older one (a
+    replay) on its third: the newest is written with the first page, so a crash after that
+    page cannot leave the rerun only the older version."""
+    newest = ticket_row("9001", "Refund please", NOW, updated_at=NOW)
+    replay = ticket_row("9001", "Refund", NOW, updated_at=NOW - timedelta(hours=3))
+    other = ticket_row("9002", "Thanks", NOW)
+    with engine.connect() as conn:
+        screened = base._screen_table(
+            conn, Ticket, [[newest], [other], [replay]], base.SyncHooks(), base.only_newer
+        )
+    assert {n: [r["source_id"] for r in rows] for n, rows in screened.passed.items()} == {
+        0: ["9001"],
+        1: ["9002"],
+    }
+    assert screened.passed[0][0]["updated_at"] == NOW
+    assert screened.unchanged == {0: 0, 1: 0, 2: 1}

@@ -1,7 +1,7 @@
 """Zendesk streams into `raw`, incrementally and exactly once: users, tickets, ticket events
 (comments and status changes) and satisfaction ratings.
 
-Guarantees (the page commit is `feedbackloop.sources.base.commit_page`):
+Guarantees (the commit is `feedbackloop.sources.base.commit_batch`):
 
 - Every page's rows and that stream's cursor (`ops.sync_state`, source 'zendesk') commit in
   one transaction: a crash anywhere and a rerun store every record exactly once.
