@@ -64,15 +64,6 @@ class DispatchReport:
     def processed(self) -> int:
         return self.sent + self.already_applied + self.retrying + self.failed
 
-    def add(self, other: DispatchReport) -> None:
-        """Count another sender's outcomes into this report."""
-        self.sent += other.sent
-        self.already_applied += other.already_applied
-        self.retrying += other.retrying
-        self.failed += other.failed
-        self.alerts += other.alerts
-        self.by_type.update(other.by_type)
-
 
 @dataclass
 class DispatchHooks:
@@ -581,7 +572,11 @@ def _dispatch_run(
     spent. A crash anywhere leaves claimed actions `sending` with open attempts: the next run
     takes them over once this run's lock is gone."""
     policy = (settings.routing_retry_delay, _MAX_BACKOFF_S)
-    window = workers * _CLAIM_AHEAD  # actions claimed ahead, per type
+    # Actions claimed ahead, per type. Not Slack alerts: those wait on each webhook's 1/s
+    # limit once claimed, and one claimed but unsent when the process dies cannot be checked
+    # at Slack, so it fails as "delivery unknown": at most `workers` per webhook are exposed.
+    slack = workers * max(1, len(settings.slack_webhook_urls))
+    windows = {t: slack if t == "slack_alert" else workers * _CLAIM_AHEAD for t in types}
     cursors = dict.fromkeys(types, 0)  # the last action id claimed per type in this run
     exhausted: set[str] = set()
     budget = limit
@@ -617,9 +612,9 @@ def _dispatch_run(
     try:
         while True:
             wanted = {
-                t: window - by_type[t]
+                t: windows[t] - by_type[t]
                 for t in types
-                if t not in exhausted and by_type[t] <= window // 2
+                if t not in exhausted and by_type[t] <= windows[t] // 2
             }
             if failure is None and wanted and (budget is None or budget > 0):
                 claimed, drained = _claim(engine, run, wanted, cursors, budget, policy)
@@ -673,7 +668,7 @@ def _dispatch_run(
                 done.append((action, result))
             if done and (
                 not inflight
-                or len(done) >= max(1, window * len(types) // 2)
+                or len(done) >= max(1, sum(windows.values()) // 2)
                 or time.monotonic() - first_done >= _RECORD_EVERY_S
             ):
                 flush()
