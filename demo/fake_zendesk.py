@@ -354,7 +354,7 @@ class FakeZendesk:
         self._top_ts += 1
         return self._top_ts
 
-    def _ticket_item(self, ticket_id: Any) -> _Item | None:
+    def _find(self, ticket_id: Any) -> _Item | None:
         if self._indexed != len(self._tickets):
             self._by_id = {}
             for i in self._tickets:
@@ -377,7 +377,7 @@ class FakeZendesk:
         cursor, so the next export returns it; `updated_at` defaults to that moment but can
         be set older (a replay of an old version)."""
         with self._lock:
-            item = self._ticket_item(int(ticket_id))
+            item = self._find(int(ticket_id))
             if item is None:
                 raise StopIteration(ticket_id)
             ts = self._bump()
@@ -394,7 +394,7 @@ class FakeZendesk:
 
     def ticket(self, ticket_id: str | int) -> dict[str, Any]:
         with self._lock:
-            item = self._ticket_item(int(ticket_id))
+            item = self._find(int(ticket_id))
             if item is None:
                 raise StopIteration(ticket_id)
             return dict(item.body)
@@ -458,9 +458,6 @@ class FakeZendesk:
         return 404, {"error": "InvalidEndpoint", "description": "Not found"}
 
     # ------------------------------------------------------------------- updates
-
-    def _find(self, ticket_id: int) -> _Item | None:
-        return self._ticket_item(ticket_id)
 
     def comments(self, ticket_id: str | int) -> list[dict[str, Any]]:
         """The ticket's comments: the dataset's, then those added through the API."""

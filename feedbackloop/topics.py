@@ -29,6 +29,7 @@ import json
 import os
 import time
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from nlp.topics.clustering import (
 )
 from nlp.topics.encoders import MiniLMEncoder, TermStats, WordEncoder, make_encoder
 from nlp.topics.labelling import item_topic_key, label_cluster, representative
-from nlp.topics.text import lemmatize
+from nlp.topics.text import lemmas, lemmatize
 
 ItemKey = items_contract.ItemKey
 
@@ -213,11 +214,18 @@ def _save_state(path: Path, state: _State) -> None:
 # ------------------------------------------------------------------------------ encoding
 
 
-def _encode(enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str) -> np.ndarray:
-    parts = []
+def _encode_parts(
+    enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str
+) -> Iterator[np.ndarray]:
+    """The texts' vectors, ENCODE_CHUNK texts at a time, progress reported as `what`."""
     for start in range(0, len(texts), ENCODE_CHUNK):
-        parts.append(enc.encode(texts[start : start + ENCODE_CHUNK]))
-        progress.report(what, len(parts[-1]), len(texts))
+        part = enc.encode(texts[start : start + ENCODE_CHUNK])
+        progress.report(what, len(part), len(texts))
+        yield part
+
+
+def _encode(enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str) -> np.ndarray:
+    parts = list(_encode_parts(enc, texts, what))
     if not parts:
         return np.zeros((0, 1), dtype=np.float32)
     return np.vstack(parts)
@@ -245,12 +253,8 @@ def _prepare_encoder(
     refit = stats is None or stale(stats.n_docs)
     if refit:
         sample = _fit_sample(corpus)
-        # lemmas a chunk at a time: the statistics keep document frequencies only
-        stats = TermStats.fit(
-            doc
-            for start in range(0, len(sample), ENCODE_CHUNK)
-            for doc in lemmatize(sample[start : start + ENCODE_CHUNK])
-        )
+        # lemmas one text at a time: the statistics keep document frequencies only
+        stats = TermStats.fit(lemmas(text or "") for text in sample)
         _save_terms(folder / "terms.npz", stats)
     assert stats is not None
     return enc, stats, refit
@@ -414,10 +418,8 @@ def _run(
     # The pool's vectors go to a temporary file as they are encoded (at 100,000 tickets they
     # would take over 500 MB): clustering reads a chunk at a time, the examples a cluster's.
     with VectorFile(dim, folder) as z:
-        for start in range(0, len(pool), ENCODE_CHUNK):
-            part = [items[k] for k in pool[start : start + ENCODE_CHUNK]]
-            z.append(enc.encode(part))
-            progress.report("topics: encode", len(part), len(pool))
+        for part in _encode_parts(enc, [items[k] for k in pool], "topics: encode"):
+            z.append(part)
         result = cluster_incremental(
             z, centroids, params, next_id, pending=np.arange(len(earlier), dtype=np.int64)
         )

@@ -68,9 +68,12 @@ def _id_entities_cached(value: str) -> tuple[PiiEntity, ...]:
 
 
 def _id_entities(value: str) -> tuple[PiiEntity, ...]:
-    if len(value) > _CACHED_LEN:
-        return _id_entities_cached.__wrapped__(value)
-    return _id_entities_cached(value)
+    return _short_cached(_id_entities_cached, value)
+
+
+def _short_cached(fn: Any, value: str, *args: Any) -> Any:
+    """`fn` (an lru_cache) for short values; longer ones bypass the cache."""
+    return fn(value, *args) if len(value) <= _CACHED_LEN else fn.__wrapped__(value, *args)
 
 
 @lru_cache(maxsize=1 << 16)
@@ -103,10 +106,7 @@ def keyed_id(value: str, key: bytes, counts: Counter[str] | None = None) -> str:
 def _mask(value: str, counts: Counter[str] | None, *, persons: bool = True) -> str:
     if not _may_hold_pii(value):
         return value
-    if len(value) > _CACHED_LEN:
-        masked, types = _masked_cached.__wrapped__(value, persons)
-    else:
-        masked, types = _masked_cached(value, persons)
+    masked, types = _short_cached(_masked_cached, value, persons)
     if counts is not None and types:
         counts.update(types)
     return masked

@@ -149,7 +149,7 @@ class OfferLedger:
         return OfferChoice(name, offer, segment, customer, variant, None, counts, len(history))
 
     def record(self, choice: OfferChoice, *, shadow: bool) -> None:
-        """Count a decision that was written."""
+        """Count a decision of this batch (written with the batch's actions)."""
         if choice.variant is None:
             return
         state = self._load(choice.name)

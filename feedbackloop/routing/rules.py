@@ -554,7 +554,6 @@ class ItemFacts:
     ticket_id: str | None = None  # the Zendesk ticket to act on
     ticket_status: str | None = None  # as last collected: Zendesk refuses to update closed ones
     repeat_contacts: Mapping[int, int] = field(default_factory=dict)
-    excerpt: str = ""  # empty: made from `body` when a template first asks for it
     # The item's (masked) text: read with the facts, masked again only for an excerpt that is
     # used (masking every item's whole text cost more than the rest of deciding).
     body: str | None = field(default=None, repr=False, compare=False)
@@ -563,8 +562,8 @@ class ItemFacts:
 
     @cached_property
     def text_excerpt(self) -> str:
-        """`excerpt`, or the excerpt of `body` (computed once per item)."""
-        return self.excerpt or excerpt(self.body)
+        """The excerpt of `body` (computed once per item, when a template asks for it)."""
+        return excerpt(self.body)
 
     @property
     def scored(self) -> bool:
