@@ -572,11 +572,13 @@ def _dispatch_run(
     spent. A crash anywhere leaves claimed actions `sending` with open attempts: the next run
     takes them over once this run's lock is gone."""
     policy = (settings.routing_retry_delay, _MAX_BACKOFF_S)
-    # Actions claimed ahead, per type. Not Slack alerts: those wait on each webhook's 1/s
-    # limit once claimed, and one claimed but unsent when the process dies cannot be checked
-    # at Slack, so it fails as "delivery unknown": at most `workers` per webhook are exposed.
-    slack = workers * max(1, len(settings.slack_webhook_urls))
-    windows = {t: slack if t == "slack_alert" else workers * _CLAIM_AHEAD for t in types}
+    # Actions claimed ahead, per type. Not Slack alerts under a rate limit: those wait on
+    # each webhook's limit once claimed (seconds each), and one claimed but unsent when the
+    # process dies cannot be checked at Slack, so it fails as "delivery unknown": at most
+    # `workers` per webhook are exposed then.
+    windows = dict.fromkeys(types, workers * _CLAIM_AHEAD)
+    if "slack_alert" in windows and settings.slack_posts_per_second > 0:
+        windows["slack_alert"] = workers * max(1, len(settings.slack_webhook_urls))
     cursors = dict.fromkeys(types, 0)  # the last action id claimed per type in this run
     exhausted: set[str] = set()
     budget = limit
