@@ -36,7 +36,7 @@ from nlp.evaluation import (
     run_ours,
     support_request_check,
 )
-from nlp.training import train
+from nlp.training import ModelInfo, train
 
 RULES = {"sentiment_model": "rules"}
 
@@ -148,6 +148,13 @@ def encoder_speed(texts: list[str], rounds: int = 2, chunk: int = 128) -> dict[s
     }
 
 
+def _train_on(
+    texts: list[str], gold: list[str], rows: list[int], out: Path, seed: int
+) -> ModelInfo:
+    """The adapted model (rules base) trained on `rows` of a set, saved in `out`."""
+    return train([texts[i] for i in rows], [gold[i] for i in rows], out, seed=seed, base="rules")
+
+
 def supervised_ceiling(texts: list[str], gold: list[str], seed: int, folds: int = 5) -> float:
     """Macro-F1 of the adapted model trained on (folds-1)/folds of the set's own labels and
     evaluated on the rest, every row predicted once: what this model family reaches with
@@ -160,13 +167,7 @@ def supervised_ceiling(texts: list[str], gold: list[str], seed: int, folds: int 
         held = set(test)
         fit = [i for i in order if i not in held]
         with tempfile.TemporaryDirectory() as tmp:
-            info = train(
-                [texts[i] for i in fit],
-                [gold[i] for i in fit],
-                Path(tmp) / "m",
-                seed=seed,
-                base="rules",
-            )
+            info = _train_on(texts, gold, fit, Path(tmp) / "m", seed)
             run = run_ours([texts[i] for i in test], info.path)
         for i, label in zip(test, run.labels, strict=True):
             pred[i] = label
@@ -214,13 +215,7 @@ def bench(
             tr, te = order[:adapt_size], order[adapt_size:]
             te_texts, te_gold = [texts[i] for i in te], [gold[i] for i in te]
             with tempfile.TemporaryDirectory() as tmp:
-                info = train(
-                    [texts[i] for i in tr],
-                    [gold[i] for i in tr],
-                    Path(tmp) / "m",
-                    seed=seed,
-                    base="rules",
-                )
+                info = _train_on(texts, gold, tr, Path(tmp) / "m", seed)
                 adapted = run_ours(te_texts, info.path)
                 pairs = [(f"feedbackloop+{adapt_size}", adapted)]
                 if encoder:

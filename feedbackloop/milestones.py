@@ -29,7 +29,6 @@ contact is counted but never contacted.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from collections import Counter
@@ -39,7 +38,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -50,6 +48,7 @@ from feedbackloop.config import ConfigError, Settings
 from feedbackloop.db.models import MilestoneReached
 from feedbackloop.governance.fields import mask_fields, mask_json
 from feedbackloop.sources.base import Invalid, parse_timestamp
+from feedbackloop.yamlfile import parse_mapping
 
 __all__ = [
     "ITEM_SOURCE",
@@ -171,17 +170,13 @@ def load_milestones(path: Path | str) -> MilestonesFile:
 
 
 def parse_milestones(raw_text: str, *, source: str = "<milestones>") -> MilestonesFile:
-    try:
-        raw = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise MilestonesError(f"{source}: not valid YAML{where}") from None
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise MilestonesError(f"{source}: expected a mapping with `milestones: [...]`")
-    version = hashlib.sha256(raw_text.encode()).hexdigest()[:12]
+    raw, version = parse_mapping(
+        raw_text,
+        source=source,
+        error=MilestonesError,
+        expected="`milestones: [...]`",
+        empty_ok=True,
+    )
     try:
         return MilestonesFile.model_validate(
             {**raw, "source": source, "milestones_version": version}

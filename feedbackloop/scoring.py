@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine, text
 
 from feedbackloop import items, progress
 from feedbackloop.config import Settings
+from feedbackloop.db.bulk import insert_unnest
 from feedbackloop.vocabulary import SENTIMENT_LABELS
 
 # Items, their text and the pending rule live in the feedback-item contract (feedbackloop.items).
@@ -115,37 +116,23 @@ def score_pending(
     return report
 
 
-# One statement per batch whatever its size: the columns go as arrays (ten bound parameters),
-# not one parameter per value, which psycopg would have to parse for every batch.
-_UPSERT_SCORES = text(
-    """
-    INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, model_version,
-                                     text_hash, sentiment, label, frustrated, language,
-                                     explanation)
-    SELECT t, s, i, v, h, x, l, f, g, CAST(e AS jsonb)
-    FROM unnest(CAST(:item_type AS text[]), CAST(:item_source AS text[]),
-                CAST(:item_source_id AS text[]), CAST(:model_version AS text[]),
-                CAST(:text_hash AS text[]), CAST(:sentiment AS float8[]),
-                CAST(:label AS text[]), CAST(:frustrated AS boolean[]),
-                CAST(:language AS text[]), CAST(:explanation AS text[]))
-         AS u(t, s, i, v, h, x, l, f, g, e)
-    ON CONFLICT ON CONSTRAINT uq_feedback_scores_item_model DO UPDATE
-    SET text_hash = EXCLUDED.text_hash, sentiment = EXCLUDED.sentiment,
-        label = EXCLUDED.label, frustrated = EXCLUDED.frustrated,
-        language = EXCLUDED.language, explanation = EXCLUDED.explanation, scored_at = now()
-    """
-)
-_SCORE_COLUMNS = (
-    "item_type",
-    "item_source",
-    "item_source_id",
-    "model_version",
-    "text_hash",
-    "sentiment",
-    "label",
-    "frustrated",
-    "language",
-    "explanation",
+_SCORE_COLUMNS = {
+    "item_type": "text",
+    "item_source": "text",
+    "item_source_id": "text",
+    "model_version": "text",
+    "text_hash": "text",
+    "sentiment": "float8",
+    "label": "text",
+    "frustrated": "boolean",
+    "language": "text",
+    "explanation": "jsonb",
+}
+_ON_SCORE_CONFLICT = (
+    "ON CONSTRAINT uq_feedback_scores_item_model DO UPDATE "
+    "SET text_hash = EXCLUDED.text_hash, sentiment = EXCLUDED.sentiment, "
+    "label = EXCLUDED.label, frustrated = EXCLUDED.frustrated, "
+    "language = EXCLUDED.language, explanation = EXCLUDED.explanation, scored_at = now()"
 )
 
 
@@ -159,9 +146,9 @@ def write_scores(conn: Connection, rows: list[dict[str, Any]]) -> None:
             for r in rows
         }.values()
     )
-    params: dict[str, list[Any]] = {c: [r[c] for r in unique] for c in _SCORE_COLUMNS}
-    params["explanation"] = [_json.dumps(e) for e in params["explanation"]]
-    conn.execute(_UPSERT_SCORES, params)
+    insert_unnest(
+        conn, "nlp.feedback_scores", _SCORE_COLUMNS, unique, on_conflict=_ON_SCORE_CONFLICT
+    )
 
 
 def merge_reports(model_version: str, parts: list[ScoreReport]) -> ScoreReport:

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.types import String
 
+from feedbackloop.db.bulk import insert_unnest
 from feedbackloop.governance import audit
 from feedbackloop.routing.facts import ItemKey, load_facts
 from feedbackloop.routing.offers import OfferChoice, OfferLedger
@@ -357,49 +358,36 @@ _EXISTING = text(
 ).bindparams(bindparam("keys", type_=ARRAY(String)))
 
 
-_ACTION_COLUMNS = (
-    "idempotency_key",
-    "item_type",
-    "item_source",
-    "item_source_id",
-    "rule",
-    "action_type",
-    "target",
-    "payload",
-    "explanation",
-    "model_version",
-    "status",
-    "last_error",
-)
-# One statement per batch: the columns go as arrays (a dozen bound parameters whatever the
-# batch size); rows are inserted in array order, so ids follow the decision order.
-_INSERT_ACTIONS = text(
-    """
-    INSERT INTO ops.actions (idempotency_key, item_type, item_source, item_source_id, rule,
-                             action_type, target, payload, explanation, model_version, status,
-                             last_error)
-    SELECT k, t, s, i, r, a, g, CAST(p AS jsonb), CAST(e AS jsonb), v, st, err
-    FROM unnest(CAST(:idempotency_key AS text[]), CAST(:item_type AS text[]),
-                CAST(:item_source AS text[]), CAST(:item_source_id AS text[]),
-                CAST(:rule AS text[]), CAST(:action_type AS text[]), CAST(:target AS text[]),
-                CAST(:payload AS text[]), CAST(:explanation AS text[]),
-                CAST(:model_version AS text[]), CAST(:status AS text[]),
-                CAST(:last_error AS text[]))
-         WITH ORDINALITY AS u(k, t, s, i, r, a, g, p, e, v, st, err, n)
-    ORDER BY n
-    ON CONFLICT ON CONSTRAINT uq_actions_idempotency_key DO NOTHING
-    RETURNING idempotency_key, id
-    """
-)
+_ACTION_COLUMNS = {
+    "idempotency_key": "text",
+    "item_type": "text",
+    "item_source": "text",
+    "item_source_id": "text",
+    "rule": "text",
+    "action_type": "text",
+    "target": "text",
+    "payload": "jsonb",
+    "explanation": "jsonb",
+    "model_version": "text",
+    "status": "text",
+    "last_error": "text",
+}
 
 
 def _insert_actions(conn: Connection, rows: list[dict[str, Any]]) -> dict[str, int]:
     """Write a batch's new actions in one statement; the id of each row written, by
     idempotency key (a key another transaction wrote first is absent)."""
-    params: dict[str, list[Any]] = {c: [r[c] for r in rows] for c in _ACTION_COLUMNS}
-    params["payload"] = [json.dumps(p) for p in params["payload"]]
-    params["explanation"] = [json.dumps(e) for e in params["explanation"]]
-    return {key: action_id for key, action_id in conn.execute(_INSERT_ACTIONS, params)}
+    # One statement per batch, in decision order, so ids follow the decision order.
+    written = insert_unnest(
+        conn,
+        "ops.actions",
+        _ACTION_COLUMNS,
+        rows,
+        ordered=True,
+        on_conflict="ON CONSTRAINT uq_actions_idempotency_key DO NOTHING",
+        returning="idempotency_key, id",
+    )
+    return {key: action_id for key, action_id in written}
 
 
 def decide(

@@ -18,7 +18,6 @@ Every validation error names the rule (or template, offer) and the field, in one
 
 from __future__ import annotations
 
-import hashlib
 import re
 import string
 from collections.abc import Mapping, Sequence
@@ -28,7 +27,6 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -47,6 +45,7 @@ from feedbackloop.vocabulary import (
     RULE_TICKET_STATUSES,
     SENTIMENT_LABELS,
 )
+from feedbackloop.yamlfile import parse_mapping
 
 __all__ = [
     "ACTION_TYPES",
@@ -390,15 +389,9 @@ def load_rules(path: Path | str) -> RulesFile:
 
 
 def parse_rules(raw_text: str, *, source: str = "<rules>") -> RulesFile:
-    try:
-        raw = yaml.safe_load(raw_text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise RulesError(f"{source}: not valid YAML{where}") from None
-    if not isinstance(raw, dict):
-        raise RulesError(f"{source}: expected a mapping with `rules`, `templates`, ...")
-    version = hashlib.sha256(raw_text.encode()).hexdigest()[:12]
+    raw, version = parse_mapping(
+        raw_text, source=source, error=RulesError, expected="`rules`, `templates`, ..."
+    )
     try:
         rules = RulesFile.model_validate({**raw, "source": source, "rules_version": version})
     except ValidationError as exc:

@@ -74,7 +74,7 @@ from feedbackloop.config import Settings
 from feedbackloop.db.models import WebhookEvent
 from feedbackloop.db.upsert import quarantine, storable
 from feedbackloop.governance.fields import keyed_id, mask_json
-from feedbackloop.web.limits import RepeatLog, db_reason, read_capped
+from feedbackloop.web.limits import Refusals, db_reason, read_capped
 from nlp.pii import mask
 
 __all__ = [
@@ -104,7 +104,6 @@ GENERIC_SIGNATURE = "x-feedbackloop-signature"
 GENERIC_TIMESTAMP = "x-feedbackloop-timestamp"
 GENERIC_DELIVERY = "x-feedbackloop-delivery"
 ZENDESK_EVENT_PREFIX = "zen:event-type:"
-RETRY_AFTER_SECONDS = 30
 
 _SOURCE_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,63}$")
 _DELIVERY_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -469,20 +468,9 @@ def create_app(
     writer = _BatchWriter(db)
     closers: list[Callable[[], None]] = []
     # A flood of bad requests or a database outage costs a few log lines, not one per request.
-    rejects = RepeatLog(log)
-    outage = RepeatLog(log)
-    unavailable = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-
-    def reject(status: int, detail: str, source: str, *, unread: bool = False) -> JSONResponse:
-        rejects.failed((source, str(status), detail), f"webhook {source} {status}: {detail}")
-        # Body left unread: closing the connection stops the server from receiving the rest.
-        headers = {"Connection": "close"} if unread else None
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-    def refuse(what: str, exc: Exception) -> JSONResponse:
-        # Class name and a fixed phrase only: the exception's text holds SQL and parameters.
-        outage.failed(("store",), f"webhook deliveries refused (503), {what}: {db_reason(exc)}")
-        return JSONResponse({"detail": "storage unavailable"}, status_code=503, headers=unavailable)
+    refusals = Refusals(log, "webhook deliveries refused")
+    outage, unavailable = refusals.outage, refusals.unavailable
+    reject, refuse = refusals.reject, refusals.refuse
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

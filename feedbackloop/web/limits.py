@@ -9,6 +9,9 @@ during an outage or an attack costs a few log lines, not one (or a traceback) pe
 
 `db_reason` names a database failure by exception class and a fixed phrase: the text of a
 SQLAlchemy error holds the SQL statement and its parameters, which never go to a log.
+
+`Refusals` is how a webhook endpoint says no, through two `RepeatLog`s: `reject` (4xx, the
+sender's fault) and `refuse` (503 with Retry-After: the database could not take it).
 """
 
 from __future__ import annotations
@@ -21,10 +24,12 @@ from collections.abc import Callable
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.requests import Request
+from starlette.responses import JSONResponse
 
-__all__ = ["RepeatLog", "db_reason", "read_capped"]
+__all__ = ["RETRY_AFTER_SECONDS", "Refusals", "RepeatLog", "db_reason", "read_capped"]
 
 SUMMARY_SECONDS = 10.0
+RETRY_AFTER_SECONDS = 30
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeout, OSError)
 
 
@@ -100,3 +105,29 @@ class RepeatLog:
             what = self._texts.pop(key, "")
         if run is not None and run[0]:
             self._log.log(self._level, "%s", f"{what}: {int(run[0]):,} more, then it recovered")
+
+
+class Refusals:
+    """The answers of a webhook endpoint that does not store a delivery, logged without
+    flooding; `refused` starts the 503 line (``webhook deliveries refused``)."""
+
+    def __init__(self, logger: logging.Logger, refused: str) -> None:
+        self.rejects = RepeatLog(logger)
+        self.outage = RepeatLog(logger)
+        self.unavailable = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        self._refused = refused
+
+    def reject(
+        self, status: int, detail: str, source: str, *, unread: bool = False
+    ) -> JSONResponse:
+        self.rejects.failed((source, str(status), detail), f"webhook {source} {status}: {detail}")
+        # Body left unread: closing the connection stops the server from receiving the rest.
+        headers = {"Connection": "close"} if unread else None
+        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+    def refuse(self, what: str, exc: Exception) -> JSONResponse:
+        # Class name and a fixed phrase only: the exception's text holds SQL and parameters.
+        self.outage.failed(("store",), f"{self._refused} (503), {what}: {db_reason(exc)}")
+        return JSONResponse(
+            {"detail": "storage unavailable"}, status_code=503, headers=self.unavailable
+        )

@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 from feedbackloop.config import Settings
 from feedbackloop.sources.base import Invalid
 from feedbackloop.sources.segment import SOURCE, Intake, calls_of, store_calls
-from feedbackloop.web.limits import RepeatLog, db_reason, read_capped
+from feedbackloop.web.limits import Refusals, read_capped
 
 __all__ = ["MAX_BODY_BYTES", "PATH", "mount_segment", "segment_signature"]
 
@@ -48,7 +48,6 @@ PATH = "/webhooks/segment"
 SIGNATURE = "x-signature"
 # Segment's batches hold up to a few thousand small calls; the HTTP API caps a batch at 500 KB.
 MAX_BODY_BYTES = 1_000_000
-RETRY_AFTER_SECONDS = 30
 _HEX_SHA1 = re.compile(r"^[0-9a-f]{40}$")
 
 
@@ -81,19 +80,9 @@ def mount_segment(
     configured = settings.segment_shared_secret
     secret = configured.get_secret_value() if configured is not None else ""
     hash_key = settings.hash_key()
-    rejects = RepeatLog(log)
-    outage = RepeatLog(log)
-    unavailable = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    refusals = Refusals(log, "segment events refused")
+    rejects, outage, refuse = refusals.rejects, refusals.outage, refusals.refuse
     told = threading.Event()
-
-    def reject(status: int, detail: str, *, unread: bool = False) -> JSONResponse:
-        rejects.failed((SOURCE, str(status), detail), f"webhook {SOURCE} {status}: {detail}")
-        headers = {"Connection": "close"} if unread else None
-        return JSONResponse({"detail": detail}, status_code=status, headers=headers)
-
-    def refuse(what: str, exc: Exception) -> JSONResponse:
-        outage.failed(("store",), f"segment events refused (503), {what}: {db_reason(exc)}")
-        return JSONResponse({"detail": "storage unavailable"}, status_code=503, headers=unavailable)
 
     async def park(reason: str, body: bytes) -> JSONResponse:
         delivery = hashlib.sha256(body).hexdigest()
@@ -102,7 +91,7 @@ def mount_segment(
         except Exception as exc:
             return refuse("not quarantined", exc)
         outage.ok(("store",))
-        return reject(400, reason)
+        return refusals.reject(400, reason, SOURCE)
 
     async def segment_webhook(request: Request) -> JSONResponse:
         if not secret:
@@ -117,17 +106,17 @@ def mount_segment(
             )
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-            return reject(413, "body too large", unread=True)
+            return refusals.reject(413, "body too large", SOURCE, unread=True)
         signature = request.headers.get(SIGNATURE)
         if not signature:
-            return reject(401, "missing signature header", unread=True)
+            return refusals.reject(401, "missing signature header", SOURCE, unread=True)
         if _HEX_SHA1.match(signature.strip().lower()) is None:
-            return reject(401, "invalid signature", unread=True)
+            return refusals.reject(401, "invalid signature", SOURCE, unread=True)
         body = await read_capped(request, MAX_BODY_BYTES)
         if body is None:
-            return reject(413, "body too large", unread=True)
+            return refusals.reject(413, "body too large", SOURCE, unread=True)
         if not verify_segment_signature(secret, body, signature):
-            return reject(401, "invalid signature")
+            return refusals.reject(401, "invalid signature", SOURCE)
         try:
             payload = json.loads(body)
         except (ValueError, UnicodeDecodeError, RecursionError) as exc:

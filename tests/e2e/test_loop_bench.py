@@ -5,11 +5,10 @@ benchmark process's own."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.processes import run_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STAGES = [
@@ -34,16 +33,10 @@ RAW_OF = {
 
 @pytest.mark.slow
 def test_loop_bench_collects_what_the_fakes_process_serves() -> None:
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/loop_bench.py", "--tickets", "300", "--json"],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
+    out = run_python(
+        "benchmarks/loop_bench.py", "--tickets", "300", "--json", cwd=REPO_ROOT, timeout=900
     )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    result = json.loads(proc.stdout)
+    result = json.loads(out)
 
     dataset, full, after = (
         result["dataset"],

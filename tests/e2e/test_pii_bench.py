@@ -4,28 +4,19 @@ process in a venv of its own (`make bench` builds `.venv-presidio`)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from support.processes import run_python
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PRESIDIO_PYTHON = REPO_ROOT / ".venv-presidio" / "bin" / "python"
 
 
 def _bench(*args: str) -> dict:
-    cmd = [sys.executable, "benchmarks/pii_bench.py", "--n", "300", "--person-n", "20", "--json"]
-    proc = subprocess.run(
-        [*cmd, *args],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return json.loads(proc.stdout)
+    cmd = ["benchmarks/pii_bench.py", "--n", "300", "--person-n", "20", "--json"]
+    return json.loads(run_python(*cmd, *args, cwd=REPO_ROOT, timeout=600))
 
 
 def test_a_pipeline_process_imports_neither_presidio_nor_transformers() -> None:
@@ -35,16 +26,8 @@ def test_a_pipeline_process_imports_neither_presidio_nor_transformers() -> None:
         "import sys; from nlp import load_pipeline; load_pipeline(sentiment_model='rules'); "
         "print(json.dumps([m for m in ('presidio_analyzer', 'transformers') if m in sys.modules]))"
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", "import json; " + code],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert json.loads(proc.stdout.strip().splitlines()[-1]) == []
+    out = run_python("-c", "import json; " + code, cwd=REPO_ROOT, timeout=300)
+    assert json.loads(out.strip().splitlines()[-1]) == []
 
 
 def test_a_worker_without_presidio_is_reported_and_ours_still_measured() -> None:

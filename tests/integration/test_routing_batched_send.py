@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import signal
 import threading
-import time
 from collections import Counter
 from typing import Any
 
 from sqlalchemy import Engine
+from support.processes import kill_9_once
 from support.routing import ONE_OF_EACH, World, routing_world, rules, start_dispatcher
 
 from feedbackloop.config import Settings
@@ -80,14 +79,9 @@ def test_a_batch_claimed_in_one_statement_survives_kill_9_and_is_delivered_once(
         child = start_dispatcher(
             w.settings.model_copy(update={"routing_dispatch_workers": 2}), tmp_path
         )
-        deadline = time.monotonic() + 60
-        while len(w.zendesk.writes) < 2:
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the child never sent"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-        assert child.returncode == -signal.SIGKILL
+        kill_9_once(
+            child, lambda: len(w.zendesk.writes) >= 2, never="the child never sent", poll=0.02
+        )
 
         # The whole batch was claimed at once, before anything was sent: one run's key, one
         # transaction's timestamp on every attempt, every one of them open.

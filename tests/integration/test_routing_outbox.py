@@ -5,7 +5,6 @@ deliver a message twice. Failures retry with backoff, then fail and alert the ow
 from __future__ import annotations
 
 import json
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.processes import kill_9_once
 from support.routing import NOW, ONE_OF_EACH, Crash, World, routing_world, rules, start_dispatcher
 
 from feedbackloop.config import Settings
@@ -322,14 +322,12 @@ def test_kill_9_while_a_reply_is_in_flight_then_a_rerun_posts_it_once(
         # Zendesk applies the comment, then takes 30 s to answer: the kill lands in between.
         w.zendesk.update_faults.delay_after_processing = 30
         child = start_dispatcher(w.settings, tmp_path)
-        deadline = time.monotonic() + 60
-        while not w.zendesk.added_comments.get(int(ticket.source_id)):
-            assert child.poll() is None, child.communicate()
-            assert time.monotonic() < deadline, "the child never sent"
-            time.sleep(0.02)
-        child.send_signal(signal.SIGKILL)
-        child.wait(timeout=30)
-        assert child.returncode == -signal.SIGKILL
+        kill_9_once(
+            child,
+            lambda: bool(w.zendesk.added_comments.get(int(ticket.source_id))),
+            never="the child never sent",
+            poll=0.02,
+        )
         (action,) = w.actions()
         assert action.status == "sending"
 

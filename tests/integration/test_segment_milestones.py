@@ -11,20 +11,18 @@ import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from support.cli import run_cli
 from support.db import count, one, rows, set_consent
 from support.routing import rules
-from support.webhooks import post_segment
+from support.webhooks import post_segment, serve_webhooks
 
 from feedbackloop.config import Settings
 from feedbackloop.governance.identity import email_hash
@@ -33,7 +31,6 @@ from feedbackloop.routing import decide_items
 from feedbackloop.routing.explain import explain_text
 from feedbackloop.web import create_app
 from feedbackloop.web.segment import segment_signature
-from feedbackloop.web.server import serve_app
 
 SECRET = "test-segment-shared-secret"
 PASSWORD = "dashboard-test-password"
@@ -70,10 +67,6 @@ rules:
 )
 
 
-def _serve(app: FastAPI) -> AbstractContextManager[str]:
-    return serve_app(app, name="webhooks-uvicorn")
-
-
 @pytest.fixture
 def web_settings(settings: Settings) -> Settings:
     return settings.model_copy(
@@ -86,7 +79,7 @@ def web_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def base(web_settings: Settings, engine: Engine) -> Iterator[str]:
-    with _serve(create_app(web_settings, engine=engine)) as url:
+    with serve_webhooks(create_app(web_settings, engine=engine)) as url:
         yield url
 
 
@@ -177,7 +170,7 @@ def test_without_a_secret_the_endpoint_is_closed_and_says_so_once(
 ) -> None:
     caplog.set_level(logging.WARNING, logger="feedbackloop.web.segment")
     body = json.dumps(_track("u-1", "Report Created", NOW)).encode()
-    with _serve(create_app(settings, engine=engine)) as url:
+    with serve_webhooks(create_app(settings, engine=engine)) as url:
         answers = [post_segment(url, body, SECRET).status_code for _ in range(3)]
         unsigned = httpx.post(f"{url}/webhooks/segment", content=body, timeout=30).status_code
     assert answers == [404, 404, 404] and unsigned == 404

@@ -7,16 +7,14 @@ import hashlib
 import json
 import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
-from support.webhooks import post_generic, post_zendesk
+from support.webhooks import post_generic, post_zendesk, serve_webhooks
 
 from feedbackloop.config import Settings
 from feedbackloop.sources.webhooks import process_webhook_events
@@ -26,7 +24,6 @@ from feedbackloop.web.app import (
     verify_zendesk_signature,
     zendesk_signature,
 )
-from feedbackloop.web.server import serve_app
 
 SECRET = "test-zendesk-signing-secret"
 SURVEY_SECRET = "test-survey-secret"
@@ -37,10 +34,6 @@ DOC_SECRET = "HRkRd4BeOAoUkfZr-mhauJT64rvBASlJRoIyPsd3zeA="
 DOC_BODY = b'{"say": "hello"}'
 DOC_TIMESTAMP = "2021-07-25T10:00:00Z"
 DOC_SIGNATURE = "tRDSF7URY8BLCDlaBcQ7FHu051Zk+aAB0NKMP53teMw="
-
-
-def _serve(app: FastAPI) -> AbstractContextManager[str]:
-    return serve_app(app, name="webhooks-uvicorn")
 
 
 @pytest.fixture
@@ -55,7 +48,7 @@ def web_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def base(web_settings: Settings, engine: Engine) -> Iterator[str]:
-    with _serve(create_app(web_settings, engine=engine)) as url:
+    with serve_webhooks(create_app(web_settings, engine=engine)) as url:
         yield url
 
 
@@ -142,7 +135,7 @@ def test_documented_example_verifies(web_settings: Settings, engine: Engine) -> 
     # The same request end to end, with the clock set to one minute after the example.
     doc_settings = web_settings.model_copy(update={"zendesk_webhook_secret": SecretStr(DOC_SECRET)})
     at = datetime(2021, 7, 25, 10, 1, tzinfo=UTC).timestamp()
-    with _serve(create_app(doc_settings, engine=engine, clock=lambda: at)) as url:
+    with serve_webhooks(create_app(doc_settings, engine=engine, clock=lambda: at)) as url:
         headers = {
             "x-zendesk-webhook-signature": DOC_SIGNATURE,
             "x-zendesk-webhook-signature-timestamp": DOC_TIMESTAMP,

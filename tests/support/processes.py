@@ -3,8 +3,13 @@ a server that outlives its starter)."""
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 def python_output(code: str, *args: str, timeout: float) -> str:
@@ -17,3 +22,32 @@ def python_output(code: str, *args: str, timeout: float) -> str:
         timeout=timeout,
     )
     return done.stdout.strip()
+
+
+def run_python(*args: str, cwd: Path, timeout: float) -> str:
+    """The standard output of `python *args` run in `cwd`; the test fails with the end of its
+    standard error if it exits non-zero."""
+    proc = subprocess.run(
+        [sys.executable, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout
+
+
+def kill_9_once(
+    child: subprocess.Popen[Any], reached: Callable[[], bool], *, never: str, poll: float
+) -> None:
+    """Wait (60 s at most, the child alive all along) until `reached()`, then kill -9 it."""
+    deadline = time.monotonic() + 60
+    while not reached():
+        assert child.poll() is None, child.communicate()
+        assert time.monotonic() < deadline, never
+        time.sleep(poll)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL

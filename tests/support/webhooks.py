@@ -4,10 +4,19 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+
 import httpx
+from fastapi import FastAPI
 
 from feedbackloop.web.app import generic_signature, zendesk_signature
 from feedbackloop.web.segment import segment_signature
+from feedbackloop.web.server import serve_app
+
+
+def serve_webhooks(app: FastAPI) -> AbstractContextManager[str]:
+    """The webhook app under uvicorn on a free port of 127.0.0.1; its base URL."""
+    return serve_app(app, name="webhooks-uvicorn")
 
 
 def post_zendesk(

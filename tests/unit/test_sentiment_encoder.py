@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sentiment_support import write_csv
 from spacy.language import Language
 
 from nlp import load_pipeline
@@ -165,16 +166,8 @@ def test_fifty_labels_do_not_undo_the_base_model(tmp_path: Path) -> None:
     assert scores["adapted"]["macro_f1"] >= scores["base"]["macro_f1"] - 0.01, scores
 
 
-def _write(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return path
-
-
 def test_cli_score_default_and_rules_in_a_subprocess(tmp_path: Path) -> None:
-    src = _write(tmp_path / "in.csv", [{"body": "charged twice, no response"}, {"body": "ok"}])
+    src = write_csv(tmp_path / "in.csv", [{"body": "charged twice, no response"}, {"body": "ok"}])
     exe = [str(Path(sys.executable).parent / "feedbackloop"), "nlp", "score", "--input", str(src)]
     # a cache of its own: this run exports the encoder, as a first run on a new machine does
     env = {

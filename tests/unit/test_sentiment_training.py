@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sentiment_support import write_csv
 from typer.testing import CliRunner, Result
 
 from feedbackloop.cli.nlp import app
@@ -36,14 +37,6 @@ def _rows(n: int = 6) -> tuple[list[str], list[str]]:
     texts = (POS + NEG + NEU) * n
     labels = (["positive"] * 4 + ["negative"] * 4 + ["neutral"] * 4) * n
     return texts, labels
-
-
-def _write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
 
 
 def _invoke_train(src: Path, out: Path) -> Result:
@@ -114,7 +107,7 @@ def test_missing_model_dir_raises(tmp_path: Path) -> None:
 
 
 def test_cli_score_round_trip(tmp_path: Path) -> None:
-    src = _write_csv(
+    src = write_csv(
         tmp_path / "in.csv",
         [
             {"id": "1", "body": "Still waiting for my refund!!! Third time asking."},
@@ -139,11 +132,11 @@ def test_cli_score_round_trip(tmp_path: Path) -> None:
 def test_cli_train_then_score_with_model(tmp_path: Path) -> None:
     texts, labels = _rows()
     rows = [{"text": t, "label": lab.upper()[:3]} for t, lab in zip(texts, labels, strict=True)]
-    src = _write_csv(tmp_path / "train.csv", rows)
+    src = write_csv(tmp_path / "train.csv", rows)
     res = _invoke_train(src, tmp_path / "m")
     assert res.exit_code == 0, res.output
     version = json.loads(res.output)["version"]
-    inp = _write_csv(tmp_path / "in.csv", [{"text": "sick feature"}])
+    inp = write_csv(tmp_path / "in.csv", [{"text": "sick feature"}])
     out = tmp_path / "out.csv"
     res = runner.invoke(
         app,
@@ -166,7 +159,7 @@ def test_cli_train_then_score_with_model(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("cmd", ["score", "train", "eval"])
 def test_cli_missing_column_exits_2(tmp_path: Path, cmd: str) -> None:
-    src = _write_csv(tmp_path / "in.csv", [{"text": "hi", "label": "positive"}])
+    src = write_csv(tmp_path / "in.csv", [{"text": "hi", "label": "positive"}])
     args = {
         "score": ["--text-column", "body", "--output", str(tmp_path / "o.csv")],
         "train": [
@@ -186,7 +179,7 @@ def test_cli_missing_column_exits_2(tmp_path: Path, cmd: str) -> None:
 
 
 def test_cli_unknown_label_exits_2(tmp_path: Path) -> None:
-    src = _write_csv(
+    src = write_csv(
         tmp_path / "in.csv",
         [{"text": "hi", "label": "positive"}, {"text": "meh", "label": "so-so"}],
     )
@@ -198,7 +191,7 @@ def test_cli_unknown_label_exits_2(tmp_path: Path) -> None:
 
 def test_cli_eval_json_with_train_size(tmp_path: Path) -> None:
     texts, labels = _rows(8)
-    src = _write_csv(
+    src = write_csv(
         tmp_path / "gold.csv",
         [
             {"t": t, "y": {"positive": "1", "negative": "-1", "neutral": "0"}[lab]}

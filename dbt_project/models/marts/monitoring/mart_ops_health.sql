@@ -24,49 +24,28 @@ api_calls as (
 
 flows as (
 
-    select
-        {{ local_day('ended_at') }} as health_date,
-        'flow' as component_type,
-        flow_name as component,
-        count(*) as events,
-        count(*) filter (where is_failure) as failures,
-        avg(duration_s) * 1000 as mean_duration_ms,
-        cast(null as bigint) as tokens,
-        cast(null as numeric) as cost_usd
-    from flow_runs
-    group by 1, 2, 3
+    {{ component_health(
+        'flow_runs', 'flow', 'flow_name', at='ended_at', failed='is_failure',
+        mean_duration_ms='avg(duration_s) * 1000'
+    ) }}
 
 ),
 
 checks as (
 
-    select
-        {{ local_day('checked_at') }} as health_date,
-        'health_check' as component_type,
-        check_name as component,
-        count(*) as events,
-        count(*) filter (where not is_ok) as failures,
-        avg(latency_ms) as mean_duration_ms,
-        cast(null as bigint) as tokens,
-        cast(null as numeric) as cost_usd
-    from health_pings
-    group by 1, 2, 3
+    {{ component_health(
+        'health_pings', 'health_check', 'check_name', at='checked_at', failed='not is_ok',
+        mean_duration_ms='avg(latency_ms)'
+    ) }}
 
 ),
 
 apis as (
 
-    select
-        {{ local_day('called_at') }} as health_date,
-        'api' as component_type,
-        api_source as component,
-        count(*) as events,
-        count(*) filter (where is_error) as failures,
-        avg(duration_ms) as mean_duration_ms,
-        sum(tokens) as tokens,
-        sum(cost_usd) as cost_usd
-    from api_calls
-    group by 1, 2, 3
+    {{ component_health(
+        'api_calls', 'api', 'api_source', at='called_at', failed='is_error',
+        mean_duration_ms='avg(duration_ms)', tokens='sum(tokens)', cost_usd='sum(cost_usd)'
+    ) }}
 
 ),
 

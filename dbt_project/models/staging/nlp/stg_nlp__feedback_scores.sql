@@ -26,10 +26,7 @@ renamed as (
 
     select
         -- ids
-        item_type || ':' || item_source || ':' || item_source_id as feedback_key,
-        item_type,
-        item_source,
-        item_source_id,
+        {{ feedback_key_columns() }},
         model_version,
 
         -- attributes

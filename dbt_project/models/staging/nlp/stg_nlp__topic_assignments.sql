@@ -10,10 +10,7 @@ renamed as (
 
     select
         -- ids
-        item_type || ':' || item_source || ':' || item_source_id as feedback_key,
-        item_type,
-        item_source,
-        item_source_id,
+        {{ feedback_key_columns() }},
         -- -1 marks an outlier in nlp; null here, so cluster_id always names a real cluster
         nullif(cluster_id, -1) as cluster_id,
 

@@ -14,10 +14,7 @@ renamed as (
     select
         -- ids
         id as action_id,
-        item_type || ':' || item_source || ':' || item_source_id as feedback_key,
-        item_type,
-        item_source,
-        item_source_id,
+        {{ feedback_key_columns() }},
 
         -- attributes
         rule,

@@ -15,7 +15,7 @@ renamed as (
         -- ids
         id as human_review_id,
         action_id,
-        item_type || ':' || item_source || ':' || item_source_id as feedback_key,
+        {{ feedback_key() }} as feedback_key,
         batch as review_batch,
 
         -- attributes

@@ -14,7 +14,7 @@ renamed as (
         -- ids
         id as survey_link_id,
         action_id,
-        item_type || ':' || item_source || ':' || item_source_id as feedback_key,
+        {{ feedback_key() }} as feedback_key,
         ticket_source_id as ticket_id,
         contact_source_id as contact_id,
         account_source_id as account_id,

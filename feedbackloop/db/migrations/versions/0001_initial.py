@@ -13,6 +13,13 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from feedbackloop.db.migration_blocks import (
+    create_raw_table,
+    item_key_columns,
+    jsonb_column,
+    now_column,
+)
+
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -49,49 +56,25 @@ def upgrade() -> None:
         sa.Column("cluster_id", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("encoder", sa.String(length=64), nullable=False),
         sa.Column("label", sa.Text(), nullable=True),
-        sa.Column(
-            "key_phrases",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="[]",
-            nullable=False,
-        ),
+        jsonb_column("key_phrases", "[]"),
         sa.Column("size", sa.Integer(), server_default="0", nullable=False),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("created_at"),
+        now_column("updated_at"),
         sa.PrimaryKeyConstraint("cluster_id", name=op.f("pk_clusters")),
         schema="nlp",
     )
     op.create_table(
         "feedback_scores",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("item_type", sa.String(length=32), nullable=False),
-        sa.Column("item_source", sa.String(length=64), nullable=False),
-        sa.Column("item_source_id", sa.String(length=128), nullable=False),
+        *item_key_columns(),
         sa.Column("model_version", sa.String(length=64), nullable=False),
         sa.Column("text_hash", sa.String(length=64), nullable=False),
         sa.Column("sentiment", sa.Float(), nullable=False),
         sa.Column("label", sa.String(length=16), nullable=False),
         sa.Column("frustrated", sa.Boolean(), nullable=False),
         sa.Column("language", sa.String(length=16), nullable=True),
-        sa.Column(
-            "explanation",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
-        sa.Column(
-            "scored_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        jsonb_column("explanation", "{}"),
+        now_column("scored_at"),
         sa.CheckConstraint(
             "label IN ('very_negative', 'negative', 'neutral', 'positive', 'very_positive')",
             name=op.f("ck_feedback_scores_label"),
@@ -111,18 +94,11 @@ def upgrade() -> None:
     )
     op.create_table(
         "topic_assignments",
-        sa.Column("item_type", sa.String(length=32), nullable=False),
-        sa.Column("item_source", sa.String(length=64), nullable=False),
-        sa.Column("item_source_id", sa.String(length=128), nullable=False),
+        *item_key_columns(),
         sa.Column("topic_key", sa.String(length=128), nullable=True),
         sa.Column("cluster_id", sa.Integer(), server_default=sa.text("-1"), nullable=False),
         sa.Column("encoder", sa.String(length=64), nullable=False),
-        sa.Column(
-            "assigned_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("assigned_at"),
         sa.PrimaryKeyConstraint(
             "item_type", "item_source", "item_source_id", name=op.f("pk_topic_assignments")
         ),
@@ -139,37 +115,18 @@ def upgrade() -> None:
         "actions",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("idempotency_key", sa.String(length=256), nullable=False),
-        sa.Column("item_type", sa.String(length=32), nullable=False),
-        sa.Column("item_source", sa.String(length=64), nullable=False),
-        sa.Column("item_source_id", sa.String(length=128), nullable=False),
+        *item_key_columns(),
         sa.Column("rule", sa.String(length=128), nullable=False),
         sa.Column("action_type", sa.String(length=32), nullable=False),
         sa.Column("target", sa.Text(), nullable=True),
-        sa.Column(
-            "payload", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
-        sa.Column(
-            "explanation",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
+        jsonb_column("payload", "{}"),
+        jsonb_column("explanation", "{}"),
         sa.Column("model_version", sa.String(length=64), nullable=True),
         sa.Column("status", sa.String(length=16), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("created_at"),
+        now_column("updated_at"),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'sending', 'sent', 'failed', 'shadow', 'skipped')",
@@ -183,9 +140,7 @@ def upgrade() -> None:
     op.create_table(
         "api_usage",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column(
-            "called_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        now_column("called_at"),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("endpoint", sa.Text(), nullable=False),
         sa.Column("method", sa.String(length=8), server_default="GET", nullable=False),
@@ -206,19 +161,12 @@ def upgrade() -> None:
     op.create_table(
         "audit_log",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column(
-            "occurred_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("occurred_at"),
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
         sa.Column("entity_type", sa.String(length=64), nullable=False),
         sa.Column("entity_id", sa.String(length=256), nullable=True),
-        sa.Column(
-            "details", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        jsonb_column("details", "{}"),
         sa.Column("reason", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
         schema="ops",
@@ -232,12 +180,7 @@ def upgrade() -> None:
         sa.Column("contact_source_id", sa.String(length=128), nullable=False),
         sa.Column("purpose", sa.String(length=32), nullable=False),
         sa.Column("granted", sa.Boolean(), nullable=False),
-        sa.Column(
-            "recorded_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("recorded_at"),
         sa.Column("recorded_by", sa.String(length=128), nullable=False),
         sa.CheckConstraint(
             "purpose IN ('contact', 'improvement')", name=op.f("ck_consent_purpose")
@@ -250,18 +193,11 @@ def upgrade() -> None:
     op.create_table(
         "health_pings",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column(
-            "checked_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("checked_at"),
         sa.Column("check_name", sa.String(length=64), nullable=False),
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("latency_ms", sa.Float(), nullable=True),
-        sa.Column(
-            "detail", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        jsonb_column("detail", "{}"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_health_pings")),
         schema="ops",
     )
@@ -281,12 +217,7 @@ def upgrade() -> None:
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
         sa.Column("flow_run_id", sa.String(length=64), nullable=True),
-        sa.Column(
-            "created_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("created_at"),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
         schema="ops",
@@ -296,15 +227,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("stream", sa.String(length=64), nullable=False),
         sa.Column("cursor", sa.Text(), nullable=True),
-        sa.Column(
-            "state", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
-        sa.Column(
-            "updated_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        jsonb_column("state", "{}"),
+        now_column("updated_at"),
         sa.PrimaryKeyConstraint("source", "stream", name=op.f("pk_sync_state")),
         schema="ops",
     )
@@ -317,36 +241,21 @@ def upgrade() -> None:
         sa.Column("success", sa.Boolean(), nullable=False),
         sa.Column("evaluated", sa.Integer(), server_default="0", nullable=False),
         sa.Column("failed", sa.Integer(), server_default="0", nullable=False),
-        sa.Column(
-            "results", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        jsonb_column("results", "{}"),
         sa.Column("data_docs_path", sa.Text(), nullable=True),
-        sa.Column(
-            "run_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        now_column("run_at"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_validation_runs")),
         schema="ops",
     )
-    op.create_table(
+    create_raw_table(
         "accounts",
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("tier", sa.String(length=32), nullable=False),
         sa.Column("arr", sa.Numeric(precision=14, scale=2), server_default="0", nullable=False),
         sa.Column("churned_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint("tier IN ('free', 'pro', 'enterprise')", name=op.f("ck_accounts_tier")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_accounts")),
-        sa.UniqueConstraint("source", "source_id", name="uq_accounts_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "contacts",
         sa.Column("email_hash", sa.String(length=64), nullable=True),
         sa.Column("email_domain", sa.String(length=255), nullable=True),
@@ -354,40 +263,18 @@ def upgrade() -> None:
         sa.Column("email_invalid_reason", sa.Text(), nullable=True),
         sa.Column("account_source_id", sa.String(length=128), nullable=True),
         sa.Column("language", sa.String(length=16), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
-        sa.UniqueConstraint("source", "source_id", name="uq_contacts_source_source_id"),
-        schema="raw",
     )
     op.create_index(
         "ix_contacts_email_hash", "contacts", ["email_hash"], unique=False, schema="raw"
     )
-    op.create_table(
+    create_raw_table(
         "faq_articles",
         sa.Column("title", sa.Text(), nullable=False),
         sa.Column("body", sa.Text(), nullable=True),
         sa.Column("topic_key", sa.String(length=128), nullable=True),
         sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_articles")),
-        sa.UniqueConstraint("source", "source_id", name="uq_faq_articles_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "notes",
         sa.Column("department", sa.String(length=16), nullable=False),
         sa.Column("kind", sa.String(length=32), nullable=False),
@@ -395,23 +282,12 @@ def upgrade() -> None:
         sa.Column("contact_source_id", sa.String(length=128), nullable=True),
         sa.Column("account_source_id", sa.String(length=128), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint(
             "department IN ('sales', 'cs', 'support', 'marketing', 'product')",
             name=op.f("ck_notes_department"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_notes")),
-        sa.UniqueConstraint("source", "source_id", name="uq_notes_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "reviews",
         sa.Column("product", sa.String(length=128), nullable=True),
         sa.Column("rating", sa.Integer(), nullable=False),
@@ -420,64 +296,31 @@ def upgrade() -> None:
         sa.Column("language", sa.String(length=16), nullable=True),
         sa.Column("territory", sa.String(length=8), nullable=True),
         sa.Column("contact_source_id", sa.String(length=128), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint("rating BETWEEN 1 AND 5", name=op.f("ck_reviews_rating")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_reviews")),
-        sa.UniqueConstraint("source", "source_id", name="uq_reviews_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "satisfaction_ratings",
         sa.Column("ticket_source_id", sa.String(length=128), nullable=False),
         sa.Column("requester_source_id", sa.String(length=128), nullable=True),
         sa.Column("score", sa.String(length=16), nullable=False),
         sa.Column("comment", sa.Text(), nullable=True),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint(
             "score IN ('good', 'bad', 'offered', 'unoffered')",
             name=op.f("ck_satisfaction_ratings_score"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_satisfaction_ratings")),
-        sa.UniqueConstraint("source", "source_id", name="uq_satisfaction_ratings_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "ticket_comments",
         sa.Column("ticket_source_id", sa.String(length=128), nullable=False),
         sa.Column("author_source_id", sa.String(length=128), nullable=True),
         sa.Column("author_role", sa.String(length=16), nullable=False),
         sa.Column("is_public", sa.Boolean(), server_default="true", nullable=False),
         sa.Column("body", sa.Text(), nullable=False),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint(
             "author_role IN ('end_user', 'agent', 'system')",
             name=op.f("ck_ticket_comments_author_role"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_comments")),
-        sa.UniqueConstraint("source", "source_id", name="uq_ticket_comments_source_source_id"),
-        schema="raw",
     )
     op.create_index(
         "ix_ticket_comments_ticket",
@@ -486,24 +329,11 @@ def upgrade() -> None:
         unique=False,
         schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "ticket_status_changes",
         sa.Column("ticket_source_id", sa.String(length=128), nullable=False),
         sa.Column("previous_status", sa.String(length=16), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_status_changes")),
-        sa.UniqueConstraint(
-            "source", "source_id", name="uq_ticket_status_changes_source_source_id"
-        ),
-        schema="raw",
     )
     op.create_index(
         "ix_ticket_status_changes_ticket",
@@ -512,7 +342,7 @@ def upgrade() -> None:
         unique=False,
         schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "tickets",
         sa.Column("subject", sa.Text(), nullable=True),
         sa.Column("description", sa.Text(), nullable=True),
@@ -524,54 +354,25 @@ def upgrade() -> None:
         sa.Column("requester_source_id", sa.String(length=128), nullable=True),
         sa.Column("assignee_source_id", sa.String(length=128), nullable=True),
         sa.Column("account_source_id", sa.String(length=128), nullable=True),
-        sa.Column(
-            "tags", postgresql.JSONB(astext_type=sa.Text()), server_default="[]", nullable=False
-        ),
+        jsonb_column("tags", "[]"),
         sa.Column("is_deleted", sa.Boolean(), server_default="false", nullable=False),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
         sa.CheckConstraint(
             "status IN ('new', 'open', 'pending', 'hold', 'solved', 'closed', 'deleted')",
             name=op.f("ck_tickets_status"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_tickets")),
-        sa.UniqueConstraint("source", "source_id", name="uq_tickets_source_source_id"),
-        schema="raw",
     )
-    op.create_table(
+    create_raw_table(
         "webhook_events",
         sa.Column("event_type", sa.String(length=128), nullable=True),
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("source_id", sa.String(length=128), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_events")),
-        sa.UniqueConstraint("source", "source_id", name="uq_webhook_events_source_source_id"),
-        schema="raw",
     )
     op.create_table(
         "action_attempts",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("action_id", sa.BigInteger(), nullable=False),
         sa.Column("attempt_no", sa.Integer(), nullable=False),
-        sa.Column(
-            "started_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("started_at"),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(length=16), nullable=True),
         sa.Column("http_status", sa.Integer(), nullable=True),
@@ -596,20 +397,13 @@ def upgrade() -> None:
     op.create_table(
         "human_reviews",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column("item_type", sa.String(length=32), nullable=False),
-        sa.Column("item_source", sa.String(length=64), nullable=False),
-        sa.Column("item_source_id", sa.String(length=128), nullable=False),
+        *item_key_columns(),
         sa.Column("action_id", sa.BigInteger(), nullable=True),
         sa.Column("reviewer", sa.String(length=128), nullable=False),
         sa.Column("rating", sa.Integer(), nullable=True),
         sa.Column("sentiment_label", sa.String(length=16), nullable=True),
         sa.Column("comment", sa.Text(), nullable=True),
-        sa.Column(
-            "reviewed_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("reviewed_at"),
         sa.CheckConstraint(
             "rating IS NULL OR rating BETWEEN 1 AND 5", name=op.f("ck_human_reviews_rating")
         ),

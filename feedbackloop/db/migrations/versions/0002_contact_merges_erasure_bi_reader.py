@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from feedbackloop.db.migration_blocks import now_column
+
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -39,9 +41,7 @@ def upgrade() -> None:
         sa.Column("contact_source_id", sa.String(length=128), nullable=False),
         sa.Column("merged_into_source_id", sa.String(length=128), nullable=False),
         sa.Column("rule", sa.String(length=64), nullable=False),
-        sa.Column(
-            "merged_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        now_column("merged_at"),
         sa.Column("merged_by", sa.String(length=128), nullable=False),
         sa.PrimaryKeyConstraint(
             "contact_source", "contact_source_id", name=op.f("pk_contact_merges")

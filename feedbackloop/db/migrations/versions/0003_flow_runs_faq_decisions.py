@@ -12,16 +12,12 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from feedbackloop.db.migration_blocks import now_column
+
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-def _now(name: str) -> sa.Column:
-    return sa.Column(
-        name, sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-    )
 
 
 def upgrade() -> None:
@@ -33,7 +29,7 @@ def upgrade() -> None:
         sa.Column("deployment", sa.String(length=128), nullable=True),
         sa.Column("state", sa.String(length=32), nullable=False),
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-        _now("ended_at"),
+        now_column("ended_at"),
         sa.Column("duration_s", sa.Float(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_runs")),
@@ -51,7 +47,7 @@ def upgrade() -> None:
         sa.Column("article_source_id", sa.String(length=128), nullable=True),
         sa.Column("decided_by", sa.String(length=128), nullable=False),
         sa.Column("note", sa.Text(), nullable=True),
-        _now("decided_at"),
+        now_column("decided_at"),
         sa.CheckConstraint(
             "decision IN ('accepted', 'rejected', 'published')",
             name=op.f("ck_faq_decisions_decision"),

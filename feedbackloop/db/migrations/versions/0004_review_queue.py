@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from feedbackloop.db.migration_blocks import now_column
+
 revision: str = "0004"
 down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
@@ -24,9 +26,7 @@ def upgrade() -> None:
     op.add_column("human_reviews", sa.Column("verdict", sa.String(8)), schema="ops")
     op.add_column(
         "human_reviews",
-        sa.Column(
-            "queued_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        now_column("queued_at"),
         schema="ops",
     )
     op.alter_column("human_reviews", "reviewer", nullable=True, schema="ops")

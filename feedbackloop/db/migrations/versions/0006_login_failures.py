@@ -12,6 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
+from feedbackloop.db.migration_blocks import now_column
+
 revision: str = "0006_login_failures"
 down_revision: str | None = "0005_run_liveness_no_temp"
 branch_labels: str | Sequence[str] | None = None
@@ -22,12 +24,7 @@ def upgrade() -> None:
     op.create_table(
         "login_failures",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
-        sa.Column(
-            "occurred_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("occurred_at"),
         sa.Column("client_network", sa.String(length=64), nullable=False),
         sa.Column("client_key", sa.String(length=16), nullable=False),
         sa.Column("user_key", sa.String(length=16), nullable=True),

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from feedbackloop.db.migration_blocks import feedback_items_view
+
 revision: str = "0008_feedback_items"
 down_revision: str | None = "0007_quarantine_content_key"
 branch_labels: str | Sequence[str] | None = None
@@ -64,42 +66,8 @@ SELECT r.contact_id, r.canonical_contact_id, b.consent_contact, b.consent_improv
 FROM resolved r JOIN by_canonical b USING (canonical_contact_id)
 """
 
-FEEDBACK_ITEMS = """
-CREATE VIEW ops.feedback_items AS
-SELECT item_type, item_source, item_source_id, channel, department, contact_id, account_id,
-       product_area, language, rating, text, coalesce(text, '') <> '' AS has_text,
-       zendesk_ticket_id, ticket_status, created_at, updated_at, loaded_at
-FROM (
-    SELECT 'ticket'::text AS item_type, t.source AS item_source, t.source_id AS item_source_id,
-           'zendesk_' || coalesce(t.channel, 'unknown') AS channel, 'support'::text AS department,
-           t.requester_source_id AS contact_id, t.account_source_id AS account_id,
-           t.product_area, t.language, NULL::integer AS rating,
-           concat_ws(E'\\n', t.subject, t.description) AS text,
-           CASE WHEN t.source = 'zendesk' THEN t.source_id END AS zendesk_ticket_id,
-           t.status AS ticket_status, t.created_at, t.updated_at, t.loaded_at
-    FROM raw.tickets t
-    WHERE NOT t.is_deleted
-    UNION ALL
-    SELECT 'satisfaction_rating', r.source, r.source_id, 'zendesk_csat', 'support',
-           r.requester_source_id, t.account_source_id, t.product_area, t.language,
-           CASE r.score WHEN 'good' THEN 1 WHEN 'bad' THEN 0 END, r.comment,
-           CASE WHEN r.source = 'zendesk' THEN r.ticket_source_id END, t.status,
-           r.created_at, r.updated_at, greatest(r.loaded_at, t.loaded_at)
-    FROM raw.satisfaction_ratings r
-    LEFT JOIN raw.tickets t ON t.source = r.source AND t.source_id = r.ticket_source_id
-    WHERE r.score IN ('good', 'bad')
-    UNION ALL
-    SELECT 'review', v.source, v.source_id, v.source, 'product', v.contact_source_id, NULL,
-           NULL, v.language, v.rating, concat_ws(E'\\n', v.title, v.body), NULL, NULL,
-           v.created_at, v.updated_at, v.loaded_at
-    FROM raw.reviews v
-    UNION ALL
-    SELECT 'note', n.source, n.source_id, n.kind, n.department, n.contact_source_id,
-           n.account_source_id, NULL, NULL, n.rating, n.text, NULL, NULL,
-           n.created_at, n.updated_at, n.loaded_at
-    FROM raw.notes n
-) items
-"""
+# 0008's text, shared with the later revisions that extend the view.
+FEEDBACK_ITEMS = feedback_items_view("\nCREATE VIEW ops.feedback_items AS")
 
 
 def upgrade() -> None:

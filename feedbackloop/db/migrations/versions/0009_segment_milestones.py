@@ -20,6 +20,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
+from feedbackloop.db.migration_blocks import (
+    MILESTONES_BRANCH_0009,
+    feedback_items_view,
+    now_column,
+)
+
 revision: str = "0009_segment_milestones"
 down_revision: str | None = "0008_feedback_items"
 branch_labels: str | Sequence[str] | None = None
@@ -27,58 +33,10 @@ depends_on: str | Sequence[str] | None = None
 
 # Frozen at this revision (0008's view plus the milestone branch); a later change to the
 # contract is a new revision.
-_ITEMS_0008 = """
-SELECT item_type, item_source, item_source_id, channel, department, contact_id, account_id,
-       product_area, language, rating, text, coalesce(text, '') <> '' AS has_text,
-       zendesk_ticket_id, ticket_status, created_at, updated_at, loaded_at
-FROM (
-    SELECT 'ticket'::text AS item_type, t.source AS item_source, t.source_id AS item_source_id,
-           'zendesk_' || coalesce(t.channel, 'unknown') AS channel, 'support'::text AS department,
-           t.requester_source_id AS contact_id, t.account_source_id AS account_id,
-           t.product_area, t.language, NULL::integer AS rating,
-           concat_ws(E'\\n', t.subject, t.description) AS text,
-           CASE WHEN t.source = 'zendesk' THEN t.source_id END AS zendesk_ticket_id,
-           t.status AS ticket_status, t.created_at, t.updated_at, t.loaded_at
-    FROM raw.tickets t
-    WHERE NOT t.is_deleted
-    UNION ALL
-    SELECT 'satisfaction_rating', r.source, r.source_id, 'zendesk_csat', 'support',
-           r.requester_source_id, t.account_source_id, t.product_area, t.language,
-           CASE r.score WHEN 'good' THEN 1 WHEN 'bad' THEN 0 END, r.comment,
-           CASE WHEN r.source = 'zendesk' THEN r.ticket_source_id END, t.status,
-           r.created_at, r.updated_at, greatest(r.loaded_at, t.loaded_at)
-    FROM raw.satisfaction_ratings r
-    LEFT JOIN raw.tickets t ON t.source = r.source AND t.source_id = r.ticket_source_id
-    WHERE r.score IN ('good', 'bad')
-    UNION ALL
-    SELECT 'review', v.source, v.source_id, v.source, 'product', v.contact_source_id, NULL,
-           NULL, v.language, v.rating, concat_ws(E'\\n', v.title, v.body), NULL, NULL,
-           v.created_at, v.updated_at, v.loaded_at
-    FROM raw.reviews v
-    UNION ALL
-    SELECT 'note', n.source, n.source_id, n.kind, n.department, n.contact_source_id,
-           n.account_source_id, NULL, NULL, n.rating, n.text, NULL, NULL,
-           n.created_at, n.updated_at, n.loaded_at
-    FROM raw.notes n
-{milestones}) items
-"""
-
-# A reached milestone: no text (nothing to score or cluster), the product's department, the
-# contact the user resolved to when it was reached, created when it was reached.
-_MILESTONES = """    UNION ALL
-    SELECT 'milestone', CAST('segment' AS varchar(64)), CAST(m.id AS varchar(128)), 'segment',
-           'product', m.contact_id, m.account_id, CAST(NULL AS varchar(64)),
-           CAST(NULL AS varchar(16)), NULL, NULL, CAST(NULL AS varchar(128)),
-           CAST(NULL AS varchar(16)), m.reached_at, m.recorded_at, m.recorded_at
-    FROM ops.milestones m
-"""
-
-FEEDBACK_ITEMS = "CREATE OR REPLACE VIEW ops.feedback_items AS" + _ITEMS_0008.format(
-    milestones=_MILESTONES
+FEEDBACK_ITEMS = feedback_items_view(
+    "CREATE OR REPLACE VIEW ops.feedback_items AS", MILESTONES_BRANCH_0009
 )
-FEEDBACK_ITEMS_0008 = "CREATE OR REPLACE VIEW ops.feedback_items AS" + _ITEMS_0008.format(
-    milestones=""
-)
+FEEDBACK_ITEMS_0008 = feedback_items_view("CREATE OR REPLACE VIEW ops.feedback_items AS")
 
 
 def upgrade() -> None:
@@ -103,9 +61,7 @@ def upgrade() -> None:
             "traits", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
         ),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "loaded_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
-        ),
+        now_column("loaded_at"),
         sa.CheckConstraint(
             "call_type IN ('track', 'identify')", name=op.f("ck_segment_events_call_type")
         ),
@@ -127,12 +83,7 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(length=128), nullable=True),
         sa.Column("contact_id", sa.String(length=128), nullable=True),
         sa.Column("reached_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column(
-            "recorded_at",
-            sa.DateTime(timezone=True),
-            server_default=sa.text("now()"),
-            nullable=False,
-        ),
+        now_column("recorded_at"),
         sa.Column(
             "definition",
             postgresql.JSONB(astext_type=sa.Text()),
