@@ -1,5 +1,6 @@
-"""Topic clustering in bounded memory: distances filled by blocks, pool vectors read back from
-a file a chunk at a time, token sums by text length; each gives what the whole-array code gave."""
+"""Topic clustering in bounded memory: average linkage on one float32 matrix, pool vectors read
+back from a file a chunk at a time, token sums by text length; each gives what the whole-array
+(or scipy) code gave."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from nlp.topics.clustering import (
     Centroids,
     ClusterParams,
     VectorFile,
+    average_linkage,
     cluster_incremental,
-    condensed_distances,
+    cut_merges,
 )
 from nlp.topics.encoders import PLACEHOLDER, TermStats, WordEncoder, normalize_rows, token_sums
 from nlp.topics.text import lemmatize
@@ -35,17 +37,28 @@ def grouped(n_per: int, groups: int, dim: int, seed: int) -> np.ndarray:
     return z / np.linalg.norm(z, axis=1, keepdims=True)
 
 
-def test_condensed_distances_are_the_whole_matrix_triangle() -> None:
-    z = unit_rows(700, 24, seed=3)
-    sims = z @ z.T
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same groups of rows, whatever the ids."""
+    pairs = set(zip(a.tolist(), b.tolist(), strict=True))
+    return len(pairs) == len(set(a.tolist())) == len(set(b.tolist()))
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_average_linkage_gives_scipys_tree(seed: int) -> None:
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    z = grouped(60, 6, dim=24, seed=seed)
     rows, cols = np.triu_indices(len(z), 1)
-    expected = np.clip(1.0 - sims[rows, cols].astype(np.float64), 0.0, 2.0)
-    # default blocks: the same float32 products, so the same values to the last bit
-    assert np.array_equal(condensed_distances(z), expected)
-    # any block size fills the same pairs in the same order
-    for block in (1, 7, 699, 5000):
-        assert np.allclose(condensed_distances(z, block=block), expected, atol=1e-6)
-    assert condensed_distances(z[:1]).shape == (0,)
+    condensed = np.clip(1.0 - (z @ z.T)[rows, cols].astype(np.float64), 0.0, 2.0)
+    tree = linkage(condensed, method="average")
+    merges = average_linkage(z)
+    # the same merge heights (float32 arithmetic here) and the same flat clusters at any cut
+    assert np.allclose(np.sort(merges[2]), tree[:, 2], atol=1e-5)
+    for height in (0.05, 0.3, 0.5, 0.7, 0.9, 1.2):
+        ours = cut_merges(len(z), merges, height)
+        theirs = fcluster(tree, t=height, criterion="distance")
+        assert same_partition(ours, theirs), height
+    assert len(average_linkage(z[:1])[0]) == 0 and cut_merges(1, average_linkage(z[:1]), 0.5) == [1]
 
 
 @pytest.mark.parametrize("length", [1, 2, 3, 7, 8, 9, 16, 17, 100, 128, 129, 130, 257, 1031])
@@ -133,3 +146,10 @@ def test_term_stats_fit_from_a_generator_is_the_fit_from_a_list() -> None:
     from_generator = TermStats.fit(doc for doc in docs)
     assert from_generator.vocab == from_list.vocab and from_list.n_docs == 12
     assert np.array_equal(from_generator.idf, from_list.idf)
+
+
+def test_average_linkage_refuses_vectors_that_are_not_finite() -> None:
+    z = unit_rows(6, 4, seed=1)
+    z[2, 0] = np.nan
+    with pytest.raises(ValueError, match="finite"):
+        average_linkage(z)
