@@ -8,9 +8,12 @@ figure) with no rate limit configured. Prints actions/s (wall and our process's 
 and checks every action was delivered exactly once by counting what the fakes received.
 
 `--ceiling` also measures the fakes alone: a bare httpx loop (same threads, keep-alive) sending
-the same writes, so a figure capped by the fakes is visible as such.
+the same writes, so a figure capped by the fakes is visible as such. `--clients ROUNDS` measures
+only bare loops, per HTTP client (httpx, urllib3, http.client) and thread count (1, 4), back to
+back against the same fakes: whether the fakes or the client cap a sender.
 
     python benchmarks/send_bench.py --actions 5000 [--workers 16] [--ceiling]
+    python benchmarks/send_bench.py --actions 3000 --clients 2
 
 To measure another version of the dispatcher on the same bench, run this file with that code
 first on the path (e.g. `PYTHONPATH=/path/to/checkout`); it uses only `dispatch(engine,
@@ -265,6 +268,118 @@ def _ceiling(rows: list[dict[str, Any]], settings: Any, workers: int) -> float:
     return len(rows) / elapsed
 
 
+def _requests(rows: list[dict[str, Any]], settings: Any) -> list[tuple[str, str, str, bytes]]:
+    """The writes the actions make, as (method, absolute URL, Authorization, JSON body)."""
+    import base64
+
+    zd_user = f"{settings.zendesk_email}/token:{settings.zendesk_api_token.get_secret_value()}"
+    zd_auth = "Basic " + base64.b64encode(zd_user.encode()).decode()
+    zd, hs = settings.zendesk_base_url, settings.hubspot_base_url
+    hs_auth = f"Bearer {settings.hubspot_token.get_secret_value()}"
+    urls = {k: v.get_secret_value() for k, v in settings.slack_webhook_urls.items()}
+    out: list[tuple[str, str, str, bytes]] = []
+
+    def add(method: str, url: str, auth: str, body: Any) -> None:
+        out.append((method, url, auth, json.dumps(body).encode()))
+
+    for r in rows:
+        p = json.loads(r["payload"])
+        kind = r["type"]
+        ticket = f"{zd}/api/v2/tickets/{p.get('ticket_id')}"
+        if kind == "slack_alert":
+            add("POST", urls[p["channel"]], "", {"text": p["text"]})
+        elif kind == "auto_reply":
+            add("PUT", f"{ticket}.json", zd_auth, {"ticket": {"comment": {"body": p["body"]}}})
+        elif kind == "set_priority":
+            add("PUT", f"{ticket}.json", zd_auth, {"ticket": {"priority": p["priority"]}})
+        elif kind == "tag":
+            add("PUT", f"{ticket}/tags.json", zd_auth, {"tags": p["tags"]})
+            add(
+                "PATCH",
+                f"{hs}/crm/v3/objects/contacts/{p['crm_contact_id']}",
+                hs_auth,
+                {"properties": {p["crm_property"]: p["crm_value"]}},
+            )
+        else:
+            add("POST", f"{hs}/crm/v3/objects/tasks", hs_auth, {"properties": p["properties"]})
+    return out
+
+
+def _client(kind: str) -> tuple[Any, Any]:
+    """(send(method, url, auth, body) -> status, close) for one HTTP client library."""
+    import threading
+    from urllib.parse import urlsplit
+
+    if kind == "httpx":
+        import httpx
+
+        hx = httpx.Client(limits=httpx.Limits(max_connections=64, max_keepalive_connections=64))
+
+        def send_httpx(method: str, url: str, auth: str, body: bytes) -> int:
+            headers = {"Content-Type": "application/json", "Authorization": auth}
+            return hx.request(method, url, content=body, headers=headers).status_code
+
+        return send_httpx, hx.close
+    if kind == "urllib3":
+        import urllib3
+
+        pool = urllib3.PoolManager(maxsize=64, retries=False)
+
+        def send_urllib3(method: str, url: str, auth: str, body: bytes) -> int:
+            headers = {"Content-Type": "application/json", "Authorization": auth}
+            return pool.request(method, url, body=body, headers=headers).status
+
+        return send_urllib3, pool.clear
+    import http.client
+
+    local = threading.local()
+
+    def send_http_client(method: str, url: str, auth: str, body: bytes) -> int:
+        parts = urlsplit(url)
+        conns = local.__dict__.setdefault("conns", {})
+        conn = conns.get(parts.netloc)
+        if conn is None:
+            conn = conns[parts.netloc] = http.client.HTTPConnection(parts.netloc, timeout=10)
+        headers = {"Content-Type": "application/json", "Authorization": auth}
+        conn.request(method, parts.path, body=body, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        return response.status
+
+    return send_http_client, lambda: None
+
+
+def _client_ceilings(rows: list[dict[str, Any]], settings: Any, rounds: int) -> None:
+    """Requests/s of a bare loop per client library and thread count, against the same
+    fakes, back to back (`rounds` times, interleaved, so load changes hit every cell)."""
+    requests = _requests(rows, settings)
+    cells = [(c, t) for t in (1, 4) for c in ("httpx", "urllib3", "http.client")]
+    figures: dict[tuple[str, int], list[float]] = {cell: [] for cell in cells}
+    for _ in range(rounds):
+        for client, threads in cells:
+            send, close = _client(client)
+            cpu0 = time.process_time()
+            started = time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                statuses = Counter(pool.map(send, *zip(*requests, strict=True)))
+            elapsed = time.perf_counter() - started
+            cpu = time.process_time() - cpu0
+            close()
+            assert all(200 <= s < 300 for s in statuses), statuses
+            figures[(client, threads)].append(len(requests) / elapsed)
+            print(
+                f"  {client:12s} {threads} thread(s): {len(requests) / elapsed:7.0f} requests/s, "
+                f"{len(requests) / cpu:7.0f} per client CPU second",
+                flush=True,
+            )
+    print("| client | threads | requests/s (each round) | actions/s (best) |")
+    print("|---|---|---|---|")
+    per_action = len(requests) / len(rows)
+    for (client, threads), runs in figures.items():
+        each = ", ".join(f"{x:.0f}" for x in runs)
+        print(f"| {client} | {threads} | {each} | {max(runs) / per_action:.0f} |")
+
+
 # ---------------------------------------------------------------------------------- run
 
 
@@ -353,16 +468,42 @@ def run(n: int, workers: int | None, ceiling: bool) -> dict[str, Any]:
     return out
 
 
+def clients_only(n: int, rounds: int) -> None:
+    from feedbackloop.config import Settings
+
+    per_type = (n + len(TYPES) - 1) // len(TYPES)
+    zendesk = _Fakes("zendesk", per_type)
+    targets = _Fakes("targets", 0)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fl-send-bench-") as state:
+            rows = _actions(n, zendesk.info.pop("ticket_ids"))
+            settings = Settings(state_dir=Path(state), **{**zendesk.info, **targets.info})
+            _client_ceilings(rows, settings, rounds)
+    finally:
+        zendesk.close()
+        targets.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--actions", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=None, help="senders per target")
     parser.add_argument("--ceiling", action="store_true", help="also measure the fakes alone")
+    parser.add_argument(
+        "--clients",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="only measure bare loops per HTTP client and thread count (no dispatcher)",
+    )
     parser.add_argument("--serve", choices=("zendesk", "targets"), help=argparse.SUPPRESS)
     parser.add_argument("--tickets", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         _serve(args.serve, args.tickets)
+        return
+    if args.clients:
+        clients_only(args.actions, args.clients)
         return
     result = run(args.actions, args.workers, args.ceiling)
     print(json.dumps(result, indent=2))

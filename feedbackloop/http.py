@@ -18,11 +18,18 @@ and cursors can embed ids, so only paths and status codes are ever written down.
 
 from __future__ import annotations
 
+import base64
 import email.utils
+import http.client
+import json
 import logging
 import random
+import select
+import socket
+import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -35,14 +42,20 @@ from sqlalchemy import Connection, Engine, insert
 from feedbackloop.db.models import ApiUsage
 
 __all__ = [
+    "Answer",
     "ApiCall",
     "Closing",
     "HttpClient",
+    "KeepAliveHttp",
+    "NoAnswer",
+    "RequestNotSent",
     "RetryPolicy",
     "SourceError",
     "UsageBuffer",
     "UsageRecorder",
+    "basic_auth",
     "engine_usage_recorder",
+    "env_proxies",
     "retry_after",
 ]
 
@@ -161,7 +174,7 @@ class RetryPolicy:
     max_retry_after: float = 3600.0  # a silly header must not park the worker for days
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: httpx.Headers | http.client.HTTPMessage) -> float | None:
     """Seconds a `Retry-After` header asks for (delta or HTTP-date), or None."""
     raw = headers.get("Retry-After")
     if raw is None:
@@ -248,11 +261,7 @@ class HttpClient(Closing):
             ) from None
 
     def _record(self, method: str, endpoint: str, status: int | None, started: float) -> None:
-        self.calls += 1
-        duration_ms = (time.perf_counter() - started) * 1000.0
-        log.debug("%s %s %s -> %s in %.0f ms", self.source, method, endpoint, status, duration_ms)
-        if self.on_call is not None:
-            self.on_call(ApiCall(self.source, endpoint, method, status, duration_ms))
+        _report(self, method, endpoint, status, started)
 
     def _backoff(self, attempt: int) -> float:
         ceiling = min(self.retry.backoff_cap, self.retry.backoff_base * (2**attempt))
@@ -327,3 +336,175 @@ class HttpClient(Closing):
                 wait(delay, f"HTTP {status}, retry {failures}")
                 continue
             raise failed(status, _AUTH_HINTS.get(status, "the request was refused"))
+
+
+# ---------------------------------------------------------------------- keep-alive writes
+
+
+class RequestNotSent(Exception):
+    """The request cannot have reached the server: the connection never opened, or the
+    request did not leave completely (a server does not act on half a request)."""
+
+
+class NoAnswer(Exception):
+    """The request went out and no complete answer came back: it may have been applied."""
+
+
+class Answer:
+    """A response read whole: status, headers (case-insensitive `get`), body."""
+
+    __slots__ = ("content", "headers", "status_code")
+
+    def __init__(self, status_code: int, headers: http.client.HTTPMessage, content: bytes):
+        self.status_code = status_code
+        self.headers = headers
+        self.content = content
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.content)
+
+
+def basic_auth(user: str, password: str) -> str:
+    """An `Authorization` header value for HTTP Basic auth (as `httpx.BasicAuth` sends)."""
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def env_proxies() -> bool:
+    """Whether the environment names an HTTP proxy (httpx would use it; `KeepAliveHttp`
+    cannot)."""
+    return bool(urllib.request.getproxies())
+
+
+class KeepAliveHttp(Closing):
+    """One attempt per call over the standard library's `http.client`, with one keep-alive
+    connection per thread and host: about a quarter of httpx's CPU per request against the
+    loopback fakes (`benchmarks/send_bench.py --clients`), which is what caps a sender.
+
+    Each attempt is timed and reported to `on_call` like `HttpClient.send`. No retries, no
+    redirects, no proxies, no compression. A failure says whether the request can have been
+    acted on: `RequestNotSent` or `NoAnswer`; an idle connection the server has closed is
+    noticed before it is reused (as httpx does), so a keep-alive race does not turn into a
+    false "no answer" but in the rare case where the close lands mid-request."""
+
+    def __init__(
+        self,
+        source: str,
+        base_url: str = "",
+        *,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        on_call: UsageRecorder | None = None,
+    ) -> None:
+        self.source = source
+        self.base_url = base_url.rstrip("/")
+        self.headers = {"Accept": "application/json", **(headers or {})}
+        self.timeout = timeout
+        self.on_call = on_call
+        self.calls = 0
+        self._local = threading.local()
+        self._all: list[http.client.HTTPConnection] = []
+        self._lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            conn.close()
+
+    def _connection(self, scheme: str, netloc: str) -> http.client.HTTPConnection:
+        conns: dict[str, http.client.HTTPConnection] = self._local.__dict__.setdefault("c", {})
+        key = f"{scheme}://{netloc}"
+        conn = conns.get(key)
+        if conn is not None and conn.sock is not None and _closed_by_peer(conn.sock):
+            conn.close()  # reconnects below; nothing was sent on it
+        if conn is None:
+            if scheme == "https":
+                if self._ssl is None:
+                    self._ssl = httpx.create_ssl_context()  # the same trust as httpx
+                conn = http.client.HTTPSConnection(netloc, timeout=self.timeout, context=self._ssl)
+            elif scheme == "http":
+                conn = http.client.HTTPConnection(netloc, timeout=self.timeout)
+            else:
+                raise RequestNotSent(f"UnsupportedProtocol: {scheme!r}")
+            conns[key] = conn
+            with self._lock:
+                self._all.append(conn)
+        if conn.sock is None:
+            try:
+                conn.connect()
+            except TimeoutError:
+                conn.close()
+                raise RequestNotSent("ConnectTimeout") from None
+            except OSError:
+                conn.close()
+                raise RequestNotSent("ConnectError") from None
+        return conn
+
+    def send(self, method: str, url: str, *, endpoint: str, json_body: Any = None) -> Answer:
+        """One attempt, reported under `endpoint` whatever its outcome (`HttpClient.send`)."""
+        started = time.perf_counter()
+        status: int | None = None
+        try:
+            answer = self._attempt(method, url, json_body)
+            status = answer.status_code
+            return answer
+        finally:
+            _report(self, method, endpoint, status, started)
+
+    def _attempt(self, method: str, url: str, json_body: Any) -> Answer:
+        parts = urlsplit(url if "://" in url else self.base_url + url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        conn = self._connection(parts.scheme, parts.netloc)
+        headers = dict(self.headers)
+        body = None
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            headers["Content-Type"] = "application/json"
+        try:
+            conn.request(method, target or "/", body=body, headers=headers)
+        except TimeoutError:
+            conn.close()
+            raise RequestNotSent("WriteTimeout") from None
+        except OSError:
+            conn.close()
+            raise RequestNotSent("WriteError") from None
+        try:
+            response = conn.getresponse()
+            content = response.read()
+        except TimeoutError:
+            conn.close()
+            raise NoAnswer("ReadTimeout") from None
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            raise NoAnswer(f"RemoteProtocolError ({type(exc).__name__})") from None
+        if response.will_close:
+            conn.close()
+        return Answer(response.status, response.headers, content)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """An idle keep-alive socket that is readable has been closed (or sent garbage)."""
+    try:
+        readable, _, _ = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True
+    return bool(readable)
+
+
+def _report(
+    client: HttpClient | KeepAliveHttp,
+    method: str,
+    endpoint: str,
+    status: int | None,
+    started: float,
+) -> None:
+    client.calls += 1
+    duration_ms = (time.perf_counter() - started) * 1000.0
+    log.debug("%s %s %s -> %s in %.0f ms", client.source, method, endpoint, status, duration_ms)
+    if client.on_call is not None:
+        client.on_call(ApiCall(client.source, endpoint, method, status, duration_ms))

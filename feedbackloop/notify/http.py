@@ -2,8 +2,8 @@
 
 `feedbackloop.http.HttpClient.get_json` retries 5xx and transport errors by itself; that is
 right for reading and wrong for a write that may already have been applied. Here each write is
-sent once (`HttpClient.send`; 429s wait `Retry-After` in place, since a 429 means "not
-processed") and classified:
+sent once (`KeepAliveHttp.send`, or httpx's `HttpClient.send` behind a proxy; 429s wait
+`Retry-After` in place, since a 429 means "not processed") and classified:
 
 - `sent`: 2xx;
 - `retry`: certainly not applied (429 beyond the wait budget, 5xx, 409, the connection never
@@ -32,7 +32,18 @@ from typing import Any, Literal
 
 import httpx
 
-from feedbackloop.http import ApiCall, HttpClient, RetryPolicy, UsageRecorder, retry_after
+from feedbackloop.http import (
+    Answer,
+    ApiCall,
+    HttpClient,
+    KeepAliveHttp,
+    NoAnswer,
+    RequestNotSent,
+    RetryPolicy,
+    UsageRecorder,
+    env_proxies,
+    retry_after,
+)
 from nlp.pii import mask
 
 __all__ = ["READ_RETRY", "Check", "JsonApi", "Outcome", "RateLimiter", "Reply"]
@@ -98,11 +109,14 @@ class RateLimiter:
             self.sleep(wait)
         return wait
 
-    def pause(self, key: str, seconds: float) -> None:
-        """The target said "not before `seconds`" (a 429): hold this key's next slots."""
+    def pause(self, key: str, seconds: float, *, resend: bool = False) -> None:
+        """The target said "not before `seconds`" (a 429): hold this key's next slots. With
+        `resend`, the caller resends when the pause ends and the next slot is one interval
+        later (not at the same moment: two writes at once right after a 429)."""
         with self._lock:
             until = self.clock() + seconds
-            self._next[key] = max(self._next.get(key, until), until)
+            after = until + self.interval if resend else until
+            self._next[key] = max(self._next.get(key, after), after)
 
 
 def _error_code(body: Any, raw: str) -> str:
@@ -156,27 +170,71 @@ class JsonApi:
         self.sleep = sleep
         self.max_wait = max_wait
         self.max_rate_limit_waits = max_rate_limit_waits
-        self.http = HttpClient(
-            source,
-            base_url,
-            auth=auth,
-            headers=headers,
-            timeout=timeout,
-            retry=READ_RETRY,
-            on_call=_tolerant(source, on_call),
-            sleep=sleep,
-            transport=transport,
-            # Concurrent senders each keep a connection alive: httpx keeps 20 by default, and
-            # one closed after every request is a new TCP connection for the next.
-            limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
-        )
+        recorder = _tolerant(source, on_call)
+        # Writes go over plain keep-alive `http.client` (a quarter of httpx's CPU per request:
+        # what caps sending), unless a test transport or an environment proxy needs httpx.
+        self.writes: KeepAliveHttp | None = None
+        if transport is None and auth is None and not env_proxies():
+            self.writes = KeepAliveHttp(
+                source, base_url, headers=headers, timeout=timeout, on_call=recorder
+            )
+        # The httpx client (reads, and writes in the cases above) is built when first used:
+        # its TLS context costs about as much CPU as a hundred sends.
+        self._http: HttpClient | None = None
+        self._http_options: dict[str, Any] = {
+            "auth": auth,
+            "headers": headers,
+            "timeout": timeout,
+            "on_call": recorder,
+            "sleep": sleep,
+            "transport": transport,
+        }
+        self._base_url = base_url
+        self._lock = threading.Lock()
+
+    @property
+    def http(self) -> HttpClient:
+        with self._lock:
+            if self._http is None:
+                self._http = HttpClient(
+                    self.source,
+                    self._base_url,
+                    retry=READ_RETRY,
+                    # Concurrent senders each keep a connection alive: httpx keeps 20 by
+                    # default, and one closed after every request is a new TCP connection.
+                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=256),
+                    **self._http_options,
+                )
+            return self._http
 
     @property
     def calls(self) -> int:
-        return self.http.calls
+        reads = self._http.calls if self._http is not None else 0
+        return reads + (self.writes.calls if self.writes is not None else 0)
 
     def close(self) -> None:
-        self.http.close()
+        with self._lock:
+            http, self._http = self._http, None
+        if http is not None:
+            http.close()
+        if self.writes is not None:
+            self.writes.close()
+
+    def _send(
+        self, method: str, url: str, endpoint: str, json_body: Any
+    ) -> httpx.Response | Answer:
+        """One attempt; `RequestNotSent` / `NoAnswer` when no answer came (either client)."""
+        if self.writes is not None:
+            return self.writes.send(method, url, endpoint=endpoint, json_body=json_body)
+        try:
+            return self.http.send(method, url, endpoint=endpoint, json_body=json_body)
+        except _NOT_SENT as exc:
+            raise RequestNotSent(type(exc).__name__) from None
+        except (httpx.WriteError, httpx.WriteTimeout) as exc:
+            # The body did not leave completely: a server cannot act on half a request.
+            raise RequestNotSent(type(exc).__name__) from None
+        except httpx.TransportError as exc:
+            raise NoAnswer(type(exc).__name__) from None
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """A read, retried briefly; raises `SourceError` when it cannot be answered."""
@@ -198,16 +256,11 @@ class JsonApi:
         waits = 0
         while True:
             try:
-                response = self.http.send(method, url, endpoint=endpoint, json_body=json_body)
-            except _NOT_SENT as exc:
-                return Reply("retry", None, f"{type(exc).__name__}: the request was not sent")
-            except (httpx.WriteError, httpx.WriteTimeout) as exc:
-                # The body did not leave completely: a server cannot act on half a request.
-                return Reply("retry", None, f"{type(exc).__name__}: the request was not sent")
-            except httpx.TransportError as exc:
-                return Reply(
-                    "unknown", None, f"{type(exc).__name__}: no answer; it may have been applied"
-                )
+                response = self._send(method, url, endpoint, json_body)
+            except RequestNotSent as exc:
+                return Reply("retry", None, f"{exc}: the request was not sent")
+            except NoAnswer as exc:
+                return Reply("unknown", None, f"{exc}: no answer; it may have been applied")
             status = response.status_code
             raw = response.text
             try:
@@ -220,10 +273,11 @@ class JsonApi:
             if status == 429:
                 after = retry_after(response.headers)
                 delay = 30.0 if after is None else after
+                resend = waits < self.max_rate_limit_waits and delay <= self.max_wait
                 if self.limiter is not None:
                     # The other senders to this target hold back too; other targets do not.
-                    self.limiter.pause(limit_key, min(delay, self.max_wait))
-                if waits < self.max_rate_limit_waits and delay <= self.max_wait:
+                    self.limiter.pause(limit_key, min(delay, self.max_wait), resend=resend)
+                if resend:
                     waits += 1
                     log.warning("%s %s: rate limited, waiting %.1fs", self.source, endpoint, delay)
                     self.sleep(delay)

@@ -19,9 +19,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from feedbackloop.config import Settings
-from feedbackloop.http import SourceError
+from feedbackloop.http import SourceError, basic_auth
 from feedbackloop.notify.http import Check, JsonApi, Reply
-from feedbackloop.sources.zendesk.client import credentials, token_auth
+from feedbackloop.sources.zendesk.client import credentials
 
 __all__ = ["Check", "ZendeskActions"]
 
@@ -37,7 +37,10 @@ def _bad_id(ticket_id: str) -> Reply | None:
 class ZendeskActions:
     def __init__(self, base_url: str, email: str, api_token: str, **options: Any) -> None:
         """`options` (on_call, timeout, sleep, max_wait, ...) go to `JsonApi`."""
-        self.api = JsonApi("zendesk", base_url, auth=token_auth(email, api_token), **options)
+        # API token auth: "{email}/token" as the user (`token_auth`), sent as a header so both
+        # of JsonApi's clients carry it.
+        auth = basic_auth(f"{email}/token", api_token)
+        self.api = JsonApi("zendesk", base_url, headers={"Authorization": auth}, **options)
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> ZendeskActions:

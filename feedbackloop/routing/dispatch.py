@@ -11,7 +11,11 @@ Actions go in batches, each in three steps, each step committed before the next:
    limit; a 429 waits `Retry-After` and holds back that lane only;
 3. record: one statement writes the batch's attempt outcomes and the actions' new status
    (`sent`, back to `pending` for a retry with backoff, or `failed`) with the API calls made,
-   then the owners are alerted about failures.
+   on a thread of its own while the next sends go out; then the owners are alerted about
+   failures (on another thread: Slack's limit must not hold back the sends).
+
+A run that fails (an error, not a crash) stops claiming, lets the sends under way end, and
+records the actions it had not started back to `pending`.
 
 A crash between 1 and 3 leaves the batch `sending` with open attempts. The next run takes an
 action over only when the lock of the run that claimed it is gone (`pg_locks`), closes its
@@ -28,6 +32,7 @@ import json
 import logging
 import queue
 import secrets
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -145,7 +150,15 @@ _CRASHED = "the dispatcher stopped before recording the outcome"
 # the statement sees the rows as they were before it).
 _CLAIM = text(
     f"""
-    WITH picked AS (
+    WITH live AS MATERIALIZED (
+        -- the keys of the runs alive now: read once per claim, and only if a candidate is
+        -- `sending` (a materialized CTE runs when first read)
+        SELECT l.objid FROM pg_locks l
+        WHERE l.locktype = 'advisory' AND l.granted
+          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+          AND l.classid = CAST({_RUN_LOCK_SPACE} AS oid) AND l.objsubid = 2
+    ),
+    picked AS (
         SELECT x.id
         FROM unnest(CAST(:types AS text[]), CAST(:afters AS bigint[]), CAST(:ns AS int[]))
              AS c(t, after, n)
@@ -158,12 +171,7 @@ _CLAIM = text(
                             OR a.updated_at <= now() - make_interval(
                                    secs => least(:cap, :base * power(2, a.attempts - 1)))
                        ELSE NOT EXISTS (
-                           SELECT 1 FROM pg_locks l
-                           WHERE l.locktype = 'advisory' AND l.granted
-                             AND l.database = (SELECT oid FROM pg_database
-                                               WHERE datname = current_database())
-                             AND l.classid = CAST({_RUN_LOCK_SPACE} AS oid)
-                             AND l.objid = CAST(a.claimed_by AS oid) AND l.objsubid = 2)
+                           SELECT 1 FROM live WHERE live.objid = CAST(a.claimed_by AS oid))
                   END
             ORDER BY a.id
             LIMIT c.n
@@ -225,6 +233,9 @@ class _Run:
             self.conn.execute(
                 text(f"SELECT pg_advisory_unlock({_RUN_LOCK_SPACE}, :k)"), {"k": self.key}
             )
+        except Exception as exc:  # the session is gone (a restart): its lock went with it
+            log.warning("dispatch: run lock not released (%s)", type(exc).__name__)
+            self.conn.invalidate()  # never back to the pool still holding the lock
         finally:
             self.conn.close()  # SQLAlchemy resets the isolation level on return to the pool
 
@@ -425,17 +436,20 @@ _RECORD = text(
         last_error = CASE WHEN r.status = 'sent' THEN NULL ELSE r.detail END
     FROM r
     WHERE a.id = r.id AND a.attempts = r.n AND a.claimed_by = :key AND a.status = 'sending'
+    RETURNING a.id
     """
 )
 
 
 def _record(
     engine: Engine, run: _Run, done: list[tuple[dict[str, Any], _Result]], targets: Targets
-) -> None:
-    """One transaction per batch: the outcomes, and the API calls made since the last one."""
+) -> set[int]:
+    """One transaction per batch: the outcomes, and the API calls made since the last one.
+    Returns the actions written: not those another run has taken over meanwhile."""
     rows = []
     for action, result in done:
-        detail = mask(result.detail)[:1000]
+        # A 2xx's detail is the constant "ok" (notify.http): nothing to mask.
+        detail = result.detail if result.detail == "ok" else mask(result.detail)[:1000]
         rows.append(
             {
                 "id": action["id"],
@@ -448,15 +462,17 @@ def _record(
                 "detail": detail,
             }
         )
+    written: set[int] = set()
     with engine.begin() as conn:
         if rows:
-            conn.execute(_RECORD, {"rows": _json(rows), "key": run.key})
+            written = set(conn.execute(_RECORD, {"rows": _json(rows), "key": run.key}).scalars())
         if targets.usage is not None:
             try:
                 with conn.begin_nested():  # accounting must not undo the outcomes
                     targets.usage.flush(conn)
             except Exception as exc:  # kept in the buffer for the next flush
                 log.warning("api usage not recorded (%s)", type(exc).__name__)
+    return written
 
 
 def _json(value: Any) -> str:
@@ -558,6 +574,90 @@ def dispatch(
     return report
 
 
+class _Recorder:
+    """Writes the outcomes on a thread of its own, so the coordinator goes on claiming and
+    handing out sends while a batch's statement runs; batches handed over meanwhile go into
+    the next statement together. Only what was written counts in the report (another run may
+    have taken an action over), and each action that failed for good goes to `alert`. A
+    failed write is kept in `failure` and later batches are still tried: an action whose
+    outcome was not written stays `sending`, and the next run checks it."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        run: _Run,
+        targets: Targets,
+        report: DispatchReport,
+        alert: Callable[[dict[str, Any], str], None],
+    ) -> None:
+        self.engine = engine
+        self.run = run
+        self.targets = targets
+        self.report = report
+        self.alert = alert
+        self.failure: Exception | None = None
+        self._queue: queue.SimpleQueue[list[tuple[dict[str, Any], _Result]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread = threading.Thread(target=self._loop, name="dispatch-record", daemon=True)
+        self._thread.start()
+
+    def put(self, batch: list[tuple[dict[str, Any], _Result]]) -> None:
+        self._queue.put(batch)
+
+    def close(self, *, drop: bool) -> None:
+        """Write what was handed over, then stop; `drop` (the run is dying): write nothing
+        more, as a killed process would."""
+        if drop:
+            try:
+                while True:
+                    self._queue.get_nowait()
+            except queue.Empty:
+                pass
+        self._queue.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            last = False
+            try:
+                while (more := self._queue.get_nowait()) is not None:
+                    batch += more
+                last = True
+            except queue.Empty:
+                pass
+            self._write(batch)
+            if last:
+                return
+
+    def _write(self, batch: list[tuple[dict[str, Any], _Result]]) -> None:
+        try:
+            written = _record(self.engine, self.run, batch, self.targets)
+        except Exception as exc:
+            log.warning("dispatch: outcomes not recorded (%s)", type(exc).__name__)
+            self.failure = self.failure or exc
+            return
+        report = self.report
+        for action, result in batch:
+            if action["id"] not in written:
+                continue  # taken over by another run, which records it
+            if result.outcome == "verified":
+                report.already_applied += 1
+                report.by_type[action["action_type"]] += 1
+            elif result.status == "sent":
+                report.sent += 1
+                report.by_type[action["action_type"]] += 1
+            elif result.status == "pending":
+                report.retrying += 1
+            else:
+                report.failed += 1
+                self.alert(action, result.detail)
+
+
+# Nothing was sent for it (never started, or the run failed before handing it out).
+_NOT_SENT = _Result("retry", "pending", "not sent: the dispatcher stopped")
+
+
 def _dispatch_run(
     engine: Engine,
     settings: Settings,
@@ -568,9 +668,11 @@ def _dispatch_run(
     workers: int,
     report: DispatchReport,
 ) -> None:
-    """Claim ahead, send in lanes, record in batches, until nothing is due or the budget is
-    spent. A crash anywhere leaves claimed actions `sending` with open attempts: the next run
-    takes them over once this run's lock is gone."""
+    """Claim ahead, send in lanes, record in batches (on the recorder's thread), until nothing
+    is due or the budget is spent. A failing run stops claiming, lets what is under way end,
+    and records the actions it had not started back to `pending`. A crash anywhere leaves
+    claimed actions `sending` with open attempts: the next run takes them over once this
+    run's lock is gone."""
     policy = (settings.routing_retry_delay, _MAX_BACKOFF_S)
     # Actions claimed ahead, per type. Not Slack alerts under a rate limit: those wait on
     # each webhook's limit once claimed (seconds each), and one claimed but unsent when the
@@ -589,43 +691,55 @@ def _dispatch_run(
     first_done = 0.0
     failure: Exception | None = None
     completed: queue.SimpleQueue[Future[_Result]] = queue.SimpleQueue()
+    # Failure alerts wait on Slack's limit (1/s per webhook): posted off the coordinator, so
+    # a storm of failures holds back no other send.
+    alerts = ThreadPoolExecutor(1, thread_name_prefix="dispatch-alert")
+    alerted: list[Future[bool]] = []
     run = _Run(engine)
+
+    def alert(action: dict[str, Any], detail: str) -> None:
+        alerted.append(alerts.submit(_alert, settings, targets, action, detail))
+
+    recorder = _Recorder(engine, run, targets, report, alert)
 
     def deliver(action: dict[str, Any], previous: list[str | None]) -> _Result:
         return _deliver(action, previous, targets, hooks, settings.routing_max_attempts)
 
-    def flush() -> None:
-        batch = list(done)
-        done.clear()
-        _record(engine, run, batch, targets)
-        for action, result in batch:
-            if result.outcome == "verified":
-                report.already_applied += 1
-                report.by_type[action["action_type"]] += 1
-            elif result.status == "sent":
-                report.sent += 1
-                report.by_type[action["action_type"]] += 1
-            elif result.status == "pending":
-                report.retrying += 1
-            else:
-                report.failed += 1
-                report.alerts += _alert(settings, targets, action, result.detail)
+    def fail(exc: Exception) -> None:
+        """Stop claiming and sending; what has not started goes back to pending."""
+        nonlocal failure
+        if failure is None:
+            failure = exc
+            for other in inflight:
+                other.cancel()
 
+    dying = True
     try:
         while True:
+            if recorder.failure is not None:
+                fail(recorder.failure)
             wanted = {
                 t: windows[t] - by_type[t]
                 for t in types
                 if t not in exhausted and by_type[t] <= windows[t] // 2
             }
             if failure is None and wanted and (budget is None or budget > 0):
-                claimed, drained = _claim(engine, run, wanted, cursors, budget, policy)
+                try:
+                    claimed, drained = _claim(engine, run, wanted, cursors, budget, policy)
+                except Exception as exc:  # nothing claimed (the transaction rolled back)
+                    fail(exc)
+                    claimed, drained = [], set()
                 exhausted |= drained  # nothing more is due for these types
                 if budget is not None:
                     budget -= len(claimed)
-                for action, previous in claimed:
+                for i, (action, previous) in enumerate(claimed):
                     if hooks.after_claim is not None:
-                        hooks.after_claim(action)
+                        try:
+                            hooks.after_claim(action)
+                        except Exception as exc:
+                            fail(exc)
+                            done.extend((a, _NOT_SENT) for a, _ in claimed[i:])
+                            break
                     lane = _lane(action, hooks)
                     if lane not in lanes:
                         lanes[lane] = ThreadPoolExecutor(workers, thread_name_prefix="dispatch")
@@ -633,7 +747,7 @@ def _dispatch_run(
                     inflight[future] = action
                     future.add_done_callback(completed.put)
                     by_type[action["action_type"]] += 1
-                if claimed:
+                if claimed and failure is None:
                     continue
             if not inflight:
                 break
@@ -655,15 +769,11 @@ def _dispatch_run(
                 try:
                     result = future.result()
                 except CancelledError:
-                    # Never started: certainly not sent; back to pending for the next run.
-                    result = _Result("retry", "pending", "not sent: the dispatcher stopped")
+                    result = _NOT_SENT  # never started: certainly not sent
                 except Exception as exc:
-                    # A bug, not an answer: stop claiming and sending, record what is known,
-                    # then raise. The action stays `sending`; the next run checks it.
-                    if failure is None:
-                        failure = exc
-                        for other in inflight:
-                            other.cancel()
+                    # A bug, not an answer: stop, record what is known, then raise. The
+                    # action stays `sending`; the next run checks it.
+                    fail(exc)
                     continue
                 if not done:
                     first_done = time.monotonic()
@@ -673,12 +783,19 @@ def _dispatch_run(
                 or len(done) >= max(1, sum(windows.values()) // 2)
                 or time.monotonic() - first_done >= _RECORD_EVERY_S
             ):
-                flush()
+                recorder.put(done)
+                done = []
         if done:
-            flush()
+            recorder.put(done)
+        dying = False
     finally:
         for pool in lanes.values():
             pool.shutdown(wait=True, cancel_futures=True)
+        recorder.close(drop=dying)
+        alerts.shutdown(wait=True, cancel_futures=dying)
+        report.alerts += sum(f.result() for f in alerted if not f.cancelled())
         run.close()
     if failure is not None:
         raise failure
+    if recorder.failure is not None:
+        raise recorder.failure

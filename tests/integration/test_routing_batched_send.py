@@ -9,15 +9,19 @@ import itertools
 import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
 from support.processes import kill_9_once
 from support.routing import ONE_OF_EACH, World, routing_world, rules, start_dispatcher
 
 from feedbackloop.config import Settings
 from feedbackloop.notify import RateLimiter, Targets
-from feedbackloop.routing import dispatch
+from feedbackloop.routing import DispatchHooks, dispatch
+from feedbackloop.routing.dispatch import _CLAIM
 
 NO_LIMITS = {
     "slack_posts_per_second": 0.0,
@@ -213,3 +217,153 @@ def test_the_rate_limiter_reserves_slots_in_order_and_pauses_one_key() -> None:
     unlimited = RateLimiter(0)
     assert unlimited.acquire("x") == 0.0 and unlimited.acquire("x") == 0.0
     assert waits == [0.5, 1.0, 30.0, 1.5]
+
+
+def test_actions_not_started_when_a_run_fails_go_back_to_pending(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        _setup(w, n=8, kinds=("slack_alert",))
+        first = w.actions()[0]
+        # The database refuses to record the first alert as sent: the run fails part way,
+        # with alerts posted, alerts queued behind them, and alerts not yet claimed.
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    f"""
+                    CREATE FUNCTION public.test_refuse_sent() RETURNS trigger
+                    LANGUAGE plpgsql AS $$
+                    BEGIN
+                        IF NEW.status = 'sent' AND NEW.id = {first.id} THEN
+                            RAISE EXCEPTION 'refused by a test trigger';
+                        END IF;
+                        RETURN NEW;
+                    END $$;
+                    CREATE TRIGGER test_refuse_sent BEFORE UPDATE ON ops.actions
+                    FOR EACH ROW EXECUTE FUNCTION public.test_refuse_sent();
+                    """
+                )
+            )
+        w.slack.faults.delay_after_processing = 0.1  # one sender: the others wait in line
+        try:
+            with pytest.raises(DBAPIError, match="refused by a test trigger"):
+                w.dispatch(routing_dispatch_workers=1)
+        finally:
+            with engine.begin() as conn:
+                conn.execute(text("DROP FUNCTION public.test_refuse_sent() CASCADE"))
+        w.slack.faults.delay_after_processing = 0
+        posted = json.dumps(w.slack.posted("escalations"))
+        # Left `sending` only what was posted and not recorded; what never went out is pending.
+        sending = [a for a in w.actions() if a.status == "sending"]
+        assert sending and all(a.payload["ref"] in posted for a in sending)
+        pending = [a for a in w.actions() if a.status == "pending"]
+        assert not any(a.payload["ref"] in posted for a in pending)
+        # The next run posts the rest; the posted, unrecorded ones fail unknown (not resent).
+        rerun = w.dispatch()
+        assert (rerun.sent, rerun.failed) == (len(pending), len(sending))
+        messages = w.slack.posted("escalations")
+        for a in w.actions():
+            assert sum(a.payload["ref"] in json.dumps(m) for m in messages) == 1
+
+
+def test_failure_alerts_wait_for_slack_without_holding_back_other_sends(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        _setup(w, n=12, kinds=("auto_reply", "create_task"))
+        # Four tasks are refused: four owner alerts, which Slack's 1 post/s spreads over 3 s.
+        w.hubspot.faults.server_errors = 4
+        w.hubspot.faults.error_status = 400
+        w.hubspot.faults.only_paths = ("/crm/v3/objects/tasks",)
+        config, targets = _real_targets(
+            w, routing_dispatch_workers=1, **NO_LIMITS | {"slack_posts_per_second": 1.0}
+        )
+        with targets:
+            report = dispatch(engine, config, targets=targets)
+        assert (report.sent, report.failed, report.alerts) == (20, 4, 4)
+        alerts = sorted(r.at for r in w.slack.requests if r.path == w.slack.hooks["ops-alerts"])
+        assert len(alerts) == 4 and alerts[3] - alerts[0] >= 2.9
+        # The twelve replies (claimed four at a time) did not wait for the alerts.
+        replies = [r.at for r in w.zendesk.writes]
+        assert len(replies) == 12 and max(replies) < alerts[2]
+
+
+def test_the_takeover_check_reads_pg_locks_once_per_claim(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        _setup(w, n=5, kinds=("auto_reply",))
+        # Five actions of a run that is gone (no lock holds its key): each is a candidate.
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE ops.actions SET status = 'sending', claimed_by = 4242, attempts = 1")
+            )
+            plan = conn.execute(
+                text("EXPLAIN (ANALYZE, FORMAT JSON) " + str(_CLAIM.text)),
+                {
+                    "types": ["auto_reply"],
+                    "afters": [0],
+                    "ns": [10],
+                    "total": None,
+                    "base": 0.0,
+                    "cap": 3600.0,
+                    "key": 99,
+                },
+            ).scalar_one()
+            conn.rollback()
+
+        def scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+            if node.get("Function Name") == "pg_lock_status":
+                yield node
+            for child in node.get("Plans", []):
+                yield from scans(child)
+
+        found = list(scans(plan[0]["Plan"]))
+        assert found and sum(n["Actual Loops"] for n in found) == 1
+        assert plan[0]["Plan"]["Actual Rows"] == 5  # and all five were taken over
+
+
+def test_a_run_whose_actions_were_taken_over_does_not_count_them(
+    engine: Engine, settings: Settings
+) -> None:
+    with routing_world(engine, settings) as w:
+        (ticket,) = _setup(w, n=1, kinds=("auto_reply",))
+        others: list[Any] = []
+
+        def take_over(action: dict[str, Any], reply: Any) -> None:
+            # After the write, this run's session ends (a database restart, a terminated
+            # backend): its lock is gone, and another run takes the action over.
+            with engine.begin() as conn:
+                conn.execute(
+                    text(
+                        """
+                        SELECT pg_terminate_backend(l.pid) FROM pg_locks l
+                        JOIN ops.actions a ON l.objid = CAST(a.claimed_by AS oid)
+                        WHERE a.id = :id AND l.locktype = 'advisory' AND l.objsubid = 2
+                        """
+                    ),
+                    {"id": action["id"]},
+                )
+            others.append(w.dispatch())
+
+        first = w.dispatch(DispatchHooks(after_send=take_over))
+        (other,) = others
+        assert other.already_applied == 1  # found at Zendesk, recorded by the run that took it
+        assert first.processed == 0  # its outcome was not written: not counted
+        (action,) = w.actions()
+        assert action.status == "sent"
+        assert len(w.zendesk.added_comments[int(ticket.source_id)]) == 1
+
+
+def test_a_resend_after_a_429_takes_its_own_slot() -> None:
+    now = [100.0]
+    waits: list[float] = []
+    limiter = RateLimiter(1.0, clock=lambda: now[0], sleep=waits.append)
+    assert limiter.acquire("a") == 0.0
+    # The write was answered 429, Retry-After 5: it is resent at 105 by its sender, and the
+    # next sender's slot is one interval later (not at 105 too: two writes at once).
+    limiter.pause("a", 5.0, resend=True)
+    assert limiter.acquire("a") == 6.0
+    # Without a resend (the sender gave up), the next slot is the end of the pause.
+    limiter.pause("b", 5.0)
+    assert limiter.acquire("b") == 5.0
