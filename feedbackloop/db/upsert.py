@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg import sql
 from psycopg.types.json import Jsonb
-from sqlalchemy import JSON, Connection, Table, func, select
+from sqlalchemy import JSON, Connection, Engine, Table, func, select
 from sqlalchemy import column as sa_column
 from sqlalchemy import table as sa_table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,6 +36,10 @@ Row = Mapping[str, Any]
 
 # Below this many rows a staging table costs more than it saves.
 COPY_MIN_ROWS = 50
+_CREATE_STAGE = "CREATE TEMPORARY TABLE"
+# Engines whose role may not create temporary tables: the bulk path is not tried again there
+# (each try costs a savepoint and a refused statement per batch).
+_NO_TEMP: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 
 @dataclass
@@ -42,7 +47,8 @@ class UpsertResult:
     written: int = 0
     quarantined: int = 0
     # Of `written`: rows the database kept as they were because the stored version is as new
-    # (known on the bulk path only, where the upsert returns what it changed).
+    # (known on the bulk path only, from the upsert's row count), and the older versions of a
+    # key the batch held more than once.
     not_newer: int = 0
 
     def __iadd__(self, other: UpsertResult) -> UpsertResult:
@@ -52,18 +58,40 @@ class UpsertResult:
         return self
 
 
-def _statement(model: type[DeclarativeBase], key: Sequence[str]) -> Any:
-    table = model.__table__
-    stmt = pg_insert(table)
-    updatable = [c.name for c in table.columns if c.name not in {*key, "id"} and not c.primary_key]
-    set_ = {name: stmt.excluded[name] for name in updatable if name != "loaded_at"}
+def _on_conflict(insert: Any, table: Table, key: Sequence[str]) -> Any:
+    """`insert` (of values or of a SELECT) made an upsert on `key`: every other column but `id`
+    and the primary key takes the incoming value, `loaded_at` is now(), and where the table
+    has `updated_at`, only a newer version replaces the stored one (replays and out-of-order
+    pages never overwrite a newer version)."""
+    set_ = {
+        c.name: insert.excluded[c.name]
+        for c in table.columns
+        if c.name not in {*key, "id", "loaded_at"} and not c.primary_key
+    }
     if "loaded_at" in table.c:
         set_["loaded_at"] = func.now()
-    where = None
-    if "updated_at" in table.c:
-        # Replays and out-of-order pages never overwrite a newer version of the row.
-        where = table.c.updated_at < stmt.excluded.updated_at
-    return stmt.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
+    where = table.c.updated_at < insert.excluded.updated_at if "updated_at" in table.c else None
+    return insert.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
+
+
+def _statement(model: type[DeclarativeBase], key: Sequence[str]) -> Any:
+    table: Table = model.__table__  # type: ignore[assignment]
+    return _on_conflict(pg_insert(table), table, key)
+
+
+def newest_per_key(rows: Iterable[Row], key: Sequence[str], *, versioned: bool = True) -> list[Row]:
+    """One row per `key`, the version that upserting the rows one by one keeps: the newest
+    `updated_at`, the first of equals (`versioned`), else the last. One INSERT ... ON CONFLICT
+    cannot touch a row twice."""
+    kept: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        k = tuple(row[c] for c in key)
+        if not versioned:
+            kept.pop(k, None)  # the last one wins, in the order of its last sighting
+            kept[k] = row
+        elif (old := kept.get(k)) is None or old["updated_at"] < row["updated_at"]:
+            kept[k] = row
+    return list(kept.values())
 
 
 def overwrite(
@@ -113,16 +141,20 @@ def upsert_rows(
     if not rows:
         return UpsertResult()
     stmt = _statement(model, key)
-    bulk = len(rows) >= COPY_MIN_ROWS and _uniform(rows)
+    bulk = len(rows) >= COPY_MIN_ROWS and conn.engine not in _NO_TEMP and _uniform(rows)
     if bulk:
+        unique = _one_per_key(model, rows, key)
         try:
             with conn.begin_nested():
-                changed = copy_upsert(conn, model, rows, key=key)
+                changed = copy_upsert(conn, model, unique, key=key)
             return UpsertResult(written=len(rows), not_newer=len(rows) - changed)
         except DBAPIError as exc:
-            # No TEMP privilege (production roles may lack it): the executemany path. Anything
-            # else is a row the database refuses: find it one row at a time.
+            # No TEMP privilege (production roles may lack it): the executemany path, now
+            # and for the rest of this engine's life. Anything else is a row the database
+            # refuses: find it one row at a time.
             bulk = not isinstance(exc.orig, pg_errors.InsufficientPrivilege)
+            if not bulk and str(exc.statement or "").startswith(_CREATE_STAGE):
+                _NO_TEMP.add(conn.engine)
     if not bulk:
         try:
             with conn.begin_nested():
@@ -156,6 +188,21 @@ def _uniform(rows: Sequence[Row]) -> bool:
     return all(r.keys() == first for r in rows)
 
 
+def _one_per_key(
+    model: type[DeclarativeBase], rows: Sequence[Row], key: Sequence[str]
+) -> Sequence[Row]:
+    """`rows` with a repeated key reduced to the version the row-by-row path would keep (a
+    replayed page in the batch): the bulk upsert goes on instead of falling back row by row.
+    Rows without a comparable `updated_at` are left as they are, for the database to judge."""
+    table = model.__table__
+    versioned = "updated_at" in table.c
+    if versioned and any(r["updated_at"] is None for r in rows):
+        return rows
+    if len({tuple(r[c] for c in key) for r in rows}) == len(rows):
+        return rows
+    return newest_per_key(rows, key, versioned=versioned)
+
+
 def copy_upsert(
     conn: Connection,
     model: type[DeclarativeBase],
@@ -184,9 +231,9 @@ def copy_upsert(
 
     # Columns and types only: constraints are checked where the rows land, in the INSERT.
     execute(
-        sql.SQL(
-            "CREATE TEMPORARY TABLE {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA"
-        ).format(stage, columns, qualified)
+        sql.SQL(_CREATE_STAGE + " {} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA").format(
+            stage, columns, qualified
+        )
     )
     try:
         copy_in = sql.SQL("COPY {} ({}) FROM STDIN").format(stage, columns)
@@ -201,17 +248,9 @@ def copy_upsert(
     except psycopg.Error as exc:  # the driver's own error: wrapped as SQLAlchemy wraps them
         raise DBAPIError.instance(None, None, exc, psycopg.Error) from exc
     staged = sa_table(stage_name, *(sa_column(n) for n in names))
-    insert = pg_insert(target).from_select(names, select(*staged.c))
-    set_ = {
-        c.name: insert.excluded[c.name]
-        for c in target.columns
-        if c.name not in {*key, "id"} and not c.primary_key and c.name != "loaded_at"
-    }
-    if "loaded_at" in target.c:
-        set_["loaded_at"] = func.now()
-    where = target.c.updated_at < insert.excluded.updated_at if "updated_at" in target.c else None
-    upsert = insert.on_conflict_do_update(index_elements=list(key), set_=set_, where=where)
-    changed = len(conn.execute(upsert.returning(target.c[key[0]])).all())
+    upsert = _on_conflict(pg_insert(target).from_select(names, select(*staged.c)), target, key)
+    # The command's row count is what it inserted or replaced (a row the WHERE kept is not).
+    changed = conn.execute(upsert, execution_options={"preserve_rowcount": True}).rowcount
     execute(sql.SQL("DROP TABLE {}").format(stage))
     return changed
 

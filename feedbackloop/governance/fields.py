@@ -33,7 +33,14 @@ from nlp.pii import (
     mask_text,
 )
 
-__all__ = ["HASHED_ID_PREFIX", "is_identifier", "keyed_id", "mask_fields", "mask_json"]
+__all__ = [
+    "HASHED_ID_PREFIX",
+    "clear_caches",
+    "is_identifier",
+    "keyed_id",
+    "mask_fields",
+    "mask_json",
+]
 
 HASHED_ID_PREFIX = "pii-"
 _HASHED = re.compile(r"pii-[0-9a-f]{32}")
@@ -49,9 +56,14 @@ def _may_hold_pii(value: str) -> bool:
     return _PLAIN.fullmatch(value) is None
 
 
+# In an id, a bare digit run can only be a card number (13 to 19 digits, Luhn checked): a
+# shorter one (most record ids) is neither scanned nor cached.
+_CARD_MIN_DIGITS = 13
+
 # Ids, categories and tags repeat across records (the same requester, organization, status on
-# thousands of rows): their detection results are kept per process. Only short values: free
-# text is not cached. The cache lives in memory only, like the records it came from.
+# thousands of rows): their detection results are kept for a run (`clear_caches`). Only short
+# values: free text is not cached. The cache lives in memory only, like the records it came
+# from.
 _CACHED_LEN = 128
 
 
@@ -82,11 +94,20 @@ def _masked_cached(value: str, persons: bool) -> tuple[str, tuple[str, ...]]:
     return result.text, tuple(e.type for e in result.entities)
 
 
+def clear_caches() -> None:
+    """Drop every value the detection caches hold (raw ids and categories, e-mail addresses
+    among them): after an erasure, and when a sync run ends, so none outlives its run."""
+    _id_entities_cached.cache_clear()
+    _masked_cached.cache_clear()
+
+
 def keyed_id(value: str, key: bytes, counts: Counter[str] | None = None) -> str:
     """``value`` unless it holds personal data; then its keyed hash, ``pii-`` + 32 hex digits
     (fits every id column; the same value always gives the same id)."""
     if not _may_hold_pii(value) or _HASHED.fullmatch(value):
         return value
+    if len(value) < _CARD_MIN_DIGITS and value.isascii() and value.isdigit():
+        return value  # a numeric id: shorter than a card number, the only type it could be
     entities = _id_entities(value)
     if not entities:
         return value

@@ -31,9 +31,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import DeclarativeBase
 
 from feedbackloop.db import models as m
-from feedbackloop.db.upsert import quarantine, upsert_rows
+from feedbackloop.db.upsert import newest_per_key, quarantine, upsert_rows
 from feedbackloop.governance import audit
-from feedbackloop.governance.fields import mask_fields
+from feedbackloop.governance.fields import clear_caches, mask_fields
 from feedbackloop.governance.gate import GateDecision, record_run
 from feedbackloop.http import Closing, HttpClient
 from nlp.pii import CountingMasker, mask, mask_value
@@ -231,13 +231,7 @@ class Page:
 def newest_per_id(rows: Iterable[Row]) -> list[Row]:
     """One row per (source, source_id), the newest `updated_at` (the first of equals): one
     INSERT ... ON CONFLICT cannot touch a row twice."""
-    newest: dict[tuple[Any, Any], Row] = {}
-    for row in rows:
-        key = (row["source"], row["source_id"])
-        kept = newest.get(key)
-        if kept is None or kept["updated_at"] < row["updated_at"]:
-            newest[key] = row
-    return list(newest.values())
+    return newest_per_key(rows, ("source", "source_id"))
 
 
 # What to keep of a page's rows for a table, and how many were left out as already stored.
@@ -503,6 +497,7 @@ def sync_stream(
     finally:
         walk.close()  # stops and joins the worker before the calls are counted
         result.api_calls = client.api_calls - calls_before
+        clear_caches()  # the raw ids it cached do not outlive the run
     return result
 
 

@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
 from support.db import count
 from support.gx import feedback_text, ticket_row
@@ -25,6 +27,7 @@ from feedbackloop.config import Settings
 from feedbackloop.db import database_url
 from feedbackloop.db.models import Ticket
 from feedbackloop.db.upsert import COPY_MIN_ROWS, copy_upsert, upsert_rows
+from feedbackloop.governance import fields
 from feedbackloop.governance.gate import gate_feedback, table_gate
 from feedbackloop.http import SourceError
 from feedbackloop.sources import base
@@ -350,3 +353,84 @@ def test_a_version_goes_with_the_page_it_came_from(engine: Engine) -> None:
     }
     assert screened.passed[0][0]["updated_at"] == NOW
     assert screened.unchanged == {0: 0, 1: 0, 2: 1}
+
+
+@contextmanager
+def _statements(engine: Engine) -> Iterator[list[str]]:
+    """The SQL `engine` sends inside the block."""
+    seen: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_repeated_key_in_a_bulk_batch_keeps_the_row_by_row_version(engine: Engine) -> None:
+    """A key twice or more in one batch (a replayed page): the bulk upsert keeps the version
+    the row-by-row path keeps (the newest `updated_at`, the first of equals) in one statement,
+    and the older versions count as not newer."""
+    rows = _awkward_rows(COPY_MIN_ROWS + 5)
+    rows.append({**rows[3], "subject": "older replay", "updated_at": NOW - timedelta(hours=1)})
+    rows.append({**rows[4], "subject": "newest", "updated_at": NOW + timedelta(hours=1)})
+    rows.append(
+        {**rows[4], "subject": "newest, seen second", "updated_at": NOW + timedelta(hours=1)}
+    )
+    with _statements(engine) as statements, engine.begin() as conn:
+        outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
+    assert (outcome.written, outcome.not_newer, outcome.quarantined) == (len(rows), 3, 0)
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT INTO RAW.TICKETS")]
+    assert len(inserts) == 1, "one INSERT ... SELECT, no row-by-row fallback"
+    assert not any("SAVEPOINT" in s and "ROLLBACK" in s for s in statements)
+    with engine.connect() as conn:
+        subjects = dict(conn.execute(text("SELECT source_id, subject FROM raw.tickets")).all())
+    assert len(subjects) == COPY_MIN_ROWS + 5
+    assert subjects["copy-3"] == rows[3]["subject"]
+    assert subjects["copy-4"] == "newest"
+
+
+def test_a_role_without_temp_privilege_is_not_asked_again(engine: Engine) -> None:
+    """The refused CREATE TEMP is remembered for the engine: its next batches go straight to
+    the executemany path; another engine still loads in bulk."""
+    role = f"no_temp_{uuid.uuid4().hex[:8]}"
+    with engine.begin() as conn:
+        database = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
+        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC, {role}'))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA raw, ops TO {role}"))
+        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE ON raw.tickets TO {role}"))
+        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA raw TO {role}"))
+    limited = create_engine(engine.url)
+    event.listen(limited, "connect", lambda dbapi, _: dbapi.execute(f"SET ROLE {role}"))
+    try:
+        with _statements(limited) as statements:
+            for batch in range(3):
+                rows = [{**r, "source_id": f"{batch}-{r['source_id']}"} for r in _awkward_rows(60)]
+                with limited.begin() as conn:
+                    outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
+                assert (outcome.written, outcome.quarantined) == (len(rows), 0)
+        assert sum(s.startswith("CREATE TEMPORARY") for s in statements) == 1
+        assert count(engine, "SELECT count(*) FROM raw.tickets") == 180
+        # The refusal belongs to that engine's role: this one still stages and COPYs.
+        with _statements(engine) as seen, engine.begin() as conn:
+            upsert_rows(conn, Ticket, _awkward_rows(60), source="zendesk", stream="tickets")
+        assert any(s.startswith("CREATE TEMPORARY") for s in seen)
+    finally:
+        limited.dispose()
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_sync_run_leaves_no_raw_id_in_the_masking_caches(
+    engine: Engine, settings: Settings, fake: FakeZendesk
+) -> None:
+    fields.keyed_id("left.over@example.com", settings.hash_key())
+    result = sync_tickets(engine, _client(fake), hash_key=settings.hash_key())
+    assert result.rows_written > 0
+    assert fields._id_entities_cached.cache_info().currsize == 0
+    assert fields._masked_cached.cache_info().currsize == 0

@@ -13,7 +13,9 @@ from sqlalchemy import Engine, text
 from demo.generator import generate
 from demo.load import load_dataset
 from feedbackloop.config import Settings
+from feedbackloop.governance import fields
 from feedbackloop.governance.contacts import merge_duplicate_contacts
+from feedbackloop.governance.erasure import forget
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.marts import build_marts
 
@@ -144,3 +146,18 @@ def test_forget_erases_a_person_everywhere(engine: Engine, settings: Settings) -
         capture_output=True, text=True, env=env, timeout=300,
     )  # fmt: skip
     assert again.returncode == 0 and "nothing to erase" in again.stdout
+
+
+def test_forget_clears_the_masking_caches(engine: Engine, settings: Settings) -> None:
+    """The id cache of `mask_fields` held the raw address (an id that was an e-mail address):
+    an erasure in this process leaves nothing of it in memory."""
+    address = "nadia.okafor@example.com"
+    key = settings.hash_key()
+    hashed = fields.keyed_id(address, key)
+    assert hashed.startswith(fields.HASHED_ID_PREFIX)
+    assert fields._id_entities_cached.cache_info().currsize > 0
+    with engine.begin() as conn:
+        forget(conn, address, key, actor="test")
+    assert fields._id_entities_cached.cache_info().currsize == 0
+    assert fields._masked_cached.cache_info().currsize == 0
+    assert fields.keyed_id(address, key) == hashed  # the same id after the cache is gone

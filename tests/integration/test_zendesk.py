@@ -18,6 +18,7 @@ from support.db import count
 
 from demo.fake_zendesk import (
     PRODUCT_AREA_FIELD_ID,
+    Encoded,
     FakeZendesk,
     FaultPlan,
     serve_fake_zendesk,
@@ -395,3 +396,31 @@ def test_rating_pages_follow_cursor_links_or_offset_pages() -> None:
     offset = {"next_page": "https://evil.example/api?page=2&start_time=0"}
     assert _next_ratings_params(offset, first) == {"page": "2", "start_time": "0"}
     assert _next_ratings_params({"next_page": None}, first) is None
+
+
+def test_the_fake_events_export_sends_what_json_dumps_of_the_page_gives(
+    fake: FakeZendesk,
+) -> None:
+    """The fake joins pre-encoded audits into a page: byte for byte what encoding the page
+    gives, and the shape without comment events is unchanged."""
+    path = "/api/v2/incremental/ticket_events.json"
+    start, pages = 0, 0
+    while True:
+        q = {"start_time": str(start), "include": "comment_events"}
+        code, sent = fake._ticket_events(path, q)
+        _, page = fake._ticket_events(path, q, encoded=False)
+        assert code == 200 and isinstance(sent, Encoded) and isinstance(page, dict)
+        assert sent.data == json.dumps(page).encode()
+        events = page["ticket_events"]
+        assert len(events) > 0 and page["count"] == len(events)
+        assert all(e["timestamp"] >= start for e in events)
+        pages += 1
+        if page["end_of_stream"]:
+            break
+        start = page["end_time"]
+    assert pages > 1
+    _, bare = fake._ticket_events(path, {"start_time": "0"})
+    assert isinstance(bare, dict)
+    children = [c for e in bare["ticket_events"] for c in e["child_events"]]
+    assert any("comment_present" in c for c in children)
+    assert not any(c.get("event_type") == "Comment" for c in children)
