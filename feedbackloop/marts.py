@@ -33,6 +33,8 @@ class DbtResult:
     failed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     target_path: Path | None = None
+    # The views this run built ("schema.name"); empty when any of them did not succeed.
+    views: list[str] = field(default_factory=list)
 
 
 def dbt_env(url: URL, settings: Settings) -> dict[str, str]:
@@ -61,6 +63,35 @@ def dbt_process_env(settings: Settings, url: URL | None = None) -> dict[str, str
         "DBT_PROJECT_DIR": project_dir,
         "DBT_PROFILES_DIR": project_dir,
     }
+
+
+# Written on each staging view a full build made (COMMENT ON VIEW), followed by the project's
+# fingerprint and the database's migration: a view carrying the current one needs no rebuild.
+VIEW_MARK = "feedbackloop dbt project "
+# The views a full build made, per connection (beside its profile): what the marks are checked on.
+_VIEWS_FILE = "views.json"
+# Not part of the project's source: dbt's own output, if it is ever written inside the project.
+_NOT_SOURCE = {"target", "logs", "dbt_packages", "__pycache__"}
+
+
+def project_fingerprint(project_dir: Path, dbt_vars: Mapping[str, Any] | None = None) -> str:
+    """A hash of everything a view's SQL can depend on: every file of the dbt project, the dbt
+    version and the vars given. Any change to any of them rebuilds every view."""
+    import hashlib
+
+    from dbt.version import __version__
+
+    digest = hashlib.sha256(f"dbt {__version__}\n".encode())
+    digest.update(json.dumps(dict(dbt_vars or {}), sort_keys=True, default=str).encode())
+    for path in sorted(project_dir.rglob("*")):
+        relative = path.relative_to(project_dir)
+        if not path.is_file() or _NOT_SOURCE.intersection(relative.parts):
+            continue
+        if any(part.startswith(".") for part in relative.parts):
+            continue
+        digest.update(f"\0{relative.as_posix()}\0".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:32]
 
 
 # What the `dbt` console script runs, in this interpreter (`-m dbt.cli.main` warns on import).
@@ -153,21 +184,37 @@ class DbtRunner:
         )
 
     def run(
-        self, args: Sequence[str], *, raise_on_failure: bool = True, quiet: bool = False
+        self,
+        args: Sequence[str],
+        *,
+        raise_on_failure: bool = True,
+        quiet: bool = False,
+        write_json: bool = True,
     ) -> DbtResult:
-        """Run one dbt command in-process (dbt's programmatic runner) against our database."""
+        """Run one dbt command in-process (dbt's programmatic runner) against our database.
+        `write_json=False`: dbt writes no manifest (the one on disk is kept), the run results
+        are written here."""
         from dbt.cli.main import dbtRunner
 
         before, after = self.options(args)
         if quiet:
             after.append("--quiet")  # errors still print; the per-node progress lines do not
+        if not write_json:
+            before.append("--no-write-json")
         res = dbtRunner().invoke([*before, *args, *after])
         result = DbtResult(
             success=bool(res.success), command=" ".join(args), target_path=self.target_path
         )
+        if not write_json and hasattr(res.result, "write"):
+            # dbt's own serialization of this run: what every reader of run_results.json expects
+            res.result.write(str(self.target_path / "run_results.json"))
+        views_ok = True
         for node in getattr(res.result, "results", None) or []:
             name = node.node.unique_id if getattr(node, "node", None) else str(node)
             status = str(node.status).lower()
+            if name.startswith("model.") and node.node.config.materialized == "view":
+                result.views.append(f"{node.node.schema}.{node.node.alias}")
+                views_ok = views_ok and status == "success"
             if status in {"success", "pass"}:
                 result.passed.append(name)
             elif status in {"skipped", "no-op"}:
@@ -180,6 +227,8 @@ class DbtRunner:
                 ", ".join(result.failed) if result.failed else str(res.exception or "see dbt logs")
             )
             raise MartsBuildError(f"dbt {result.command} failed: {detail}")
+        if not views_ok:
+            result.views = []
         return result
 
     def build(
@@ -203,7 +252,82 @@ class DbtRunner:
             args.append("--full-refresh")
         if dbt_vars:
             args += ["--vars", json.dumps(dict(dbt_vars))]
-        return self.run(args, quiet=quiet)
+        if select or full_refresh:
+            return self.run(args, quiet=quiet)
+        fingerprint = project_fingerprint(self.settings.dbt_project_dir, dbt_vars)
+        if not self._views_current(fingerprint):
+            result = self.run(args, quiet=quiet)
+            if result.success and result.views:
+                self._mark_views(fingerprint, result.views)
+            return result
+        # The staging views read the raw tables live: new rows need no rebuild, only a changed
+        # project or migration does. Their tests still run (`--indirect-selection empty` keeps
+        # the tests of an excluded model selected). The manifest on disk is this project's
+        # already: only the run results are written (docs/decisions.md).
+        args += ["--indirect-selection", "empty", "--exclude", "config.materialized:view"]
+        return self.run(args, quiet=quiet, write_json=False)
+
+    def _views_file(self) -> Path:
+        return write_profile(self.settings) / _VIEWS_FILE
+
+    def _views_current(self, fingerprint: str) -> bool:
+        """Every view the last full build made exists in the database and carries this
+        project's fingerprint and the database's migration; and the manifest on disk exists."""
+        from sqlalchemy import text
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from feedbackloop.db import get_engine
+
+        try:
+            saved = json.loads(self._views_file().read_text())
+        except (OSError, ValueError):
+            return False
+        views = saved.get("views") if saved.get("fingerprint") == fingerprint else None
+        if not views or not (self.target_path / "manifest.json").exists():
+            return False
+        try:
+            with get_engine(self.settings).connect() as conn:
+                marked = conn.execute(
+                    text(
+                        "SELECT count(*) FROM pg_class c "
+                        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                        "WHERE c.relkind = 'v' AND n.nspname || '.' || c.relname = ANY(:views) "
+                        "AND obj_description(c.oid, 'pg_class') = :mark || "
+                        "(SELECT max(version_num) FROM ops.alembic_version)"
+                    ),
+                    {"views": views, "mark": f"{VIEW_MARK}{fingerprint} migration "},
+                ).scalar_one()
+        except SQLAlchemyError:
+            return False
+        return bool(marked == len(views))
+
+    def _mark_views(self, fingerprint: str, views: Sequence[str]) -> None:
+        """After a full build whose every view succeeded: mark them, and save their names."""
+        from sqlalchemy import text
+
+        from feedbackloop.db import get_engine
+
+        built = [tuple(v.split(".", 1)) for v in views]
+        with get_engine(self.settings).begin() as conn:
+            # format() quotes the names and the mark: COMMENT takes no bound parameters.
+            statements = conn.execute(
+                text(
+                    "SELECT string_agg(format('COMMENT ON VIEW %I.%I IS %L', s, v, :mark || "
+                    "(SELECT max(version_num) FROM ops.alembic_version)), '; ') "
+                    "FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS t (s, v)"
+                ),
+                {
+                    "schemas": [s for s, _ in built],
+                    "names": [v for _, v in built],
+                    "mark": f"{VIEW_MARK}{fingerprint} migration ",
+                },
+            ).scalar_one()
+            if statements:
+                conn.exec_driver_sql(statements)
+        path = self._views_file()
+        tmp = path.with_name(f".{_VIEWS_FILE}.{os.getpid()}")
+        tmp.write_text(json.dumps({"fingerprint": fingerprint, "views": list(views)}))
+        os.replace(tmp, path)
 
     def source_freshness(
         self, *, exclude: Sequence[str] = (), timeout: float | None = None

@@ -28,9 +28,20 @@
 {%- endmacro %}
 
 {#- The newest watermark of an incremental model's rows; -infinity for an empty table (every
-    source row is newer). -#}
+    source row is newer). Read once at render time and written in as a literal: as a subquery
+    each of a model's filters scanned the whole table again (six scans in fct_feedback). Only
+    the model's own build writes the table, so the value cannot move before it runs. -#}
 {% macro last_watermark(relation) -%}
-    (select coalesce(max(watermark_at), '-infinity'::timestamptz) from {{ relation }})
+    {%- if execute -%}
+        {%- set sql -%}
+            select cast(coalesce(max(watermark_at), '-infinity'::timestamptz) as text)
+            from {{ relation }}
+        {%- endset -%}
+        {%- set mark = run_query(sql).columns[0].values()[0] -%}
+        cast('{{ mark }}' as timestamptz)
+    {%- else -%}
+        '-infinity'::timestamptz
+    {%- endif -%}
 {%- endmacro %}
 
 {#- is_incremental(), and the table already has watermark_at: a table built before the

@@ -395,30 +395,43 @@ def _flush(
     actor: str,
     result: DropResult,
 ) -> None:
-    hashes: dict[int, str] = {}
-    seen: dict[str, tuple[datetime, str | None]] = {}
-    for i, (_, rec) in enumerate(batch):
-        if not rec.contact_email:
-            continue
-        check = check_email(rec.contact_email)
-        if not check.valid or check.normalized is None:
-            result.invalid_emails += 1
-            continue
-        h = email_hash(check.normalized, hash_key)
-        hashes[i] = h
-        first = seen[h][0] if h in seen else rec.created_at
-        seen[h] = (min(first, rec.created_at), check.domain)
-
     with engine.begin() as conn:
         for line, reason in bad:
             _park(conn, path, line, reason, hash_key=hash_key, actor=actor)
         result.quarantined += len(bad)
         if not batch:
             return
+        # Records stored already in the same or a newer version would not change: found by
+        # their stored key first (the id masked as the row's would be, column by column), so
+        # a re-imported file is not masked and matched to contacts again.
+        keys = [
+            {
+                **mask_fields({"source": rec.source, "source_id": rec.id}, key=hash_key),
+                "updated_at": rec.updated_at,
+            }
+            for _, rec in batch
+        ]
+        fresh_keys, unchanged = only_newer(conn, Note, keys)
+        result.unchanged += unchanged
+        kept = {id(k) for k in fresh_keys}
+        fresh = [rec for (_, rec), k in zip(batch, keys, strict=True) if id(k) in kept]
+        hashes: dict[int, str] = {}
+        seen: dict[str, tuple[datetime, str | None]] = {}
+        for i, rec in enumerate(fresh):
+            if not rec.contact_email:
+                continue
+            check = check_email(rec.contact_email)
+            if not check.valid or check.normalized is None:
+                result.invalid_emails += 1
+                continue
+            h = email_hash(check.normalized, hash_key)
+            hashes[i] = h
+            first = seen[h][0] if h in seen else rec.created_at
+            seen[h] = (min(first, rec.created_at), check.domain)
         contacts, made = _contacts_for(conn, seen)
         result.contacts_created += made
         rows = []
-        for i, (_, rec) in enumerate(batch):
+        for i, rec in enumerate(fresh):
             masked = mask_text(rec.text)
             result.masked_entities.update(e.type for e in masked.entities)
             row = {
@@ -437,14 +450,10 @@ def _flush(
             rows.append(
                 mask_fields(row, key=hash_key, skip=("text",), counts=result.masked_entities)
             )
-        # Rows already stored in the same or a newer version would not change: count them
-        # as unchanged instead of sending them to the upsert.
-        fresh, unchanged = only_newer(conn, Note, rows)
-        result.unchanged += unchanged
         outcome = upsert_rows(
             conn,
             Note,
-            fresh,
+            rows,
             source=DROPS_SOURCE,
             stream=STREAM,
             mask_payload=mask_value,

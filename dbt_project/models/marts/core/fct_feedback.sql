@@ -45,6 +45,8 @@
 }}
 
 {%- set incremental = is_watermarked_incremental() %}
+{#- the last watermark, read once: one literal in every filter below -#}
+{%- set since = last_watermark(this) if incremental else none %}
 
 with
 
@@ -85,18 +87,18 @@ actions as (
 changed as (
 
     select feedback_key from items
-    where loaded_at >= {{ last_watermark(this) }}
+    where loaded_at >= {{ since }}
     union
     select items.feedback_key
     from items
     inner join contacts on contacts.contact_id = items.contact_id
-    where contacts.contact_changed_at >= {{ last_watermark(this) }}
+    where contacts.contact_changed_at >= {{ since }}
     union
-    select feedback_key from scores where scored_at >= {{ last_watermark(this) }}
+    select feedback_key from scores where scored_at >= {{ since }}
     union
-    select feedback_key from topics where assigned_at >= {{ last_watermark(this) }}
+    select feedback_key from topics where assigned_at >= {{ since }}
     union
-    select feedback_key from actions where actions_changed_at >= {{ last_watermark(this) }}
+    select feedback_key from actions where actions_changed_at >= {{ since }}
 
 ),
 {% endif %}
@@ -197,5 +199,5 @@ final as (
 select * from final
 
 {% if incremental %}
-where changed_at >= {{ last_watermark(this) }}
+where changed_at >= {{ since }}
 {% endif %}

@@ -42,7 +42,9 @@ window_items as (
     select
         *,
         created_at > {{ as_of() }} - interval '{{ var("faq_window_days", 60) }} days' / 2
-            as is_recent_half
+            as is_recent_half,
+        -- once per item: the key phrases are looked for in it (example_texts)
+        lower(feedback_text) as feedback_text_lower
     from feedback
     where created_at > {{ as_of() }} - interval '{{ var("faq_window_days", 60) }} days'
         and created_at <= {{ as_of() }}
@@ -119,6 +121,19 @@ candidates as (
 
 ),
 
+-- Each candidate's key phrases, lower-cased once (materialized: not once per item).
+candidate_phrases as materialized (
+
+    select
+        cluster_id,
+        array(
+            select lower(coalesce(phrase ->> 'phrase', phrase #>> '{}'))
+            from jsonb_array_elements(coalesce(key_phrases, '[]'::jsonb)) as phrases (phrase)
+        ) as phrases
+    from candidates
+
+),
+
 example_texts as (
 
     select distinct on (window_items.cluster_id, window_items.feedback_text)
@@ -128,29 +143,36 @@ example_texts as (
         window_items.feedback_key,
         (
             select count(*)
-            from jsonb_array_elements(coalesce(candidates.key_phrases, '[]'::jsonb)) as phrases (phrase)
-            where position(
-                lower(coalesce(phrase ->> 'phrase', phrase #>> '{}'))
-                in lower(window_items.feedback_text)
-            ) > 0
+            from unnest(candidate_phrases.phrases) as phrases (phrase)
+            where position(phrases.phrase in window_items.feedback_text_lower) > 0
         ) as phrase_hits
     from window_items
-    inner join candidates on candidates.cluster_id = window_items.cluster_id
+    inner join candidate_phrases on candidate_phrases.cluster_id = window_items.cluster_id
     where btrim(coalesce(window_items.feedback_text, '')) <> ''
     order by window_items.cluster_id, window_items.feedback_text, window_items.created_at desc
 
 ),
 
+-- The first three examples of each cluster side by side: one row per cluster, joined once.
 examples as (
 
     select
         cluster_id,
-        left(feedback_text, 500) as example_text,
-        row_number() over (
-            partition by cluster_id
-            order by phrase_hits desc, created_at desc, feedback_key
-        ) as example_number
-    from example_texts
+        max(example_text) filter (where example_number = 1) as example_1,
+        max(example_text) filter (where example_number = 2) as example_2,
+        max(example_text) filter (where example_number = 3) as example_3
+    from (
+        select
+            cluster_id,
+            left(feedback_text, 500) as example_text,
+            row_number() over (
+                partition by cluster_id
+                order by phrase_hits desc, created_at desc, feedback_key
+            ) as example_number
+        from example_texts
+    ) as ranked
+    where example_number <= 3
+    group by cluster_id
 
 ),
 
@@ -194,9 +216,9 @@ final as (
         round(cast(candidates.mean_sentiment_score as numeric), 4) as mean_sentiment_score,
 
         -- representative examples (masked, consented)
-        example_1.example_text as example_1,
-        example_2.example_text as example_2,
-        example_3.example_text as example_3,
+        examples.example_1,
+        examples.example_2,
+        examples.example_3,
 
         -- history
         candidates.previous_decision,
@@ -209,12 +231,7 @@ final as (
         {{ var('faq_min_similar', 30) }} as min_similar
 
     from candidates
-    left join examples as example_1
-        on example_1.cluster_id = candidates.cluster_id and example_1.example_number = 1
-    left join examples as example_2
-        on example_2.cluster_id = candidates.cluster_id and example_2.example_number = 2
-    left join examples as example_3
-        on example_3.cluster_id = candidates.cluster_id and example_3.example_number = 3
+    left join examples on examples.cluster_id = candidates.cluster_id
 
 )
 

@@ -26,6 +26,8 @@
 }}
 
 {%- set incremental = is_watermarked_incremental() %}
+{#- the last watermark, read once: one literal in every filter below -#}
+{%- set since = last_watermark(this) if incremental else none %}
 
 with
 
@@ -33,20 +35,20 @@ with
 changed as (
 
     select ticket_id from {{ ref('stg_zendesk__tickets') }}
-    where loaded_at >= {{ last_watermark(this) }}
+    where loaded_at >= {{ since }}
     union
     select ticket_id from {{ ref('stg_zendesk__ticket_comments') }}
-    where loaded_at >= {{ last_watermark(this) }}
+    where loaded_at >= {{ since }}
     union
     select ticket_id from {{ ref('stg_zendesk__ticket_status_changes') }}
-    where loaded_at >= {{ last_watermark(this) }}
+    where loaded_at >= {{ since }}
     union
     select ticket_id from {{ ref('stg_zendesk__satisfaction_ratings') }}
-    where loaded_at >= {{ last_watermark(this) }}
+    where loaded_at >= {{ since }}
     union
     select item_source_id from {{ ref('fct_feedback') }}
     where item_type = 'ticket' and item_source = 'zendesk'
-        and processed_at >= {{ last_watermark(this) }}
+        and processed_at >= {{ since }}
 
 ),
 {% endif %}
