@@ -28,7 +28,7 @@ DEFAULT_MIN_CLUSTER_SIZE = 30
 @dataclass
 class BatchClustering:
     labels: np.ndarray  # cluster id per text, -1 = outlier
-    encoder: str  # encoder version, e.g. light-v1
+    encoder: str  # encoder version, e.g. light-v3
     min_cluster_size: int
     seconds: float
     cpu_seconds: float = 0.0  # process CPU time (every thread): comparable on a busy machine

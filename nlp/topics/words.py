@@ -41,6 +41,21 @@ _STOP = """
     don doesn didn isn aren wasn weren won can couldn shouldn wouldn haven hasn"""
 STOP_WORDS = frozenset(_STOP.split())
 
+# light-v3's word half, chosen on the tune halves of the shared intent sets (docs/decisions.md):
+# 83 generic action verbs weighted x2 (x1.5 and x2.5 did no better), and the verbs among the
+# stop words kept as content words.
+KEPT_VERBS = frozenset({"get", "make", "give", "take", "call", "show", "move", "keep"})
+_ACTIONS = """
+    create delete cancel change edit switch track check get set update add remove
+    open close recover reset send receive pay buy return register sign subscribe unsubscribe
+    complain review contact place modify restore transfer book find report lock unlock activate
+    increase decrease raise lower improve reduce schedule request share play stop start pause
+    skip order replace renew repeat remind save spend apply freeze block enable disable install
+    download upload print rent sell call turn confirm accept reject approve delay extend compare
+    calculate convert translate"""
+ACTION_VERBS = frozenset(_ACTIONS.split())
+ACTION_WEIGHT = 2.0
+
 
 def _fold(word: str) -> str:
     word = word.split("'", 1)[0]  # i'd -> i, order's -> order, don't -> don (a stop word)
@@ -49,9 +64,19 @@ def _fold(word: str) -> str:
     return word
 
 
-def content_words(text: str) -> list[str]:
-    """Lower-cased content words in order: no stop words, numbers or one-letter words."""
+def content_words(text: str, keep: frozenset[str] = frozenset()) -> list[str]:
+    """Lower-cased content words in order: no stop words (except those in ``keep``), numbers
+    or one-letter words."""
     if "<" in text:
         text = PLACEHOLDER.sub(" ", text)
     words = (_fold(w) for w in _TOKEN.findall(text.lower()))
-    return [w for w in words if len(w) > 1 and w not in STOP_WORDS]
+    return [w for w in words if len(w) > 1 and (w not in STOP_WORDS or w in keep)]
+
+
+def word_weights(text: str) -> dict[str, float]:
+    """The light encoder's bag of words (light-v3): content words plus the generic verbs among
+    the stop words, action verbs weighted ACTION_WEIGHT. Intents that share a sentence template
+    differ by their verb ("create" / "delete account"), which the token mean barely sees."""
+    return {
+        w: ACTION_WEIGHT if w in ACTION_VERBS else 1.0 for w in content_words(text, keep=KEPT_VERBS)
+    }

@@ -52,7 +52,7 @@ def test_demo_prints_row_counts_from_the_database(tmp_path: Path) -> None:
         assert re.search(r"all rules\s*│\s*auto_reply\s*│", out)
         assert re.search(r"Action #\d+ \(fl-[0-9a-f]+\)", out)
         assert "Why: rule" in out
-        assert re.search(r"Topics \(light-v2\): [\d,]+ clusters", out)
+        assert re.search(r"Topics \(light-v3\): [\d,]+ clusters", out)
         # Product events through the signed Segment endpoint: the replay stored once, the bad
         # call quarantined, milestones reached once each and a survey task explained.
         events = re.search(

@@ -124,7 +124,7 @@ def test_ids_are_stable_across_runs_with_new_data_in_between(
     first = assign_topics(engine, settings)
     before = assignments(engine)
     assert first.considered == len(before) == 84
-    assert first.encoder == "light-v2" and first.refit
+    assert first.encoder == "light-v3" and first.refit
     assert len(first.new_clusters) >= 2
     refund_ids = {before[i] for i in refund} - {-1}
     password_ids = {before[i] for i in password} - {-1}
@@ -134,7 +134,7 @@ def test_ids_are_stable_across_runs_with_new_data_in_between(
     assert first.outliers >= len(noise)
     assert first.outlier_share == pytest.approx(sum(c == -1 for c in before.values()) / len(before))
     rows = clusters(engine)
-    assert all(enc == "light-v2" for _, _, enc in rows.values())
+    assert all(enc == "light-v3" for _, _, enc in rows.values())
     assert sum(size for size, _, _ in rows.values()) == sum(c >= 0 for c in before.values())
 
     # new data: more of both topics and a brand-new one

@@ -61,7 +61,7 @@ def test_eval_json_reports_every_metric(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert report["encoder"] == "light-v2" and report["n"] == 20
+    assert report["encoder"] == "light-v3" and report["n"] == 20
     assert report["nmi_clustered"] == pytest.approx(1.0)
     assert report["candidate_purity"] == pytest.approx(1.0)
     assert report["label_recall"] == pytest.approx(1.0)  # refund and password each found

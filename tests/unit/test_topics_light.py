@@ -28,7 +28,7 @@ def test_light_clustering_imports_no_torch_and_no_spacy() -> None:
         from nlp.topics.batch import cluster_texts
         texts = ["how do i cancel my order"] * 6 + ["where is my refund"] * 6
         run = cluster_texts(texts, encoder="light", min_cluster_size=3)
-        assert run.encoder == "light-v2", run.encoder
+        assert run.encoder == "light-v3", run.encoder
         assert len(set(run.labels.tolist())) == 2, run.labels
         print(sorted(m for m in ("torch", "spacy", "thinc") if m in sys.modules))
         """
@@ -58,6 +58,48 @@ def test_word_encoder_knows_words_and_ignores_placeholders() -> None:
     assert sims[0, 1] > 0.6 > sims[0, 2] + 0.2
     assert not z[3].any() and not z[4].any(), "masked data alone says nothing about a topic"
     assert np.allclose(enc.encode(["How do I cancel my order?"])[0], z[0]), "no state: stable"
+
+
+def test_token_weights_are_the_measured_definition() -> None:
+    """light-v3: each token weighs ||e||^-0.5, digit and punctuation tokens are left out of the
+    mean, and a text of nothing else keeps its plain mean (recomputed here from the wheel)."""
+    from safetensors.numpy import load_file
+
+    from nlp.topics.encoders import _wordllama_files
+
+    enc = WordEncoder()
+    emb, tok = enc._load()
+    raw = load_file(str(_wordllama_files()[0]))["embedding.weight"].astype(np.float32)
+
+    def expected(text: str, skip_digits_and_punct: bool) -> np.ndarray:
+        ids = tok.encode(text, add_special_tokens=False).ids
+        pieces = [tok.id_to_token(i).replace("\u2581", "") for i in ids]
+        keep = [
+            i
+            for i, p in zip(ids, pieces, strict=True)
+            if not skip_digits_and_punct or (p == "" or p.isalpha())
+        ]
+        rows = raw[keep]
+        if skip_digits_and_punct:
+            rows = rows * (np.linalg.norm(rows, axis=1, keepdims=True) ** -0.5)
+        v = rows.sum(0)
+        return v / np.linalg.norm(v)
+
+    z = enc.token_vectors(["cancel order 3707955617, now!", "#85632 ??", "cancel order"])
+    assert np.allclose(z[0], expected("cancel order 3707955617, now!", True), atol=1e-5)
+    assert np.allclose(z[1], expected("#85632 ??", False), atol=1e-5)
+    assert float(z[0] @ z[2]) < 0.999  # "now" still counts
+    a, b = enc.token_vectors(["cancel order 3707955617", "cancel order 12"])
+    assert np.allclose(a, b, atol=1e-6), "which order number says nothing about the topic"
+    assert emb.dtype == np.float32 and emb.shape == raw.shape
+
+
+def test_action_verbs_weigh_double_in_the_word_half() -> None:
+    enc = WordEncoder()
+    w = enc.word_vectors(["create my account", "delete my account", "get my account"])
+    # unit vectors over {verb: 2, account: 1}: the verb carries 4/5 of the squared norm
+    assert float(w[0] @ w[1]) == pytest.approx(1 / 5)
+    assert float(w[0] @ w[2]) == pytest.approx(1 / 5), "'get' is a stop word kept as a verb"
 
 
 def test_a_group_mixing_two_tight_subgroups_splits() -> None:

@@ -16,6 +16,12 @@ SETS = (
 )
 
 
+# NMI, candidate purity: light-v3 measured 0.821 / 0.832 (CLINC150) and 0.738 / 0.924 (Bitext)
+# here, with chunks of 4,000 (the memory bound of issue #20); light-v2 gave 0.799 / 0.790 and
+# 0.719 / 0.899
+LIGHT_FLOORS = {"clinc150": (0.80, 0.81), "bitext": (0.72, 0.90)}
+
+
 @pytest.mark.skipif(not SETS, reason="../shared/data/intents not found")
 @pytest.mark.parametrize("name", ["clinc150", "bitext"])
 def test_light_clusters_the_shared_intent_sets(name: str) -> None:
@@ -24,10 +30,9 @@ def test_light_clusters_the_shared_intent_sets(name: str) -> None:
     texts, labels = SETS[name]
     first = cluster_texts(texts, encoder="light", min_cluster_size=10)
     scores = evaluate(labels, first.labels.tolist(), 10)
-    assert scores.nmi >= 0.65
-    # 0.80 with one 8,000-row chunk; chunks of 4,000 (the memory bound of issue #20) give
-    # 0.79 here and more labels found (docs/decisions.md)
-    assert scores.candidate_purity >= 0.78
+    nmi_floor, purity_floor = LIGHT_FLOORS[name]
+    assert scores.nmi >= nmi_floor
+    assert scores.candidate_purity >= purity_floor
     assert scores.outlier_share <= 0.2  # speed: benchmarks/topics_bench.py, not a timed test
     again = cluster_texts(texts, encoder="light", min_cluster_size=10)
     assert again.labels.tolist() == first.labels.tolist(), "same input, same clusters"
