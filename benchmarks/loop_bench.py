@@ -49,6 +49,7 @@ from feedbackloop.config import Settings
 from feedbackloop.db import database_url, embedded_server, ensure_ready
 from feedbackloop.governance.gate import table_gate
 from feedbackloop.marts import build_marts
+from feedbackloop.memory import tune_allocator
 from feedbackloop.routing import DecideReport, dispatch, load_rules, scored_hook
 from feedbackloop.scoring import score_pending
 from feedbackloop.sources import zendesk
@@ -633,6 +634,8 @@ def main() -> None:
     )
     parser.add_argument("--result-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    # This process stands for a flow run's: the allocator is set as `flows` sets it.
+    tune_allocator()
     # A terminated run still stops its PostgreSQL server and the fakes (the `finally` blocks).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     workers = args.dask_workers

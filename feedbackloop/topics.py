@@ -417,9 +417,13 @@ def _run(
     report.considered = len(pool)
     # The pool's vectors go to a temporary file as they are encoded (at 100,000 tickets they
     # would take over 500 MB): clustering reads a chunk at a time, the examples a cluster's.
+    version, fingerprint = enc.version, enc.fingerprint
     with VectorFile(dim, folder) as z:
         for part in _encode_parts(enc, [items[k] for k in pool], "topics: encode"):
             z.append(part)
+        # The encoder's token table (31 MB) is not used past here: freed before clustering,
+        # where the run peaks.
+        del enc
         result = cluster_incremental(
             z, centroids, params, next_id, pending=np.arange(len(earlier), dtype=np.int64)
         )
@@ -435,11 +439,9 @@ def _run(
                 touched.add(cid)
         touched |= {assigned[k][0] for k in withdrawn if assigned[k][0] != OUTLIER}
 
-        # Labels, topic keys and examples of every cluster that changed.
-        cluster_rows = []
+        # Examples of every cluster that changed: earlier examples still valid + members
+        # encoded in this run. The last use of the vectors: the file is closed before the writes.
         for cid in sorted(touched):
-            keys = members.get(cid, [])
-            # examples: earlier examples still valid + members encoded in this run
             rows = np.flatnonzero(labels == cid)
             cand_keys = examples.get(cid, []) + [pool[i] for i in rows]
             cand_vecs = [example_vectors.get(cid, np.zeros((0, dim), np.float32)), z.take(rows)]
@@ -451,84 +453,89 @@ def _run(
                 example_vectors[cid] = vecs[best]
             else:
                 examples[cid], example_vectors[cid] = [], np.zeros((0, dim), np.float32)
-            docs = lemmatize([items[k] for k in keys[:LABEL_SAMPLE]])
-            # the label: the example nearest the centroid that reads as one (masked text)
-            lab = label_cluster(docs, stats, [items[k] for k in examples[cid]])
-            topic_keys.setdefault(cid, lab.topic_key)  # a cluster's topic key never changes
-            cluster_rows.append(
-                {
-                    "cluster_id": cid,
-                    "encoder": enc.version,
-                    "label": lab.label,
-                    "key_phrases": [kp.as_dict() for kp in lab.key_phrases],
-                    "size": len(keys),
-                }
-            )
 
-        # Assignment rows for the pool (only those that change).
-        out_rows = []
-        outlier_docs = lemmatize(
-            [items[k] for k, c in zip(pool, labels.tolist(), strict=True) if c == OUTLIER]
+    # Labels and topic keys of every cluster that changed.
+    cluster_rows = []
+    for cid in sorted(touched):
+        keys = members.get(cid, [])
+        docs = lemmatize([items[k] for k in keys[:LABEL_SAMPLE]])
+        # the label: the example nearest the centroid that reads as one (masked text)
+        lab = label_cluster(docs, stats, [items[k] for k in examples[cid]])
+        topic_keys.setdefault(cid, lab.topic_key)  # a cluster's topic key never changes
+        cluster_rows.append(
+            {
+                "cluster_id": cid,
+                "encoder": version,
+                "label": lab.label,
+                "key_phrases": [kp.as_dict() for kp in lab.key_phrases],
+                "size": len(keys),
+            }
         )
-        docs_iter = iter(outlier_docs)
-        for key, cid in zip(pool, labels.tolist(), strict=True):
-            tkey = topic_keys[cid] if cid != OUTLIER else item_topic_key(next(docs_iter), stats)
-            before = assigned.get(key)
-            if before is not None and before == (cid, tkey):
-                continue
-            out_rows.append(
-                {
-                    "item_type": key[0],
-                    "item_source": key[1],
-                    "item_source_id": key[2],
-                    "topic_key": tkey[:128],
-                    "cluster_id": cid,
-                    "encoder": enc.version,
-                }
-            )
 
-        with engine.begin() as conn:
-            _write(conn, withdrawn, out_rows, cluster_rows)
-            totals = conn.execute(
-                text(
-                    """
-                    SELECT count(*) AS items,
-                           count(*) FILTER (WHERE cluster_id = -1) AS outliers,
-                           count(DISTINCT cluster_id) FILTER (WHERE cluster_id >= 0) AS clusters
-                    FROM nlp.topic_assignments
-                    """
-                )
-            ).one()
-            report.candidates = int(
-                conn.execute(
-                    text("SELECT count(*) FROM nlp.clusters WHERE size >= :m"), {"m": min_size}
-                ).scalar_one()
-            )
-            report.clusters = int(totals.clusters)
-            report.outlier_share = totals.outliers / totals.items if totals.items else 0.0
-            report.seconds = time.perf_counter() - started
-            audit.record(
-                conn,
-                actor=ACTOR,
-                action="assign_topics",
-                entity_type="topic_clusters",
-                entity_id=enc.version,
-                details={
-                    "considered": report.considered,
-                    "assigned_existing": report.assigned_existing,
-                    "new_clusters": len(report.new_clusters),
-                    "in_new_clusters": report.in_new_clusters,
-                    "outliers": report.outliers,
-                    "withdrawn": report.withdrawn,
-                    "outlier_share": round(report.outlier_share, 4),
-                    "params": asdict(params),
-                },
-                reason="incremental topic clustering of consented feedback",
-            )
-
-        _save_state(
-            folder / "state.npz",
-            _State(enc.fingerprint, centroids, examples, example_vectors),
+    # Assignment rows for the pool (only those that change).
+    out_rows = []
+    outlier_docs = lemmatize(
+        [items[k] for k, c in zip(pool, labels.tolist(), strict=True) if c == OUTLIER]
+    )
+    docs_iter = iter(outlier_docs)
+    for key, cid in zip(pool, labels.tolist(), strict=True):
+        tkey = topic_keys[cid] if cid != OUTLIER else item_topic_key(next(docs_iter), stats)
+        before = assigned.get(key)
+        if before is not None and before == (cid, tkey):
+            continue
+        out_rows.append(
+            {
+                "item_type": key[0],
+                "item_source": key[1],
+                "item_source_id": key[2],
+                "topic_key": tkey[:128],
+                "cluster_id": cid,
+                "encoder": version,
+            }
         )
-        report.examples = {cid: keys for cid, keys in sorted(examples.items()) if keys}
-        return report
+
+    with engine.begin() as conn:
+        _write(conn, withdrawn, out_rows, cluster_rows)
+        totals = conn.execute(
+            text(
+                """
+                SELECT count(*) AS items,
+                       count(*) FILTER (WHERE cluster_id = -1) AS outliers,
+                       count(DISTINCT cluster_id) FILTER (WHERE cluster_id >= 0) AS clusters
+                FROM nlp.topic_assignments
+                """
+            )
+        ).one()
+        report.candidates = int(
+            conn.execute(
+                text("SELECT count(*) FROM nlp.clusters WHERE size >= :m"), {"m": min_size}
+            ).scalar_one()
+        )
+        report.clusters = int(totals.clusters)
+        report.outlier_share = totals.outliers / totals.items if totals.items else 0.0
+        report.seconds = time.perf_counter() - started
+        audit.record(
+            conn,
+            actor=ACTOR,
+            action="assign_topics",
+            entity_type="topic_clusters",
+            entity_id=version,
+            details={
+                "considered": report.considered,
+                "assigned_existing": report.assigned_existing,
+                "new_clusters": len(report.new_clusters),
+                "in_new_clusters": report.in_new_clusters,
+                "outliers": report.outliers,
+                "withdrawn": report.withdrawn,
+                "outlier_share": round(report.outlier_share, 4),
+                "params": asdict(params),
+            },
+            reason="incremental topic clustering of consented feedback",
+        )
+
+    _save_state(
+        folder / "state.npz",
+        _State(fingerprint, centroids, examples, example_vectors),
+    )
+    report.examples = {cid: keys for cid, keys in sorted(examples.items()) if keys}
+    return report
