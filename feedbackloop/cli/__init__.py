@@ -80,8 +80,10 @@ def main() -> None:
 
     from feedbackloop.db import describe_failure
     from feedbackloop.db.embedded import EmbeddedServerError
+    from feedbackloop.memory import tune_allocator
     from feedbackloop.sources.files import UnreadableFile
 
+    tune_allocator()  # commands that run the pipeline in this process: flat memory as in flows
     try:
         app()
     except (ConfigError, EmbeddedServerError, UnreadableFile) as exc:
