@@ -45,6 +45,8 @@ LAYER_MAP: dict[str, int] = {
     "feedbackloop.processes": FOUNDATION,
     "feedbackloop.scratch": FOUNDATION,
     "feedbackloop.progress": FOUNDATION,
+    "feedbackloop.memory": FOUNDATION,
+    "feedbackloop.yamlfile": FOUNDATION,
     "nlp": LEAF,
     "expectations": LEAF,
 }
