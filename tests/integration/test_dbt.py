@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import insert_orphan_comment
 
 from demo.generator import generate
 from demo.load import load_dataset
@@ -29,14 +30,7 @@ def test_dbt_build_passes_on_demo_data_then_fails_on_an_orphan(
         ).scalar_one()
     assert staged == len(dataset.tickets)
 
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.ticket_comments (source, source_id, ticket_source_id, "
-                "author_role, body, updated_at) VALUES ('zendesk', 'orphan-1', 'no-such-ticket', "
-                "'agent', 'hello', now())"
-            )
-        )
+    insert_orphan_comment(engine)
     with pytest.raises(MartsBuildError, match="relationships_stg_zendesk__ticket_comments"):
         build_marts(settings)
 

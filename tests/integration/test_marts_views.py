@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import insert_orphan_comment
 
 from demo.generator import generate
 from demo.load import load_dataset
@@ -72,14 +73,7 @@ def test_a_failing_view_test_still_holds_back_its_marts(engine: Engine, settings
         hash_key=settings.hash_key(),
     )
     build_marts(settings, quiet=True)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.ticket_comments (source, source_id, ticket_source_id, "
-                "author_role, body, updated_at) VALUES ('zendesk', 'orphan-1', 'no-such-ticket', "
-                "'agent', 'hello', now())"
-            )
-        )
+    insert_orphan_comment(engine)
     with pytest.raises(MartsBuildError, match="relationships_stg_zendesk__ticket_comments"):
         build_marts(settings, quiet=True)
     run = json.loads((settings.state_path / "dbt" / "target" / "run_results.json").read_text())

@@ -39,3 +39,16 @@ def set_consent(conn: Connection, contact_id: str, purpose: str, granted: bool) 
         ),
         {"c": contact_id, "p": purpose, "g": granted},
     )
+
+
+def insert_orphan_comment(engine: Engine) -> None:
+    """A ticket comment whose ticket does not exist: dbt's relationships test on
+    `stg_zendesk__ticket_comments` fails on it."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO raw.ticket_comments (source, source_id, ticket_source_id, "
+                "author_role, body, updated_at) VALUES ('zendesk', 'orphan-1', 'no-such-ticket', "
+                "'agent', 'hello', now())"
+            )
+        )

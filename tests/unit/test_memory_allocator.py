@@ -5,6 +5,7 @@ runs in a fresh process: the setting is process-wide."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -34,8 +35,16 @@ print(json.dumps({"tuned": tuned, "kept_mb": rss_mb() - before, "again": tune_al
 
 
 def _probe(mode: str) -> dict[str, object]:
+    # glibc reads its settings from the environment too, and any of them turns its dynamic
+    # threshold off (Dask's nanny leaves MALLOC_TRIM_THRESHOLD_ in os.environ): a clean one.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE, mode], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", PROBE, mode],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env=env,
     )
     out: dict[str, object] = json.loads(proc.stdout.strip().splitlines()[-1])
     return out
