@@ -62,6 +62,23 @@ def flow_runs(api_url: str, deployment_id: str) -> list[dict[str, Any]]:
     return answer.json()
 
 
+def cancel_unfinished(api_url: str, deployment_id: str) -> list[str]:
+    """Cancel the deployment's runs still PENDING or RUNNING (as `prefect flow-run cancel`
+    would): what a stopped worker leaves when it stops right after claiming a run. Under the
+    deployment's CANCEL_NEW concurrency such a run would cancel every later one."""
+    left = [
+        r for r in flow_runs(api_url, deployment_id) if r["state_type"] in ("PENDING", "RUNNING")
+    ]
+    for r in left:
+        answer = httpx.post(
+            f"{api_url}/flow_runs/{r['id']}/set_state",
+            json={"state": {"type": "CANCELLED", "name": "Cancelled"}, "force": True},
+            timeout=10,
+        )
+        answer.raise_for_status()
+    return [r["name"] for r in left]
+
+
 def wait_for_scheduled_run(
     api_url: str,
     deployment_id: str,

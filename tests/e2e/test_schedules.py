@@ -12,6 +12,7 @@ from pathlib import Path
 from prefect_support import (
     BIN,
     REPO,
+    cancel_unfinished,
     clean_env,
     deployment,
     prefect_yaml_with_interval,
@@ -70,6 +71,9 @@ def test_worker_runs_scheduled_deployments_and_serve_can_take_over(tmp_path: Pat
                 api_url, ping["id"], after=started, timeout=240, procs=(worker,)
             )
             assert run["work_queue_name"] == "default"
+        # The worker may stop right after claiming its next run (one every 10 s): that run
+        # stays PENDING, and under CANCEL_NEW it would cancel every run serve starts.
+        cancel_unfinished(api_url, ping["id"])
 
         # `feedbackloop serve` on the same server re-registers the same deployment; its runs
         # must not crash on the path `prefect deploy` left empty, and the worker's pool stays.
