@@ -68,6 +68,14 @@ def dbt_process_env(settings: Settings, url: URL | None = None) -> dict[str, str
 # Written on each staging view a full build made (COMMENT ON VIEW), followed by the project's
 # fingerprint and the database's migration: a view carrying the current one needs no rebuild.
 VIEW_MARK = "feedbackloop dbt project "
+# The mark in SQL: VIEW_MARK, the fingerprint (bound as :mark) and the migration the database is at.
+_MARK_SQL = ":mark || (SELECT max(version_num) FROM ops.alembic_version)"
+
+
+def _mark(fingerprint: str) -> str:
+    return f"{VIEW_MARK}{fingerprint} migration "
+
+
 # The views a full build made, per connection (beside its profile): what the marks are checked on.
 _VIEWS_FILE = "views.json"
 # Not part of the project's source: dbt's own output, if it is ever written inside the project.
@@ -292,10 +300,9 @@ class DbtRunner:
                         "SELECT count(*) FROM pg_class c "
                         "JOIN pg_namespace n ON n.oid = c.relnamespace "
                         "WHERE c.relkind = 'v' AND n.nspname || '.' || c.relname = ANY(:views) "
-                        "AND obj_description(c.oid, 'pg_class') = :mark || "
-                        "(SELECT max(version_num) FROM ops.alembic_version)"
+                        f"AND obj_description(c.oid, 'pg_class') = {_MARK_SQL}"
                     ),
-                    {"views": views, "mark": f"{VIEW_MARK}{fingerprint} migration "},
+                    {"views": views, "mark": _mark(fingerprint)},
                 ).scalar_one()
         except SQLAlchemyError:
             return False
@@ -312,14 +319,14 @@ class DbtRunner:
             # format() quotes the names and the mark: COMMENT takes no bound parameters.
             statements = conn.execute(
                 text(
-                    "SELECT string_agg(format('COMMENT ON VIEW %I.%I IS %L', s, v, :mark || "
-                    "(SELECT max(version_num) FROM ops.alembic_version)), '; ') "
+                    f"SELECT string_agg(format('COMMENT ON VIEW %I.%I IS %L', s, v, {_MARK_SQL}), "
+                    "'; ') "
                     "FROM unnest(CAST(:schemas AS text[]), CAST(:names AS text[])) AS t (s, v)"
                 ),
                 {
                     "schemas": [s for s, _ in built],
                     "names": [v for _, v in built],
-                    "mark": f"{VIEW_MARK}{fingerprint} migration ",
+                    "mark": _mark(fingerprint),
                 },
             ).scalar_one()
             if statements:
