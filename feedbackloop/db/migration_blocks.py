@@ -36,6 +36,19 @@ def item_key_columns() -> tuple[sa.Column[object], ...]:
     )
 
 
+def create_id_table(name: str, *elements: sa.SchemaItem, schema: str) -> None:
+    """Create `<schema>.<name>` keyed by a surrogate `id`: a bigserial first column and the
+    primary key on it (PostgreSQL renders the primary key first, wherever it is passed), then
+    `elements` (columns and constraints) in their order, as revisions 0001 to 0010 wrote them."""
+    op.create_table(
+        name,
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        *elements,
+        sa.PrimaryKeyConstraint("id", name=op.f(f"pk_{name}")),
+        schema=schema,
+    )
+
+
 def create_raw_table(name: str, *elements: sa.Column[object] | sa.CheckConstraint) -> None:
     """Create `raw.<name>`: the source's columns (`elements`, then its check constraints), with
     the columns, key and unique constraint every raw table carries (RawMixin in db/models.py) as

@@ -85,15 +85,35 @@ def _now_column() -> Mapped[datetime]:
     return mapped_column(Tstz, nullable=False, server_default=func.now())
 
 
+def _id_column() -> Mapped[int]:
+    """A surrogate key (bigserial)."""
+    return mapped_column(BigInteger, primary_key=True, autoincrement=True)
+
+
+def _jsonb_column(default: str) -> Mapped[Any]:
+    """A JSONB document that is never NULL: `default` ("{}" or "[]") when not given."""
+    return mapped_column(JSONB, nullable=False, server_default=default)
+
+
 class RawMixin:
     """Columns every raw table shares."""
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     source: Mapped[str] = mapped_column(String(64), nullable=False)
     source_id: Mapped[str] = mapped_column(String(128), nullable=False)
     created_at: Mapped[datetime | None] = mapped_column(Tstz)
     updated_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
     loaded_at: Mapped[datetime] = _now_column()
+
+
+class ItemKeyMixin:
+    """The key of the feedback item a row is about (`item_key_columns` in the migrations).
+    SQLAlchemy puts a mixin's columns after the class's own: in the database they stand where
+    the migrations put them, and nothing reads the order of a model's columns."""
+
+    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
+    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
+    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
 
 
 def _raw_args(table: str, *extra: Any) -> tuple[Any, ...]:
@@ -155,7 +175,7 @@ class Ticket(RawMixin, Base):
     requester_source_id: Mapped[str | None] = mapped_column(String(128))
     assignee_source_id: Mapped[str | None] = mapped_column(String(128))
     account_source_id: Mapped[str | None] = mapped_column(String(128))
-    tags: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    tags: Mapped[list[Any]] = _jsonb_column("[]")
     is_deleted: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default="false")
 
 
@@ -300,7 +320,7 @@ class SegmentEvent(Base):
         {"schema": "raw"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     source: Mapped[str] = mapped_column(String(64), nullable=False, server_default="segment")
     message_id: Mapped[str] = mapped_column(String(128), nullable=False)
     call_type: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -309,8 +329,8 @@ class SegmentEvent(Base):
     anonymous_id: Mapped[str | None] = mapped_column(String(128))
     account_id: Mapped[str | None] = mapped_column(String(128))
     email_hash: Mapped[str | None] = mapped_column(String(64))
-    properties: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
-    traits: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    properties: Mapped[dict[str, Any]] = _jsonb_column("{}")
+    traits: Mapped[dict[str, Any]] = _jsonb_column("{}")
     occurred_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
     loaded_at: Mapped[datetime] = _now_column()
 
@@ -325,7 +345,7 @@ class SyncState(Base):
     source: Mapped[str] = mapped_column(String(64), primary_key=True)
     stream: Mapped[str] = mapped_column(String(64), primary_key=True)
     cursor: Mapped[str | None] = mapped_column(Text)
-    state: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    state: Mapped[dict[str, Any]] = _jsonb_column("{}")
     updated_at: Mapped[datetime] = _now_column()
 
 
@@ -352,7 +372,7 @@ class Quarantine(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     source: Mapped[str] = mapped_column(String(64), nullable=False)
     stream: Mapped[str] = mapped_column(String(64), nullable=False)
     source_id: Mapped[str | None] = mapped_column(String(128))
@@ -372,13 +392,13 @@ class AuditLog(Base):
     __tablename__ = "audit_log"
     __table_args__ = (Index("ix_audit_log_entity", "entity_type", "entity_id"), {"schema": "ops"})
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     occurred_at: Mapped[datetime] = _now_column()
     actor: Mapped[str] = mapped_column(String(128), nullable=False)
     action: Mapped[str] = mapped_column(String(64), nullable=False)
     entity_type: Mapped[str] = mapped_column(String(64), nullable=False)
     entity_id: Mapped[str | None] = mapped_column(String(256))
-    details: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    details: Mapped[dict[str, Any]] = _jsonb_column("{}")
     reason: Mapped[str | None] = mapped_column(Text)
 
 
@@ -411,7 +431,7 @@ class ContactMerge(Base):
     merged_by: Mapped[str] = mapped_column(String(128), nullable=False)
 
 
-class Action(Base):
+class Action(ItemKeyMixin, Base):
     """Outbox: a decision is written here with its idempotency key before anything is sent."""
 
     __tablename__ = "actions"
@@ -425,16 +445,13 @@ class Action(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     idempotency_key: Mapped[str] = mapped_column(String(256), nullable=False)
-    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
-    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
     rule: Mapped[str] = mapped_column(String(128), nullable=False)
     action_type: Mapped[str] = mapped_column(String(32), nullable=False)
     target: Mapped[str | None] = mapped_column(Text)
-    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    payload: Mapped[dict[str, Any]] = _jsonb_column("{}")
+    explanation: Mapped[dict[str, Any]] = _jsonb_column("{}")
     model_version: Mapped[str | None] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending")
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
@@ -450,7 +467,7 @@ class ActionAttempt(Base):
     __tablename__ = "action_attempts"
     __table_args__ = {"schema": "ops"}
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     action_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("ops.actions.id", ondelete="CASCADE"), nullable=False, index=True
     )
@@ -467,14 +484,14 @@ class ValidationRun(Base):
     __tablename__ = "validation_runs"
     __table_args__ = {"schema": "ops"}
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     suite: Mapped[str] = mapped_column(Text, nullable=False)
     checkpoint: Mapped[str | None] = mapped_column(String(128))
     batch: Mapped[str | None] = mapped_column(Text)
     success: Mapped[bool] = mapped_column(Boolean, nullable=False)
     evaluated: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     failed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
-    results: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    results: Mapped[dict[str, Any]] = _jsonb_column("{}")
     data_docs_path: Mapped[str | None] = mapped_column(Text)
     run_at: Mapped[datetime] = _now_column()
 
@@ -483,19 +500,19 @@ class HealthPing(Base):
     __tablename__ = "health_pings"
     __table_args__ = (Index("ix_health_pings_check", "check_name", "checked_at"), {"schema": "ops"})
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     checked_at: Mapped[datetime] = _now_column()
     check_name: Mapped[str] = mapped_column(String(64), nullable=False)
     ok: Mapped[bool] = mapped_column(Boolean, nullable=False)
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    detail: Mapped[dict[str, Any]] = _jsonb_column("{}")
 
 
 class ApiUsage(Base):
     __tablename__ = "api_usage"
     __table_args__ = (Index("ix_api_usage_source_called", "source", "called_at"), {"schema": "ops"})
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     called_at: Mapped[datetime] = _now_column()
     source: Mapped[str] = mapped_column(String(64), nullable=False)
     endpoint: Mapped[str] = mapped_column(Text, nullable=False)
@@ -506,7 +523,7 @@ class ApiUsage(Base):
     cost_usd: Mapped[Decimal | None] = mapped_column(Numeric(12, 6))
 
 
-class HumanReview(Base):
+class HumanReview(ItemKeyMixin, Base):
     """A person's review of an item or automated action. Rows of a weekly sample (`batch`,
     e.g. 2026-W48) are queued without reviewer, verdict and reviewed_at until rated."""
 
@@ -519,10 +536,7 @@ class HumanReview(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
-    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    id: Mapped[int] = _id_column()
     action_id: Mapped[int | None] = mapped_column(
         BigInteger, ForeignKey("ops.actions.id", ondelete="SET NULL")
     )
@@ -551,7 +565,7 @@ class FlowRun(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     flow_run_id: Mapped[str] = mapped_column(String(64), nullable=False)
     flow_name: Mapped[str] = mapped_column(String(128), nullable=False)
     deployment: Mapped[str | None] = mapped_column(String(128))
@@ -579,7 +593,7 @@ class FaqDecision(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     cluster_id: Mapped[int] = mapped_column(Integer, nullable=False)
     decision: Mapped[str] = mapped_column(String(16), nullable=False)
     # Size when decided: a rejected candidate returns only after growing by half again.
@@ -598,7 +612,7 @@ class LoginFailure(Base):
     __tablename__ = "login_failures"
     __table_args__ = (Index("ix_login_failures_occurred", "occurred_at"), {"schema": "ops"})
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     occurred_at: Mapped[datetime] = _now_column()
     client_network: Mapped[str] = mapped_column(String(64), nullable=False)
     client_key: Mapped[str] = mapped_column(String(16), nullable=False)
@@ -610,7 +624,7 @@ class LoginFailure(Base):
     locked_seconds: Mapped[int | None] = mapped_column(Integer)
 
 
-class SurveyLink(Base):
+class SurveyLink(ItemKeyMixin, Base):
     """A survey link sent in an auto-reply: the server side of the `?t=` token. The URL holds
     only a random token (`token`) with its expiry and signature; the ticket, the customer and
     the action it belongs to are here. Opened and answered are set once, by the first open and
@@ -624,14 +638,11 @@ class SurveyLink(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     token: Mapped[str] = mapped_column(String(64), nullable=False)
     action_id: Mapped[int] = mapped_column(
         BigInteger, ForeignKey("ops.actions.id", ondelete="CASCADE"), nullable=False
     )
-    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
-    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
     rule: Mapped[str] = mapped_column(String(128), nullable=False)
     template: Mapped[str] = mapped_column(String(128), nullable=False)
     # The offer's segment when the reply is an offer variant, else the customer's tier.
@@ -652,7 +663,7 @@ class SurveyLink(Base):
 # --------------------------------------------------------------------------------------- nlp
 
 
-class FeedbackScore(Base):
+class FeedbackScore(ItemKeyMixin, Base):
     __tablename__ = "feedback_scores"
     __table_args__ = (
         UniqueConstraint(
@@ -667,17 +678,14 @@ class FeedbackScore(Base):
         {"schema": "nlp"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    item_type: Mapped[str] = mapped_column(String(32), nullable=False)
-    item_source: Mapped[str] = mapped_column(String(64), nullable=False)
-    item_source_id: Mapped[str] = mapped_column(String(128), nullable=False)
+    id: Mapped[int] = _id_column()
     model_version: Mapped[str] = mapped_column(String(64), nullable=False)
     text_hash: Mapped[str] = mapped_column(String(64), nullable=False)
     sentiment: Mapped[float] = mapped_column(Float, nullable=False)
     label: Mapped[str] = mapped_column(String(16), nullable=False)
     frustrated: Mapped[bool] = mapped_column(Boolean, nullable=False)
     language: Mapped[str | None] = mapped_column(String(16))
-    explanation: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    explanation: Mapped[dict[str, Any]] = _jsonb_column("{}")
     scored_at: Mapped[datetime] = _now_column()
 
 
@@ -688,7 +696,7 @@ class Cluster(Base):
     cluster_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     encoder: Mapped[str] = mapped_column(String(64), nullable=False)
     label: Mapped[str | None] = mapped_column(Text)
-    key_phrases: Mapped[list[Any]] = mapped_column(JSONB, nullable=False, server_default="[]")
+    key_phrases: Mapped[list[Any]] = _jsonb_column("[]")
     size: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = _now_column()
@@ -721,7 +729,7 @@ class MilestoneReached(Base):
         {"schema": "ops"},
     )
 
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    id: Mapped[int] = _id_column()
     name: Mapped[str] = mapped_column(String(64), nullable=False)
     per: Mapped[str] = mapped_column(String(8), nullable=False)
     # The user or account id the milestone was counted on (stored, masked or keyed ids).
@@ -733,5 +741,5 @@ class MilestoneReached(Base):
     reached_at: Mapped[datetime] = mapped_column(Tstz, nullable=False)
     recorded_at: Mapped[datetime] = _now_column()
     # The definition as it was when reached, and what reached it (event count, message id).
-    definition: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
-    evidence: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}")
+    definition: Mapped[dict[str, Any]] = _jsonb_column("{}")
+    evidence: Mapped[dict[str, Any]] = _jsonb_column("{}")

@@ -1,19 +1,16 @@
 """initial schema: raw, ops, nlp; ops.audit_log made append-only by triggers
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23 00:40:13.850159
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 from feedbackloop.db.migration_blocks import (
+    create_id_table,
     create_raw_table,
     item_key_columns,
     jsonb_column,
@@ -22,8 +19,6 @@ from feedbackloop.db.migration_blocks import (
 
 revision: str = "0001"
 down_revision: str | None = None
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 APPEND_ONLY_FUNCTION = """
@@ -63,9 +58,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("cluster_id", name=op.f("pk_clusters")),
         schema="nlp",
     )
-    op.create_table(
+    create_id_table(
         "feedback_scores",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         *item_key_columns(),
         sa.Column("model_version", sa.String(length=64), nullable=False),
         sa.Column("text_hash", sa.String(length=64), nullable=False),
@@ -82,7 +76,6 @@ def upgrade() -> None:
         sa.CheckConstraint(
             "sentiment BETWEEN -1 AND 1", name=op.f("ck_feedback_scores_sentiment_range")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_feedback_scores")),
         sa.UniqueConstraint(
             "item_type",
             "item_source",
@@ -111,9 +104,8 @@ def upgrade() -> None:
         unique=False,
         schema="nlp",
     )
-    op.create_table(
+    create_id_table(
         "actions",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("idempotency_key", sa.String(length=256), nullable=False),
         *item_key_columns(),
         sa.Column("rule", sa.String(length=128), nullable=False),
@@ -132,14 +124,12 @@ def upgrade() -> None:
             "status IN ('pending', 'sending', 'sent', 'failed', 'shadow', 'skipped')",
             name=op.f("ck_actions_status"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_actions")),
         sa.UniqueConstraint("idempotency_key", name="uq_actions_idempotency_key"),
         schema="ops",
     )
     op.create_index("ix_actions_status", "actions", ["status"], unique=False, schema="ops")
-    op.create_table(
+    create_id_table(
         "api_usage",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         now_column("called_at"),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("endpoint", sa.Text(), nullable=False),
@@ -148,7 +138,6 @@ def upgrade() -> None:
         sa.Column("duration_ms", sa.Float(), nullable=False),
         sa.Column("tokens", sa.Integer(), nullable=True),
         sa.Column("cost_usd", sa.Numeric(precision=12, scale=6), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_api_usage")),
         schema="ops",
     )
     op.create_index(
@@ -158,9 +147,8 @@ def upgrade() -> None:
         unique=False,
         schema="ops",
     )
-    op.create_table(
+    create_id_table(
         "audit_log",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         now_column("occurred_at"),
         sa.Column("actor", sa.String(length=128), nullable=False),
         sa.Column("action", sa.String(length=64), nullable=False),
@@ -168,7 +156,6 @@ def upgrade() -> None:
         sa.Column("entity_id", sa.String(length=256), nullable=True),
         jsonb_column("details", "{}"),
         sa.Column("reason", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_log")),
         schema="ops",
     )
     op.create_index(
@@ -190,15 +177,13 @@ def upgrade() -> None:
         ),
         schema="ops",
     )
-    op.create_table(
+    create_id_table(
         "health_pings",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         now_column("checked_at"),
         sa.Column("check_name", sa.String(length=64), nullable=False),
         sa.Column("ok", sa.Boolean(), nullable=False),
         sa.Column("latency_ms", sa.Float(), nullable=True),
         jsonb_column("detail", "{}"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_health_pings")),
         schema="ops",
     )
     op.create_index(
@@ -208,9 +193,8 @@ def upgrade() -> None:
         unique=False,
         schema="ops",
     )
-    op.create_table(
+    create_id_table(
         "quarantine",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("source", sa.String(length=64), nullable=False),
         sa.Column("stream", sa.String(length=64), nullable=False),
         sa.Column("source_id", sa.String(length=128), nullable=True),
@@ -219,7 +203,6 @@ def upgrade() -> None:
         sa.Column("flow_run_id", sa.String(length=64), nullable=True),
         now_column("created_at"),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_quarantine")),
         schema="ops",
     )
     op.create_table(
@@ -232,9 +215,8 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("source", "stream", name=op.f("pk_sync_state")),
         schema="ops",
     )
-    op.create_table(
+    create_id_table(
         "validation_runs",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("suite", sa.Text(), nullable=False),
         sa.Column("checkpoint", sa.String(length=128), nullable=True),
         sa.Column("batch", sa.Text(), nullable=True),
@@ -244,7 +226,6 @@ def upgrade() -> None:
         jsonb_column("results", "{}"),
         sa.Column("data_docs_path", sa.Text(), nullable=True),
         now_column("run_at"),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_validation_runs")),
         schema="ops",
     )
     create_raw_table(
@@ -367,9 +348,8 @@ def upgrade() -> None:
         sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=True),
     )
-    op.create_table(
+    create_id_table(
         "action_attempts",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("action_id", sa.BigInteger(), nullable=False),
         sa.Column("attempt_no", sa.Integer(), nullable=False),
         now_column("started_at"),
@@ -384,7 +364,6 @@ def upgrade() -> None:
             name=op.f("fk_action_attempts_action_id_actions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_action_attempts")),
         schema="ops",
     )
     op.create_index(
@@ -394,9 +373,8 @@ def upgrade() -> None:
         unique=False,
         schema="ops",
     )
-    op.create_table(
+    create_id_table(
         "human_reviews",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         *item_key_columns(),
         sa.Column("action_id", sa.BigInteger(), nullable=True),
         sa.Column("reviewer", sa.String(length=128), nullable=False),
@@ -413,7 +391,6 @@ def upgrade() -> None:
             name=op.f("fk_human_reviews_action_id_actions"),
             ondelete="SET NULL",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_human_reviews")),
         schema="ops",
     )
     # ### end Alembic commands ###

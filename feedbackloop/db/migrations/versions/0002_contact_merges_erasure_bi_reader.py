@@ -1,13 +1,9 @@
 """contact merges, erasure marker, bi_reader role
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-11-23 01:30:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,8 +12,6 @@ from feedbackloop.db.migration_blocks import now_column
 
 revision: str = "0002"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Roles are cluster-wide and need CREATEROLE; a production pipeline user may not have it, so
 # the role is created when allowed and otherwise left to the DBA (README, "Database roles").

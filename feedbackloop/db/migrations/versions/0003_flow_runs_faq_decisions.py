@@ -1,29 +1,22 @@
 """flow runs for ops health, FAQ candidate decisions
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-11-23 10:00:00
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
 
-from feedbackloop.db.migration_blocks import now_column
+from feedbackloop.db.migration_blocks import create_id_table, now_column
 
 revision: str = "0003"
 down_revision: str | None = "0002"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_id_table(
         "flow_runs",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("flow_run_id", sa.String(length=64), nullable=False),
         sa.Column("flow_name", sa.String(length=128), nullable=False),
         sa.Column("deployment", sa.String(length=128), nullable=True),
@@ -32,14 +25,12 @@ def upgrade() -> None:
         now_column("ended_at"),
         sa.Column("duration_s", sa.Float(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_flow_runs")),
         sa.UniqueConstraint("flow_run_id", name="uq_flow_runs_flow_run_id"),
         schema="ops",
     )
     op.create_index("ix_flow_runs_flow_ended", "flow_runs", ["flow_name", "ended_at"], schema="ops")
-    op.create_table(
+    create_id_table(
         "faq_decisions",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("cluster_id", sa.Integer(), nullable=False),
         sa.Column("decision", sa.String(length=16), nullable=False),
         sa.Column("cluster_size", sa.Integer(), nullable=False),
@@ -52,7 +43,6 @@ def upgrade() -> None:
             "decision IN ('accepted', 'rejected', 'published')",
             name=op.f("ck_faq_decisions_decision"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_faq_decisions")),
         schema="ops",
     )
     op.create_index(

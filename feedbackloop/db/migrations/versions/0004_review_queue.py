@@ -1,13 +1,9 @@
 """human review queue: weekly batches of sampled actions, correct/wrong verdicts
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-11-30 10:00:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
@@ -16,8 +12,6 @@ from feedbackloop.db.migration_blocks import now_column
 
 revision: str = "0004"
 down_revision: str | None = "0003"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:

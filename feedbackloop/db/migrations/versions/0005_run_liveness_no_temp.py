@@ -1,21 +1,15 @@
 """flow runs recorded at their start (process, heartbeat); no TEMP for PUBLIC
 
-Revision ID: 0005_run_liveness_no_temp
-Revises: 0004
 Create Date: 2026-12-07 02:00:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_run_liveness_no_temp"
 down_revision: str | None = "0004"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # bi_reader gets no temporary tables: TEMP leaves PUBLIC. The pipeline role keeps it (dbt's
 # incremental models build a temporary table): the owner holds it anyway, another pipeline
@@ -48,18 +42,23 @@ $$
 """
 
 
-def upgrade() -> None:
-    # A run is recorded when it starts (state Running, no end yet) with the process running it
-    # and a heartbeat, so the health ping can tell a run that vanished (kill -9, OOM) from a
-    # live one and mark it Crashed.
+def _ended_at_nullable(nullable: bool) -> None:
+    """`ops.flow_runs.ended_at` NULL while a run is Running (upgrade), or never (downgrade)."""
     op.alter_column(
         "flow_runs",
         "ended_at",
         existing_type=sa.DateTime(timezone=True),
-        nullable=True,
+        nullable=nullable,
         existing_server_default=sa.text("now()"),
         schema="ops",
     )
+
+
+def upgrade() -> None:
+    # A run is recorded when it starts (state Running, no end yet) with the process running it
+    # and a heartbeat, so the health ping can tell a run that vanished (kill -9, OOM) from a
+    # live one and mark it Crashed.
+    _ended_at_nullable(True)
     op.add_column("flow_runs", sa.Column("run_name", sa.String(length=255)), schema="ops")
     op.add_column("flow_runs", sa.Column("host", sa.String(length=255)), schema="ops")
     op.add_column("flow_runs", sa.Column("pid", sa.Integer()), schema="ops")
@@ -87,11 +86,4 @@ def downgrade() -> None:
     op.execute(
         "UPDATE ops.flow_runs SET ended_at = coalesce(started_at, now()) WHERE ended_at IS NULL"
     )
-    op.alter_column(
-        "flow_runs",
-        "ended_at",
-        existing_type=sa.DateTime(timezone=True),
-        nullable=False,
-        existing_server_default=sa.text("now()"),
-        schema="ops",
-    )
+    _ended_at_nullable(False)

@@ -8,22 +8,16 @@ Unresolved rows that repeat an earlier row's content exactly (same source, strea
 payload) are removed before the unique index is built: the oldest row stays, and each
 sighting is still in ops.audit_log.
 
-Revision ID: 0007_quarantine_content_key
-Revises: 0006_login_failures
 Create Date: 2026-12-07 02:40:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007_quarantine_content_key"
 down_revision: str | None = "0006_login_failures"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen copy of feedbackloop.db.models.QUARANTINE_CONTENT_KEY at this revision.
 CONTENT_KEY = "encode(sha256(jsonb_send(coalesce(payload, 'null'::jsonb))), 'hex')"

@@ -12,14 +12,10 @@ dbt source, the marts (docs/decisions.md, "One feedback-item contract").
   items with text (what is scored). Ticket comments are the conversation of a ticket, not
   items.
 
-Revision ID: 0008_feedback_items
-Revises: 0007_quarantine_content_key
 Create Date: 2026-12-07 03:00:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 from alembic import op
 
@@ -27,8 +23,6 @@ from feedbackloop.db.migration_blocks import feedback_items_view
 
 revision: str = "0008_feedback_items"
 down_revision: str | None = "0007_quarantine_content_key"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen at this revision: a later change to the contract is a new revision.
 CONTACT_CONSENT = """

@@ -7,29 +7,24 @@
 - ops.feedback_items gains `item_type = 'milestone'` rows (one per ops.milestones row, no text,
   so scoring and topics never read them) with the same column list as 0008.
 
-Revision ID: 0009_segment_milestones
-Revises: 0008_feedback_items
 Create Date: 2026-12-07 06:00:00
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from alembic import op
-from sqlalchemy.dialects import postgresql
 
 from feedbackloop.db.migration_blocks import (
     MILESTONES_BRANCH_0009,
+    create_id_table,
     feedback_items_view,
+    jsonb_column,
     now_column,
 )
 
 revision: str = "0009_segment_milestones"
 down_revision: str | None = "0008_feedback_items"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 # Frozen at this revision (0008's view plus the milestone branch); a later change to the
 # contract is a new revision.
@@ -40,9 +35,8 @@ FEEDBACK_ITEMS_0008 = feedback_items_view("CREATE OR REPLACE VIEW ops.feedback_i
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_id_table(
         "segment_events",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("source", sa.String(length=64), server_default="segment", nullable=False),
         sa.Column("message_id", sa.String(length=128), nullable=False),
         sa.Column("call_type", sa.String(length=16), nullable=False),
@@ -51,21 +45,13 @@ def upgrade() -> None:
         sa.Column("anonymous_id", sa.String(length=128), nullable=True),
         sa.Column("account_id", sa.String(length=128), nullable=True),
         sa.Column("email_hash", sa.String(length=64), nullable=True),
-        sa.Column(
-            "properties",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
-        sa.Column(
-            "traits", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        jsonb_column("properties", "{}"),
+        jsonb_column("traits", "{}"),
         sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
         now_column("loaded_at"),
         sa.CheckConstraint(
             "call_type IN ('track', 'identify')", name=op.f("ck_segment_events_call_type")
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_segment_events")),
         sa.UniqueConstraint("message_id", name="uq_segment_events_message_id"),
         schema="raw",
     )
@@ -73,9 +59,8 @@ def upgrade() -> None:
         "ix_segment_events_event", "segment_events", ["event", "occurred_at"], schema="raw"
     )
     op.create_index("ix_segment_events_user_id", "segment_events", ["user_id"], schema="raw")
-    op.create_table(
+    create_id_table(
         "milestones",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("name", sa.String(length=64), nullable=False),
         sa.Column("per", sa.String(length=8), nullable=False),
         sa.Column("subject_id", sa.String(length=128), nullable=False),
@@ -84,17 +69,9 @@ def upgrade() -> None:
         sa.Column("contact_id", sa.String(length=128), nullable=True),
         sa.Column("reached_at", sa.DateTime(timezone=True), nullable=False),
         now_column("recorded_at"),
-        sa.Column(
-            "definition",
-            postgresql.JSONB(astext_type=sa.Text()),
-            server_default="{}",
-            nullable=False,
-        ),
-        sa.Column(
-            "evidence", postgresql.JSONB(astext_type=sa.Text()), server_default="{}", nullable=False
-        ),
+        jsonb_column("definition", "{}"),
+        jsonb_column("evidence", "{}"),
         sa.CheckConstraint("per IN ('user', 'account')", name=op.f("ck_milestones_per")),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_milestones")),
         sa.UniqueConstraint("name", "per", "subject_id", name="uq_milestones_name_per_subject"),
         schema="ops",
     )

@@ -8,20 +8,17 @@
   `survey_response` rows, so scoring,
   topics, routing and the marts see the answers like any other item.
 
-Revision ID: 0010_feedback_form
-Revises: 0009_segment_milestones
 Create Date: 2026-12-07 05:30:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 from feedbackloop.db.migration_blocks import (
     MILESTONES_BRANCH_0009,
+    create_id_table,
     create_raw_table,
     feedback_items_view,
     item_key_columns,
@@ -30,8 +27,6 @@ from feedbackloop.db.migration_blocks import (
 
 revision: str = "0010_feedback_form"
 down_revision: str | None = "0009_segment_milestones"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 RATING_SCALES = "rating_scale IN ('1-5', '0-10')"
 RATING_RANGE = (
@@ -78,9 +73,8 @@ def upgrade() -> None:
         sa.CheckConstraint(RATING_SCALES, name=op.f("ck_survey_responses_rating_scale")),
         sa.CheckConstraint(RATING_RANGE, name=op.f("ck_survey_responses_rating")),
     )
-    op.create_table(
+    create_id_table(
         "survey_links",
-        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("token", sa.String(length=64), nullable=False),
         sa.Column("action_id", sa.BigInteger(), nullable=False),
         *item_key_columns(),
@@ -105,7 +99,6 @@ def upgrade() -> None:
             name=op.f("fk_survey_links_action_id_actions"),
             ondelete="CASCADE",
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_survey_links")),
         sa.UniqueConstraint("action_id", name="uq_survey_links_action_id"),
         sa.UniqueConstraint("token", name="uq_survey_links_token"),
         schema="ops",

@@ -5,22 +5,16 @@
   and the action is its own; when it is not, the run is gone and the next one takes the action
   over. NULL for actions never claimed, or claimed before this revision.
 
-Revision ID: 0011_batched_send
-Revises: 0010_feedback_form
 Create Date: 2026-12-07 08:30:00
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_batched_send"
 down_revision: str | None = "0010_feedback_form"
-branch_labels: str | Sequence[str] | None = None
-depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
