@@ -29,7 +29,7 @@ by_department as (
         cluster_id,
         count(*) as items,
         count(sentiment_label) as scored_items,
-        count(*) filter (where sentiment_label in ('negative', 'very_negative')) as negative_items,
+        count(*) filter (where {{ is_negative_sentiment() }}) as negative_items,
         avg(sentiment_score) as mean_sentiment_score,
         min(created_at) as first_seen_at,
         max(created_at) as last_seen_at,

@@ -20,12 +20,7 @@ final as (
 
         -- counts
         count(*) as items,
-        count(sentiment_label) as scored_items,
-        count(*) filter (where sentiment_label = 'very_negative') as very_negative_items,
-        count(*) filter (where sentiment_label = 'negative') as negative_items,
-        count(*) filter (where sentiment_label = 'neutral') as neutral_items,
-        count(*) filter (where sentiment_label = 'positive') as positive_items,
-        count(*) filter (where sentiment_label = 'very_positive') as very_positive_items,
+        {{ sentiment_label_counts() }},
         count(*) filter (where is_frustrated) as frustrated_items,
 
         -- scores

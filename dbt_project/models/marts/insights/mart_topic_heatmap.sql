@@ -25,7 +25,7 @@ weekly as (
         {{ iso_week_label('created_at') }} as iso_week,
         count(*) as items,
         count(sentiment_label) as scored_items,
-        count(*) filter (where sentiment_label in ('negative', 'very_negative')) as negative_items,
+        count(*) filter (where {{ is_negative_sentiment() }}) as negative_items,
         avg(sentiment_score) as mean_sentiment_score,
         -- every member carries its cluster's topic key
         min(topic_key) as topic_key

@@ -60,12 +60,7 @@ sized as (
         count(*) as items_in_window,
         count(*) filter (where is_recent_half) as items_recent_half,
         count(*) filter (where not is_recent_half) as items_previous_half,
-        count(sentiment_label) as scored_items,
-        count(*) filter (where sentiment_label = 'very_negative') as very_negative_items,
-        count(*) filter (where sentiment_label = 'negative') as negative_items,
-        count(*) filter (where sentiment_label = 'neutral') as neutral_items,
-        count(*) filter (where sentiment_label = 'positive') as positive_items,
-        count(*) filter (where sentiment_label = 'very_positive') as very_positive_items,
+        {{ sentiment_label_counts() }},
         avg(sentiment_score) as mean_sentiment_score,
         min(created_at) as first_item_at,
         max(created_at) as last_item_at

@@ -28,6 +28,13 @@
 {%- set incremental = is_watermarked_incremental() %}
 {#- the last watermark, read once: one literal in every filter below -#}
 {%- set since = last_watermark(this) if incremental else none %}
+{#- A ticket's rows in the other Zendesk streams, by CTE name: one list, so every stream read
+    below is also one whose new rows mark its tickets changed. -#}
+{%- set ticket_streams = {
+    'comments': 'stg_zendesk__ticket_comments',
+    'status_changes': 'stg_zendesk__ticket_status_changes',
+    'ratings': 'stg_zendesk__satisfaction_ratings',
+} %}
 
 with
 
@@ -37,15 +44,11 @@ changed as (
     select ticket_id from {{ ref('stg_zendesk__tickets') }}
     where loaded_at >= {{ since }}
     union
-    select ticket_id from {{ ref('stg_zendesk__ticket_comments') }}
+    {%- for stream in ticket_streams.values() %}
+    select ticket_id from {{ ref(stream) }}
     where loaded_at >= {{ since }}
     union
-    select ticket_id from {{ ref('stg_zendesk__ticket_status_changes') }}
-    where loaded_at >= {{ since }}
-    union
-    select ticket_id from {{ ref('stg_zendesk__satisfaction_ratings') }}
-    where loaded_at >= {{ since }}
-    union
+    {%- endfor %}
     select item_source_id from {{ ref('fct_feedback') }}
     where item_type = 'ticket' and item_source = 'zendesk'
         and processed_at >= {{ since }}
@@ -61,26 +64,14 @@ tickets as (
 
 ),
 
-comments as (
+{% for name, stream in ticket_streams.items() %}
+{{ name }} as (
 
-    select * from {{ ref('stg_zendesk__ticket_comments') }}
+    select * from {{ ref(stream) }}
     {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
 
 ),
-
-status_changes as (
-
-    select * from {{ ref('stg_zendesk__ticket_status_changes') }}
-    {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
-
-),
-
-ratings as (
-
-    select * from {{ ref('stg_zendesk__satisfaction_ratings') }}
-    {% if incremental %}where ticket_id in (select ticket_id from changed){% endif %}
-
-),
+{% endfor %}
 
 feedback as (
 

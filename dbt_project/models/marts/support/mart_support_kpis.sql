@@ -27,7 +27,7 @@ created as (
         percentile_cont(0.5) within group (order by first_reply_time_calendar_minutes)
             as median_first_reply_minutes,
         count(sentiment_label) as tickets_scored,
-        count(*) filter (where sentiment_label in ('negative', 'very_negative'))
+        count(*) filter (where {{ is_negative_sentiment() }})
             as tickets_negative
     from tickets
     group by 1
