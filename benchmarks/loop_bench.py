@@ -31,7 +31,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -57,6 +56,7 @@ from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.drops import import_drop
 from feedbackloop.topics import assign_topics
 from nlp import load_pipeline
+from tests.support.threads import Watcher
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKES = ROOT / "benchmarks" / "loop_fakes.py"
@@ -126,7 +126,7 @@ def _child_label(pid: int) -> str:
     return cmdline.split(" ", 1)[0].rsplit("/", 1)[-1] or "?"
 
 
-class ChildSampler:
+class ChildSampler(Watcher):
     """Max RSS of this process's descendants (dbt or Dask workers, when they run as
     processes), sampled every `interval` s from /proc; `exclude` (the fakes) and its own
     descendants are left out. Sampled because getrusage(RUSAGE_CHILDREN) is no use here: a
@@ -136,16 +136,7 @@ class ChildSampler:
         self.interval = interval
         self.exclude: set[int] = set()
         self.peak_mb: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, name="child-rss", daemon=True)
-
-    def __enter__(self) -> ChildSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
+        super().__init__(name="child-rss")
 
     def _watch(self) -> None:
         me = os.getpid()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
-from support.db import count
+from support.db import count, rows
 
 from demo.fake_app_store import generate_key_pair, serve_fake_app_store
 from demo.fake_zendesk import serve_fake_zendesk
@@ -130,13 +130,10 @@ def test_feedback_loop_collects_scores_and_builds_marts(
         result = feedback_loop()
 
     assert result["marts"].success
-    with engine.connect() as conn:
-        by_type = dict(
-            conn.execute(
-                text("SELECT item_type, count(*) FROM analytics_marts.fct_feedback GROUP BY 1")
-            ).all()
-        )
-        scored = conn.execute(text("SELECT count(*) FROM nlp.feedback_scores")).scalar_one()
+    by_type = dict(
+        rows(engine, "SELECT item_type, count(*) FROM analytics_marts.fct_feedback GROUP BY 1")
+    )
+    scored = count(engine, "SELECT count(*) FROM nlp.feedback_scores")
     assert by_type["ticket"] == len(dataset.tickets)
     assert by_type["review"] == len(dataset.reviews)
     assert scored == result["scores"].scored > 0

@@ -311,17 +311,28 @@ def test_data_docs_render_only_the_newest_validation_results(
     assert len(pages) == 2  # the newest two of four runs
 
 
-def test_a_role_without_temp_privilege_loads_through_executemany(engine: Engine) -> None:
+@contextmanager
+def _role_without_temp(engine: Engine) -> Iterator[str]:
+    """A role that may write raw.tickets but not create TEMP tables, dropped after the block."""
     role = f"no_temp_{uuid.uuid4().hex[:8]}"
-    rows = _awkward_rows(COPY_MIN_ROWS + 5)
     with engine.begin() as conn:
         database = conn.execute(text("SELECT current_database()")).scalar_one()
         conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
         conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC, {role}'))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA raw TO {role}"))
+        conn.execute(text(f"GRANT USAGE ON SCHEMA raw, ops TO {role}"))
         conn.execute(text(f"GRANT SELECT, INSERT, UPDATE ON raw.tickets TO {role}"))
         conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA raw TO {role}"))
     try:
+        yield role
+    finally:
+        with engine.begin() as conn:
+            conn.execute(text(f"DROP OWNED BY {role}"))
+            conn.execute(text(f"DROP ROLE {role}"))
+
+
+def test_a_role_without_temp_privilege_loads_through_executemany(engine: Engine) -> None:
+    rows = _awkward_rows(COPY_MIN_ROWS + 5)
+    with _role_without_temp(engine) as role:
         with engine.begin() as conn:
             conn.execute(text(f"SET LOCAL ROLE {role}"))
             # TEMP, what the bulk path needs, is what this role lacks.
@@ -330,10 +341,6 @@ def test_a_role_without_temp_privilege_loads_through_executemany(engine: Engine)
             outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
         assert (outcome.written, outcome.quarantined) == (len(rows), 0)
         assert count(engine, "SELECT count(*) FROM raw.tickets") == len(rows)
-    finally:
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP OWNED BY {role}"))
-            conn.execute(text(f"DROP ROLE {role}"))
 
 
 def test_a_version_goes_with_the_page_it_came_from(engine: Engine) -> None:
@@ -396,34 +403,28 @@ def test_a_repeated_key_in_a_bulk_batch_keeps_the_row_by_row_version(engine: Eng
 def test_a_role_without_temp_privilege_is_not_asked_again(engine: Engine) -> None:
     """The refused CREATE TEMP is remembered for the engine: its next batches go straight to
     the executemany path; another engine still loads in bulk."""
-    role = f"no_temp_{uuid.uuid4().hex[:8]}"
-    with engine.begin() as conn:
-        database = conn.execute(text("SELECT current_database()")).scalar_one()
-        conn.execute(text(f"CREATE ROLE {role} NOLOGIN"))
-        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC, {role}'))
-        conn.execute(text(f"GRANT USAGE ON SCHEMA raw, ops TO {role}"))
-        conn.execute(text(f"GRANT SELECT, INSERT, UPDATE ON raw.tickets TO {role}"))
-        conn.execute(text(f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA raw TO {role}"))
-    limited = create_engine(engine.url)
-    event.listen(limited, "connect", lambda dbapi, _: dbapi.execute(f"SET ROLE {role}"))
-    try:
-        with _statements(limited) as statements:
-            for batch in range(3):
-                rows = [{**r, "source_id": f"{batch}-{r['source_id']}"} for r in _awkward_rows(60)]
-                with limited.begin() as conn:
-                    outcome = upsert_rows(conn, Ticket, rows, source="zendesk", stream="tickets")
-                assert (outcome.written, outcome.quarantined) == (len(rows), 0)
-        assert sum(s.startswith("CREATE TEMPORARY") for s in statements) == 1
-        assert count(engine, "SELECT count(*) FROM raw.tickets") == 180
-        # The refusal belongs to that engine's role: this one still stages and COPYs.
-        with _statements(engine) as seen, engine.begin() as conn:
-            upsert_rows(conn, Ticket, _awkward_rows(60), source="zendesk", stream="tickets")
-        assert any(s.startswith("CREATE TEMPORARY") for s in seen)
-    finally:
-        limited.dispose()
-        with engine.begin() as conn:
-            conn.execute(text(f"DROP OWNED BY {role}"))
-            conn.execute(text(f"DROP ROLE {role}"))
+    with _role_without_temp(engine) as role:
+        limited = create_engine(engine.url)
+        event.listen(limited, "connect", lambda dbapi, _: dbapi.execute(f"SET ROLE {role}"))
+        try:
+            with _statements(limited) as statements:
+                for batch in range(3):
+                    rows = [
+                        {**r, "source_id": f"{batch}-{r['source_id']}"} for r in _awkward_rows(60)
+                    ]
+                    with limited.begin() as conn:
+                        outcome = upsert_rows(
+                            conn, Ticket, rows, source="zendesk", stream="tickets"
+                        )
+                    assert (outcome.written, outcome.quarantined) == (len(rows), 0)
+            assert sum(s.startswith("CREATE TEMPORARY") for s in statements) == 1
+            assert count(engine, "SELECT count(*) FROM raw.tickets") == 180
+            # The refusal belongs to that engine's role: this one still stages and COPYs.
+            with _statements(engine) as seen, engine.begin() as conn:
+                upsert_rows(conn, Ticket, _awkward_rows(60), source="zendesk", stream="tickets")
+            assert any(s.startswith("CREATE TEMPORARY") for s in seen)
+        finally:
+            limited.dispose()
 
 
 def test_a_sync_run_leaves_no_raw_id_in_the_masking_caches(

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from markupsafe import escape
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
-from support.db import one, rows
+from support.db import count, one, rows, rows_by
 from support.items import scored_and_routed
 
 from feedbackloop.config import Settings
@@ -369,25 +369,22 @@ def test_rating_a_review_stores_it(client: TestClient, demo) -> None:
         data={"csrf_token": token, "verdict": "correct", "sentiment_label": ""},
     )
     assert response.status_code == 200 and f"Review {right} stored." in response.text
-    with engine.connect() as conn:
-        rows = {
-            r.id: tuple(r)[1:]
-            for r in conn.execute(
-                text(
-                    "SELECT id, reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL "
-                    "FROM ops.human_reviews WHERE id IN (:a, :b)"
-                ),
-                {"a": wrong, "b": right},
-            )
-        }
-        audited = conn.execute(
-            text(
-                "SELECT count(*) FROM ops.audit_log WHERE entity_type = 'human_reviews' "
-                "AND action = 'review' AND entity_id IN (:a, :b)"
-            ),
-            {"a": str(wrong), "b": str(right)},
-        ).scalar_one()
-    assert rows == {
+    reviewed = rows_by(
+        engine,
+        "id",
+        "SELECT id, reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL "
+        "FROM ops.human_reviews WHERE id IN (:a, :b)",
+        a=wrong,
+        b=right,
+    )
+    audited = count(
+        engine,
+        "SELECT count(*) FROM ops.audit_log WHERE entity_type = 'human_reviews' "
+        "AND action = 'review' AND entity_id IN (:a, :b)",
+        a=str(wrong),
+        b=str(right),
+    )
+    assert {review_id: tuple(r)[1:] for review_id, r in reviewed.items()} == {
         wrong: ("ana", "wrong", "very_negative", True),
         right: ("admin", "correct", None, True),
     }

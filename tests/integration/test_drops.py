@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.db import crm_contact
 
 from feedbackloop.config import Settings
 from feedbackloop.governance.identity import email_hash
@@ -141,12 +142,8 @@ def test_jsonl_loads_masked_maps_contacts_and_reimport_changes_nothing(
 def test_existing_contact_is_reused(engine: Engine, settings: Settings, tmp_path: Path) -> None:
     key = settings.hash_key()
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.contacts (source, source_id, email_hash, email_valid, updated_at)"
-                " VALUES ('crm', 'c-77', :h, true, now())"
-            ),
-            {"h": email_hash("jane.doe@example.com", key)},
+        crm_contact(
+            conn, "c-77", email_hash=email_hash("jane.doe@example.com", key), email_valid=True
         )
     path = _write_jsonl(tmp_path / "one.jsonl", [json.dumps(GOOD[0])])
     result = _import(engine, settings, path)

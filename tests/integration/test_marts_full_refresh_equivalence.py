@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
+from support.db import fixed_scores_sql
 
 from demo.generator import generate
 from demo.load import load_dataset
@@ -25,19 +26,12 @@ NOW = datetime(2026, 11, 1, tzinfo=UTC)
 # Written by each build, not by the data: the only columns a full refresh may change.
 BUILD_COLUMNS = {"processed_at", "watermark_at"}
 
-SCORE_NEW = """
-    INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, model_version,
-                                     text_hash, sentiment, label, frustrated, scored_at)
-    SELECT item_type, item_source, item_source_id, 'test-v1', repeat('0', 64),
-           -0.5, 'negative', true, now()
-    FROM (
-        SELECT 'ticket' AS item_type, source AS item_source, source_id AS item_source_id
-        FROM raw.tickets
-        UNION ALL
-        SELECT 'review', source, source_id FROM raw.reviews
-    ) AS items
-    ON CONFLICT DO NOTHING
-"""
+SCORE_NEW = fixed_scores_sql(
+    {"ticket": "raw.tickets", "review": "raw.reviews"},
+    sentiment=-0.5,
+    label="negative",
+    frustrated=True,
+)
 
 
 def _incremental_marts(result: DbtResult) -> list[str]:

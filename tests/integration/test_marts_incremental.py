@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from sqlalchemy import Engine, text
+from support.db import fixed_scores_sql
 
 from feedbackloop.config import Settings
 from feedbackloop.marts import DbtResult, build_marts
@@ -37,24 +38,21 @@ FIRST_LOAD = [
     FROM generate_series(1, 3) AS n
     """,
 ]
-SCORE_ALL = """
-    INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, model_version,
-                                     text_hash, sentiment, label, frustrated, scored_at)
-    SELECT item_type, item_source, item_source_id, 'test-v1', repeat('0', 64), 0.1, 'neutral',
-           false, {scored_at}
-    FROM (
-        SELECT 'review' AS item_type, source AS item_source, source_id AS item_source_id
-        FROM raw.reviews
-        UNION ALL
-        SELECT 'note', source, source_id FROM raw.notes
-    ) AS items
-    ON CONFLICT DO NOTHING
-"""
 NEW_ITEMS = """
     INSERT INTO raw.reviews (source, source_id, rating, body, created_at, updated_at)
     SELECT 'app_store', 'new-' || n, 5, 'new review ' || n, now(), now()
     FROM generate_series(1, 3) AS n
 """
+
+
+def _score_all(scored_at: str) -> str:
+    return fixed_scores_sql(
+        {"review": "raw.reviews", "note": "raw.notes"},
+        sentiment=0.1,
+        label="neutral",
+        frustrated=False,
+        scored_at=scored_at,
+    )
 
 
 def _rows_affected(result: DbtResult) -> int:
@@ -88,7 +86,7 @@ def test_second_build_processes_only_new_items_and_consent_changes(
     with engine.begin() as conn:
         for statement in FIRST_LOAD:
             conn.execute(text(statement))
-        conn.execute(text(SCORE_ALL.format(scored_at="now() - interval '1 day'")))
+        conn.execute(text(_score_all("now() - interval '1 day'")))
 
     # The whole project once; the later builds only the model and its tests.
     first = build_marts(settings, quiet=True)
@@ -99,7 +97,7 @@ def test_second_build_processes_only_new_items_and_consent_changes(
     # 1% new items, scored now.
     with engine.begin() as conn:
         conn.execute(text(NEW_ITEMS))
-        conn.execute(text(SCORE_ALL.format(scored_at="now()")))
+        conn.execute(text(_score_all("now()")))
 
     second = build_marts(settings, "fct_feedback", quiet=True)
     assert second.success and not second.failed

@@ -18,9 +18,9 @@ from typing import Any
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 from support.cli import run_cli
-from support.db import count, one, rows, set_consent
+from support.db import count, crm_contact, one, rows, set_consent
 from support.routing import rules
 from support.webhooks import post_segment, serve_webhooks
 
@@ -97,6 +97,11 @@ def _track(user: str | None, event: str, at: datetime, **extra: Any) -> dict[str
     return call
 
 
+def _reports(user: str, n: int, start: datetime) -> list[dict[str, Any]]:
+    """`n` "Report Created" calls of `user`, a second apart from `start`."""
+    return [_track(user, "Report Created", start + timedelta(seconds=i)) for i in range(n)]
+
+
 def _identify(user: str, traits: dict[str, Any], at: datetime) -> dict[str, Any]:
     return {
         "type": "identify",
@@ -113,12 +118,12 @@ def _post(base: str, payload: Any, secret: str = SECRET) -> httpx.Response:
 
 def _contact(engine: Engine, contact_id: str, email: str, key: bytes, *, consent: bool) -> None:
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.contacts (source, source_id, updated_at, email_hash, "
-                "email_domain, email_valid) VALUES ('crm', :id, now(), :h, 'example.com', true)"
-            ),
-            {"id": contact_id, "h": email_hash(email, key)},
+        crm_contact(
+            conn,
+            contact_id,
+            email_hash=email_hash(email, key),
+            email_domain="example.com",
+            email_valid=True,
         )
         set_consent(conn, contact_id, "contact", consent)
 
@@ -199,7 +204,7 @@ def test_replayed_message_id_is_stored_once(base: str, engine: Engine) -> None:
 def test_batch_is_stored_and_a_bad_call_quarantined_with_its_reason(
     base: str, engine: Engine, web_settings: Settings
 ) -> None:
-    good = [_track("u-2", "Report Created", NOW + timedelta(seconds=i)) for i in range(3)]
+    good = _reports("u-2", 3, NOW)
     no_id = {**_track("u-2", "Report Created", NOW), "messageId": None}
     page = {"type": "page", "messageId": "page-1", "userId": "u-2", "name": "Home"}
     identify = _identify(
@@ -241,10 +246,7 @@ def test_milestone_reached_exactly_once_under_concurrent_deliveries(
     _contact(engine, "c-100", "ada@example.com", web_settings.hash_key(), consent=True)
     # 14 events of one user, each delivered by two senders at once (a retry racing the
     # original), while evaluations run in parallel with the deliveries.
-    calls = [
-        _track("c-100", "Report Created", NOW - timedelta(minutes=30) + timedelta(seconds=i))
-        for i in range(14)
-    ]
+    calls = _reports("c-100", 14, NOW - timedelta(minutes=30))
     done = threading.Event()
     evaluations: list[int] = []
 
@@ -281,8 +283,8 @@ def test_milestone_reached_exactly_once_under_concurrent_deliveries(
     ]
     assert "tenth-report" in actions[0].payload["properties"]["hs_task_subject"]
     # More events later never reach it again.
-    for i in range(12):
-        _post(base, _track("c-100", "Report Created", NOW + timedelta(seconds=i)))
+    for call in _reports("c-100", 12, NOW):
+        _post(base, call)
     assert _evaluate(engine, web_settings).total == 0
     assert count(engine, "SELECT count(*) FROM ops.milestones") == 1
 
@@ -297,7 +299,7 @@ def test_no_consent_is_counted_but_never_contacted(
     # c-no's product user id is not a CRM id: the contact is found by the identify's email.
     calls = [_identify("app-user-77", {"email": "No@Example.com"}, start)]
     for user in ("c-yes", "app-user-77", "anon-only"):
-        calls += [_track(user, "Report Created", start + timedelta(seconds=i)) for i in range(10)]
+        calls += _reports(user, 10, start)
     assert _post(base, {"batch": calls}).json()["stored"] == 31
     report = _evaluate(engine, web_settings)
     assert report.reached == {"tenth-report": 3}
@@ -354,10 +356,7 @@ def test_explanation_page_explains_a_milestone_action(
     base: str, engine: Engine, web_settings: Settings
 ) -> None:
     _contact(engine, "c-200", "grace@example.com", web_settings.hash_key(), consent=True)
-    calls = [
-        _track("c-200", "Report Created", NOW - timedelta(minutes=5) + timedelta(seconds=i))
-        for i in range(10)
-    ]
+    calls = _reports("c-200", 10, NOW - timedelta(minutes=5))
     _post(base, {"batch": calls})
     _evaluate(engine, web_settings)
     action = one(engine, "SELECT id, payload FROM ops.actions")
@@ -410,10 +409,7 @@ def test_milestones_check_bad_file_is_one_line_and_exit_2(tmp_path: Path) -> Non
 def test_milestones_evaluate_and_list_json(
     base: str, engine: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    calls = [
-        _track("c-300", "Report Created", NOW - timedelta(minutes=9) + timedelta(seconds=i))
-        for i in range(10)
-    ]
+    calls = _reports("c-300", 10, NOW - timedelta(minutes=9))
     _post(base, {"batch": calls})
     env = _cli_env(settings)
     empty = run_cli("milestones", "list", "--json", env=env)

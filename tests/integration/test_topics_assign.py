@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
-from support.db import set_consent
+from support.db import crm_contact, set_consent
 
 from feedbackloop.config import Settings
 from feedbackloop.topics import assign_topics, public_reviews_are_consented
@@ -67,13 +67,7 @@ def topic_texts(topic: str, n: int, seed: int) -> list[str]:
 
 
 def add_contact(conn, contact_id: str, granted: bool | None) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO raw.contacts (source, source_id, updated_at) VALUES ('crm', :c, :t) "
-            "ON CONFLICT DO NOTHING"
-        ),
-        {"c": contact_id, "t": NOW},
-    )
+    crm_contact(conn, contact_id, updated_at=NOW)
     if granted is not None:
         set_consent(conn, contact_id, "improvement", granted)
 

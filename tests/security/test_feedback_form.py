@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import Engine, text
-from support.db import count, one, rows
+from sqlalchemy import Engine
+from support.db import count, crm_contact, one, rows
 from support.form import form_token, post_form, serve_app, survey_link_for_ticket, token_of
 
 from feedbackloop.config import Settings
@@ -51,6 +52,14 @@ def _answers(engine: Engine) -> int:
     return count(engine, "SELECT count(*) FROM raw.survey_responses")
 
 
+@contextmanager
+def _nothing_stored(engine: Engine) -> Iterator[None]:
+    """The block adds no answer."""
+    before = _answers(engine)
+    yield
+    assert _answers(engine) == before
+
+
 def test_the_form_is_accessible_and_framed_only_by_configured_origins(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
@@ -78,54 +87,47 @@ def test_a_post_without_or_with_a_wrong_form_token_is_403(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
     url, engine, _ = site
-    before = _answers(engine)
-    missing = client.post(f"{url}/feedback", data={"rating": "4", "text": "fine"})
-    assert missing.status_code == 403
-    wrong = client.post(
-        f"{url}/feedback", data={"rating": "4", "text": "fine", "csrf_token": "123.abc"}
-    )
-    assert wrong.status_code == 403
-    assert _answers(engine) == before
+    with _nothing_stored(engine):
+        missing = client.post(f"{url}/feedback", data={"rating": "4", "text": "fine"})
+        assert missing.status_code == 403
+        wrong = client.post(
+            f"{url}/feedback", data={"rating": "4", "text": "fine", "csrf_token": "123.abc"}
+        )
+        assert wrong.status_code == 403
 
 
 def test_a_filled_honeypot_gets_the_thank_you_page_and_stores_nothing(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
     url, engine, _ = site
-    before = _answers(engine)
-    response = post_form(client, url, rating="5", text="buy cheap pills", website="spam.example")
-    assert response.status_code == 200 and 'id="thanks"' in response.text
-    assert _answers(engine) == before
+    with _nothing_stored(engine):
+        response = post_form(
+            client, url, rating="5", text="buy cheap pills", website="spam.example"
+        )
+        assert response.status_code == 200 and 'id="thanks"' in response.text
 
 
 def test_oversized_text_is_413_and_not_stored(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
     url, engine, _ = site
-    before = _answers(engine)
-    assert post_form(client, url, rating="3", text="x" * 2001).status_code == 413
-    # Far beyond the body cap: refused on its declared length.
-    assert post_form(client, url, rating="3", text="y" * 200_000).status_code == 413
-    assert _answers(engine) == before
+    with _nothing_stored(engine):
+        assert post_form(client, url, rating="3", text="x" * 2001).status_code == 413
+        # Far beyond the body cap: refused on its declared length.
+        assert post_form(client, url, rating="3", text="y" * 200_000).status_code == 413
 
 
-def _crm_contact(engine: Engine, source_id: str, hashed_email: str) -> None:
+def _crm_contact(engine: Engine, source_id: str, email: str, key: bytes) -> None:
+    """A CRM contact with a valid `email`, stored as its hash under `key`."""
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO raw.contacts (source, source_id, email_hash, email_valid, "
-                "updated_at) VALUES ('crm', :id, :h, true, now())"
-            ),
-            {"id": source_id, "h": hashed_email},
-        )
+        crm_contact(conn, source_id, email_hash=email_hash(email, key), email_valid=True)
 
 
 def test_an_answer_is_masked_gated_and_becomes_a_feedback_item(
     site: tuple[str, Engine, Settings], client: httpx.Client
 ) -> None:
     url, engine, settings = site
-    key = settings.hash_key()
-    _crm_contact(engine, "c-42", email_hash("known@example.com", key))
+    _crm_contact(engine, "c-42", "known@example.com", settings.hash_key())
     response = post_form(
         client,
         url,
@@ -299,7 +301,7 @@ def test_erasure_reaches_the_answers_of_the_person(
 
     url, engine, settings = site
     key = settings.hash_key()
-    _crm_contact(engine, "c-erase", email_hash("erase.me@example.com", key))
+    _crm_contact(engine, "c-erase", "erase.me@example.com", key)
     link = survey_link_for_ticket(engine, settings, ticket_id="9911", contact_id="c-erase")
     assert post_form(client, url, t=token_of(link.url), rating="1", text="awful").is_success
     assert post_form(client, url, rating="2", text="still bad", email="erase.me@example.com")

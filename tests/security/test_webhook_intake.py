@@ -8,7 +8,6 @@ import base64
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import psutil
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
+from support.threads import Watcher
 from support.webhooks import post_generic, post_zendesk
 
 from feedbackloop.config import Settings
@@ -54,27 +54,21 @@ def _signature_of_chunks(timestamp: str) -> str:
     return base64.b64encode(mac.digest()).decode()
 
 
-class _PeakRss:
+class _PeakRss(Watcher):
     """Samples a process's resident set every few ms; `peak` is the largest seen."""
 
     def __init__(self, pid: int) -> None:
         self.process = psutil.Process(pid)
         self.peak = self.process.memory_info().rss
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(name="peak-rss")
 
-    def _run(self) -> None:
+    def _watch(self) -> None:
         while not self._stop.is_set():
             self.peak = max(self.peak, self.process.memory_info().rss)
             time.sleep(0.005)
 
-    def __enter__(self) -> _PeakRss:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
         self.peak = max(self.peak, self.process.memory_info().rss)
 
 

@@ -1,4 +1,4 @@
-"""One-statement reads and the consent rows several test folders set up."""
+"""One-statement reads and the contact, consent and score rows several test folders set up."""
 
 from __future__ import annotations
 
@@ -28,6 +28,22 @@ def count(engine: Engine, sql: str, **params: Any) -> int:
         return int(conn.execute(text(sql), params).scalar_one())
 
 
+def crm_contact(conn: Connection, contact_id: str, **columns: Any) -> None:
+    """A CRM contact with these `columns` of raw.contacts (`updated_at`: now unless given); a
+    contact already there stays as it is."""
+    values = {"source_id": contact_id, **columns}
+    names, placeholders = ", ".join(values), ", ".join(f":{c}" for c in values)
+    if "updated_at" not in values:
+        names, placeholders = f"{names}, updated_at", f"{placeholders}, now()"
+    conn.execute(
+        text(
+            f"INSERT INTO raw.contacts (source, {names}) VALUES ('crm', {placeholders}) "
+            "ON CONFLICT DO NOTHING"
+        ),
+        values,
+    )
+
+
 def set_consent(conn: Connection, contact_id: str, purpose: str, granted: bool) -> None:
     """A CRM contact's consent for `purpose`, replacing an earlier answer."""
     conn.execute(
@@ -52,3 +68,26 @@ def insert_orphan_comment(engine: Engine) -> None:
                 "'agent', 'hello', now())"
             )
         )
+
+
+def fixed_scores_sql(
+    items: dict[str, str],
+    *,
+    sentiment: float,
+    label: str,
+    frustrated: bool,
+    scored_at: str = "now()",
+) -> str:
+    """SQL that gives every item of `items` (item type -> raw table) not scored yet the same
+    score, in the rows the scorer writes; `scored_at` is an SQL expression."""
+    unioned = " UNION ALL ".join(
+        f"SELECT '{kind}' AS item_type, source, source_id FROM {table}"
+        for kind, table in items.items()
+    )
+    return (
+        "INSERT INTO nlp.feedback_scores (item_type, item_source, item_source_id, model_version, "
+        "text_hash, sentiment, label, frustrated, scored_at) "
+        f"SELECT item_type, source, source_id, 'test-v1', repeat('0', 64), {sentiment}, "
+        f"'{label}', {str(frustrated).lower()}, {scored_at} FROM ({unioned}) AS items "
+        "ON CONFLICT DO NOTHING"
+    )
