@@ -46,6 +46,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from demo.person_names import NameSample, build_lookalikes, build_name_set, fill_slots
+from feedbackloop.processes import end_worker
 from nlp.pii import ENTITY_TYPES, PATTERN_TYPES, PERSON, find_pii
 
 Span = tuple[str, int, int]
@@ -435,13 +436,7 @@ class PresidioWorker:
         return self._cpu_s
 
     def close(self) -> None:
-        if self._proc.stdin is not None and not self._proc.stdin.closed:
-            self._proc.stdin.close()
-        try:
-            self._proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        end_worker(self._proc, timeout=30)
 
 
 def build_presidio(

@@ -127,13 +127,9 @@ class _Fakes:
         return json.loads(self.proc.stdout.readline())
 
     def close(self) -> None:
-        if self.proc.stdin is not None:
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        from feedbackloop.processes import end_worker
+
+        end_worker(self.proc, timeout=10)
 
 
 # ------------------------------------------------------------------------------ actions

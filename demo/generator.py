@@ -31,6 +31,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from nlp.pii import PATTERN_TYPES
+
 __all__ = [
     "KIND_LABELS",
     "LOOKALIKE_TYPES",
@@ -63,14 +65,8 @@ KIND_LABELS = (
     "pii_lookalike",
     "faq_question",
 )
-PII_TYPES = (
-    "CREDIT_CARD",
-    "US_SSN",
-    "EMAIL_ADDRESS",
-    "PHONE_NUMBER",
-    "IBAN_CODE",
-    "IP_ADDRESS",
-)
+# The embedded PII is of the types the masker finds by pattern, so each must come out masked.
+PII_TYPES = PATTERN_TYPES
 LOOKALIKE_TYPES = (
     "ORDER_NUMBER",
     "DATE",

@@ -435,14 +435,7 @@ class KeepAliveHttp(Closing):
             with self._lock:
                 self._all.append(conn)
         if conn.sock is None:
-            try:
-                conn.connect()
-            except TimeoutError:
-                conn.close()
-                raise RequestNotSent("ConnectTimeout") from None
-            except OSError:
-                conn.close()
-                raise RequestNotSent("ConnectError") from None
+            _before_sending(conn, "Connect", conn.connect)
         return conn
 
     def send(self, method: str, url: str, *, endpoint: str, json_body: Any = None) -> Answer:
@@ -465,14 +458,7 @@ class KeepAliveHttp(Closing):
         if json_body is not None:
             body = json.dumps(json_body).encode()
             headers["Content-Type"] = "application/json"
-        try:
-            conn.request(method, target or "/", body=body, headers=headers)
-        except TimeoutError:
-            conn.close()
-            raise RequestNotSent("WriteTimeout") from None
-        except OSError:
-            conn.close()
-            raise RequestNotSent("WriteError") from None
+        _before_sending(conn, "Write", conn.request, method, target or "/", body, headers)
         try:
             response = conn.getresponse()
             content = response.read()
@@ -485,6 +471,21 @@ class KeepAliveHttp(Closing):
         if response.will_close:
             conn.close()
         return Answer(response.status, response.headers, content)
+
+
+def _before_sending(
+    conn: http.client.HTTPConnection, step: str, call: Callable[..., None], *args: Any
+) -> None:
+    """`call` (connect, write the request): a failure closes `conn` and is `RequestNotSent`,
+    named as httpx names it (`ConnectTimeout`, `WriteError`), so a retry is always safe."""
+    try:
+        call(*args)
+    except TimeoutError:
+        conn.close()
+        raise RequestNotSent(f"{step}Timeout") from None
+    except OSError:
+        conn.close()
+        raise RequestNotSent(f"{step}Error") from None
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

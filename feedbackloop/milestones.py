@@ -32,7 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,14 +41,14 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.types import String
 
 from feedbackloop.config import ConfigError, Settings
 from feedbackloop.db.models import MilestoneReached
+from feedbackloop.db.upsert import insert_new
 from feedbackloop.governance.fields import mask_fields, mask_json
 from feedbackloop.sources.base import Invalid, parse_timestamp
-from feedbackloop.yamlfile import parse_mapping
+from feedbackloop.yamlfile import describe, parse_mapping, read_file
 
 __all__ = [
     "ITEM_SOURCE",
@@ -158,14 +158,9 @@ def _ordinal(n: int) -> str:
 def load_milestones(path: Path | str) -> MilestonesFile:
     """Read and validate a milestones file; `MilestonesError` is one line on failure."""
     path = Path(path)
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise MilestonesError(
-            f"milestones file not found: {path} (FEEDBACKLOOP_MILESTONES_PATH)"
-        ) from None
-    except (UnicodeDecodeError, IsADirectoryError):
-        raise MilestonesError(f"{path}: not a UTF-8 text file") from None
+    raw_text = read_file(
+        path, error=MilestonesError, what="milestones", setting="FEEDBACKLOOP_MILESTONES_PATH"
+    )
     return parse_milestones(raw_text, source=str(path))
 
 
@@ -182,30 +177,8 @@ def parse_milestones(raw_text: str, *, source: str = "<milestones>") -> Mileston
             {**raw, "source": source, "milestones_version": version}
         )
     except ValidationError as exc:
-        raise MilestonesError(f"{source}: {_describe(exc, raw)}") from None
-
-
-def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    """The first error, as `milestone "x", field count: ...` (never the input value)."""
-    err = exc.errors()[0]
-    loc = list(err["loc"])
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif err["type"] == "missing":
-        msg = "required field missing"
-    where, rest = "file", loc
-    if len(loc) > 1 and loc[0] == "milestones" and isinstance(loc[1], int):
-        items = raw.get("milestones") or []
-        item = items[loc[1]] if isinstance(items, list) and loc[1] < len(items) else None
-        name = item.get("name") if isinstance(item, dict) else None
-        shown = name if isinstance(name, str) and len(name) <= 64 else None
-        where = f'milestone "{shown}"' if shown else f"milestone #{loc[1] + 1}"
-        rest = loc[2:]
-    path = ""
-    for part in rest:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return f"{where}, field {path or '(top level)'}: {msg}"
+        where = describe(exc, raw, {"milestones": "milestone"})
+        raise MilestonesError(f"{source}: {where}") from None
 
 
 # -------------------------------------------------------------------------- evaluation
@@ -359,12 +332,7 @@ def _record(conn: Connection, m: Milestone, found: Sequence[dict[str, Any]]) -> 
         }
         for f in found
     ]
-    inserted = conn.execute(
-        pg_insert(MilestoneReached)
-        .values(rows)
-        .on_conflict_do_nothing(constraint="uq_milestones_name_per_subject")
-        .returning(MilestoneReached.id)
-    ).scalars()
+    inserted = insert_new(conn, MilestoneReached, rows, constraint="uq_milestones_name_per_subject")
     return [(ITEM_TYPE, ITEM_SOURCE, str(i)) for i in inserted]
 
 

@@ -150,6 +150,18 @@ def serving(
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 20.0) -> None:
     """SIGTERM, then SIGKILL when it is still running after `timeout` s; reaped either way."""
     proc.terminate()
+    _reap(proc, timeout)
+
+
+def end_worker(proc: subprocess.Popen[Any], timeout: float) -> None:
+    """A worker that serves requests read from its stdin ends at end of input: close it, then
+    SIGKILL when it is still running after `timeout` s; reaped either way."""
+    if proc.stdin is not None and not proc.stdin.closed:
+        proc.stdin.close()
+    _reap(proc, timeout)
+
+
+def _reap(proc: subprocess.Popen[Any], timeout: float) -> None:
     try:
         proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -12,21 +12,21 @@ reviewed label moves it only as far as the data supports. 0 labels = plain rules
 from __future__ import annotations
 
 import hashlib
-import io
 import itertools
 import json
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 from scipy import optimize, sparse
 
 from nlp.metrics import classification_report
 from nlp.sentiment.resources import load_resources
+from nlp.sentiment.saved_model import SavedModel
 from nlp.sentiment.scorer import (
     RULES_VERSION,
     Analysis,
@@ -194,38 +194,30 @@ class ModelInfo:
     metrics: dict[str, Any]
 
 
-# The files of a model directory (what a saved pipeline copies).
-MODEL_FILES = ("meta.json", "model.npz")
-
-
-class AdaptedModel:
+class AdaptedModel(SavedModel):
     """Loaded adapted model; ``apply`` rewrites an Analysis in place."""
+
+    ARRAYS = "model.npz"
+    DESCRIPTION = "sentiment model format"
 
     def __init__(
         self,
         weights: np.ndarray,
-        version: str,
         meta: dict[str, Any],
         files: dict[str, bytes] | None = None,
     ) -> None:
+        super().__init__(meta, files)
         self.weights = weights
-        self.version = version
-        self.meta = meta
-        self.files = files or {}  # as read: nlp.to_disk/to_bytes saves them unchanged
 
     @classmethod
-    def load(cls, path: Path) -> AdaptedModel:
-        return cls.from_files({n: (path / n).read_bytes() for n in MODEL_FILES}, str(path))
+    def readable(cls, meta: Mapping[str, Any]) -> bool:
+        return meta.get("format_version") == FORMAT_VERSION
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], where: str = "") -> AdaptedModel:
-        meta = json.loads(files["meta.json"].decode("utf-8"))
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ValueError(f"unsupported sentiment model format in {where}")
-        data = np.load(io.BytesIO(files["model.npz"]))
+    def from_arrays(cls, arrays: Any, meta: dict[str, Any], files: dict[str, bytes]) -> Self:
         w = _prior()
-        w[data["rows"]] = data["values"]
-        return cls(w, meta["version"], meta, files)
+        w[arrays["rows"]] = arrays["values"]
+        return cls(w, meta, files)
 
     def proba(self, analyses: Sequence[Analysis]) -> np.ndarray:
         z = _matrix(analyses) @ self.weights
@@ -268,6 +260,23 @@ def apply_proba(a: Analysis, p: np.ndarray, cfg: ScorerConfig, version: str) -> 
     )
 
 
+def _reviewed(texts: Sequence[str], labels: Sequence[object]) -> tuple[list[str], list[str]]:
+    """The labels folded to three classes, and the set of labels as given (for the meta)."""
+    if len(texts) != len(labels):
+        raise ValueError("texts and labels differ in length")
+    if not texts:
+        raise ValueError("no training rows")
+    folded = [normalize_label(lab) for lab in labels]
+    return folded, sorted({str(lab).strip().lower() for lab in labels})
+
+
+def _split(n: int, seed: int, holdout: float) -> tuple[np.ndarray, np.ndarray]:
+    """(held-out rows, rows to fit): a `holdout` share is held out from 50 rows up, else none."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_hold = int(n * holdout) if n >= 50 else 0
+    return order[:n_hold], order[n_hold:]
+
+
 def train(
     texts: Sequence[str],
     labels: Sequence[object],
@@ -289,23 +298,15 @@ def train(
         )
     if base != "rules":
         raise ValueError(f"unknown base model {base!r} (use encoder or rules)")
-    if len(texts) != len(labels):
-        raise ValueError("texts and labels differ in length")
-    if not texts:
-        raise ValueError("no training rows")
-    y3 = [normalize_label(lab) for lab in labels]
-    raw_set = sorted({str(lab).strip().lower() for lab in labels})
+    y3, raw_set = _reviewed(texts, labels)
     scorer = Scorer(load_resources())
     analyses = [scorer.analyze(t or "") for t in texts]
     y = np.array([CLASSES.index(c) for c in y3])
     x = _matrix(analyses)
 
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(texts))
-    n_hold = int(len(texts) * holdout) if len(texts) >= 50 else 0
-    metrics: dict[str, Any] = {"holdout_size": n_hold}
-    if n_hold:
-        hold, fit_idx = order[:n_hold], order[n_hold:]
+    hold, fit_idx = _split(len(texts), seed, holdout)
+    metrics: dict[str, Any] = {"holdout_size": len(hold)}
+    if len(hold):
         w = _fit(x[fit_idx], y[fit_idx], l2)
         pred = [CLASSES[i] for i in np.asarray(x[hold] @ w).argmax(axis=1)]
         gold = [y3[i] for i in hold]
@@ -397,21 +398,14 @@ def train_encoder_head(
         with_rule_prior,
     )
 
-    if len(texts) != len(labels):
-        raise ValueError("texts and labels differ in length")
-    if not texts:
-        raise ValueError("no training rows")
-    y3 = [normalize_label(lab) for lab in labels]
-    raw_set = sorted({str(lab).strip().lower() for lab in labels})
+    y3, raw_set = _reviewed(texts, labels)
     base = EncoderHead.load(Path(base_dir) if base_dir else DEFAULT_DIR)
     x, analyses = _encoder_features(texts, encoder_cache)
     y = np.array([CLASSES.index(c) for c in y3])
 
-    order = np.random.default_rng(seed).permutation(len(texts))
-    n_hold = int(len(texts) * holdout) if len(texts) >= 50 else 0
-    metrics: dict[str, Any] = {"holdout_size": n_hold}
-    if n_hold:
-        hold, fit_idx = order[:n_hold], order[n_hold:]
+    hold, fit_idx = _split(len(texts), seed, holdout)
+    metrics: dict[str, Any] = {"holdout_size": len(hold)}
+    if len(hold):
         w, b = fit_adapted_head(x[fit_idx], y[fit_idx], base)
         gold = [y3[i] for i in hold]
         held = [analyses[i] for i in hold]

@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from feedbackloop.cli.errors import fail, reading
+from feedbackloop.cli.errors import fail
 from feedbackloop.config import ConfigError, get_settings
 
 app = typer.Typer(
@@ -32,8 +32,7 @@ def check(
 
     path = path or get_settings().milestones_path
     try:
-        with reading(path, check=False):
-            found = load_milestones(path)
+        found = load_milestones(path)  # a missing or non-UTF-8 file is a MilestonesError too
     except ConfigError as exc:
         raise fail(str(exc)) from None
     table = Table(title=f"{path}: {len(found.milestones)} milestones")

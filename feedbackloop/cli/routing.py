@@ -12,7 +12,6 @@ from rich.table import Table
 
 from feedbackloop.cli.common import counts_table
 from feedbackloop.cli.errors import fail as _fail
-from feedbackloop.cli.errors import reading
 from feedbackloop.config import ConfigError, get_settings
 
 app = typer.Typer(
@@ -38,9 +37,7 @@ def check(
     settings = get_settings()
     path = path or settings.routing_rules_path
     try:
-        # A rules file that is not UTF-8 text (binary, UTF-16): one line naming it.
-        with reading(path, check=False):
-            rules = load_rules(path)
+        rules = load_rules(path)  # a missing or non-UTF-8 file is a RulesError too
         if targets:
             require_targets(rules, settings)
     except ConfigError as exc:

@@ -79,6 +79,20 @@ def _statement(model: type[DeclarativeBase], key: Sequence[str]) -> Any:
     return _on_conflict(pg_insert(table), table, key)
 
 
+def insert_new(
+    conn: Connection, model: Any, rows: Sequence[Row], *, constraint: str | None = None
+) -> list[Any]:
+    """Insert `rows` (one or more), skipping each that a unique key (`constraint`, else any)
+    already holds: append-only records whose first version stands. The new rows' ids."""
+    statement = (
+        pg_insert(model)
+        .values(list(rows))
+        .on_conflict_do_nothing(constraint=constraint)
+        .returning(model.id)
+    )
+    return list(conn.execute(statement).scalars())
+
+
 def newest_per_key(rows: Iterable[Row], key: Sequence[str], *, versioned: bool = True) -> list[Row]:
     """One row per `key`, the version that upserting the rows one by one keeps: the newest
     `updated_at`, the first of equals (`versioned`), else the last. One INSERT ... ON CONFLICT

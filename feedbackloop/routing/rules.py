@@ -45,7 +45,7 @@ from feedbackloop.vocabulary import (
     RULE_TICKET_STATUSES,
     SENTIMENT_LABELS,
 )
-from feedbackloop.yamlfile import parse_mapping
+from feedbackloop.yamlfile import describe, parse_mapping, read_file
 
 __all__ = [
     "ACTION_TYPES",
@@ -379,12 +379,9 @@ class RulesFile(_Strict):
 def load_rules(path: Path | str) -> RulesFile:
     """Read and validate a rules file; `RulesError` names the rule and field on failure."""
     path = Path(path)
-    try:
-        raw_text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise RulesError(
-            f"routing rules file not found: {path} (FEEDBACKLOOP_ROUTING_RULES_PATH)"
-        ) from None
+    raw_text = read_file(
+        path, error=RulesError, what="routing rules", setting="FEEDBACKLOOP_ROUTING_RULES_PATH"
+    )
     return parse_rules(raw_text, source=str(path))
 
 
@@ -395,36 +392,13 @@ def parse_rules(raw_text: str, *, source: str = "<rules>") -> RulesFile:
     try:
         rules = RulesFile.model_validate({**raw, "source": source, "rules_version": version})
     except ValidationError as exc:
-        raise RulesError(f"{source}: {_describe(exc, raw)}") from None
+        raise RulesError(f"{source}: {describe(exc, raw, _ITEMS, _UNION_TAGS)}") from None
     _check_references(rules, source)
     return rules
 
 
-def _describe(exc: ValidationError, raw: Mapping[str, Any]) -> str:
-    """The first error, as `rule "x", field when.sentiment_label: ...`."""
-    err = exc.errors()[0]
-    loc = [p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS)]
-    msg = err["msg"].removeprefix("Value error, ")
-    if err["type"] == "extra_forbidden":
-        msg = "unknown field"
-    elif err["type"] == "missing":
-        msg = "required field missing"
-    where = "file"
-    rest = loc
-    if loc and loc[0] == "rules" and len(loc) > 1 and isinstance(loc[1], int):
-        rules = raw.get("rules") or []
-        name = rules[loc[1]].get("name") if isinstance(rules[loc[1]], dict) else None
-        where = f'rule "{name}"' if name else f"rule #{loc[1] + 1}"
-        rest = loc[2:]
-    elif loc and loc[0] in ("templates", "offers") and len(loc) > 1:
-        where = f'{loc[0][:-1]} "{loc[1]}"'
-        rest = loc[2:]
-    path = ""
-    for part in rest:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return f"{where}, field {path or '(top level)'}: {msg}"
-
-
+_ITEMS = {"rules": "rule", "templates": "template", "offers": "offer"}
+# The tags pydantic puts in the location of a union member (action kinds, localized text).
 _UNION_TAGS = {"slack_alert", "auto_reply", "create_task", "tag", "set_priority", "str"}
 
 

@@ -55,10 +55,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from sqlalchemy import Connection, Engine, exists, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop.db.models import Contact, ContactMerge, Note
-from feedbackloop.db.upsert import quarantine, upsert_rows
+from feedbackloop.db.upsert import insert_new, quarantine, upsert_rows
 from feedbackloop.governance import audit
 from feedbackloop.governance.fields import mask_fields
 from feedbackloop.governance.identity import check_email, email_hash
@@ -328,10 +327,7 @@ def _contacts_for(
     ]
     made = 0
     if new_rows:
-        result = conn.execute(
-            pg_insert(Contact).values(new_rows).on_conflict_do_nothing().returning(Contact.id)
-        )
-        made = len(result.all())
+        made = len(insert_new(conn, Contact, new_rows))
         for r in new_rows:
             found[r["email_hash"]] = r["source_id"]
     return found, made

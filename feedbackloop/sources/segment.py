@@ -31,10 +31,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from feedbackloop.db.models import SegmentEvent
-from feedbackloop.db.upsert import quarantine, storable
+from feedbackloop.db.upsert import insert_new, quarantine, storable
 from feedbackloop.governance.fields import keyed_id, mask_fields, mask_json
 from feedbackloop.governance.identity import email_hash, normalize_email
 from feedbackloop.sources.base import Invalid, parse_timestamp
@@ -195,12 +194,7 @@ def store_calls(
             intake.quarantined += 1
             intake.reasons.append(str(exc))
     if rows:
-        inserted = conn.execute(
-            pg_insert(SegmentEvent)
-            .values(rows)
-            .on_conflict_do_nothing(constraint="uq_segment_events_message_id")
-            .returning(SegmentEvent.id)
-        ).all()
+        inserted = insert_new(conn, SegmentEvent, rows, constraint="uq_segment_events_message_id")
         intake.stored = len(inserted)
         intake.duplicate = len(rows) - intake.stored
     return intake

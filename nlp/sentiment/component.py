@@ -30,6 +30,7 @@ from nlp.sentiment.resources import (
     load_resources,
     resources_from_files,
 )
+from nlp.sentiment.saved_model import read_files, read_meta
 from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
 from nlp.sentiment.tokenizer import TOKENS_KEY
@@ -115,7 +116,7 @@ def _text_and_tokens(doc: Doc) -> tuple[str, list[str] | None]:
 def _model_from_files(files: dict[str, bytes], where: str) -> Any:
     if "meta.json" not in files:
         raise FileNotFoundError(f"no sentiment model in {where} (meta.json missing)")
-    if json.loads(files["meta.json"].decode("utf-8")).get("kind") == KIND:
+    if read_meta(files).get("kind") == KIND:
         return EncoderHead.from_files(files, where)
     from nlp.training import AdaptedModel  # training pulls scipy: lazy
 
@@ -177,7 +178,7 @@ class SentimentComponent:
         """Use the model in ``path``: an encoder head or an adapted rule-feature model."""
         path = Path(path)
         names = [n for n in ("meta.json", "head.npz", "model.npz") if (path / n).is_file()]
-        self._set_model(_model_from_files({n: (path / n).read_bytes() for n in names}, str(path)))
+        self._set_model(_model_from_files(read_files(path, names), str(path)))
 
     def _set_model(self, model: Any) -> None:
         self.model = model

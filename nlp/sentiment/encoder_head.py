@@ -16,18 +16,18 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
+from nlp.sentiment.saved_model import SavedModel
 from nlp.sentiment.scorer import Analysis
 
 CLASSES = ("negative", "neutral", "positive")
 KIND = "encoder-head"
 HEAD_FORMAT = 1
-HEAD_FILES = ("meta.json", "head.npz")
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "models" / "sentiment_encoder_v1"
 RULE_FEATURES = ("rule_score", "rule_frustrated")
 EXPLAIN_TOP = 3  # words named per text from the encoder's side
@@ -113,10 +113,12 @@ def proba(x: np.ndarray, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
     return p / p.sum(axis=1, keepdims=True)
 
 
-class EncoderHead:
+class EncoderHead(SavedModel):
     """A loaded head; the component runs the encoder and calls ``proba``."""
 
     kind = KIND
+    ARRAYS = "head.npz"
+    DESCRIPTION = "encoder sentiment head"
 
     def __init__(
         self,
@@ -125,23 +127,17 @@ class EncoderHead:
         meta: dict[str, Any],
         files: dict[str, bytes] | None = None,
     ) -> None:
+        super().__init__(meta, files)
         self.coef = coef
         self.intercept = intercept
-        self.meta = meta
-        self.version = str(meta["version"])
-        self.files = files or {}  # as read: nlp.to_disk/to_bytes saves them unchanged
 
     @classmethod
-    def load(cls, path: Path) -> EncoderHead:
-        return cls.from_files({n: (path / n).read_bytes() for n in HEAD_FILES}, str(path))
+    def readable(cls, meta: Mapping[str, Any]) -> bool:
+        return meta.get("kind") == KIND and meta.get("format_version") == HEAD_FORMAT
 
     @classmethod
-    def from_files(cls, files: dict[str, bytes], where: str = "") -> EncoderHead:
-        meta = json.loads(files["meta.json"].decode("utf-8"))
-        if meta.get("kind") != KIND or meta.get("format_version") != HEAD_FORMAT:
-            raise ValueError(f"unsupported encoder sentiment head in {where}")
-        data = np.load(io.BytesIO(files["head.npz"]))
-        return cls(data["coef"], data["intercept"], meta, files)
+    def from_arrays(cls, arrays: Any, meta: dict[str, Any], files: dict[str, bytes]) -> Self:
+        return cls(arrays["coef"], arrays["intercept"], meta, files)
 
     @property
     def rule_prior(self) -> float:
