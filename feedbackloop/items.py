@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, Integer, String, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from feedbackloop.vocabulary import ITEM_TYPES
 
@@ -161,12 +162,19 @@ IMPROVEMENT_CONSENT = """CASE
         ELSE false
     END"""
 
-_CONSENTED = text(
-    f"""
-    SELECT i.item_type, i.item_source, i.item_source_id, i.text AS body
+_CONSENTED_FROM = f"""
     FROM {ITEMS} i LEFT JOIN {CONSENT} cc ON cc.contact_id = i.contact_id
     WHERE i.item_type IN :types AND {IMPROVEMENT_CONSENT}
       AND btrim(coalesce(i.text, '')) <> ''
+"""
+_CONSENTED = text(
+    f"SELECT i.item_type, i.item_source, i.item_source_id, i.text AS body {_CONSENTED_FROM}"
+)
+# Keys only, in Python's order of key tuples: "C" compares UTF-8 bytes, which is code point order.
+_CONSENTED_KEYS = text(
+    f"""
+    SELECT i.item_type, i.item_source, i.item_source_id {_CONSENTED_FROM}
+    ORDER BY i.item_type COLLATE "C", i.item_source COLLATE "C", i.item_source_id COLLATE "C"
     """
 )
 
@@ -178,6 +186,65 @@ def consented_texts(
     stmt = _CONSENTED.bindparams(bindparam("types", expanding=True))
     rows = conn.execute(stmt, {"public_reviews": public_reviews, "types": list(item_types)})
     return {(r.item_type, r.item_source, r.item_source_id): r.body for r in rows}
+
+
+def consented_keys(
+    conn: Connection, *, public_reviews: bool, item_types: tuple[str, ...] = TOPIC_ITEM_TYPES
+) -> list[ItemKey]:
+    """The keys of `consented_texts`, sorted as Python sorts them, without their text (the
+    texts of 100,000 items are most of the memory of a topics run: `texts_by_key`). Type and
+    source are shared strings: a handful of values over every key."""
+    stmt = _CONSENTED_KEYS.bindparams(bindparam("types", expanding=True))
+    rows = conn.execute(stmt, {"public_reviews": public_reviews, "types": list(item_types)})
+    shared: dict[str, str] = {}
+    return [(shared.setdefault(t, t), shared.setdefault(s, s), i) for t, s, i in rows]
+
+
+# The keys go through a temporary table and LATERAL, as the routing facts do: each key pushed
+# into every branch of the view is an index lookup, not a scan of every raw table.
+_TEXT_KEYS = text(
+    "CREATE TEMP TABLE IF NOT EXISTS item_text_keys "
+    "(n integer, item_type text, item_source text, item_source_id text) ON COMMIT DELETE ROWS"
+)
+_FILL_TEXT_KEYS = text(
+    "INSERT INTO item_text_keys SELECT * FROM unnest(:n, :types, :sources, :ids)"
+).bindparams(
+    bindparam("n", type_=ARRAY(Integer)),
+    bindparam("types", type_=ARRAY(String)),
+    bindparam("sources", type_=ARRAY(String)),
+    bindparam("ids", type_=ARRAY(String)),
+)
+_TEXTS_BY_KEY = text(
+    f"""
+    SELECT k.n, i.text
+    FROM item_text_keys k
+    CROSS JOIN LATERAL (
+        SELECT v.text FROM {ITEMS} v
+        WHERE v.item_type = k.item_type AND v.item_source = k.item_source
+          AND v.item_source_id = k.item_source_id
+        OFFSET 0  -- keeps the subquery whole, so the keys stay parameters of the index lookups
+    ) i
+    """
+)
+
+
+def texts_by_key(conn: Connection, keys: list[ItemKey]) -> list[str]:
+    """The texts of `keys`, in their order ("" for an item without text). Read `keys` and
+    their texts in one transaction (a snapshot) when they must agree."""
+    if not keys:
+        return []
+    conn.execute(_TEXT_KEYS)
+    conn.execute(text("DELETE FROM item_text_keys"))
+    types, sources, ids = (list(part) for part in zip(*keys, strict=True))
+    conn.execute(
+        _FILL_TEXT_KEYS,
+        {"n": list(range(len(keys))), "types": types, "sources": sources, "ids": ids},
+    )
+    found = {n: body for n, body in conn.execute(_TEXTS_BY_KEY)}
+    missing = len(keys) - len(found)
+    if missing:
+        raise LookupError(f"{missing} of {len(keys)} items not found by key")
+    return [found[n] or "" for n in range(len(keys))]
 
 
 # ------------------------------------------------------------------------------ one item

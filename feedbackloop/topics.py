@@ -2,10 +2,11 @@
 
 Each run (``assign_topics``):
 
-1. reads every item whose author allows improvement use, from the feedback-item contract
-   (``feedbackloop.items``, the consent rule of ``fct_feedback``): tickets, reviews and notes
-   (satisfaction ratings are not clustered, see ``items.TOPIC_ITEM_TYPES``), keyed like
-   ``nlp.feedback_scores``;
+1. reads the keys of every item whose author allows improvement use, from the feedback-item
+   contract (``feedbackloop.items``, the consent rule of ``fct_feedback``): tickets, reviews
+   and notes (satisfaction ratings are not clustered, see ``items.TOPIC_ITEM_TYPES``), keyed
+   like ``nlp.feedback_scores``; texts are looked up by key, a chunk at a time, where they are
+   used (encoding, labels, outliers' topic keys), all in one snapshot;
 2. drops the assignments of items that are no longer consented (or gone), so they leave their
    cluster, its size, its centroid and its examples;
 3. puts every consented item without an assignment, and every earlier outlier, through
@@ -54,6 +55,7 @@ from nlp.topics.clustering import (
 from nlp.topics.encoders import MiniLMEncoder, TermStats, WordEncoder, make_encoder
 from nlp.topics.labelling import item_topic_key, label_cluster, representative
 from nlp.topics.text import lemmas, lemmatize
+from nlp.topics.text import release as release_lemmas
 
 ItemKey = items_contract.ItemKey
 
@@ -214,32 +216,72 @@ def _save_state(path: Path, state: _State) -> None:
 # ------------------------------------------------------------------------------ encoding
 
 
+def _texts_in_chunks(conn: Connection, keys: list[ItemKey]) -> Iterator[list[str]]:
+    """The texts of `keys`, looked up ENCODE_CHUNK at a time: a run holds one chunk's text."""
+    for start in range(0, len(keys), ENCODE_CHUNK):
+        yield items_contract.texts_by_key(conn, keys[start : start + ENCODE_CHUNK])
+
+
+def _label_texts(
+    conn: Connection,
+    clusters: list[int],
+    members: dict[int, list[ItemKey]],
+    examples: dict[int, list[ItemKey]],
+) -> Iterator[tuple[int, list[str], list[str]]]:
+    """(cluster, its first LABEL_SAMPLE members' texts, its examples' texts) per cluster, the
+    texts of several clusters looked up at once (at least ENCODE_CHUNK keys a statement)."""
+    wanted: list[tuple[int, int, int]] = []
+    keys: list[ItemKey] = []
+
+    def flush() -> Iterator[tuple[int, list[str], list[str]]]:
+        texts = items_contract.texts_by_key(conn, keys)
+        at = 0
+        for cid, n_sample, n_examples in wanted:
+            yield cid, texts[at : at + n_sample], texts[at + n_sample : at + n_sample + n_examples]
+            at += n_sample + n_examples
+        wanted.clear()
+        keys.clear()
+
+    for cid in clusters:
+        sample = members.get(cid, [])[:LABEL_SAMPLE]
+        wanted.append((cid, len(sample), len(examples[cid])))
+        keys.extend(sample)
+        keys.extend(examples[cid])
+        if len(keys) >= ENCODE_CHUNK:
+            yield from flush()
+    if wanted:
+        yield from flush()
+
+
 def _encode_parts(
-    enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str
+    enc: WordEncoder | MiniLMEncoder, conn: Connection, keys: list[ItemKey], what: str
 ) -> Iterator[np.ndarray]:
-    """The texts' vectors, ENCODE_CHUNK texts at a time, progress reported as `what`."""
-    for start in range(0, len(texts), ENCODE_CHUNK):
-        part = enc.encode(texts[start : start + ENCODE_CHUNK])
-        progress.report(what, len(part), len(texts))
+    """The vectors of the items `keys`, ENCODE_CHUNK texts at a time (the chunks of the
+    encoder's input are unchanged: the vectors are the same), progress reported as `what`."""
+    for texts in _texts_in_chunks(conn, keys):
+        part = enc.encode(texts)
+        progress.report(what, len(part), len(keys))
         yield part
 
 
-def _encode(enc: WordEncoder | MiniLMEncoder, texts: list[str], what: str) -> np.ndarray:
-    parts = list(_encode_parts(enc, texts, what))
+def _encode(
+    enc: WordEncoder | MiniLMEncoder, conn: Connection, keys: list[ItemKey], what: str
+) -> np.ndarray:
+    parts = list(_encode_parts(enc, conn, keys, what))
     if not parts:
         return np.zeros((0, 1), dtype=np.float32)
     return np.vstack(parts)
 
 
-def _fit_sample(bodies: list[str]) -> list[str]:
-    if len(bodies) <= REFIT_CAP:
-        return bodies
-    step = len(bodies) / REFIT_CAP  # evenly spread, deterministic
-    return [bodies[int(i * step)] for i in range(REFIT_CAP)]
+def _fit_sample(keys: list[ItemKey]) -> list[ItemKey]:
+    if len(keys) <= REFIT_CAP:
+        return keys
+    step = len(keys) / REFIT_CAP  # evenly spread, deterministic
+    return [keys[int(i * step)] for i in range(REFIT_CAP)]
 
 
 def _prepare_encoder(
-    name: str, folder: Path, corpus: list[str]
+    name: str, folder: Path, conn: Connection, corpus: list[ItemKey]
 ) -> tuple[WordEncoder | MiniLMEncoder, TermStats, bool]:
     """The encoder and the term statistics key phrases are weighed with; the statistics are
     refitted when missing or when the corpus has grown by REFIT_GROWTH (until REFIT_CAP).
@@ -254,8 +296,11 @@ def _prepare_encoder(
     if refit:
         sample = _fit_sample(corpus)
         # lemmas one text at a time: the statistics keep document frequencies only
-        stats = TermStats.fit(lemmas(text or "") for text in sample)
+        stats = TermStats.fit(
+            lemmas(body) for part in _texts_in_chunks(conn, sample) for body in part
+        )
         _save_terms(folder / "terms.npz", stats)
+        release_lemmas()  # not held through the clustering; the labels load them again
     assert stats is not None
     return enc, stats, refit
 
@@ -270,7 +315,15 @@ def _existing(conn: Connection) -> tuple[dict[ItemKey, tuple[int, str | None]], 
             "FROM nlp.topic_assignments"
         )
     )
-    assigned = {(r[0], r[1], r[2]): (int(r[3]), r[4]) for r in rows}
+    # Types, sources and (cluster, topic key) pairs repeat over every row: one object each,
+    # not one per row (the assignments are held through the run).
+    shared: dict[Any, Any] = {}
+    assigned = {
+        (shared.setdefault(r[0], r[0]), shared.setdefault(r[1], r[1]), r[2]): shared.setdefault(
+            (int(r[3]), r[4]), (int(r[3]), r[4])
+        )
+        for r in rows
+    }
     top = conn.execute(text("SELECT max(cluster_id) FROM nlp.clusters")).scalar()
     return assigned, (int(top) + 1 if top is not None else 0)
 
@@ -350,6 +403,7 @@ def assign_topics(
         try:
             return _run(engine, name, params, min_size, public_reviews, folder, started)
         finally:
+            release_lemmas()
             lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
             lock.commit()
 
@@ -363,11 +417,75 @@ def _run(
     folder: Path,
     started: float,
 ) -> TopicReport:
+    # Every read of the run is in one snapshot: the keys first, then texts by key where they
+    # are used, so the whole corpus's text is never held (about 70 MB at 100,000 tickets).
     with engine.connect() as conn:
-        items = consented_items(conn, public_reviews=public_reviews)
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        corpus_keys = items_contract.consented_keys(conn, public_reviews=public_reviews)
         assigned, next_id = _existing(conn)
-    corpus_keys = _sorted_keys(items)
-    enc, stats, refit = _prepare_encoder(name, folder, [items[k] for k in corpus_keys])
+        report, withdrawn, out_rows, cluster_rows, state = _cluster(
+            conn, name, params, folder, corpus_keys, assigned, next_id
+        )
+        conn.rollback()  # read only
+    del corpus_keys, assigned
+
+    with engine.begin() as conn:
+        _write(conn, withdrawn, out_rows, cluster_rows)
+        totals = conn.execute(
+            text(
+                """
+                SELECT count(*) AS items,
+                       count(*) FILTER (WHERE cluster_id = -1) AS outliers,
+                       count(DISTINCT cluster_id) FILTER (WHERE cluster_id >= 0) AS clusters
+                FROM nlp.topic_assignments
+                """
+            )
+        ).one()
+        report.candidates = int(
+            conn.execute(
+                text("SELECT count(*) FROM nlp.clusters WHERE size >= :m"), {"m": min_size}
+            ).scalar_one()
+        )
+        report.clusters = int(totals.clusters)
+        report.outlier_share = totals.outliers / totals.items if totals.items else 0.0
+        report.seconds = time.perf_counter() - started
+        audit.record(
+            conn,
+            actor=ACTOR,
+            action="assign_topics",
+            entity_type="topic_clusters",
+            entity_id=report.encoder,
+            details={
+                "considered": report.considered,
+                "assigned_existing": report.assigned_existing,
+                "new_clusters": len(report.new_clusters),
+                "in_new_clusters": report.in_new_clusters,
+                "outliers": report.outliers,
+                "withdrawn": report.withdrawn,
+                "outlier_share": round(report.outlier_share, 4),
+                "params": asdict(params),
+            },
+            reason="incremental topic clustering of consented feedback",
+        )
+
+    _save_state(folder / "state.npz", state)
+    report.examples = {cid: keys for cid, keys in sorted(state.examples.items()) if keys}
+    return report
+
+
+def _cluster(
+    conn: Connection,
+    name: str,
+    params: ClusterParams,
+    folder: Path,
+    corpus_keys: list[ItemKey],
+    assigned: dict[ItemKey, tuple[int, str | None]],
+    next_id: int,
+) -> tuple[TopicReport, list[ItemKey], list[dict[str, Any]], list[dict[str, Any]], _State]:
+    """The run's reads and clustering: the report, the assignments withdrawn, the assignment
+    and cluster rows to write, and the cache to save after the write."""
+    items = frozenset(corpus_keys)  # consented: membership only, the texts are looked up
+    enc, stats, refit = _prepare_encoder(name, folder, conn, corpus_keys)
     report = TopicReport(encoder=enc.version, items=len(items), refit=refit)
 
     # Assignments of items no longer consented (or gone) are withdrawn first.
@@ -394,8 +512,7 @@ def _run(
         if i is not None and int(state.centroids.counts[i]) == len(members[cid]):
             centroids.put(cid, state.centroids.sums[i], len(members[cid]))
             continue
-        keys = members[cid]
-        centroids.add(cid, _encode(enc, [items[k] for k in keys], "topics: rebuild centroids"))
+        centroids.add(cid, _encode(enc, conn, members[cid], "topics: rebuild centroids"))
         report.rebuilt += 1
         touched.add(cid)
     # keep clusters that lost every member (their id stays taken, their row stays)
@@ -419,7 +536,7 @@ def _run(
     # would take over 500 MB): clustering reads a chunk at a time, the examples a cluster's.
     version, fingerprint = enc.version, enc.fingerprint
     with VectorFile(dim, folder) as z:
-        for part in _encode_parts(enc, [items[k] for k in pool], "topics: encode"):
+        for part in _encode_parts(enc, conn, pool, "topics: encode"):
             z.append(part)
         # The encoder's token table (31 MB) is not used past here: freed before clustering,
         # where the run peaks.
@@ -456,11 +573,11 @@ def _run(
 
     # Labels and topic keys of every cluster that changed.
     cluster_rows = []
-    for cid in sorted(touched):
+    for cid, sample, example_texts in _label_texts(conn, sorted(touched), members, examples):
         keys = members.get(cid, [])
-        docs = lemmatize([items[k] for k in keys[:LABEL_SAMPLE]])
+        docs = lemmatize(sample)
         # the label: the example nearest the centroid that reads as one (masked text)
-        lab = label_cluster(docs, stats, [items[k] for k in examples[cid]])
+        lab = label_cluster(docs, stats, example_texts)
         topic_keys.setdefault(cid, lab.topic_key)  # a cluster's topic key never changes
         cluster_rows.append(
             {
@@ -472,12 +589,11 @@ def _run(
             }
         )
 
-    # Assignment rows for the pool (only those that change).
+    # Assignment rows for the pool (only those that change); an outlier's topic key is its
+    # own, from its text, looked up a chunk at a time.
     out_rows = []
-    outlier_docs = lemmatize(
-        [items[k] for k, c in zip(pool, labels.tolist(), strict=True) if c == OUTLIER]
-    )
-    docs_iter = iter(outlier_docs)
+    outliers = [k for k, c in zip(pool, labels.tolist(), strict=True) if c == OUTLIER]
+    docs_iter = (lemmas(body) for part in _texts_in_chunks(conn, outliers) for body in part)
     for key, cid in zip(pool, labels.tolist(), strict=True):
         tkey = topic_keys[cid] if cid != OUTLIER else item_topic_key(next(docs_iter), stats)
         before = assigned.get(key)
@@ -493,49 +609,10 @@ def _run(
                 "encoder": version,
             }
         )
-
-    with engine.begin() as conn:
-        _write(conn, withdrawn, out_rows, cluster_rows)
-        totals = conn.execute(
-            text(
-                """
-                SELECT count(*) AS items,
-                       count(*) FILTER (WHERE cluster_id = -1) AS outliers,
-                       count(DISTINCT cluster_id) FILTER (WHERE cluster_id >= 0) AS clusters
-                FROM nlp.topic_assignments
-                """
-            )
-        ).one()
-        report.candidates = int(
-            conn.execute(
-                text("SELECT count(*) FROM nlp.clusters WHERE size >= :m"), {"m": min_size}
-            ).scalar_one()
-        )
-        report.clusters = int(totals.clusters)
-        report.outlier_share = totals.outliers / totals.items if totals.items else 0.0
-        report.seconds = time.perf_counter() - started
-        audit.record(
-            conn,
-            actor=ACTOR,
-            action="assign_topics",
-            entity_type="topic_clusters",
-            entity_id=version,
-            details={
-                "considered": report.considered,
-                "assigned_existing": report.assigned_existing,
-                "new_clusters": len(report.new_clusters),
-                "in_new_clusters": report.in_new_clusters,
-                "outliers": report.outliers,
-                "withdrawn": report.withdrawn,
-                "outlier_share": round(report.outlier_share, 4),
-                "params": asdict(params),
-            },
-            reason="incremental topic clustering of consented feedback",
-        )
-
-    _save_state(
-        folder / "state.npz",
+    return (
+        report,
+        withdrawn,
+        out_rows,
+        cluster_rows,
         _State(fingerprint, centroids, examples, example_vectors),
     )
-    report.examples = {cid: keys for cid, keys in sorted(examples.items()) if keys}
-    return report

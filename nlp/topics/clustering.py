@@ -79,7 +79,11 @@ def average_linkage(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Works on one square float32 matrix of distances, updated in place: n^2 x 4 bytes (64 MB
     at 4,000 rows), where scipy takes a float64 condensed vector and copies it (128 MB)."""
-    n = len(z)
+    return _linkage(cosine_distances(z))
+
+
+def cosine_distances(z: np.ndarray) -> np.ndarray:
+    """The square float32 matrix `average_linkage` works on (and overwrites)."""
     z = np.asarray(z, dtype=np.float32)
     if not np.isfinite(z).all():  # a NaN distance would never close the chain
         raise ValueError("vectors must be finite")
@@ -87,6 +91,12 @@ def average_linkage(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     np.subtract(1.0, d, out=d)
     np.clip(d, 0.0, 2.0, out=d)
     np.fill_diagonal(d, np.inf)  # a row's own and merged-away entries are never a nearest
+    return d
+
+
+def _linkage(d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`average_linkage` on the matrix of `cosine_distances`, which it consumes."""
+    n = len(d)
     size = np.ones(n, dtype=np.float32)
     rows_a = np.empty(max(n - 1, 0), dtype=np.int64)
     rows_b = np.empty(max(n - 1, 0), dtype=np.int64)
@@ -144,11 +154,20 @@ def agglomerate(
     rows in groups smaller than ``min_members`` get -1. With ``split_similarity``, a group
     holding two or more subgroups of ``min_members`` at that tighter cut of the same tree is
     replaced by those subgroups (its other rows get -1): a cluster mixing two intents splits."""
-    n = len(z)
+    if len(z) < min_members:
+        return np.full(len(z), OUTLIER, dtype=np.int64)
+    return _groups(cosine_distances(z), merge_similarity, min_members, split_similarity)
+
+
+def _groups(
+    d: np.ndarray, merge_similarity: float, min_members: int, split_similarity: float | None
+) -> np.ndarray:
+    """`agglomerate` on the matrix of `cosine_distances`, which it consumes."""
+    n = len(d)
     labels = np.full(n, OUTLIER, dtype=np.int64)
     if n < min_members:
         return labels
-    merges = average_linkage(z)
+    merges = _linkage(d)
     raw = cut_merges(n, merges, 1.0 - merge_similarity)
     if split_similarity is not None:
         tight = cut_merges(n, merges, 1.0 - split_similarity)
@@ -289,7 +308,8 @@ def _attach(
     """Give rows of ``idx`` near enough a centroid that cluster; return the rest."""
     if not len(idx) or not len(centroids) or (among is not None and not among):
         return idx
-    ids, sims = centroids.nearest(z[idx], among)
+    whole = len(idx) == len(z)  # idx is sorted and unique: every row, no copy needed
+    ids, sims = centroids.nearest(z if whole else z[idx], among)
     ok = sims >= threshold
     joined = idx[ok]
     labels[joined] = ids[ok]
@@ -388,9 +408,19 @@ def cluster_incremental(
         rest = _attach(zi, np.arange(len(idx)), centroids, local, params.attach_similarity)
         # the pool is capped so one agglomeration never exceeds `batch` rows
         head = rest[: params.batch]
-        groups = agglomerate(
-            zi[head], params.merge_similarity, params.min_members, params.split_similarity
+        # Only the distances are held through the linkage (its peak): the chunk's vectors are
+        # dropped and read again after it (the same rows, so the same result).
+        zh = zi[head]
+        del zi
+        d = cosine_distances(zh) if len(head) >= params.min_members else None
+        del zh
+        groups = (
+            _groups(d, params.merge_similarity, params.min_members, params.split_similarity)
+            if d is not None
+            else np.full(len(head), OUTLIER, dtype=np.int64)
         )
+        del d
+        zi = take(idx)
         created: list[int] = []
         for g in range(int(groups.max(initial=-1)) + 1):
             members = head[groups == g]

@@ -323,6 +323,16 @@ def _weigh_tokens(emb: np.ndarray, tok: Any) -> None:
     emb *= weights[:, None]
 
 
+def _no_bpe_cache(tok: Any) -> None:
+    """Turn off the BPE model's cache of encoded words. This tokenizer has no pre-tokenizer, so
+    its "word" is the whole text: the cache only helps a text seen before, and it grew by about
+    3 MB per 2,000 new texts and was not given back when the tokenizer was freed (measured with
+    tokenizers 0.23; docs/decisions.md). The tokens are the same without it."""
+    resize = getattr(tok.model, "_resize_cache", None)
+    if resize is not None:
+        resize(0)
+
+
 class WordEncoder:
     """WordLlama token embeddings (weighted mean) joined with hashed content words.
 
@@ -357,6 +367,7 @@ class WordEncoder:
             tok = Tokenizer.from_file(str(tokenizer))
             tok.no_padding()
             tok.no_truncation()
+            _no_bpe_cache(tok)
             _weigh_tokens(emb, tok)
             self._embedding, self._tokenizer = emb, tok
         return self._embedding, self._tokenizer

@@ -87,6 +87,13 @@ def _lemma(token: str) -> str:
     return lemma
 
 
+def release() -> None:
+    """Drop the lemma table (about 14 MB) and the lemma cache at the end of a run: a long-lived
+    process would hold them between runs for nothing; reloading costs about 0.05 s of CPU."""
+    _lemma_table.cache_clear()
+    _lemmas.clear()
+
+
 def lemmas(text: str) -> list[str]:
     """Content-bearing lemmas of a text, in order."""
     if not text:
