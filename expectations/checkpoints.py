@@ -256,12 +256,18 @@ class Validator:
         self.context = get_context(state_dir, ephemeral=ephemeral, database_url=database_url)
         self.checkpoints = self._configure(False)
 
-    def _run_frame(self, name: str, frame: pd.DataFrame) -> Outcome:
-        result = self.checkpoints[name].run(batch_parameters={"dataframe": frame})
+    def _run_frame(
+        self, name: str, frame: pd.DataFrame, parameters: dict[str, Any] | None = None
+    ) -> Outcome:
+        result = self.checkpoints[name].run(
+            batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+        )
         return reduce_result(name, result, evaluated=len(frame))
 
-    def gate_feedback(self, frame: pd.DataFrame) -> Outcome:
-        return self._run_frame(RAW_GATE, frame)
+    def gate_feedback(self, frame: pd.DataFrame, *, item_types: Iterable[str]) -> Outcome:
+        """`item_types`: the row types a batch may hold (the caller's vocabulary)."""
+        parameters = {raw_feedback.ITEM_TYPES_PARAMETER: list(item_types)}
+        return self._run_frame(RAW_GATE, frame, parameters)
 
     def gate_contacts(self, frame: pd.DataFrame) -> Outcome:
         return self._run_frame(CONTACTS_GATE, frame)

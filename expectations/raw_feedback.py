@@ -5,6 +5,10 @@ The batch is a DataFrame with one row per feedback item (see `feedbackloop.gover
 `updated_at`. `unmasked_pii` lists the PII types a fresh detector run still finds in the text
 about to be stored, so a code path that forgot to mask fails here, and the validation results
 (and Data Docs) show the type, never the value.
+
+The item types a batch may hold are a suite parameter (`ITEM_TYPES_PARAMETER`) the caller
+hands over at each run: the vocabulary lives in `feedbackloop.vocabulary`, which this leaf
+does not import.
 """
 
 from __future__ import annotations
@@ -20,14 +24,8 @@ SUITE_NAME = "raw_feedback_batch"
 EARLIEST_PLAUSIBLE = datetime(2000, 1, 1, tzinfo=UTC)
 # A satisfaction rating or a form answer may be a bare score; every other item is its text.
 TEXT_REQUIRED = Column("item_type").is_not_in(["satisfaction_rating", "survey_response"])
-ITEM_TYPES = [
-    "ticket",
-    "ticket_comment",
-    "satisfaction_rating",
-    "review",
-    "note",
-    "survey_response",
-]
+# Filled at run time: `Validator.gate_feedback(frame, item_types=...)`.
+ITEM_TYPES_PARAMETER = "item_types"
 
 
 def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx.ExpectationSuite:
@@ -39,7 +37,9 @@ def build_suite(known_sources: Iterable[str], now: datetime | None = None) -> gx
         expectations=[
             gxe.ExpectColumnValuesToNotBeNull(column="source_id"),
             gxe.ExpectCompoundColumnsToBeUnique(column_list=["item_type", "source", "source_id"]),
-            gxe.ExpectColumnValuesToBeInSet(column="item_type", value_set=ITEM_TYPES),
+            gxe.ExpectColumnValuesToBeInSet(
+                column="item_type", value_set={"$PARAMETER": ITEM_TYPES_PARAMETER}
+            ),
             gxe.ExpectColumnValuesToBeInSet(column="source", value_set=sorted(set(known_sources))),
             gxe.ExpectColumnValuesToNotBeNull(column="text", row_condition=TEXT_REQUIRED),
             gxe.ExpectColumnValueLengthsToBeBetween(

@@ -4,20 +4,27 @@ Rows that fail a row-level expectation are quarantined with the expectation's na
 are stored. Every run is recorded in `ops.validation_runs`. When the failed share of a stream
 passes `FEEDBACKLOOP_GATE_MAX_FAILED_SHARE`, or an expectation cannot even be evaluated, the
 batch counts as failed and the loop stops before routing (`GateFailed`).
+
+The gate's PII column is `find_pii` run on every text about to be stored. A text the row
+builders' masker (`ScreenedMasker`) already ran `find_pii` on and found nothing in is that
+same text, so its answer is known: such texts (`clean`) are not scanned twice. Every other
+text (one the masker changed, two columns joined, one no masker saw) is scanned.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pandas as pd
 from sqlalchemy import Connection, insert
 
 from feedbackloop.db.models import ValidationRun
 from feedbackloop.items import TEXT_COLUMNS, text_of
-from nlp.pii import find_pii
+from feedbackloop.vocabulary import TEXT_ROW_TYPES
+from nlp.pii import CountingMasker, apply_masks, find_pii
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Outcome, Validator
@@ -36,6 +43,27 @@ class GateDecision:
     outcome: Outcome | None = None
 
 
+class ScreenedMasker(CountingMasker):
+    """The row builders' masker, keeping the texts in which `find_pii` found nothing
+    (`clean`): the gate's PII check is that same call on the stored text, so for those its
+    answer is already known and it need not run again."""
+
+    def __init__(self, counts: Counter[str] | None = None) -> None:
+        super().__init__(counts)
+        self.clean: set[str] = set()
+
+    def __call__(self, text: str | None) -> str | None:
+        if text is None:
+            return None
+        # The gate's own detector call (people included), not a masker's report of it.
+        entities = find_pii(text)
+        if not entities:
+            self.clean.add(text)
+            return text
+        self.counts.update(e.type for e in entities)
+        return apply_masks(text, entities)
+
+
 def unmasked_pii(text: str | None) -> str | None:
     """The PII types still found in text about to be stored, e.g. 'CREDIT_CARD,US_SSN'."""
     if not text:
@@ -45,11 +73,15 @@ def unmasked_pii(text: str | None) -> str | None:
 
 
 def feedback_frame(
-    rows: Sequence[Row], item_type: str, text_of: Callable[[Row], str | None]
+    rows: Sequence[Row],
+    item_type: str,
+    text_of: Callable[[Row], str | None],
+    clean: Collection[str] = frozenset(),
 ) -> pd.DataFrame:
+    """`clean`: texts `find_pii` already found nothing in (`ScreenedMasker.clean`)."""
     texts = [text_of(r) for r in rows]
     # The detector once per distinct text: short replies ("Thanks!") repeat across a batch.
-    found = {t: unmasked_pii(t) for t in set(texts)}
+    found = {t: None if t in clean else unmasked_pii(t) for t in set(texts)}
     return pd.DataFrame(
         {
             "row_key": [str(i) for i in range(len(rows))],
@@ -84,17 +116,27 @@ FEEDBACK_TABLES: dict[str, tuple[str, Callable[[Row], str | None]]] = {
 }
 
 
-def table_gate(validator: Validator) -> Callable[[str, Sequence[Row]], GateDecision]:
+class Gate(Protocol):
+    """Validates rows bound for a raw table; `clean` as in `feedback_frame`."""
+
+    def __call__(
+        self, table: str, rows: Sequence[Row], *, clean: Collection[str] = ...
+    ) -> GateDecision: ...
+
+
+def table_gate(validator: Validator) -> Gate:
     """A gate for connectors: validates rows bound for a raw table before they are stored."""
 
-    def gate(table: str, rows: Sequence[Row]) -> GateDecision:
+    def gate(
+        table: str, rows: Sequence[Row], *, clean: Collection[str] = frozenset()
+    ) -> GateDecision:
         if not rows:
             return GateDecision()
         if table == "contacts":
             return gate_contacts(validator, rows)
         if table in FEEDBACK_TABLES:
             item_type, text_of = FEEDBACK_TABLES[table]
-            return gate_feedback(validator, rows, item_type, text_of)
+            return gate_feedback(validator, rows, item_type, text_of, clean=clean)
         return GateDecision(passed=list(rows))
 
     return gate
@@ -116,8 +158,11 @@ def gate_feedback(
     rows: Sequence[Row],
     item_type: str,
     text_of: Callable[[Row], str | None],
+    *,
+    clean: Collection[str] = frozenset(),
 ) -> GateDecision:
-    return split(rows, validator.gate_feedback(feedback_frame(rows, item_type, text_of)))
+    frame = feedback_frame(rows, item_type, text_of, clean)
+    return split(rows, validator.gate_feedback(frame, item_types=TEXT_ROW_TYPES))
 
 
 def gate_contacts(validator: Validator, rows: Sequence[Row]) -> GateDecision:
