@@ -145,6 +145,49 @@ def write_profile(settings: Settings, url: URL | None = None) -> Path:
     return directory
 
 
+def _keep_connections() -> None:
+    """Keep each dbt thread's database connection open from one node to the next.
+
+    dbt closes a node's connection when the node ends (`release`), so each of an increment's
+    ~150 nodes opened and authenticated (SCRAM) a new one. dbt-snowflake's `reuse_connections`
+    keeps them instead; dbt-postgres has no such option, so its `release` is wrapped here, in
+    this process only. A kept connection is rolled back first (what closing did to an open
+    transaction); one that fails that, or is not a plain psycopg2 connection, is closed as
+    before. dbt closes the kept ones when the command ends (`cleanup_all`). What a node leaves
+    in its session: the project's only `set` is `set local` (ends with the transaction); an
+    incremental model's temporary table has a timestamped name of its own and now lives until
+    the build ends instead of the node (docs/decisions.md)."""
+    import psycopg2
+    from dbt.adapters.postgres.connections import PostgresConnectionManager
+
+    idle = psycopg2.extensions.TRANSACTION_STATUS_IDLE
+    close = PostgresConnectionManager.release
+    if getattr(close, "keeps_connections", False):
+        return
+
+    def release(self: PostgresConnectionManager) -> None:
+        handle = getattr(self.get_if_exists(), "handle", None)
+        # Not yet opened (a LazyHandle) or dbt's record/replay wrapper: dbt's own release.
+        if isinstance(handle, psycopg2.extensions.connection) and not handle.closed:
+            try:
+                # What closing did to a transaction the node left open. Also after dbt's own
+                # COMMIT statement: psycopg2 still counts that transaction as open, and until
+                # it is told otherwise it would not begin the next node's transaction (a
+                # pre-hook's `set local` would then do nothing). Costs a round trip, and the
+                # server notes "there is no transaction in progress".
+                handle.rollback()
+                kept = handle.get_transaction_status() == idle
+            except psycopg2.Error:
+                kept = False  # broken: closed below, and the next node opens a new one
+            if kept:
+                self.get_thread_connection().transaction_open = False
+                return
+        close(self)
+
+    release.keeps_connections = True  # type: ignore[attr-defined]
+    PostgresConnectionManager.release = release  # type: ignore[method-assign]
+
+
 @dataclass(frozen=True)
 class DbtRunner:
     """dbt against the database of one Settings: our written profile, the project, and
@@ -204,6 +247,7 @@ class DbtRunner:
         are written here."""
         from dbt.cli.main import dbtRunner
 
+        _keep_connections()
         before, after = self.options(args)
         if quiet:
             after.append("--quiet")  # errors still print; the per-node progress lines do not
@@ -406,19 +450,6 @@ def run_dbt(
     return DbtRunner(settings).run(args, raise_on_failure=raise_on_failure, quiet=quiet)
 
 
-def build_marts(
-    settings: Settings,
-    select: str | None = None,
-    *,
-    quiet: bool = False,
-    full_refresh: bool = False,
-    dbt_vars: Mapping[str, Any] | None = None,
-    unit_tests: bool = False,
-) -> DbtResult:
-    return DbtRunner(settings).build(
-        select,
-        quiet=quiet,
-        full_refresh=full_refresh,
-        dbt_vars=dbt_vars,
-        unit_tests=unit_tests,
-    )
+def build_marts(settings: Settings, select: str | None = None, **options: Any) -> DbtResult:
+    """`DbtRunner(settings).build(select, ...)`: its keyword options, listed there once."""
+    return DbtRunner(settings).build(select, **options)
