@@ -19,6 +19,11 @@ from feedbackloop.marts import build_marts, run_dbt
 SESSIONS = text("SELECT sessions FROM pg_stat_database WHERE datname = current_database()")
 
 
+def _load(engine: Engine, settings: Settings, *, seed: int) -> None:
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    load_dataset(engine, generate(seed=seed, tickets=100, now=now), hash_key=settings.hash_key())
+
+
 def _sessions(engine: Engine) -> int:
     with engine.connect() as conn:
         return int(conn.execute(SESSIONS).scalar_one())
@@ -27,11 +32,7 @@ def _sessions(engine: Engine) -> int:
 def test_a_build_opens_a_few_connections_not_one_per_node(
     engine: Engine, settings: Settings
 ) -> None:
-    load_dataset(
-        engine,
-        generate(seed=8, tickets=100, now=datetime(2026, 11, 1, tzinfo=UTC)),
-        hash_key=settings.hash_key(),
-    )
+    _load(engine, settings, seed=8)
     build_marts(settings, quiet=True)  # the full build: views made and marked
     before = _sessions(engine)
     result = build_marts(settings, quiet=True)  # the pipeline's usual build
@@ -46,11 +47,7 @@ def test_a_build_opens_a_few_connections_not_one_per_node(
 def test_a_failing_node_leaves_its_connection_clean_for_the_next(
     engine: Engine, settings: Settings
 ) -> None:
-    load_dataset(
-        engine,
-        generate(seed=9, tickets=100, now=datetime(2026, 11, 1, tzinfo=UTC)),
-        hash_key=settings.hash_key(),
-    )
+    _load(engine, settings, seed=9)
     # A var that renders as an unknown column: mart_faq_candidates fails in PostgreSQL, inside
     # its transaction. One thread, so every node after it runs on the same kept connection.
     bad = json.dumps({"faq_min_similar": "no_such_column"})
