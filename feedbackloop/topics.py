@@ -112,12 +112,6 @@ def public_reviews_are_consented(settings: Settings) -> bool:
     return items_contract.public_reviews_are_consented(settings.dbt_project_dir)
 
 
-def consented_items(conn: Connection, *, public_reviews: bool) -> dict[ItemKey, str]:
-    """Every consented item with text, by item key (the contract's consent rule; satisfaction
-    ratings are not clustered: `feedbackloop.items.TOPIC_ITEM_TYPES`)."""
-    return items_contract.consented_texts(conn, public_reviews=public_reviews)
-
-
 # ------------------------------------------------------------------------------ cache
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, insert
 from feedbackloop.db.models import ValidationRun
 from feedbackloop.items import TEXT_COLUMNS, text_of
 from feedbackloop.vocabulary import TEXT_ROW_TYPES
-from nlp.pii import CountingMasker, apply_masks, find_pii
+from nlp.pii import CountingMasker, find_pii, mask_text
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Outcome, Validator
@@ -55,13 +55,12 @@ class ScreenedMasker(CountingMasker):
     def __call__(self, text: str | None) -> str | None:
         if text is None:
             return None
-        # The gate's own detector call (people included), not a masker's report of it.
-        entities = find_pii(text)
-        if not entities:
+        # `mask_text` is `find_pii(text)` (people included), the gate's own call, plus masking.
+        result = mask_text(text)
+        if not result.entities:
             self.clean.add(text)
-            return text
-        self.counts.update(e.type for e in entities)
-        return apply_masks(text, entities)
+        self.counts.update(e.type for e in result.entities)
+        return result.text
 
 
 def unmasked_pii(text: str | None) -> str | None:

@@ -36,7 +36,7 @@ from feedbackloop.governance import audit
 from feedbackloop.governance.fields import clear_caches, mask_fields
 from feedbackloop.governance.gate import Gate, GateDecision, ScreenedMasker, record_run
 from feedbackloop.http import Closing, HttpClient
-from nlp.pii import CountingMasker, mask, mask_value
+from nlp.pii import mask, mask_value
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Outcome
@@ -219,7 +219,7 @@ class Page:
 
     rows: dict[Model, list[Row]] = field(default_factory=dict)
     bad: list[Rejected] = field(default_factory=list)
-    masker: CountingMasker = field(default_factory=ScreenedMasker)
+    masker: ScreenedMasker = field(default_factory=ScreenedMasker)
     masked_columns: frozenset[str] = frozenset()
 
     def add(self, model: Model, row: Row) -> None:
@@ -356,8 +356,7 @@ def commit_batch(
     # Texts the pages' maskers found no PII in: the gate knows its answer for them.
     clean: set[str] = set()
     for page, _, _ in batch:
-        if isinstance(page.masker, ScreenedMasker):
-            clean |= page.masker.clean
+        clean |= page.masker.clean
     with engine.connect() as conn:
         screened = {
             model: _screen_table(conn, model, by_page, hooks, fresh_rows, clean)

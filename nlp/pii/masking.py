@@ -1137,12 +1137,6 @@ class CountingMasker:
         return result.text
 
 
-def apply_masks(text: str, entities: list[PiiEntity]) -> str:
-    """``text`` with ``entities`` (``find_pii(text)``'s answer) replaced by ``<TYPE>``: for a
-    caller that needs the detector's answer itself as well as the masked text."""
-    return _apply(text, entities) if entities else text
-
-
 def mask(text: str, *, persons: bool = True) -> str:
     """``text`` with every entity replaced by ``<TYPE>``."""
     entities = find_pii(text, persons=persons)

@@ -7,7 +7,6 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, text
 
 from feedbackloop import items
-from feedbackloop.topics import consented_items
 
 RAW = """
     INSERT INTO raw.tickets (source, source_id, updated_at, status, subject, description,
@@ -94,7 +93,7 @@ def test_consent_is_resolved_once_for_topics_and_marts(engine: Engine) -> None:
             )
         )
     with engine.connect() as conn:
-        both = consented_items(conn, public_reviews=False)
+        both = items.consented_keys(conn, public_reviews=False)
     # ratings are not clustered; the review has no contact and reviews are not public here
     assert sorted(both) == [
         ("note", "drops", "n1"),
@@ -121,7 +120,7 @@ def test_consent_is_resolved_once_for_topics_and_marts(engine: Engine) -> None:
             r.contact_id: (r.canonical_contact_id, r.consent_improvement)
             for r in conn.execute(text(f"SELECT * FROM {items.CONSENT}"))
         }
-        after = consented_items(conn, public_reviews=True)
+        after = items.consented_keys(conn, public_reviews=True)
     # c2's "no" wins for c1 too, now that both are one person
     assert consent == {"c1": ("c1", False), "c2": ("c1", False)}
     assert sorted(after) == [("review", "app_store", "v1")]
