@@ -162,11 +162,9 @@ def agglomerate(
 def _groups(
     d: np.ndarray, merge_similarity: float, min_members: int, split_similarity: float | None
 ) -> np.ndarray:
-    """`agglomerate` on the matrix of `cosine_distances`, which it consumes."""
+    """`agglomerate` on the matrix of `cosine_distances` of at least `min_members` rows (the
+    callers check that before building it), which it consumes."""
     n = len(d)
-    labels = np.full(n, OUTLIER, dtype=np.int64)
-    if n < min_members:
-        return labels
     merges = _linkage(d)
     raw = cut_merges(n, merges, 1.0 - merge_similarity)
     if split_similarity is not None:
@@ -188,8 +186,7 @@ def _groups(
     kept = order[(counts[order] >= min_members) & (values[order] != 0)]
     new_id = np.full(len(first), OUTLIER, dtype=np.int64)
     new_id[kept] = np.arange(len(kept))
-    labels[:] = new_id[inverse]
-    return labels
+    return new_id[inverse]
 
 
 @dataclass
@@ -410,17 +407,18 @@ def cluster_incremental(
         head = rest[: params.batch]
         # Only the distances are held through the linkage (its peak): the chunk's vectors are
         # dropped and read again after it (the same rows, so the same result).
-        zh = zi[head]
-        del zi
-        d = cosine_distances(zh) if len(head) >= params.min_members else None
-        del zh
-        groups = (
-            _groups(d, params.merge_similarity, params.min_members, params.split_similarity)
-            if d is not None
-            else np.full(len(head), OUTLIER, dtype=np.int64)
-        )
-        del d
-        zi = take(idx)
+        if len(head) >= params.min_members:
+            zh = zi[head]
+            del zi
+            d = cosine_distances(zh)
+            del zh
+            groups = _groups(
+                d, params.merge_similarity, params.min_members, params.split_similarity
+            )
+            del d
+            zi = take(idx)
+        else:
+            groups = np.full(len(head), OUTLIER, dtype=np.int64)
         created: list[int] = []
         for g in range(int(groups.max(initial=-1)) + 1):
             members = head[groups == g]
