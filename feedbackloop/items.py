@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from sqlalchemy import Connection, Engine, Integer, String, bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import Connection, Engine, bindparam, text
 
+from feedbackloop.db.bulk import insert_unnest
 from feedbackloop.vocabulary import ITEM_TYPES
 
 ITEMS = "ops.feedback_items"
@@ -206,14 +206,12 @@ _TEXT_KEYS = text(
     "CREATE TEMP TABLE IF NOT EXISTS item_text_keys "
     "(n integer, item_type text, item_source text, item_source_id text) ON COMMIT DELETE ROWS"
 )
-_FILL_TEXT_KEYS = text(
-    "INSERT INTO item_text_keys SELECT * FROM unnest(:n, :types, :sources, :ids)"
-).bindparams(
-    bindparam("n", type_=ARRAY(Integer)),
-    bindparam("types", type_=ARRAY(String)),
-    bindparam("sources", type_=ARRAY(String)),
-    bindparam("ids", type_=ARRAY(String)),
-)
+_TEXT_KEY_COLUMNS = {
+    "n": "int4",
+    "item_type": "text",
+    "item_source": "text",
+    "item_source_id": "text",
+}
 _TEXTS_BY_KEY = text(
     f"""
     SELECT k.n, i.text
@@ -235,10 +233,14 @@ def texts_by_key(conn: Connection, keys: list[ItemKey]) -> list[str]:
         return []
     conn.execute(_TEXT_KEYS)
     conn.execute(text("DELETE FROM item_text_keys"))
-    types, sources, ids = (list(part) for part in zip(*keys, strict=True))
-    conn.execute(
-        _FILL_TEXT_KEYS,
-        {"n": list(range(len(keys))), "types": types, "sources": sources, "ids": ids},
+    insert_unnest(
+        conn,
+        "item_text_keys",
+        _TEXT_KEY_COLUMNS,
+        [
+            {"n": n, "item_type": t, "item_source": s, "item_source_id": i}
+            for n, (t, s, i) in enumerate(keys)
+        ],
     )
     found = {n: body for n, body in conn.execute(_TEXTS_BY_KEY)}
     missing = len(keys) - len(found)
