@@ -71,6 +71,16 @@ def create_raw_table(name: str, *elements: sa.Column[object] | sa.CheckConstrain
     )
 
 
+def do_block(body: str, *, without_privilege: str = "") -> str:
+    """A PL/pgSQL `DO` block running `body` (whole indented lines), as 0002 and 0005 wrote it.
+    `without_privilege` (whole lines too) runs instead when the role lacks a privilege, so the
+    migration goes on and a NOTICE tells the DBA what to run (README, "Database roles")."""
+    handler = ""
+    if without_privilege:
+        handler = f"EXCEPTION WHEN insufficient_privilege THEN\n{without_privilege}"
+    return f"\nDO $$\nBEGIN\n{body}{handler}END\n$$\n"
+
+
 # ops.feedback_items as 0008_feedback_items created it; 0009 and 0010 add branches at
 # `{branches}` (each a `UNION ALL` block), keeping the column list.
 FEEDBACK_ITEMS_0008 = """

@@ -8,24 +8,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from feedbackloop.db.migration_blocks import now_column
+from feedbackloop.db.migration_blocks import do_block, now_column
 
 revision: str = "0002"
 down_revision: str | None = "0001"
 
 # Roles are cluster-wide and need CREATEROLE; a production pipeline user may not have it, so
 # the role is created when allowed and otherwise left to the DBA (README, "Database roles").
-CREATE_BI_READER = """
-DO $$
-BEGIN
+CREATE_BI_READER = do_block(
+    """\
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bi_reader') THEN
         CREATE ROLE bi_reader NOLOGIN;
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
+""",
+    without_privilege="""\
     RAISE NOTICE 'no CREATEROLE: create the bi_reader role by hand (see README)';
-END
-$$
-"""
+""",
+)
 
 
 def upgrade() -> None:

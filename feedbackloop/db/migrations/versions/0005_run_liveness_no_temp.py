@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from feedbackloop.db.migration_blocks import do_block
+
 revision: str = "0005_run_liveness_no_temp"
 down_revision: str | None = "0004"
 
@@ -15,9 +17,8 @@ down_revision: str | None = "0004"
 # incremental models build a temporary table): the owner holds it anyway, another pipeline
 # user gets it granted first. Only the owner (or a superuser) may change database privileges;
 # without that, the NOTICE tells the DBA what to run.
-REVOKE_TEMP = """
-DO $$
-BEGIN
+REVOKE_TEMP = do_block(
+    """\
     EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO %I', current_database(), current_user);
     EXECUTE format('REVOKE TEMPORARY ON DATABASE %I FROM PUBLIC', current_database());
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'bi_reader')
@@ -26,20 +27,18 @@ BEGIN
                      'REVOKE TEMPORARY ON DATABASE % FROM PUBLIC (README, "Database roles")',
                      current_database();
     END IF;
-EXCEPTION WHEN insufficient_privilege THEN
+""",
+    without_privilege="""\
     RAISE NOTICE 'not allowed to change privileges on %: the owner should revoke TEMPORARY '
                  'from PUBLIC (README, "Database roles")', current_database();
-END
-$$
-"""
+""",
+)
 
-GRANT_TEMP_BACK = """
-DO $$
-BEGIN
+GRANT_TEMP_BACK = do_block(
+    """\
     EXECUTE format('GRANT TEMPORARY ON DATABASE %I TO PUBLIC', current_database());
-END
-$$
 """
+)
 
 
 def _ended_at_nullable(nullable: bool) -> None:
