@@ -21,7 +21,7 @@ import secrets
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from feedbackloop.config import Settings
 from feedbackloop.governance.identity import check_email
 from feedbackloop.processes import free_port
 from feedbackloop.serve import webhook_receiver
+from feedbackloop.sources.segment import Intake
 from feedbackloop.web import create_app
 from feedbackloop.web.segment import PATH, segment_signature
 
@@ -43,13 +44,12 @@ REPORTS = "Report Created"
 
 @dataclass
 class ProductEvents:
-    """What the demo sent and what the endpoint answered."""
+    """What the demo sent and what the endpoint answered: `intake` is the endpoint's own count
+    summed over its answers (`received`: the calls sent), so it reconciles unless a call was
+    lost on the way."""
 
-    calls: int = 0
-    stored: int = 0
-    duplicate: int = 0
-    quarantined: int = 0
     requests: int = 0
+    intake: Intake = field(default_factory=Intake)
 
 
 def _stamp(at: datetime) -> str:
@@ -136,7 +136,7 @@ def send_product_events(
     """Post the demo's calls, signed, in Segment's batch shape (and one single call)."""
     calls = milestone_calls(dataset, now or datetime.now(UTC))
     secret = secrets.token_hex(16)
-    result = ProductEvents(calls=len(calls))
+    result = ProductEvents(intake=Intake(received=len(calls)))
     with _receiver(settings, engine, secret) as url, httpx.Client(timeout=30) as client:
         bodies = [json.dumps(calls[0]).encode()]  # a single call, not a batch
         bodies += [json.dumps({"batch": list(b)}).encode() for b in _batches(calls[1:], 25)]
@@ -153,7 +153,7 @@ def send_product_events(
                 response.raise_for_status()
             answer = response.json()
             result.requests += 1
-            result.stored += answer.get("stored", 0)
-            result.duplicate += answer.get("duplicate", 0)
-            result.quarantined += answer.get("quarantined", 0)
+            result.intake.stored += answer.get("stored", 0)
+            result.intake.duplicate += answer.get("duplicate", 0)
+            result.intake.quarantined += answer.get("quarantined", 0)
     return result

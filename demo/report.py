@@ -179,11 +179,13 @@ def print_summary(result: dict[str, Any], console: Console, settings: Settings) 
         console.print(result["explained"], highlight=False, markup=False, soft_wrap=True)
     product = result.get("product_events")
     if product is not None:
+        intake = product.intake
         console.print(
-            f"Product events (POST /webhooks/segment, signed): {product.calls:,} calls in "
-            f"{product.requests:,} requests, {product.stored:,} stored, {product.duplicate:,} "
-            f"duplicates, {product.quarantined:,} quarantined; usage milestones reached: "
+            f"Product events (POST /webhooks/segment, signed): {intake.received:,} calls in "
+            f"{product.requests:,} requests, {intake.stored:,} stored, {intake.duplicate:,} "
+            f"duplicates, {intake.quarantined:,} quarantined; usage milestones reached: "
             f"{result.get('milestones') or 'none'}"
+            + ("" if intake.reconciles() else "; [red]some calls were not counted[/]")
         )
     if result.get("milestone_explained"):
         console.print("[bold]A milestone-triggered action, explained[/]")
