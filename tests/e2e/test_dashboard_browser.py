@@ -147,51 +147,75 @@ class _Form(NamedTuple):
 FAQ_ACCEPT = _Form("/faq", ".faq-candidate[data-decision='']", "data-cluster", "Accept", "accepted")
 REVIEW_WRONG = _Form("/reviews", ".review-item", "data-review", "Wrong", "rated")
 
+# The row each form stores, `:id` the card's id.
+FAQ_DECISION = (
+    "SELECT decision, decided_by FROM ops.faq_decisions WHERE cluster_id = :id "
+    "ORDER BY id DESC LIMIT 1"
+)
+REVIEW_RATING = (
+    "SELECT reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL AS done "
+    "FROM ops.human_reviews WHERE id = :id"
+)
 
-def _submit_first(page: Any, url: str, form: _Form, fill: Callable[[Any], Any]) -> tuple[int, str]:
-    """Open the form's page, fill in its first card and press the button: the card's id and
-    the flash message on the page it redirects to."""
+
+def _sign(card: Any) -> None:
+    card.locator("input[name=reviewer]").fill("browser-tester")
+
+
+def _rate(item: Any) -> None:
+    item.locator("select[name=sentiment_label]").select_option("very_negative")
+
+
+def _shows_the_acceptance(page: Any, cluster: int) -> None:
+    state = page.locator(f"#cluster-{cluster} .state").inner_text()
+    assert "accepted" in state and "browser-tester" in state
+
+
+def _left_the_queue(page: Any, review: int) -> None:
+    assert page.locator(f"#review-{review}").count() == 0
+
+
+@pytest.mark.parametrize(
+    ("form", "fill", "flash", "stored", "row", "after"),
+    [
+        (
+            FAQ_ACCEPT,
+            _sign,
+            "Cluster {} accepted",
+            FAQ_DECISION,
+            ("accepted", "browser-tester"),
+            _shows_the_acceptance,
+        ),
+        (
+            REVIEW_WRONG,
+            _rate,
+            "Review {} stored.",
+            REVIEW_RATING,
+            ("admin", "wrong", "very_negative", True),
+            _left_the_queue,
+        ),
+    ],
+    ids=["accepting-an-faq-candidate", "rating-a-review-item"],
+)
+def test_a_card_form_reaches_the_database_and_the_page(
+    page: Any,
+    site: tuple[str, Engine],
+    form: _Form,
+    fill: Callable[[Any], Any],
+    flash: str,
+    stored: str,
+    row: tuple[Any, ...],
+    after: Callable[[Any, int], None],
+) -> None:
+    """Fill in the form's first card and press its button: the flash names the card, the
+    database holds the row the form stores, and the page shows the card's new state."""
+    url, engine = site
     page.goto(url + form.path)
     first = page.locator(form.card).first
     card_id = int(first.get_attribute(form.id_attribute))
     fill(first)
     first.locator("button", has_text=form.button).click()
     page.wait_for_url(re.compile(re.escape(f"{form.path}?done={form.done}")))
-    return card_id, page.locator(".flash").inner_text()
-
-
-def test_accepting_an_faq_candidate_changes_its_state(page: Any, site: tuple[str, Engine]) -> None:
-    url, engine = site
-
-    def sign(card: Any) -> None:
-        card.locator("input[name=reviewer]").fill("browser-tester")
-
-    cluster, flash = _submit_first(page, url, FAQ_ACCEPT, sign)
-    assert f"Cluster {cluster} accepted" in flash
-    decision = one(
-        engine,
-        "SELECT decision, decided_by FROM ops.faq_decisions WHERE cluster_id = :c "
-        "ORDER BY id DESC LIMIT 1",
-        c=cluster,
-    )
-    assert tuple(decision) == ("accepted", "browser-tester")
-    state = page.locator(f"#cluster-{cluster} .state").inner_text()
-    assert "accepted" in state and "browser-tester" in state
-
-
-def test_rating_a_review_item_stores_the_rating(page: Any, site: tuple[str, Engine]) -> None:
-    url, engine = site
-
-    def rate(item: Any) -> None:
-        item.locator("select[name=sentiment_label]").select_option("very_negative")
-
-    review_id, flash = _submit_first(page, url, REVIEW_WRONG, rate)
-    assert f"Review {review_id} stored." in flash
-    row = one(
-        engine,
-        "SELECT reviewer, verdict, sentiment_label, reviewed_at IS NOT NULL AS done "
-        "FROM ops.human_reviews WHERE id = :r",
-        r=review_id,
-    )
-    assert tuple(row) == ("admin", "wrong", "very_negative", True)
-    assert page.locator(f"#review-{review_id}").count() == 0  # left the queue
+    assert flash.format(card_id) in page.locator(".flash").inner_text()
+    assert tuple(one(engine, stored, id=card_id)) == row
+    after(page, card_id)

@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 from support.db import count
 from support.gx import feedback_text, ticket_row
 
-from demo.fake_zendesk import FakeZendesk, serve_fake_zendesk
+from demo.fake_zendesk import FakeZendesk
 from demo.generator import DemoDataset, generate
 from expectations import data_docs
 from expectations.checkpoints import Validator, build_data_docs
@@ -47,12 +47,6 @@ SOURCES = ["zendesk", "app_store", "crm", "survey"]
 @pytest.fixture(scope="module")
 def dataset() -> DemoDataset:
     return generate(seed=23, tickets=60, now=NOW)
-
-
-@pytest.fixture
-def fake(dataset: DemoDataset) -> Iterator[FakeZendesk]:
-    with serve_fake_zendesk(dataset, page_size=PAGE) as server:
-        yield server
 
 
 @pytest.fixture

@@ -14,7 +14,16 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import Engine, text
 from support.processes import kill_9_once
-from support.routing import NOW, ONE_OF_EACH, Crash, World, routing_world, rules, start_dispatcher
+from support.routing import (
+    NOW,
+    Crash,
+    World,
+    decided_tickets,
+    one_of_each,
+    routing_world,
+    rules,
+    start_dispatcher,
+)
 
 from feedbackloop.config import Settings
 from feedbackloop.monitoring.health import check_outbox
@@ -32,32 +41,11 @@ DELIVERED_ONCE = {
 }
 
 
-def _rules(kind: str | None = None) -> Any:
-    """The rules with every action, or with only the action of one type."""
-    if kind is None:
-        return rules(ONE_OF_EACH)
-    lines = [
-        line
-        for line in ONE_OF_EACH.splitlines()
-        if not line.startswith("      - {type: ") or f"type: {kind}," in line
-    ]
-    return rules("\n".join(lines) + "\n")
-
-
-def _setup(w: World, n: int = 1, kind: str | None = None) -> list[Any]:
-    tickets = [w.ticket(i) for i in range(n)]
-    for t in tickets:
-        w.set_contact(t.requester_source_id, consent_contact=True, email_valid=True)
-        w.score("ticket", t.source_id, label="very_negative", score=-0.9, frustrated=True)
-    w.decide(_rules(kind))
-    return tickets
-
-
 @pytest.fixture
 def slack_alert(engine: Engine, settings: Settings) -> Iterator[World]:
     """A routing world with one Slack alert decided and not yet sent."""
     with routing_world(engine, settings) as w:
-        _setup(w, kind="slack_alert")
+        decided_tickets(w, 1, "slack_alert")
         yield w
 
 
@@ -89,7 +77,7 @@ def test_a_crash_between_claim_and_send_then_a_rerun_delivers_at_most_once(
     engine: Engine, settings: Settings, kind: str
 ) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w, kind=kind)
+        (ticket,) = decided_tickets(w, 1, kind)
 
         # The process dies right after the claim is committed, before anything is sent.
         def die(action: dict[str, Any]) -> None:
@@ -102,7 +90,7 @@ def test_a_crash_between_claim_and_send_then_a_rerun_delivers_at_most_once(
         assert sum(_deliveries(w, ticket.source_id).values()) == 0
 
         # Deciding again adds nothing; the rerun takes the orphan over and checks first.
-        assert w.decide(_rules(kind)).decided == 0
+        assert w.decide(one_of_each(kind)).decided == 0
         report = w.dispatch()
         (action,) = w.actions()
         delivered = _deliveries(w, ticket.source_id)
@@ -124,10 +112,10 @@ def test_pending_actions_of_a_crashed_run_are_sent_once_by_the_rerun(
     engine: Engine, settings: Settings
 ) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w)  # decided, then the process died before dispatching
+        (ticket,) = decided_tickets(w, 1)  # decided, then the process died before dispatching
         assert w.dispatch().sent == 5
         assert w.dispatch().processed == 0
-        assert w.decide(rules(ONE_OF_EACH)).decided == 0
+        assert w.decide(one_of_each()).decided == 0
         assert w.dispatch().processed == 0
         assert _deliveries(w, ticket.source_id) == EXACTLY_ONCE
 
@@ -137,7 +125,7 @@ def test_a_crash_after_sending_then_a_rerun_delivers_exactly_once(
     engine: Engine, settings: Settings, kind: str
 ) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w, kind=kind)
+        (ticket,) = decided_tickets(w, 1, kind)
 
         def die(action: dict[str, Any], reply: Any) -> None:
             assert reply.ok  # the target applied it; the process dies before recording it
@@ -182,7 +170,7 @@ def test_an_answer_lost_after_the_target_applied_the_write_is_not_resent(
     engine: Engine, settings: Settings, kind: str
 ) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w, kind=kind)
+        (ticket,) = decided_tickets(w, 1, kind)
         fake = w.zendesk.update_faults if kind == "auto_reply" else w.hubspot.faults
         fake.drop_after_processing = 1
         report = w.dispatch()
@@ -205,7 +193,7 @@ def test_a_dropped_slack_answer_fails_without_a_second_post(slack_alert: World) 
 
 def test_a_429_waits_retry_after_then_sends(engine: Engine, settings: Settings) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w, kind="auto_reply")
+        (ticket,) = decided_tickets(w, 1, "auto_reply")
         w.zendesk.update_faults.rate_limited = 2
         w.zendesk.update_faults.retry_after = 7
         report = w.dispatch()
@@ -219,7 +207,7 @@ def test_server_errors_retry_with_backoff_then_fail_and_alert_the_owners(
     engine: Engine, settings: Settings
 ) -> None:
     with routing_world(engine, settings) as w:
-        _setup(w, kind="create_task")
+        decided_tickets(w, 1, "create_task")
         w.hubspot.faults.server_errors = 100
         w.hubspot.faults.only_paths = ("/crm/v3/objects/tasks",)
         # A retry waits for the backoff: with a long delay nothing is due after a failure.
@@ -270,7 +258,7 @@ def test_without_an_alert_channel_failures_go_to_the_owners_webhook(slack_alert:
 
 def test_two_dispatchers_at_once_send_every_action_once(engine: Engine, settings: Settings) -> None:
     with routing_world(engine, settings) as w:
-        tickets = _setup(w, n=6, kind="auto_reply")
+        tickets = decided_tickets(w, 6, "auto_reply")
         w.zendesk.update_faults.delay_after_processing = 0.2
         reports: list[Any] = []
         # One sender each, so the second dispatcher finds work left when it starts.
@@ -302,7 +290,7 @@ def test_one_dispatcher_with_several_senders_sends_every_action_once(
     engine: Engine, settings: Settings
 ) -> None:
     with routing_world(engine, settings) as w:
-        tickets = _setup(w, n=12, kind="auto_reply")
+        tickets = decided_tickets(w, 12, "auto_reply")
         w.zendesk.update_faults.delay_after_processing = 0.05
         report = w.dispatch(routing_dispatch_workers=4)
         again = w.dispatch(routing_dispatch_workers=4)
@@ -318,7 +306,7 @@ def test_kill_9_while_a_reply_is_in_flight_then_a_rerun_posts_it_once(
     engine: Engine, settings: Settings, tmp_path: Any
 ) -> None:
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w, kind="auto_reply")
+        (ticket,) = decided_tickets(w, 1, "auto_reply")
         # Zendesk applies the comment, then takes 30 s to answer: the kill lands in between.
         w.zendesk.update_faults.delay_after_processing = 30
         child = start_dispatcher(w.settings, tmp_path)
@@ -344,7 +332,7 @@ def test_the_same_item_decided_twice_or_rescored_gets_no_second_action(
     """A duplicate webhook (or any update) that changes the ticket rescores it; its
     (item, rule, action) keys already exist, so nothing new is decided or sent."""
     with routing_world(engine, settings) as w:
-        (ticket,) = _setup(w)
+        (ticket,) = decided_tickets(w, 1)
         w.dispatch()
         with engine.begin() as conn:
             conn.execute(
@@ -353,8 +341,8 @@ def test_the_same_item_decided_twice_or_rescored_gets_no_second_action(
                 {"id": ticket.source_id},
             )  # fmt: skip
         w.score("ticket", ticket.source_id, label="very_negative", score=-0.95, frustrated=True)
-        assert w.decide(rules(ONE_OF_EACH), full=False).decided == 0
-        assert w.decide(rules(ONE_OF_EACH), full=True).decided == 0
+        assert w.decide(one_of_each(), full=False).decided == 0
+        assert w.decide(one_of_each(), full=True).decided == 0
         assert w.dispatch().processed == 0
         assert _deliveries(w, ticket.source_id) == EXACTLY_ONCE
         assert len(w.actions()) == 5
@@ -365,7 +353,7 @@ def test_decide_pending_picks_up_new_scores_and_old_items_are_not_routed(
 ) -> None:
     with routing_world(engine, settings) as w:
         first, second, old = w.ticket(0), w.ticket(1), w.ticket(2)
-        r = rules(ONE_OF_EACH)
+        r = one_of_each()
         w.score("ticket", first.source_id, label="very_negative", score=-0.9)
         assert w.decide(r, full=False).decided == 5
         assert w.decide(r, full=False).decided == 0  # the mark moved on

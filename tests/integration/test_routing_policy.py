@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 from sqlalchemy import Engine, text
-from support.routing import World, routing_world, rules
+from support.routing import World, one_of_each, routing_world, rules
 from typer.testing import CliRunner
 
 from demo.report import demo_summary, summary_table
@@ -120,21 +120,11 @@ def test_an_erased_customer_is_never_contacted(engine: Engine, settings: Setting
 
 
 def test_a_closed_ticket_is_not_updated(engine: Engine, settings: Settings) -> None:
-    zendesk_rules = """
-rules:
-  - name: r
-    when: {sentiment_label: [negative]}
-    actions:
-      - {type: auto_reply, template: sorry}
-      - {type: set_priority, priority: high}
-      - {type: tag, tags: [negative]}
-templates:
-  sorry: {body: "Sorry.\\n\\n{disclosure}"}
-"""
+    zendesk_rules = one_of_each("auto_reply", "set_priority", "tag", label="negative")
     with routing_world(engine, settings) as w:
         closed = _negative(w, 0, consent_contact=True, email_valid=True)
         w.set_ticket_status(closed.source_id, "closed")
-        w.decide(rules(zendesk_rules))
+        w.decide(zendesk_rules)
         actions = _by_type(w)
         assert actions["auto_reply"].status == "skipped"
         assert actions["auto_reply"].last_error == (
@@ -148,7 +138,7 @@ templates:
 
         # Closed after it was collected: Zendesk refuses, the action fails and the owners hear.
         stale = _negative(w, 1, consent_contact=True, email_valid=True)
-        w.decide(rules(zendesk_rules))
+        w.decide(zendesk_rules)
         w.zendesk.update_ticket(stale.source_id, status="closed")
         report = w.dispatch()
         assert report.failed == 3 and report.alerts == 3  # the reply, the priority, the tags

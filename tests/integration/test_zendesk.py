@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,12 +49,6 @@ TEXT_COLUMNS = {
 @pytest.fixture(scope="module")
 def dataset() -> DemoDataset:
     return generate(seed=11, tickets=120, now=NOW)
-
-
-@pytest.fixture
-def fake(dataset: DemoDataset) -> Iterator[FakeZendesk]:
-    with serve_fake_zendesk(dataset, page_size=PAGE) as server:
-        yield server
 
 
 def _client(

@@ -229,20 +229,47 @@ def routing_world(
         yield World(engine, routed, dataset, zendesk, fakes.slack, fakes.hubspot)
 
 
-# Rules with one action of every type, for the outbox and batched-send tests.
-ONE_OF_EACH = """
-rules:
-  - name: r
-    when: {sentiment_label: [very_negative]}
-    actions:
-      - {type: slack_alert, channel: escalations}
-      - {type: set_priority, priority: urgent}
-      - {type: tag, tags: [angry]}
-      - {type: create_task, subject: "Call back"}
-      - {type: auto_reply, template: sorry}
-templates:
-  sorry: {body: "Sorry.\\n\\n{disclosure}"}
-"""
+# One action of every type, as a rule lists them (YAML flow style), for the outbox,
+# batched-send and policy tests.
+ACTIONS = {
+    "slack_alert": "{type: slack_alert, channel: escalations}",
+    "set_priority": "{type: set_priority, priority: urgent}",
+    "tag": "{type: tag, tags: [angry]}",
+    "create_task": '{type: create_task, subject: "Call back"}',
+    "auto_reply": "{type: auto_reply, template: sorry}",
+}
+
+
+def one_of_each(
+    *kinds: str, label: str = "very_negative", channel: str = "escalations"
+) -> RulesFile:
+    """A rule with one action of every type in `kinds` (of every type without), for items
+    labelled `label`; its Slack alert goes to `channel`, and another channel is another rule."""
+    unknown = set(kinds) - ACTIONS.keys()
+    if unknown:
+        raise ValueError(f"no action of type {sorted(unknown)}")
+    chosen = {kind: a for kind, a in ACTIONS.items() if not kinds or kind in kinds}
+    if "slack_alert" in chosen:
+        chosen["slack_alert"] = f"{{type: slack_alert, channel: {channel}}}"
+    name = "r" if channel == "escalations" else f"r-{channel}"
+    return rules(
+        "rules:\n"
+        f"  - name: {name}\n"
+        f"    when: {{sentiment_label: [{label}]}}\n"
+        "    actions:\n" + "".join(f"      - {a}\n" for a in chosen.values()) + "templates:\n"
+        '  sorry: {body: "Sorry.\\n\\n{disclosure}"}\n'
+    )
+
+
+def decided_tickets(w: World, n: int, *kinds: str) -> list[DemoTicket]:
+    """The first `n` tickets, from customers who may be contacted, scored very negative and
+    frustrated, with the actions of `one_of_each(*kinds)` decided for them."""
+    tickets = [w.ticket(i) for i in range(n)]
+    for t in tickets:
+        w.set_contact(t.requester_source_id, consent_contact=True, email_valid=True)
+        w.score("ticket", t.source_id, label="very_negative", score=-0.9, frustrated=True)
+    w.decide(one_of_each(*kinds))
+    return tickets
 
 
 # A dispatcher in a process of its own, for the kill -9 tests: it reads its settings from a
