@@ -70,3 +70,7 @@ def test_loop_bench_collects_what_the_fakes_process_serves() -> None:
     # The fakes' memory is theirs: reported apart, not in the pipeline's figures.
     assert result["fakes_peak_rss_mb"] > 0
     assert 0 < result["incremental_share"] < 1
+    # The increment's dbt build, node by kind: what its per-node cost is paid on.
+    nodes = result["incremental_dbt_nodes"]
+    assert nodes["model"] > 0 and nodes["test"] > 0
+    assert sum(nodes.values()) >= len(result["incremental_dbt_slowest"])

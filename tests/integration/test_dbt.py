@@ -31,7 +31,7 @@ def test_dbt_build_passes_on_demo_data_then_fails_on_an_orphan(
     assert staged == len(dataset.tickets)
 
     insert_orphan_comment(engine)
-    with pytest.raises(MartsBuildError, match="relationships_stg_zendesk__ticket_comments"):
+    with pytest.raises(MartsBuildError, match="column_checks_stg_zendesk__ticket_comments"):
         build_marts(settings)
 
 
@@ -86,10 +86,10 @@ def test_marts_carry_their_descriptions_as_comments_bi_reader_can_read(
     assert [key for key, comment in comments.items() if not comment] == []
 
 
-def test_not_null_columns_fails_on_a_null_in_any_listed_column(
+def test_column_checks_fail_on_a_null_in_any_listed_column(
     engine: Engine, settings: Settings
 ) -> None:
-    """One test node checks every not-null column of a model (tests/generic/not_null_columns)."""
+    """One test node checks every column of a model (tests/generic/column_checks)."""
     insert = (
         "INSERT INTO raw.tickets (source, source_id, status, created_at, updated_at) "
         "VALUES ('zendesk', :t, 'open', :c, now())"
@@ -99,10 +99,10 @@ def test_not_null_columns_fails_on_a_null_in_any_listed_column(
     with engine.begin() as conn:
         conn.execute(text(insert), {"t": "t-1", "c": datetime(2026, 11, 1, tzinfo=UTC)})
     result = run_dbt(build, settings, quiet=True)
-    checks = [n for n in result.passed if n.startswith("test.feedbackloop.not_null_columns_")]
+    checks = [n for n in result.passed if n.startswith("test.feedbackloop.column_checks_")]
     assert [n for n in checks if "stg_zendesk__tickets" in n]
 
     with engine.begin() as conn:
         conn.execute(text(insert), {"t": "t-2", "c": None})
-    with pytest.raises(MartsBuildError, match="not_null_columns_stg_zendesk__tickets"):
+    with pytest.raises(MartsBuildError, match="column_checks_stg_zendesk__tickets"):
         run_dbt(build, settings, quiet=True)

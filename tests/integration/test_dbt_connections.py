@@ -37,10 +37,10 @@ def test_a_build_opens_a_few_connections_not_one_per_node(
     before = _sessions(engine)
     result = build_marts(settings, quiet=True)  # the pipeline's usual build
     nodes = len(result.passed) + len(result.skipped)
-    assert result.success and nodes > 100
+    assert result.success and nodes > 50
     time.sleep(0.5)  # a closed backend reports its session as it exits
     # Two threads, the main thread's own (cache, hooks) and this test's reads: a handful,
-    # where one per node made more than a hundred.
+    # where one per node made more than fifty.
     assert _sessions(engine) - before < 20
 
 
@@ -63,5 +63,5 @@ def test_a_failing_node_leaves_its_connection_clean_for_the_next(
     failed_at = order.index(("model.feedbackloop.mart_faq_candidates", "error"))
     after = [status for _, status in order[failed_at + 1 :]]
     # A connection left in the aborted transaction would fail every one of these.
-    assert after.count("success") + after.count("pass") > 20
+    assert after.count("success") + after.count("pass") > 10
     assert "error" not in after and "fail" not in after

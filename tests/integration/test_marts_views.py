@@ -74,7 +74,7 @@ def test_a_failing_view_test_still_holds_back_its_marts(engine: Engine, settings
     )
     build_marts(settings, quiet=True)
     insert_orphan_comment(engine)
-    with pytest.raises(MartsBuildError, match="relationships_stg_zendesk__ticket_comments"):
+    with pytest.raises(MartsBuildError, match="column_checks_stg_zendesk__ticket_comments"):
         build_marts(settings, quiet=True)
     run = json.loads((settings.state_path / "dbt" / "target" / "run_results.json").read_text())
     status = {r["unique_id"]: r["status"] for r in run["results"]}
