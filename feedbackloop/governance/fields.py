@@ -19,15 +19,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
+from weakref import WeakSet
 
 from feedbackloop.governance.identity import email_hash, normalize_email
 from nlp.pii import (
     EMAIL_ADDRESS,
     PHONE_NUMBER,
     US_SSN,
+    MaskCache,
+    MaskResult,
     PiiEntity,
     find_pii,
     mask_text,
@@ -40,6 +45,8 @@ __all__ = [
     "keyed_id",
     "mask_fields",
     "mask_json",
+    "masked_text",
+    "text_cache",
 ]
 
 HASHED_ID_PREFIX = "pii-"
@@ -94,11 +101,41 @@ def _masked_cached(value: str, persons: bool) -> tuple[str, tuple[str, ...]]:
     return result.text, tuple(e.type for e in result.entities)
 
 
+# Free text masked once per distinct text, within a sync run only (`text_cache`): templated
+# replies, subjects and tags repeat across pages. The run's row builders (its page-producing
+# thread runs in a copy of its context) and its gate share one cache, which ends with the
+# run; outside a run (webhooks, the form, drops) nothing is cached.
+_RUN_TEXTS: ContextVar[MaskCache | None] = ContextVar("run_texts", default=None)
+_LIVE_TEXT_CACHES: WeakSet[MaskCache] = WeakSet()
+
+
+def masked_text(text: str) -> MaskResult:
+    """`mask_text(text)` (people included); in a `text_cache` run, once per distinct text."""
+    cache = _RUN_TEXTS.get()
+    return mask_text(text) if cache is None else cache.mask_text(text)
+
+
+@contextmanager
+def text_cache() -> Iterator[None]:
+    """Cache `masked_text` results in this context until the block ends (a sync run)."""
+    cache = MaskCache()
+    _LIVE_TEXT_CACHES.add(cache)
+    token = _RUN_TEXTS.set(cache)
+    try:
+        yield
+    finally:
+        _RUN_TEXTS.reset(token)
+        cache.clear()
+
+
 def clear_caches() -> None:
     """Drop every value the detection caches hold (raw ids and categories, e-mail addresses
-    among them): after an erasure, and when a sync run ends, so none outlives its run."""
+    and the free text of runs still going among them): after an erasure, and when a sync run
+    ends, so none outlives its run."""
     _id_entities_cached.cache_clear()
     _masked_cached.cache_clear()
+    for cache in list(_LIVE_TEXT_CACHES):
+        cache.clear()
 
 
 def keyed_id(value: str, key: bytes, counts: Counter[str] | None = None) -> str:

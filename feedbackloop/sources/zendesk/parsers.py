@@ -18,10 +18,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from feedbackloop.db import models as m
+from feedbackloop.governance.fields import masked_text
 from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.http import SourceError
 from feedbackloop.sources.base import Invalid, Page, parse_timestamp, record_id
-from nlp.pii import CountingMasker, find_pii, mask
+from nlp.pii import CountingMasker, find_pii
 
 __all__ = [
     "SOURCE",
@@ -275,7 +276,8 @@ def ticket_row(
         "requester_source_id": directory.user_crm_id(requester_id),
         "assignee_source_id": directory.user_crm_id(opt_int(rec, "assignee_id")),
         "account_source_id": directory.org_crm_id(opt_int(rec, "organization_id")),
-        "tags": [mask(t) for t in tags],
+        # Tags repeat across tickets: in a sync run each distinct tag is scanned once.
+        "tags": [masked_text(t).text for t in tags],
         "is_deleted": status == "deleted",
         "created_at": created_at,
         "updated_at": updated_at,
@@ -288,7 +290,7 @@ def _product_area(rec: Mapping[str, Any], field_id: int | None) -> str | None:
     for item in rec.get("custom_fields") or []:
         if isinstance(item, Mapping) and item.get("id") == field_id:
             value = item.get("value")
-            return mask(str(value))[:64] if value not in (None, "") else None
+            return masked_text(str(value)).text[:64] if value not in (None, "") else None
     return None
 
 
