@@ -67,44 +67,15 @@ def score_pending(
     key_range: KeyRange | None = None,
     with_totals: bool = True,
 ) -> ScoreReport:
-    """Score pending items in batches through `nlp.pipe` and upsert their scores; `on_scored`
-    runs in each batch's transaction (see `ScoredHook`); `key_range` limits the run to one
-    partition (`pending_ranges`)."""
-    # here, not at the top: importing spaCy costs seconds that callers of this module's other
-    # functions (routing, the CLI) do not need to pay; `nlp` has loaded it already
-    from nlp.sentiment import sentiment_fields
-
+    """Score pending items in batches through `nlp` (`nlp.sentiment.pipe_fields`) and upsert
+    their scores; `on_scored` runs in each batch's transaction (see `ScoredHook`); `key_range`
+    limits the run to one partition (`pending_ranges`)."""
     model_version = model_version_of(nlp)
     report = ScoreReport(model_version=model_version)
     # The server-side cursor reads one snapshot, so the writes below (other connections) do
     # not disturb it, and memory stays at one batch whatever the number of items.
     for batch in items.pending(engine, model_version, batch_size, key_range):
-        docs = nlp.pipe(row.body or "" for row in batch)
-        rows = []
-        for row, doc in zip(batch, docs, strict=True):
-            f = sentiment_fields(doc)
-            label, frustrated, language = f["sentiment_label"], f["frustrated"], f["language"]
-            rows.append(
-                {
-                    "item_type": row.item_type,
-                    "item_source": row.item_source,
-                    "item_source_id": row.item_source_id,
-                    "model_version": f["sentiment_model_version"],
-                    "text_hash": row.text_hash,
-                    "sentiment": max(-1.0, min(1.0, f["sentiment"])),
-                    "label": label,
-                    "frustrated": frustrated,
-                    "language": language,
-                    "explanation": {
-                        "signals": f["explanation"],
-                        "scored": f["scored"],
-                        "reason": f["sentiment_reason"],
-                    },
-                }
-            )
-            report.labels[label] += 1
-            report.frustrated += frustrated
-            report.not_english += language not in ("en", "und")
+        rows = _score_rows(nlp, batch, report)
         with engine.begin() as conn:
             write_scores(conn, rows)
             if on_scored is not None:
@@ -114,6 +85,40 @@ def score_pending(
     if with_totals:
         report.totals = distribution(engine, model_version)
     return report
+
+
+def _score_rows(nlp: Any, batch: list[Any], report: ScoreReport) -> list[dict[str, Any]]:
+    """The score rows of a batch of pending items; their labels counted in `report`."""
+    # here, not at the top: importing spaCy costs seconds that callers of this module's other
+    # functions (routing, the CLI) do not need to pay; `nlp` has loaded it already
+    from nlp.sentiment import pipe_fields
+
+    fields = pipe_fields(nlp, (row.body or "" for row in batch))
+    rows = []
+    for row, f in zip(batch, fields, strict=True):
+        label, frustrated, language = f["sentiment_label"], f["frustrated"], f["language"]
+        rows.append(
+            {
+                "item_type": row.item_type,
+                "item_source": row.item_source,
+                "item_source_id": row.item_source_id,
+                "model_version": f["sentiment_model_version"],
+                "text_hash": row.text_hash,
+                "sentiment": max(-1.0, min(1.0, f["sentiment"])),
+                "label": label,
+                "frustrated": frustrated,
+                "language": language,
+                "explanation": {
+                    "signals": f["explanation"],
+                    "scored": f["scored"],
+                    "reason": f["sentiment_reason"],
+                },
+            }
+        )
+        report.labels[label] += 1
+        report.frustrated += frustrated
+        report.not_english += language not in ("en", "und")
+    return rows
 
 
 _SCORE_COLUMNS = {

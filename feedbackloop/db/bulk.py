@@ -1,8 +1,9 @@
 """Write a batch of rows in one statement: `INSERT ... SELECT ... FROM unnest(arrays)`.
 
 The columns go as arrays, one bound parameter per column whatever the batch size, not one per
-value (which psycopg would have to parse for every batch). A `jsonb` column is sent as text and
-cast, so its values are dumped to JSON here.
+value (which psycopg would have to parse for every batch). A `jsonb` column goes as one JSON
+array (text) that the server splits: as a `text[]`, psycopg would escape every `"` of the JSON
+in Python (about a third of scoring's CPU).
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ def _statement(
         for i, (_, sql_type) in enumerate(columns)
     )
     arrays = ", ".join(
-        f"CAST(:{name} AS {'text' if sql_type == 'jsonb' else sql_type}[])"
+        # the JSON array's elements, in its order
+        f"ARRAY(SELECT e FROM jsonb_array_elements(CAST(:{name} AS jsonb)) "
+        "WITH ORDINALITY AS j(e, n) ORDER BY n)"
+        if sql_type == "jsonb"
+        else f"CAST(:{name} AS {sql_type}[])"
         for name, sql_type in columns
     )
     # WITH ORDINALITY + ORDER BY: rows are inserted in array order, so serial ids follow it.
@@ -63,8 +68,8 @@ def insert_unnest(
     `on_conflict` is what follows `ON CONFLICT`, `returning` what follows `RETURNING`; `ordered`
     inserts in the order of `rows`."""
     stmt = _statement(table, tuple(columns.items()), ordered, on_conflict, returning)
-    params: dict[str, list[Any]] = {}
+    params: dict[str, Any] = {}
     for name, sql_type in columns.items():
         values = [r[name] for r in rows]
-        params[name] = [json.dumps(v) for v in values] if sql_type == "jsonb" else values
+        params[name] = json.dumps(values) if sql_type == "jsonb" else values
     return conn.execute(stmt, params)

@@ -234,9 +234,10 @@ def load_facts(
         r = by_key.get(key)
         if r is None:
             continue
+        m = r._mapping  # a new mapping object on each access: once per row
         out.append(
             ItemFacts(
-                **{name: r._mapping[name] for name in _AS_QUERIED},
+                **{name: m[name] for name in _AS_QUERIED},
                 score=float(r.sentiment) if r.sentiment is not None else 0.0,
                 frustrated=bool(r.frustrated),
                 sentiment_explanation=r.explanation or {},

@@ -5,6 +5,7 @@ from nlp.sentiment.component import (
     RULES_VERSION,
     SentimentComponent,
     make_sentiment,
+    pipe_fields,
     sentiment_fields,
 )
 from nlp.sentiment.scorer import LABELS, THREE_CLASSES, Analysis, Scorer, fold_label
@@ -18,5 +19,6 @@ __all__ = [
     "SentimentComponent",
     "fold_label",
     "make_sentiment",
+    "pipe_fields",
     "sentiment_fields",
 ]

@@ -33,7 +33,7 @@ from nlp.sentiment.resources import (
 from nlp.sentiment.saved_model import read_files, read_meta
 from nlp.sentiment.scorer import RULES_VERSION, Analysis, Scorer, ScorerConfig
 from nlp.sentiment.serialize import cache_msgpack_hooks
-from nlp.sentiment.tokenizer import TOKENS_KEY
+from nlp.sentiment.tokenizer import TOKENS_KEY, FastTokenizer, words_and_spaces
 
 MAX_WORD_CHARS = 40  # a "word" in an explanation (a run of 1 MB of x is one word)
 _RESULT = "sentiment_result"
@@ -71,19 +71,20 @@ def _typed_field(key: str, cast: Callable[[Any], Any], doc: Doc) -> Any:
     return cast(_field(doc, key))
 
 
-# public attribute -> (result key, type); partials of a module function survive pickling
+# public attribute, result key, type
+_FIELDS: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
+    ("sentiment", "score", float),
+    ("sentiment_label", "label", str),
+    ("frustrated", "frustrated", bool),
+    ("explanation", "explanation", list),
+    ("language", "language", str),
+    ("sentiment_model_version", "version", str),
+    ("scored", "scored", bool),
+    ("sentiment_reason", "reason", str),
+)
+# partials of a module function survive pickling
 _GETTERS: dict[str, Callable[[Doc], Any]] = {
-    attr: partial(_typed_field, key, cast)
-    for attr, key, cast in (
-        ("sentiment", "score", float),
-        ("sentiment_label", "label", str),
-        ("frustrated", "frustrated", bool),
-        ("explanation", "explanation", list),
-        ("language", "language", str),
-        ("sentiment_model_version", "version", str),
-        ("scored", "scored", bool),
-        ("sentiment_reason", "reason", str),
-    )
+    attr: partial(_typed_field, key, cast) for attr, key, cast in _FIELDS
 }
 
 
@@ -91,6 +92,22 @@ def sentiment_fields(doc: Doc) -> dict[str, Any]:
     """Every public sentiment attribute of ``doc`` at once, by attribute name, with the same
     values as ``doc._.<name>`` (one user_data read instead of one Underscore proxy each)."""
     return {attr: getter(doc) for attr, getter in _GETTERS.items()}
+
+
+def pipe_fields(nlp: Language, texts: Iterable[str]) -> Iterator[dict[str, Any]]:
+    """``sentiment_fields`` of each text scored by ``nlp``, in order. A pipeline of our
+    tokenizer and the rule scorer alone builds no Docs: the scorer reads only the tokenizer's
+    words, and a Doc (a lexeme per token) cost a third of scoring's CPU. Any other pipeline
+    (a model, more components) goes through ``nlp.pipe``."""
+    names = nlp.pipe_names
+    component = nlp.get_pipe(names[0]) if len(names) == 1 else None
+    if (
+        isinstance(component, SentimentComponent)
+        and component.model is None
+        and isinstance(nlp.tokenizer, FastTokenizer)
+    ):
+        return component.rule_fields(nlp, texts)
+    return (sentiment_fields(doc) for doc in nlp.pipe(texts))
 
 
 def register_extensions() -> None:
@@ -311,6 +328,17 @@ class SentimentComponent:
         text, tokens = _text_and_tokens(doc)
         doc.user_data[_KEY] = self.analyze_text(text, tokens)
         return doc
+
+    def rule_fields(self, nlp: Language, texts: Iterable[str]) -> Iterator[dict[str, Any]]:
+        """What ``pipe`` with the rules alone gives ``sentiment_fields`` of, without the Docs
+        (see ``pipe_fields``): the same scorer call on the same words."""
+        analyze, payload = self.scorer.analyze, self._payload
+        for text in texts:
+            if len(text) > nlp.max_length:
+                nlp.make_doc(text)  # raises spaCy's own error, as nlp.pipe would
+            a = analyze(text, words_and_spaces(text)[0])
+            res = payload(a)
+            yield {attr: cast(res[key]) for attr, key, cast in _FIELDS}
 
     def pipe(self, stream: Iterable[Doc], batch_size: int = 128) -> Iterator[Doc]:
         if self.model is None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,23 +60,28 @@ def _variants(token_pattern: re.Pattern[str]) -> tuple[re.Pattern[str], re.Patte
     return v
 
 
+def words_and_spaces(text: str) -> tuple[Sequence[str], Sequence[str]]:
+    """The Doc's words and their trailing spaces (" " or ""), as `FastTokenizer` makes them;
+    callers that need only the words (the rules scorer, topic lemmas) skip building a Doc."""
+    split, pairs_re = _variants(token_regex(text))
+    if text and text.isprintable() and "  " not in text and text[0] != " ":
+        parts = split.split(text)
+        # spaces stay " "/"" strings, read by Doc as bools
+        return parts[1::2], parts[2::2]
+    pairs = pairs_re.findall(text)
+    if pairs:
+        # one C-level transpose
+        words, spaces = zip(*pairs, strict=True)
+        return words, spaces
+    return (), ()
+
+
 class FastTokenizer:
     def __init__(self, vocab: Vocab) -> None:
         self.vocab = vocab
 
     def __call__(self, text: str) -> Doc:
-        split, pairs_re = _variants(token_regex(text))
-        if text and text.isprintable() and "  " not in text and text[0] != " ":
-            parts = split.split(text)
-            # spaces stay " "/"" strings, read by Doc as bools
-            words, spaces = parts[1::2], parts[2::2]
-        else:
-            pairs = pairs_re.findall(text)
-            if pairs:
-                # one C-level transpose
-                words, spaces = zip(*pairs, strict=True)
-            else:
-                words = spaces = ()
+        words, spaces = words_and_spaces(text)
         doc = FeedbackDoc(self.vocab, words=words, spaces=spaces)
         doc.text_as_tokenized = text
         # handed to the sentiment component (which pops it): it needs neither re-tokenize

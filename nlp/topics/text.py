@@ -14,8 +14,7 @@ from typing import Any
 
 import spacy
 
-from nlp.sentiment.lexattrs import shared_vocab
-from nlp.sentiment.tokenizer import TOKENS_KEY, FastTokenizer
+from nlp.sentiment.tokenizer import words_and_spaces
 from nlp.topics.words import PLACEHOLDER as _PLACEHOLDER
 
 _WORD = re.compile(r"[a-z][a-z0-9'-]*\Z")
@@ -61,11 +60,6 @@ def _lemma_table() -> Any:
     return load_lookups("en", ["lemma_lookup"]).get_table("lemma_lookup")
 
 
-@lru_cache(maxsize=1)
-def _tokenizer() -> FastTokenizer:
-    return FastTokenizer(shared_vocab())
-
-
 _lemmas: dict[str, str] = {}
 
 
@@ -100,9 +94,18 @@ def lemmas(text: str) -> list[str]:
         return []
     if "<" in text:
         text = _PLACEHOLDER.sub(" ", text)
-    doc = _tokenizer()(text)
-    words = doc.user_data.pop(TOKENS_KEY)[1]
-    return [lem for lem in map(_lemma, words) if lem]
+    # the tokenizer's words without its Doc, which lemmas do not need
+    words = words_and_spaces(text)[0]
+    # most words are cached: a dict look-up each, the function call only for new ones
+    cached = _lemmas.get
+    out = []
+    for w in words:
+        lem = cached(w)
+        if lem is None:
+            lem = _lemma(w)
+        if lem:
+            out.append(lem)
+    return out
 
 
 def lemmatize(texts: Iterable[str]) -> list[list[str]]:

@@ -61,3 +61,35 @@ def test_a_batch_keeps_types_order_and_conflict_rules(engine: Engine) -> None:
         ("k2", 7.5, True, {"new": True}, None),
         ("k9", 0.5, False, {"i": 1, "tags": ["a"]}, None),
     ]
+
+
+def test_json_values_arrive_intact_whatever_their_characters(engine: Engine) -> None:
+    # jsonb columns travel as one JSON array the server splits: quotes, backslashes, unicode,
+    # JSON null and scalars must come back as they were, row by row, in order.
+    docs = [
+        {"q": 'say "hi"', "path": "C:\\tmp\\x", "emoji": "\U0001f600 caf\u00e9", "n": None},
+        None,
+        [1, 2.5, "three", {"nested": ['"', "\\"]}],
+        "a plain string with a , and a }",
+        0.30000000000000004,
+        {},
+    ]
+    rows = [
+        {"k": f"j{i}", "x": 0.0, "ok": True, "doc": d, "note": '"n"'} for i, d in enumerate(docs)
+    ]
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TEMPORARY TABLE bulk_j (id bigserial PRIMARY KEY, k text UNIQUE, "
+                "x float8, ok boolean, doc jsonb, note text) ON COMMIT DROP"
+            )
+        )
+        insert_unnest(conn, "bulk_j", COLUMNS, rows, ordered=True)
+        stored = conn.execute(
+            text("SELECT k, doc, jsonb_typeof(doc), note FROM bulk_j ORDER BY id")
+        ).all()
+    assert [r.k for r in stored] == [r["k"] for r in rows]
+    assert [r.doc for r in stored] == docs
+    # None is JSON null (as json.dumps(None) always was), not SQL NULL
+    assert stored[1][2] == "null"
+    assert {r.note for r in stored} == {'"n"'}

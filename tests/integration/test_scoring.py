@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import Engine, text
 from support.db import one
 
@@ -175,3 +177,38 @@ def test_scores_and_decisions_are_the_same_in_one_batch_or_many(
     assert many[0] == one_batch[0] > 200
     assert sum(many[2].values()) > 20, "the rules decided something to compare"
     assert many == one_batch
+
+
+def test_batches_are_written_one_at_a_time_in_order_and_a_failed_write_stops_the_run(
+    engine: Engine, settings: Settings
+) -> None:
+    # The hook sees the batches one at a time, in key order, and an error in it ends the run
+    # with the batches before it committed and none after it.
+    import threading
+
+    load_dataset(engine, generate(seed=44, tickets=40, now=NOW), hash_key=settings.hash_key())
+    nlp = load_pipeline(sentiment_model="rules")
+    seen: list[list[tuple[str, str, str]]] = []
+    inside = threading.Lock()
+
+    def hook(conn: Any, rows: list[dict[str, Any]]) -> None:
+        assert inside.acquire(blocking=False), "two batches written at once"
+        try:
+            if len(seen) == 2:
+                raise RuntimeError("the third batch fails")
+            seen.append([(r["item_type"], r["item_source"], r["item_source_id"]) for r in rows])
+        finally:
+            inside.release()
+
+    with pytest.raises(RuntimeError, match="third batch"):
+        score_pending(engine, nlp, batch_size=5, on_scored=hook)
+    keys = [k for batch in seen for k in batch]
+    assert [len(b) for b in seen] == [5, 5]
+    assert keys == sorted(keys)
+    with engine.connect() as conn:
+        stored = conn.execute(
+            text("SELECT item_type, item_source, item_source_id FROM nlp.feedback_scores")
+        ).all()
+    assert sorted(tuple(r) for r in stored) == keys  # the two batches before the error only
+    # the rerun scores the rest
+    assert score_pending(engine, nlp).scored > 10
