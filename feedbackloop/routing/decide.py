@@ -493,17 +493,10 @@ def scored_hook(
     return on_scored
 
 
-def decide_items(
-    conn: Connection,
-    rules: RulesFile,
-    keys: Sequence[ItemKey],
-    *,
-    now: datetime | None = None,
-    actor: str = "routing (milestones)",
-) -> DecideReport:
+def decide_items(conn: Connection, rules: RulesFile, keys: Sequence[ItemKey]) -> DecideReport:
     """Decide for items that are not scored (milestones), in the transaction that made them."""
     facts = load_facts(conn, keys, windows=rules.windows)
-    return decide(conn, rules, facts, now=now, actor=actor)
+    return decide(conn, rules, facts, actor="routing (milestones)")
 
 
 def _scored_since(
