@@ -96,16 +96,7 @@ def lemmas(text: str) -> list[str]:
         text = _PLACEHOLDER.sub(" ", text)
     # the tokenizer's words without its Doc, which lemmas do not need
     words = words_and_spaces(text)[0]
-    # most words are cached: a dict look-up each, the function call only for new ones
-    cached = _lemmas.get
-    out = []
-    for w in words:
-        lem = cached(w)
-        if lem is None:
-            lem = _lemma(w)
-        if lem:
-            out.append(lem)
-    return out
+    return [lem for lem in map(_lemma, words) if lem]
 
 
 def lemmatize(texts: Iterable[str]) -> list[list[str]]:
