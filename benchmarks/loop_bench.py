@@ -414,8 +414,9 @@ def run(
             change = fakes.ask("change")
             incremental, inc_out = _loop(engine, settings, fakes, validator, nlp, dask)
             inc_raw = _raw_counts(engine)
-            slowest = _slowest_dbt_nodes(settings.state_path / "dbt" / "target")
-            nodes = _dbt_nodes(settings.state_path / "dbt" / "target")
+            dbt_results = _dbt_results(settings.state_path / "dbt" / "target")
+            slowest = _slowest_dbt_nodes(dbt_results)
+            nodes = _dbt_nodes(dbt_results)
             stack.close()  # the Dask workers end (and are reaped) here
             fakes_out = fakes.stop()
         finally:
@@ -466,24 +467,23 @@ def run(
     }
 
 
-def _slowest_dbt_nodes(target: Path, n: int = 10) -> list[tuple[str, float]]:
-    """The incremental dbt build's slowest models and tests (run_results.json), to see where
-    its time goes."""
+def _dbt_results(target: Path) -> list[dict[str, Any]]:
+    """The incremental dbt build's node results (run_results.json); none if it wrote none."""
     try:
-        results = json.loads((target / "run_results.json").read_text())["results"]
+        return json.loads((target / "run_results.json").read_text())["results"]
     except (OSError, KeyError, ValueError):
         return []
+
+
+def _slowest_dbt_nodes(results: list[dict[str, Any]], n: int = 10) -> list[tuple[str, float]]:
+    """The slowest models and tests, to see where the build's time goes."""
     ranked = sorted(results, key=lambda r: r.get("execution_time", 0.0), reverse=True)[:n]
     return [(r["unique_id"].split(".", 1)[1], round(r["execution_time"], 2)) for r in ranked]
 
 
-def _dbt_nodes(target: Path) -> dict[str, int]:
-    """The incremental dbt build's nodes by kind (model, test, ...): each costs dbt about
-    20 ms whatever its SQL, so the count is part of the step's cost."""
-    try:
-        results = json.loads((target / "run_results.json").read_text())["results"]
-    except (OSError, KeyError, ValueError):
-        return {}
+def _dbt_nodes(results: list[dict[str, Any]]) -> dict[str, int]:
+    """The nodes by kind (model, test, ...): each costs dbt about 20 ms whatever its SQL, so
+    the count is part of the step's cost."""
     return dict(Counter(r["unique_id"].split(".", 1)[0] for r in results))
 
 
