@@ -46,6 +46,7 @@ LAYER_MAP: dict[str, int] = {
     "feedbackloop.scratch": FOUNDATION,
     "feedbackloop.progress": FOUNDATION,
     "feedbackloop.memory": FOUNDATION,
+    "feedbackloop.forked": FOUNDATION,
     "feedbackloop.yamlfile": FOUNDATION,
     "nlp": LEAF,
     "expectations": LEAF,

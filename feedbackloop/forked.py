@@ -1,0 +1,150 @@
+"""A function call in a forked child process: the loop's second core.
+
+The pipeline is CPU-bound Python (masking, parsing, scoring, clustering), so threads share one
+core. A fork starts in milliseconds with everything the parent loaded (spaCy, GX, the user
+directory) and shares those pages until written. `fork_call` runs one call in such a child and
+hands its result (or exception) back through a pipe.
+
+What keeps it safe:
+- The child gets SIGKILL when the thread that forked it ends (`PR_SET_PDEATHSIG`), so a
+  parent killed with -9 leaves no worker writing on; PostgreSQL rolls back whatever
+  transaction the child had open, and each stream's page commits are atomic as before.
+- Engines passed as `engines` drop their pooled connections in the child without closing
+  them (SQLAlchemy's rule for forks: the parent's connections stay the parent's).
+- The child freezes the heap it inherited (`gc.freeze`), so its collections neither scan nor
+  touch the parent's objects (no copy-on-write of pages it only reads).
+- The child ends with `os._exit`: no atexit handler, log flusher or thread-pool shutdown of
+  the parent's runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import os
+import pickle
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Engine
+
+T = TypeVar("T")
+
+_PR_SET_PDEATHSIG = 1
+
+
+class WorkerDied(RuntimeError):
+    """The child ended without handing back a result (killed, or out of memory)."""
+
+
+class Forked(Generic[T]):
+    """A call running in a child process; `result()` waits for it."""
+
+    def __init__(self, pid: int, fd: int, name: str) -> None:
+        self.pid = pid
+        self.name = name
+        self._fd = fd
+        self._done = False
+        self._payload: tuple[bool, Any] | None = None
+        self._lock = threading.Lock()
+
+    def result(self) -> T:
+        """The call's return value; its exception re-raised here; `WorkerDied` if the child
+        ended without either. Reading the pipe releases the GIL, so the caller's other
+        threads run meanwhile."""
+        with self._lock:
+            if not self._done:
+                self._collect()
+        assert self._payload is not None
+        ok, value = self._payload
+        if ok:
+            return value  # type: ignore[no-any-return]
+        raise value
+
+    def kill(self) -> None:
+        """End the child now (the caller is giving up on it) and reap it."""
+        with self._lock:
+            if self._done:
+                return
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            self._collect()
+
+    def _collect(self) -> None:
+        chunks = []
+        try:
+            with os.fdopen(self._fd, "rb") as pipe:
+                while chunk := pipe.read(1 << 20):
+                    chunks.append(chunk)
+        finally:
+            _, status = os.waitpid(self.pid, 0)
+            self._done = True
+        try:
+            self._payload = pickle.loads(b"".join(chunks))
+        except Exception:
+            code = os.waitstatus_to_exitcode(status)
+            how = f"signal {-code}" if code < 0 else f"exit code {code}"
+            self._payload = (False, WorkerDied(f"{self.name}: worker ended by {how}"))
+
+
+def can_fork() -> bool:
+    """Forking a worker needs `os.fork` and Linux's parent-death signal."""
+    return hasattr(os, "fork") and sys.platform.startswith("linux")
+
+
+def fork_call(
+    fn: Callable[..., T],
+    /,
+    *args: Any,
+    engines: Sequence[Engine] = (),
+    name: str = "worker",
+    **kwargs: Any,
+) -> Forked[T]:
+    """Start `fn(*args, **kwargs)` in a forked child; `engines` are the SQLAlchemy engines the
+    call uses (their pools are made the child's own). Fork from a thread that outlives the
+    call (the child dies with that thread), and wait with `result()` or end it with `kill()`."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+    parent = os.getpid()
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read_fd)
+            prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+            if os.getppid() != parent:  # the parent died before prctl took effect
+                os._exit(1)
+            gc.freeze()
+            for engine in engines:
+                engine.dispose(close=False)
+            try:
+                payload: tuple[bool, Any] = (True, fn(*args, **kwargs))
+            except BaseException as exc:
+                payload = (False, _portable(exc))
+            try:
+                data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception as exc:
+                failed = RuntimeError(f"{name}: the result could not be sent back: {exc}")
+                data = pickle.dumps((False, failed))
+            with os.fdopen(write_fd, "wb") as pipe:
+                pipe.write(data)
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_fd)
+    return Forked(pid, read_fd, name)
+
+
+def _portable(exc: BaseException) -> BaseException:
+    """`exc` itself when it survives pickling, else a RuntimeError with its type and message
+    (the message is what our errors carry; they hold no personal data)."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
