@@ -47,6 +47,7 @@ from benchmarks.loop_dask import DaskScoring, per_worker
 from expectations.checkpoints import Validator
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url, embedded_server, ensure_ready
+from feedbackloop.forked import Gate, can_fork, fork_call
 from feedbackloop.governance.gate import table_gate
 from feedbackloop.marts import build_marts
 from feedbackloop.memory import tune_allocator
@@ -182,10 +183,46 @@ class ChildSampler(Watcher):
                 return
 
 
+def _private_mb() -> float:
+    """This process's private memory (pages no other process maps), MB: what a forked child
+    adds to its parent's."""
+    total = 0
+    with open("/proc/self/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def _topics_in_child(
+    engine: Engine, settings: Settings, gate: Gate
+) -> tuple[Any, dict[str, float]]:
+    """The topics stage as the flow runs it beside scoring, with the child's own wall, CPU,
+    peak RSS (shared pages included) and private memory when it has clustered."""
+    _reset_hwm()
+    started, cpu = time.perf_counter(), time.process_time()
+    figures: dict[str, float] = {}
+
+    def before_write() -> None:
+        figures["computed_s"] = time.perf_counter() - started
+        figures["private_mb"] = round(_private_mb(), 1)
+        gate.wait()
+
+    report = assign_topics(engine, settings, before_write=before_write)
+    figures["wall_s"] = round(time.perf_counter() - started, 2)
+    figures["cpu_s"] = round(time.process_time() - cpu, 2)
+    figures["peak_rss_mb"] = round(_proc_status()["VmHWM"], 1)
+    figures["computed_s"] = round(figures["computed_s"], 2)
+    return report, figures
+
+
 @dataclass
 class Stages:
-    """Per stage: wall and CPU seconds, rows, and this process's RSS after and peak during."""
+    """Per stage: wall and CPU seconds, rows, and this process's RSS after and peak during;
+    `beside`: a stage's own figures where it ran in a forked child (its row's seconds are then
+    this process's wait for it)."""
 
+    beside: dict[str, dict[str, float]] = field(default_factory=dict)
     hwm_resets: bool = True
     seconds: dict[str, float] = field(default_factory=dict)
     cpu: dict[str, float] = field(default_factory=dict)
@@ -218,6 +255,7 @@ class Stages:
             "counts": self.counts,
             "rss_after_mb": {k: round(v, 1) for k, v in self.rss_after.items()},
             "peak_mb": {k: round(v, 1) for k, v in self.peak.items()},
+            "beside": self.beside,
         }
 
 
@@ -343,20 +381,39 @@ def _loop(
     counts["collect: drops"] = _received(notes)
     rules = load_rules(settings.routing_rules_path)
     decided = DecideReport()
-    if dask is None:
-        report = stages.run(
-            "score + decide",
-            lambda: score_pending(engine, nlp, on_scored=scored_hook(rules, report=decided)),
-        )
-    else:
+
+    def score() -> Any:
+        if dask is None:
+            return stages.run(
+                "score + decide",
+                lambda: score_pending(engine, nlp, on_scored=scored_hook(rules, report=decided)),
+            )
         # The workers' CPU is theirs: the stage's CPU column counts only this process.
-        report = stages.run(
+        return stages.run(
             "score + decide", lambda: dask.score(engine, settings, nlp, rules, decided)
         )
+
+    # As the feedback-loop flow: topics cluster in a forked child beside score + decide and
+    # write once the decisions are made (FEEDBACKLOOP_WORKERS=1: after send, in this process).
+    if settings.workers > 1 and can_fork():
+        with Gate() as gate:
+            beside = fork_call(
+                _topics_in_child, engine, settings, gate, engines=[engine], name="topics"
+            )
+            try:
+                report = score()
+                gate.open()
+                sent = stages.run("route: send", lambda: dispatch(engine, settings))
+                # This process's share is the wait for the child; the child's figures apart.
+                topics, stages.beside["topics"] = stages.run("topics", beside.result)
+            finally:
+                beside.kill()  # nothing to do once its result came back
+    else:
+        report = score()
+        sent = stages.run("route: send", lambda: dispatch(engine, settings))
+        topics = stages.run("topics", lambda: assign_topics(engine, settings))
     counts["score + decide"] = report.scored
-    sent = stages.run("route: send", lambda: dispatch(engine, settings))
     counts["route: send"] = sent.processed
-    topics = stages.run("topics", lambda: assign_topics(engine, settings))
     counts["topics"] = topics.considered
     stages.run("dbt build", lambda: build_marts(settings, quiet=True))
     counts["dbt build"] = _items(engine)
@@ -583,6 +640,17 @@ def print_result(result: dict[str, Any]) -> None:
         f"| {sum(full['cpu_s'].values()):.2f} | {result['items_per_s']:,.0f} | | | "
         f"| {result['incremental_s']:.2f} ({result['incremental_share']:.1%} of full) | |"
     )
+    for run_name, figures in (("full", full), ("incremental", inc)):
+        for stage, b in figures.get("beside", {}).items():
+            rows = figures["counts"][stage]
+            print(
+                f"\n{run_name} run, {stage} in a forked child beside score + decide and send: "
+                f"wall {b['wall_s']:.2f} s ({rows / b['wall_s'] if b['wall_s'] else 0:,.0f} "
+                f"rows/s), CPU {b['cpu_s']:.2f} s, computed after {b['computed_s']:.2f} s; "
+                f"peak RSS {b['peak_rss_mb']:,.0f} MB (pages shared with this process "
+                f"included), private {b['private_mb']:,.0f} MB; this process waited "
+                f"{figures['seconds'][stage]:.2f} s for it."
+            )
     hwm = "" if result["hwm_resets"] else " (VmHWM could not be reset: peaks are cumulative)"
     setup = ", ".join(f"{k} {v:,.0f}" for k, v in result["setup_rss_mb"].items())
     children = ", ".join(f"{k} {v:,.0f}" for k, v in result["children_peak_rss_mb"].items())

@@ -148,3 +148,55 @@ def _portable(exc: BaseException) -> BaseException:
         return exc
     except Exception:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def run_in_child(
+    fn: Callable[..., T],
+    /,
+    *args: Any,
+    engines: Sequence[Engine] = (),
+    name: str = "worker",
+    **kwargs: Any,
+) -> T:
+    """`fn(*args, **kwargs)` in a forked child, waited for here; a wait cut short (a task's
+    timeout, a cancelled run) kills the child rather than leave it writing on."""
+    worker = fork_call(fn, *args, engines=engines, name=name, **kwargs)
+    try:
+        return worker.result()
+    finally:
+        worker.kill()  # nothing to do once the result came back
+
+
+class Gate:
+    """Holds a forked child at a point of its work until this process opens the gate: the
+    child computes beside this process and writes only after it (a pipe, so it works across
+    the fork; create it before forking). A child whose parent dies is killed, not released."""
+
+    def __init__(self) -> None:
+        self._read, self._write = os.pipe()
+        self._opened = False
+
+    def wait(self) -> None:
+        """In the child (or a thread of the parent): block until the parent opens the gate.
+        The byte read is put back, so a retried child passes too: once open, always open."""
+        os.read(self._read, 1)
+        os.write(self._write, b"\x01")
+
+    def open(self) -> None:
+        """In the parent: let the child go on (once; later calls do nothing)."""
+        if not self._opened:
+            self._opened = True
+            os.write(self._write, b"\x01")
+
+    def close(self) -> None:
+        """In the parent, after the child ended: release the pipe."""
+        self.open()
+        for fd in (self._read, self._write):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def __enter__(self) -> Gate:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()

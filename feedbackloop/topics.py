@@ -30,7 +30,7 @@ import json
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -379,8 +379,12 @@ def assign_topics(
     params: ClusterParams | None = None,
     public_reviews: bool | None = None,
     min_cluster_size: int | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> TopicReport:
-    """One incremental clustering run over the consented items (see the module doc)."""
+    """One incremental clustering run over the consented items (see the module doc).
+    `before_write` is called between reading and writing: a run beside the scoring stage
+    waits there, so routing decisions see the assignments as of the run before, as when
+    topics came after them."""
     started = time.perf_counter()
     name = encoder or settings.topic_encoder
     params = params or DEFAULT_PARAMS[name]
@@ -395,7 +399,9 @@ def assign_topics(
         lock.execute(text("SELECT pg_advisory_lock(:k)"), {"k": LOCK_KEY})
         lock.commit()
         try:
-            return _run(engine, name, params, min_size, public_reviews, folder, started)
+            return _run(
+                engine, name, params, min_size, public_reviews, folder, started, before_write
+            )
         finally:
             release_lemmas()
             lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
@@ -410,6 +416,7 @@ def _run(
     public_reviews: bool,
     folder: Path,
     started: float,
+    before_write: Callable[[], None] | None = None,
 ) -> TopicReport:
     # Every read of the run is in one snapshot: the keys first, then texts by key where they
     # are used, so the whole corpus's text is never held (about 70 MB at 100,000 tickets).
@@ -422,6 +429,8 @@ def _run(
         )
         conn.rollback()  # read only
     del corpus_keys, assigned
+    if before_write is not None:
+        before_write()
 
     with engine.begin() as conn:
         _write(conn, withdrawn, out_rows, cluster_rows)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from feedbackloop.forked import Gate, can_fork, run_in_child
 from feedbackloop.monitoring.runs import RUN_HOOKS
 from feedbackloop.resources import Resources
 from feedbackloop.review import (
@@ -28,17 +29,27 @@ def assign(res: Resources, encoder: str | None) -> TopicReport:
     return assign_topics(res.engine, res.settings, encoder=encoder)
 
 
-@flow(
-    name="cluster-topics",
-    description="Give every consented item a topic key and a stable cluster id.",
-    timeout_seconds=3600,
-    **RUN_HOOKS,
-)
-def cluster_topics(encoder: str | None = None) -> TopicReport:
-    """`encoder`: light or minilm; default FEEDBACKLOOP_TOPIC_ENCODER."""
-    logger = get_run_logger()
-    report = assign(prepare(), encoder)
-    logger.info(
+# The feedback loop's topics: the same run beside scoring (topics read the collected items,
+# not their scores), in a forked child on the second core; it writes once `gate` opens, after
+# the routing decisions, which so see the assignments of the run before as they did when
+# topics came after them. With FEEDBACKLOOP_WORKERS=1 it waits in a thread of this process.
+@task(retries=2, retry_delay_seconds=[30, 120], cache_policy=NO_CACHE, timeout_seconds=3600)
+def assign_beside(res: Resources, gate: Gate, encoder: str | None = None) -> TopicReport:
+    if res.settings.workers < 2 or not can_fork():
+        return assign_topics(res.engine, res.settings, encoder=encoder, before_write=gate.wait)
+    return run_in_child(
+        assign_topics,
+        res.engine,
+        res.settings,
+        encoder=encoder,
+        before_write=gate.wait,
+        engines=[res.engine],
+        name="topics",
+    )
+
+
+def log_topics(report: TopicReport) -> None:
+    get_run_logger().info(
         "topics (%s): %s considered, %s joined existing clusters, %s new clusters (%s items), "
         "%s outliers; %s withdrawn; overall outlier share %.1f%%",
         report.encoder,
@@ -50,6 +61,18 @@ def cluster_topics(encoder: str | None = None) -> TopicReport:
         report.withdrawn,
         100 * report.outlier_share,
     )
+
+
+@flow(
+    name="cluster-topics",
+    description="Give every consented item a topic key and a stable cluster id.",
+    timeout_seconds=3600,
+    **RUN_HOOKS,
+)
+def cluster_topics(encoder: str | None = None) -> TopicReport:
+    """`encoder`: light or minilm; default FEEDBACKLOOP_TOPIC_ENCODER."""
+    report = assign(prepare(), encoder)
+    log_topics(report)
     return report
 
 

@@ -137,3 +137,6 @@ def test_feedback_loop_collects_scores_and_builds_marts(
     assert by_type["ticket"] == len(dataset.tickets)
     assert by_type["review"] == len(dataset.reviews)
     assert scored == result["scores"].scored > 0
+    # Topics clustered beside scoring (a forked child, the default two workers) and wrote.
+    topics = result["topics"]
+    assert topics.considered == count(engine, "SELECT count(*) FROM nlp.topic_assignments") > 0

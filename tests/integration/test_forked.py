@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, text
 
-from feedbackloop.forked import WorkerDied, can_fork, fork_call
+from feedbackloop.forked import Gate, WorkerDied, can_fork, fork_call
 from feedbackloop.processes import pid_is_running
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork and Linux")
@@ -118,3 +118,25 @@ def test_the_child_dies_when_its_parent_is_killed(tmp_path: Path) -> None:
     finally:
         parent.kill()
         parent.wait()
+
+
+def _wait_then(gate: Gate, value: int) -> int:
+    gate.wait()
+    return value
+
+
+def test_a_gate_once_open_lets_every_later_child_through() -> None:
+    """A retried task forks a second child after the first passed the gate: it passes too."""
+    with Gate() as gate:
+        first = fork_call(_wait_then, gate, 1)
+        time.sleep(0.2)
+        assert first.pid and not _ended(first.pid)  # held
+        gate.open()
+        gate.open()  # once: later calls do nothing
+        assert first.result() == 1
+        assert fork_call(_wait_then, gate, 2).result() == 2
+        assert _wait_then(gate, 3) == 3  # and a thread of this process
+
+
+def _ended(pid: int) -> bool:
+    return os.waitpid(pid, os.WNOHANG) != (0, 0)

@@ -11,7 +11,8 @@ from sqlalchemy import Engine, text
 from support.db import crm_contact, set_consent
 
 from feedbackloop.config import Settings
-from feedbackloop.topics import assign_topics, public_reviews_are_consented
+from feedbackloop.forked import Gate, can_fork, fork_call
+from feedbackloop.topics import TopicReport, assign_topics, public_reviews_are_consented
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -304,3 +305,42 @@ def test_a_pool_clustered_in_small_chunks_keeps_its_ids_and_reconciles(
     joined = [after[i] for i in more if after[i] in refund_ids]
     assert len(joined) >= 35, "new refunds join the refund clusters, chunk after chunk"
     assert not {after[i] for i in more} & password_ids
+
+
+def _assign_held(engine: Engine, settings: Settings, reached: Gate, release: Gate) -> TopicReport:
+    def before_write() -> None:
+        reached.open()
+        release.wait()
+
+    return assign_topics(engine, settings, before_write=before_write)
+
+
+@pytest.mark.skipif(not can_fork(), reason="needs os.fork and Linux")
+def test_a_run_beside_scoring_writes_only_once_released(engine: Engine, settings: Settings) -> None:
+    """The feedback loop clusters in a forked child beside scoring: routing decisions made
+    meanwhile must see no assignment of this run (as when topics came after them)."""
+    refund, password = consented_notes(
+        engine, refund=topic_texts("refund", 30, 3), password=topic_texts("password", 30, 3)
+    ).values()
+    with Gate() as reached, Gate() as release:
+        worker = fork_call(
+            _assign_held, engine, settings, reached, release, engines=[engine], name="topics"
+        )
+        try:
+            reached.wait()  # the child has read and clustered everything
+            assert assignments(engine) == {} and clusters(engine) == {}
+            with engine.connect() as conn:
+                audit = "SELECT count(*) FROM ops.audit_log WHERE action = 'assign_topics'"
+                assert conn.execute(text(audit)).scalar_one() == 0
+            release.open()
+            report = worker.result()
+        finally:
+            worker.kill()
+    after = assignments(engine)
+    assert report.considered == len(after) == len(refund) + len(password)
+    refund_ids = {after[i] for i in refund} - {-1}
+    password_ids = {after[i] for i in password} - {-1}
+    assert refund_ids and password_ids and not refund_ids & password_ids
+    # The child's centroid cache is on disk: the parent's next run reuses it, nothing moves.
+    again = assign_topics(engine, settings)
+    assert assignments(engine) == after and again.new_clusters == [] and not again.refit
