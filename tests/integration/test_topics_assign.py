@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import crm_contact, set_consent
 
 from feedbackloop.config import Settings
 from feedbackloop.topics import assign_topics, public_reviews_are_consented
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 # Three support topics, written many ways: the words that make a topic recur, the rest varies.
 TOPICS = {
