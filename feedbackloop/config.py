@@ -27,6 +27,16 @@ class ConfigError(RuntimeError):
     """A setting is missing or wrong; the message names the setting and never holds a secret."""
 
 
+def _generated_secret(what: str) -> Any:
+    """A secret setting served by `Settings._secret_or_generated`: its description states that
+    rule once for every such secret."""
+    return Field(
+        default=None,
+        description=f"{what}. Required with DATABASE_URL; with the embedded server a random key "
+        "is created under STATE_DIR.",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix=ENV_PREFIX,
@@ -46,12 +56,8 @@ class Settings(BaseSettings):
     embedded_database: str = Field(
         default="feedbackloop", description="Database created on the embedded server."
     )
-    pii_hash_key: SecretStr | None = Field(
-        default=None,
-        description=(
-            "Key for the keyed hash that replaces email addresses in storage. Required with "
-            "DATABASE_URL; with the embedded server a random key is created under STATE_DIR."
-        ),
+    pii_hash_key: SecretStr | None = _generated_secret(
+        "Key for the keyed hash that replaces email addresses in storage"
     )
     bi_reader_password: SecretStr | None = Field(
         default=None,
@@ -252,13 +258,7 @@ class Settings(BaseSettings):
             "with it; unset: replies with {survey_link} are skipped with the reason."
         ),
     )
-    survey_link_secret: SecretStr | None = Field(
-        default=None,
-        description=(
-            "HMAC key of survey-link tokens. Required with DATABASE_URL; with the embedded "
-            "server a random key is created under STATE_DIR."
-        ),
-    )
+    survey_link_secret: SecretStr | None = _generated_secret("HMAC key of survey-link tokens")
     survey_link_days: int = Field(
         default=14, ge=1, le=365, description="Days a survey link stays valid."
     )

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import count, rows
 
 from demo.fake_app_store import generate_key_pair, serve_fake_app_store
@@ -17,7 +17,6 @@ from demo.fake_zendesk import serve_fake_zendesk
 from demo.generator import DemoDataset, generate
 from feedbackloop.config import Settings, settings_overridden
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 

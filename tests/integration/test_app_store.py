@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import count, rows_by
 
 from demo.fake_app_store import (
@@ -32,7 +33,6 @@ from feedbackloop.sources.app_store import AppStoreClient, sync_reviews
 from feedbackloop.sources.base import SyncHooks, SyncPoint
 from nlp.pii import mask
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 5
 
 

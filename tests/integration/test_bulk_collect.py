@@ -8,13 +8,14 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError
+from support.clock import NOW
 from support.db import count
 from support.gx import feedback_text, ticket_row
 
@@ -39,7 +40,6 @@ from feedbackloop.sources.zendesk import (
     sync_users,
 )
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 10
 SOURCES = ["zendesk", "app_store", "crm", "survey"]
 

@@ -4,10 +4,10 @@ no personal data reaches storage, refused rows are quarantined with a reason."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import one
 
 from demo.generator import DemoDataset, generate
@@ -16,7 +16,6 @@ from feedbackloop.config import Settings
 from feedbackloop.db.stats import row_counts
 from nlp.pii import find_pii
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 AUDIT_BY_ACTION = text("SELECT action, count(*) FROM ops.audit_log GROUP BY action")
 
 TEXT_COLUMNS = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine, text
+from support.clock import NOW
 
 from demo.generator import generate
 from demo.load import load_dataset
@@ -20,7 +20,6 @@ from feedbackloop.governance.identity import check_email, email_hash
 from feedbackloop.marts import build_marts
 
 FEEDBACKLOOP = str(Path(sys.executable).with_name("feedbackloop"))
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _dump(engine: Engine) -> str:

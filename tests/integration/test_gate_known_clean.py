@@ -4,10 +4,11 @@ item types are the caller's vocabulary, handed to GX per run. Real GX, real Post
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.gx import feedback_text, ticket_row
 
 from expectations.checkpoints import Validator
@@ -17,7 +18,6 @@ from feedbackloop.db.models import Ticket
 from feedbackloop.governance.gate import ScreenedMasker, gate_feedback, table_gate
 from feedbackloop.sources import base
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
 
 

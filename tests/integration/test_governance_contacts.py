@@ -4,19 +4,17 @@ marts only. Real PostgreSQL and a real dbt build."""
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import ProgrammingError
+from support.clock import NOW
 
 from demo.generator import DemoDataset, generate
 from demo.load import load_dataset
 from feedbackloop.config import Settings
 from feedbackloop.governance.contacts import merge_duplicate_contacts
 from feedbackloop.marts import build_marts
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")

@@ -4,10 +4,11 @@ rows are quarantined with the expectation's name, runs are recorded, nothing lea
 from __future__ import annotations
 
 import dataclasses
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.gx import feedback_text, ticket_row
 
 import nlp.pii.masking as pii_module
@@ -20,7 +21,6 @@ from feedbackloop.governance.gate import gate_contacts, gate_feedback
 from feedbackloop.marts import build_marts
 from nlp.pii import MaskResult
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
 SOURCES = ["zendesk", "app_store", "crm", "zendesk_guide", "gong", "salesforce", "survey",
            "cs_platform"]  # fmt: skip

@@ -6,10 +6,10 @@ served."""
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
+from support.clock import NOW
 from support.gx import feedback_text, ticket_row
 
 from expectations.checkpoints import RAW_GATE, SCORED_CHECK, Validator, build_data_docs
@@ -19,7 +19,6 @@ from feedbackloop.db import database_url
 from feedbackloop.governance.gate import gate_feedback, record_run
 from feedbackloop.web.dashboard import data
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 SOURCES = ["zendesk", "app_store", "crm"]
 SUITE = "raw_feedback_batch"
 # Anything in a tag that makes a browser fetch: src/href/srcset values and CSS url(...).

@@ -10,9 +10,9 @@ the unit tests."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import fixed_scores_sql
 
 from demo.generator import generate
@@ -22,7 +22,6 @@ from feedbackloop.governance.erasure import forget
 from feedbackloop.governance.identity import check_email
 from feedbackloop.marts import DbtResult, build_marts
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 # Written by each build, not by the data: the only columns a full refresh may change.
 BUILD_COLUMNS = {"processed_at", "watermark_at"}
 

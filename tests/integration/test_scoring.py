@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import one
 
 from demo.generator import generate
@@ -18,7 +19,6 @@ from feedbackloop.scoring import approve_model, newest_approved_model, score_pen
 from nlp import load_pipeline
 from nlp.training import train
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 SCORES = text("SELECT count(*) FROM nlp.feedback_scores WHERE model_version = :v")
 
 

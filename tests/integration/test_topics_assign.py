@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import crm_contact, set_consent
 
 from feedbackloop.config import Settings
 from feedbackloop.forked import Gate, can_fork, fork_call
 from feedbackloop.topics import TopicReport, assign_topics, public_reviews_are_consented
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 # Three support topics, written many ways: the words that make a topic recur, the rest varies.
 TOPICS = {

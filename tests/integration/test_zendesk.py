@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from source_support import Sleeps, client_options
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import count
 
 from demo.fake_zendesk import (
@@ -37,7 +38,6 @@ from feedbackloop.sources.zendesk import (
 )
 from nlp.pii import find_pii, mask
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 25
 TEXT_COLUMNS = {
     "raw.tickets": ("subject", "description"),

@@ -8,9 +8,9 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
+from support.clock import NOW
 
 from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from demo.generator import generate
@@ -20,7 +20,6 @@ from feedbackloop.db import database_url
 from feedbackloop.governance.gate import table_gate
 from feedbackloop.sources import zendesk
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 10
 
 # The child syncs with the GX gate; each committed page is announced on stdout and followed

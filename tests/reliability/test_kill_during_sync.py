@@ -7,16 +7,14 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import UTC, datetime
 
 from sqlalchemy import Engine, text
+from support.clock import NOW
 
 from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from demo.generator import generate
 from feedbackloop.config import Settings
 from feedbackloop.sources import zendesk
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 CHILD = """
 import sys

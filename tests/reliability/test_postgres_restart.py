@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import text
+from support.clock import NOW
 
 from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from demo.generator import generate
@@ -17,7 +17,6 @@ from feedbackloop.config import Settings, settings_overridden
 from feedbackloop.db import ensure_ready
 from feedbackloop.db.embedded import EmbeddedPostgres
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
 

@@ -12,12 +12,12 @@ import dataclasses
 import json
 import re
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 from support.db import count, one
 
 from demo.fake_app_store import KeyPair, generate_key_pair, serve_fake_app_store
@@ -35,7 +35,6 @@ EMAIL = "Liam.Miller@example.com"
 CARD = "4111 1111 1111 1111"
 SSN = "219-09-9999"
 NAMES = ("Liam Miller", "Priya Sharma", "Chinedu Okafor")
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 def _needles() -> list[str]:

@@ -5,16 +5,15 @@ validates is the same with or without what the masker knew."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
 
 import pandas as pd
+from support.clock import NOW
 
 from demo.generator import generate
 from feedbackloop.governance.gate import ScreenedMasker, feedback_frame
 from feedbackloop.items import text_of
 from nlp.pii import CountingMasker, find_pii, mask
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 CARD = "4111 1111 1111 1111"
 
 

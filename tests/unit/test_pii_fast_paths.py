@@ -17,9 +17,9 @@ import contextvars
 import re
 import threading
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
 import pytest
+from support.clock import NOW
 
 from demo.generator import generate
 from demo.person_names import build_lookalikes, build_name_set
@@ -28,8 +28,6 @@ from nlp.evaluation import load_shared_sentiment
 from nlp.pii import MaskCache, mask_text
 from nlp.pii import masking as m
 from nlp.topics.datasets import DEFAULT_INTENTS_ROOT, load_intent_sets
-
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 
 # The patterns as first written (before the speed rewrite), from the same fragments.
 REFERENCE_CAP_RUN = re.compile(

@@ -85,22 +85,6 @@ def test_contrast_weights_second_clause(nlp: Language) -> None:
     assert score(nlp, "Although the design is nice, the app keeps crashing") < 0
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "How do I export to CSV?",
-        "How can I change my password?",
-        "Is there a way to add a second user to my plan?",
-        "Where do I find the invoice settings?",
-        "Can you help me set up the integration?",
-    ],
-)
-def test_howto_question_is_neutral(nlp: Language, text: str) -> None:
-    doc = nlp(text)
-    assert doc._.sentiment_label == "neutral", doc._.explanation
-    assert not doc._.frustrated
-
-
 def test_complaint_question_is_not_neutral(nlp: Language) -> None:
     assert score(nlp, "Why do you keep charging me after I cancelled?") < -0.05
     assert score(nlp, "Why is the app so slow?") < -0.05
