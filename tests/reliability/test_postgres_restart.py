@@ -33,11 +33,29 @@ def test_pull_tickets_survives_a_postgres_restart(own_server: EmbeddedPostgres) 
     ):
         restarted = threading.Event()
 
+        def first_page_committed() -> bool:
+            with engine.connect() as conn:
+                return bool(
+                    conn.execute(
+                        text("SELECT count(*) FROM ops.sync_state WHERE stream = 'tickets'")
+                    ).scalar_one()
+                )
+
         def restart_mid_stream() -> None:
+            # Down from after the first page's commit until the stream has fetched its last
+            # page (or 5 s, if it failed before), and 1 s more: its next write meets the lost
+            # connection (a restart quicker than the last pages' fetch let it through, and
+            # nothing failed); up again well before the task's first retry (10 s).
             deadline = time.monotonic() + 120
-            while fake.count("incremental/tickets") < 3 and time.monotonic() < deadline:
+            while time.monotonic() < deadline and not (
+                fake.count("incremental/tickets") >= 3 and first_page_committed()
+            ):
                 time.sleep(0.01)
+            engine.dispose()
             own_server.stop()
+            down = time.monotonic() + 5.0
+            while fake.count("incremental/tickets") < 6 and time.monotonic() < down:
+                time.sleep(0.01)
             time.sleep(1.0)
             own_server.start()
             restarted.set()
