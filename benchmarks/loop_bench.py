@@ -47,7 +47,7 @@ from benchmarks.loop_dask import DaskScoring, per_worker
 from expectations.checkpoints import Validator
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url, embedded_server, ensure_ready
-from feedbackloop.forked import Gate, can_fork, fork_call
+from feedbackloop.forked import COMM_PREFIX, Gate, can_fork, fork_call
 from feedbackloop.governance.gate import table_gate
 from feedbackloop.marts import build_marts
 from feedbackloop.memory import tune_allocator
@@ -113,8 +113,16 @@ def _cmdline(pid: int | str) -> str:
 
 def _child_label(pid: int) -> str:
     cmdline = _cmdline(pid)
-    if not cmdline or cmdline == _cmdline("self"):
-        return "skip"  # gone, or forked and not yet exec'd: its RSS is still ours
+    if cmdline and cmdline == _cmdline("self"):
+        # A `fork_call` worker names itself (`feedbackloop.forked`); any other child with our
+        # command line is forked and not yet exec'd: its RSS is still ours.
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+        except OSError:
+            return "skip"
+        return f"forked {comm[len(COMM_PREFIX) :]}" if comm.startswith(COMM_PREFIX) else "skip"
+    if not cmdline:
+        return "skip"  # gone
     if "loop_fakes" in cmdline:
         return "skip"  # the fakes, before their pid is known to be excluded
     if "dbt" in cmdline:
@@ -132,12 +140,18 @@ class ChildSampler(Watcher):
     """Max RSS of this process's descendants (dbt or Dask workers, when they run as
     processes), sampled every `interval` s from /proc; `exclude` (the fakes) and its own
     descendants are left out. Sampled because getrusage(RUSAGE_CHILDREN) is no use here: a
-    child made by fork or vfork + exec reports the parent's RSS at the fork as its own peak."""
+    child made by fork or vfork + exec reports the parent's RSS at the fork as its own peak.
+
+    A forked worker (`feedbackloop.forked`, labelled "forked <name>") shares the pages it
+    inherited with this process, so its RSS counts them twice; `private_mb` keeps the peak of
+    its own pages (Private_Clean + Private_Dirty of /proc/<pid>/smaps_rollup), what the
+    machine pays for it on top of this process."""
 
     def __init__(self, interval: float = 0.25) -> None:
         self.interval = interval
         self.exclude: set[int] = set()
         self.peak_mb: dict[str, float] = {}
+        self.private_mb: dict[str, float] = {}
         super().__init__(name="child-rss")
 
     def _watch(self) -> None:
@@ -180,17 +194,23 @@ class ChildSampler(Watcher):
                 if label == "skip":
                     return
                 self.peak_mb[label] = round(max(mb, self.peak_mb.get(label, 0.0)), 1)
+                if label.startswith("forked "):
+                    own = round(_private_mb(pid), 1)
+                    self.private_mb[label] = max(own, self.private_mb.get(label, 0.0))
                 return
 
 
-def _private_mb() -> float:
-    """This process's private memory (pages no other process maps), MB: what a forked child
-    adds to its parent's."""
+def _private_mb(pid: int | str = "self") -> float:
+    """A process's private memory (pages no other process maps, Private_Clean + Private_Dirty
+    of its smaps_rollup), MB: what a forked child adds to its parent's; 0 once it is gone."""
     total = 0
-    with open("/proc/self/smaps_rollup", encoding="ascii") as fh:
-        for line in fh:
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                total += int(line.split()[1])
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                    total += int(line.split()[1])
+    except OSError:
+        return 0.0
     return total / 1024
 
 
@@ -216,6 +236,11 @@ def _topics_in_child(
     return report, figures
 
 
+def _children_cpu() -> float:
+    times = os.times()
+    return times.children_user + times.children_system
+
+
 @dataclass
 class Stages:
     """Per stage: wall and CPU seconds, rows, and this process's RSS after and peak during;
@@ -229,19 +254,23 @@ class Stages:
     counts: dict[str, int] = field(default_factory=dict)
     rss_after: dict[str, float] = field(default_factory=dict)
     peak: dict[str, float] = field(default_factory=dict)
+    # CPU of the stage's child processes reaped during it (a forked collect worker, dbt).
+    cpu_children: dict[str, float] = field(default_factory=dict)
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
         self.hwm_resets = _reset_hwm() and self.hwm_resets
-        started, cpu = time.perf_counter(), time.process_time()
+        started, cpu, children = time.perf_counter(), time.process_time(), _children_cpu()
         result = fn()
         self.seconds[name] = time.perf_counter() - started
         self.cpu[name] = time.process_time() - cpu
+        self.cpu_children[name] = _children_cpu() - children
         status = _proc_status()
         self.rss_after[name] = status["VmRSS"]
         self.peak[name] = status["VmHWM"]
         # As it goes, on stderr: a long run that dies still says how far it got.
         print(
-            f"[loop_bench] {name}: {self.seconds[name]:.1f} s, CPU {self.cpu[name]:.1f} s, "
+            f"[loop_bench] {name}: {self.seconds[name]:.1f} s, CPU {self.cpu[name]:.1f} s "
+            f"(+{self.cpu_children[name]:.1f} s children), "
             f"RSS after {status['VmRSS']:,.0f} MB, peak {status['VmHWM']:,.0f} MB",
             file=sys.stderr,
             flush=True,
@@ -252,6 +281,7 @@ class Stages:
         return {
             "seconds": {k: round(v, 2) for k, v in self.seconds.items()},
             "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()},
+            "cpu_children_s": {k: round(v, 2) for k, v in self.cpu_children.items()},
             "counts": self.counts,
             "rss_after_mb": {k: round(v, 1) for k, v in self.rss_after.items()},
             "peak_mb": {k: round(v, 1) for k, v in self.peak.items()},
@@ -360,7 +390,10 @@ def _loop(
         conf["zendesk_base_url"], conf["zendesk_email"], conf["zendesk_api_token"]
     )
     synced = stages.run(
-        "collect: zendesk", lambda: zendesk.sync_all(engine, client, hash_key=key, hooks=hooks)
+        "collect: zendesk",
+        lambda: zendesk.sync_all(
+            engine, client, hash_key=key, hooks=hooks, workers=settings.workers
+        ),
     )
     counts["collect: zendesk"] = sum(_received(r) for r in synced.values())
     store = AppStoreClient(
@@ -516,6 +549,7 @@ def run(
         "peak_rss_mb": round(max([setup["VmHWM"], *peaks.values()]), 1),
         "peak_stage": peak_stage if peaks[peak_stage] >= setup["VmHWM"] else "setup",
         "children_peak_rss_mb": children.peak_mb,
+        "forked_private_peak_mb": children.private_mb,
         "setup_rss_mb": {k: round(v, 1) for k, v in setup_rss.items()},
         "fakes_peak_rss_mb": fakes_out.get("peak_rss_mb"),
         "incremental_dbt_s": round(incremental.seconds["dbt build"], 2),
@@ -615,6 +649,13 @@ def print_scale(results: list[dict[str, Any]]) -> None:
             )
 
 
+def _cpu_cell(run: dict[str, Any], stage: str) -> str:
+    """This process's CPU s, plus its children's (a forked worker, dbt) when they had any."""
+    own = run["cpu_s"][stage]
+    children = run.get("cpu_children_s", {}).get(stage, 0.0)
+    return f"{own:.2f}" + (f" (+{children:.2f})" if children >= 0.01 else "")
+
+
 def print_result(result: dict[str, Any]) -> None:
     items, full, inc = result["items"], result["full"], result["incremental"]
     print(
@@ -630,7 +671,7 @@ def print_result(result: dict[str, Any]) -> None:
         rows = full["counts"][stage]
         rate = rows / seconds if seconds else 0
         print(
-            f"| {stage} | {rows:,} | {seconds:.2f} | {full['cpu_s'][stage]:.2f} | {rate:,.0f} "
+            f"| {stage} | {rows:,} | {seconds:.2f} | {_cpu_cell(full, stage)} | {rate:,.0f} "
             f"| {full['rss_after_mb'][stage]:,.0f} | {full['peak_mb'][stage]:,.0f} "
             f"| {inc['counts'][stage]:,} | {inc['seconds'][stage]:.2f} "
             f"| {inc['peak_mb'][stage]:,.0f} |"
@@ -654,11 +695,15 @@ def print_result(result: dict[str, Any]) -> None:
     hwm = "" if result["hwm_resets"] else " (VmHWM could not be reset: peaks are cumulative)"
     setup = ", ".join(f"{k} {v:,.0f}" for k, v in result["setup_rss_mb"].items())
     children = ", ".join(f"{k} {v:,.0f}" for k, v in result["children_peak_rss_mb"].items())
+    # A forked worker's RSS counts the pages it shares with the pipeline; its own are these.
+    private = result.get("forked_private_peak_mb") or {}
+    forked = "".join(f"; {k}: {v:,.0f} of them its own" for k, v in private.items())
     print(
         f"\nactions decided {result['decided']:,}, sent {result['sent']:,}.\n"
         f"Pipeline (this process): RSS after setup {result['rss_setup_mb']:,.0f} MB "
         f"(after {setup}); peak {result['peak_rss_mb']:,.0f} MB in {result['peak_stage']}{hwm}.\n"
-        f"Its child processes, sampled max RSS of any one, MB: {children or 'none'}.\n"
+        f"Its child processes, sampled max RSS of any one, MB: {children or 'none'}"
+        f"{forked}.\n"
         f"The fakes process (generator, data set, reference load, servers; not the pipeline): "
         f"peak {result['fakes_peak_rss_mb']:,.0f} MB; generator {result['generate_s']} s, "
         f"reference load {result['reference_load_s']} s."

@@ -24,6 +24,7 @@ import ctypes
 import gc
 import os
 import pickle
+import select
 import signal
 import sys
 import threading
@@ -35,6 +36,10 @@ from sqlalchemy import Engine
 T = TypeVar("T")
 
 _PR_SET_PDEATHSIG = 1
+_PR_SET_NAME = 15
+# The child's name in /proc/<pid>/comm (15 bytes at most), so `ps` and a memory sampler can
+# tell a forked worker from the parent it shares its command line with.
+COMM_PREFIX = "fl:"
 
 
 class WorkerDied(RuntimeError):
@@ -64,6 +69,26 @@ class Forked(Generic[T]):
         if ok:
             return value  # type: ignore[no-any-return]
         raise value
+
+    def join(self, poll: float = 0.5) -> T:
+        """`result()`, waited for in slices of `poll` s: an exception raised in this thread
+        meanwhile (a Prefect task timeout in a worker thread is sent that way, and cannot
+        interrupt a blocking read) ends the wait within `poll` s. However the wait ends, the
+        child does not outlive it."""
+        try:
+            while not self.ready(poll):
+                pass
+            return self.result()
+        finally:
+            self.kill()  # nothing to do once the result is in
+
+    def ready(self, timeout: float = 0.0) -> bool:
+        """Whether the child has answered or ended (waiting up to `timeout` s for it)."""
+        with self._lock:
+            if self._done:
+                return True
+            readable, _, _ = select.select([self._fd], [], [], timeout)
+            return bool(readable)
 
     def kill(self) -> None:
         """End the child now (the caller is giving up on it) and reap it."""
@@ -118,6 +143,7 @@ def fork_call(
             prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
             if os.getppid() != parent:  # the parent died before prctl took effect
                 os._exit(1)
+            prctl(_PR_SET_NAME, ctypes.c_char_p((COMM_PREFIX + name).encode()[:15]))
             gc.freeze()
             for engine in engines:
                 engine.dispose(close=False)
@@ -159,12 +185,8 @@ def run_in_child(
     **kwargs: Any,
 ) -> T:
     """`fn(*args, **kwargs)` in a forked child, waited for here; a wait cut short (a task's
-    timeout, a cancelled run) kills the child rather than leave it writing on."""
-    worker = fork_call(fn, *args, engines=engines, name=name, **kwargs)
-    try:
-        return worker.result()
-    finally:
-        worker.kill()  # nothing to do once the result came back
+    timeout, a cancelled run) kills the child rather than leave it writing on (`join`)."""
+    return fork_call(fn, *args, engines=engines, name=name, **kwargs).join()
 
 
 class Gate:

@@ -79,12 +79,24 @@ class SourceError(RuntimeError):
         self.endpoint = endpoint
         self.status = status
         self.method = method
+        self.detail = detail
         where = f"{source}: {method} {endpoint}"
         super().__init__(
             f"{where} failed with HTTP {status}: {detail}"
             if status is not None
             else f"{where} failed: {detail}"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole: a forked worker (`feedbackloop.forked`) hands its failure back so.
+        args = (self.source, self.endpoint, self.status, self.detail, self.method)
+        return (_source_error, (type(self), *args))
+
+
+def _source_error(
+    cls: type[SourceError], source: str, endpoint: str, status: int | None, detail: str, method: str
+) -> SourceError:
+    return cls(source, endpoint, status, detail, method=method)
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,18 +246,29 @@ class HttpClient(Closing):
         self.sleep = sleep
         self.rand = rand
         self.calls = 0
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            auth=auth,
-            headers={"Accept": "application/json", **(headers or {})},
-            timeout=timeout,
-            transport=transport,
-            follow_redirects=False,
+        self._options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "auth": auth,
+            "headers": {"Accept": "application/json", **(headers or {})},
+            "timeout": timeout,
+            "transport": transport,
+            "follow_redirects": False,
             **({} if limits is None else {"limits": limits}),
-        )
+        }
+        self._http = httpx.Client(**self._options)
+        self._inherited: list[httpx.Client] = []
 
     def close(self) -> None:
         self._http.close()
+
+    def reopen(self) -> None:
+        """A connection pool of its own, for a forked child (`feedbackloop.forked`): the
+        inherited pool's keep-alive sockets are the parent's (a request on one would interleave
+        with the parent's) and its locks may have been held at the fork. The old pool is kept,
+        not closed, so nothing is sent on the parent's connections. A `transport` given to the
+        constructor is shared as it is."""
+        self._inherited.append(self._http)
+        self._http = httpx.Client(**self._options)
 
     # ------------------------------------------------------------------------------ calls
 

@@ -87,6 +87,11 @@ class ApiSource(Closing):
     def close(self) -> None:
         self.http.close()
 
+    def after_fork(self) -> None:
+        """Called in a forked child before it syncs: HTTP connections of its own (the count of
+        calls goes on from the parent's, so a sync's own share stays a difference)."""
+        self.http.reopen()
+
     @property
     def api_calls(self) -> int:
         return self.http.calls

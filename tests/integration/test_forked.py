@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -140,3 +142,49 @@ def test_a_gate_once_open_lets_every_later_child_through() -> None:
 
 def _ended(pid: int) -> bool:
     return os.waitpid(pid, os.WNOHANG) != (0, 0)
+
+
+class Interrupted(Exception):
+    pass
+
+
+def test_a_wait_ended_by_an_exception_in_its_thread_ends_the_child() -> None:
+    """What a Prefect task timeout does to a task in a worker thread: an exception sent to the
+    thread (it cannot interrupt a blocking read). `join` waits in slices, so it lands, and the
+    child is killed and reaped, not left running."""
+    started: list[int] = []
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        worker = fork_call(time.sleep, 60, name="sleeper")
+        started.append(worker.pid)
+        try:
+            worker.join(poll=0.1)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not started:
+        assert time.monotonic() < deadline, "the worker never started"
+        time.sleep(0.01)
+    assert thread.ident is not None
+    sent = ctypes.pythonapi.PyThreadState_SetAsyncExc(
+        ctypes.c_ulong(thread.ident), ctypes.py_object(Interrupted)
+    )
+    assert sent == 1
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert [type(e) for e in outcome] == [Interrupted]
+    assert not pid_is_running(started[0])
+
+
+def test_join_returns_the_result_and_names_the_worker() -> None:
+    worker = fork_call(_named, name="events")
+    assert worker.join() == "fl:events"
+    assert worker.ready()
+
+
+def _named() -> str:
+    return Path("/proc/self/comm").read_text().strip()

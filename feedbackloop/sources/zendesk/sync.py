@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 from sqlalchemy import Engine
 
 from feedbackloop.db import models as m
+from feedbackloop.forked import Forked, can_fork, fork_call
 from feedbackloop.http import SourceError
 from feedbackloop.sources.base import Pages, SyncHooks, SyncResult, sync_stream
 from feedbackloop.sources.zendesk import parsers as p
@@ -31,6 +32,7 @@ from feedbackloop.sources.zendesk.parsers import SOURCE, Batch, Invalid
 
 __all__ = [
     "STREAMS",
+    "fork_stream",
     "sync_all",
     "sync_satisfaction_ratings",
     "sync_ticket_events",
@@ -325,6 +327,32 @@ def _next_ratings_params(body: Mapping[str, Any], params: dict[str, Any]) -> dic
     return {k: v[-1] for k, v in parse_qs(urlsplit(link).query).items()}
 
 
+_SYNCS: dict[str, Callable[..., SyncResult]] = {
+    STREAM_USERS: sync_users,
+    STREAM_TICKETS: sync_tickets,
+    STREAM_TICKET_EVENTS: sync_ticket_events,
+    STREAM_RATINGS: sync_satisfaction_ratings,
+}
+
+
+def fork_stream(
+    stream: str, engine: Engine, client: ZendeskClient, **kwargs: Any
+) -> Forked[SyncResult]:
+    """One stream's sync (`kwargs` as its function takes them) started in a forked child
+    (`feedbackloop.forked`), which inherits the client's user directory and gets connections
+    of its own, database and HTTP. Its pages commit exactly as in this process; its
+    `SyncResult` (API calls, quarantined rows the gate refused) comes back whole. Wait for it
+    with `join()`, from the thread that called this."""
+    return fork_call(
+        _sync_in_child, stream, engine, client, engines=[engine], name=stream, **kwargs
+    )
+
+
+def _sync_in_child(stream: str, engine: Engine, client: ZendeskClient, **kwargs: Any) -> SyncResult:
+    client.after_fork()
+    return _SYNCS[stream](engine, client, **kwargs)
+
+
 def sync_all(
     engine: Engine,
     client: ZendeskClient,
@@ -334,23 +362,40 @@ def sync_all(
     email_deliverability: bool = False,
     email_dns_timeout: float = 2.0,
     hooks: SyncHooks | None = None,
+    workers: int = 2,
 ) -> dict[str, SyncResult]:
-    """Every stream in dependency order (users first, so ids resolve from memory)."""
+    """Every stream in dependency order (users first, so ids resolve from memory).
+
+    With `workers` > 1 (where `can_fork()`), ticket events, two thirds of the CPU, run in a
+    forked child once users are in the directory it inherits, while this process syncs
+    tickets and then ratings; the streams share no cursor and no row, so the result is the
+    sequential one. A failure here ends the child (its committed pages stay; a rerun resumes
+    after them); the child's failure is raised here once the other streams are done."""
+    common: dict[str, Any] = {"hash_key": hash_key, "actor": actor, "hooks": hooks}
+    users = sync_users(
+        engine,
+        client,
+        email_deliverability=email_deliverability,
+        email_dns_timeout=email_dns_timeout,
+        **common,
+    )
+    if workers <= 1 or not can_fork():
+        return {
+            STREAM_USERS: users,
+            STREAM_TICKETS: sync_tickets(engine, client, **common),
+            STREAM_TICKET_EVENTS: sync_ticket_events(engine, client, **common),
+            STREAM_RATINGS: sync_satisfaction_ratings(engine, client, **common),
+        }
+    events = fork_stream(STREAM_TICKET_EVENTS, engine, client, **common)
+    try:
+        tickets = sync_tickets(engine, client, **common)
+        ratings = sync_satisfaction_ratings(engine, client, **common)
+    except BaseException:
+        events.kill()
+        raise
     return {
-        STREAM_USERS: sync_users(
-            engine,
-            client,
-            hash_key=hash_key,
-            actor=actor,
-            email_deliverability=email_deliverability,
-            email_dns_timeout=email_dns_timeout,
-            hooks=hooks,
-        ),
-        STREAM_TICKETS: sync_tickets(engine, client, hash_key=hash_key, actor=actor, hooks=hooks),
-        STREAM_TICKET_EVENTS: sync_ticket_events(
-            engine, client, hash_key=hash_key, actor=actor, hooks=hooks
-        ),
-        STREAM_RATINGS: sync_satisfaction_ratings(
-            engine, client, hash_key=hash_key, actor=actor, hooks=hooks
-        ),
+        STREAM_USERS: users,
+        STREAM_TICKETS: tickets,
+        STREAM_TICKET_EVENTS: events.join(),
+        STREAM_RATINGS: ratings,
     }
