@@ -165,12 +165,7 @@ class Settings(BaseSettings):
     # The loop's second core (issue #20): work that shares no row with the stage beside it
     # runs in a forked child: Zendesk's ticket events (most of a pull's CPU) beside tickets and
     # ratings, topics beside score + decide and send. 1 keeps everything in one process.
-    workers: int = Field(
-        default=2,
-        ge=1,
-        le=2,
-        description="Processes the loop may use: 2 forks ticket events and topics; 1 does not.",
-    )
+    workers: int = Field(default=2, ge=1, le=2, description="Processes the loop may use (1 or 2).")
     # Scale-out (issue #10): scoring runs in-process, or partitioned by item key range on a Dask
     # cluster through prefect-dask (a LocalCluster of DASK_WORKERS processes, or DASK_ADDRESS).
     task_runner: Literal["local", "dask"] = Field(

@@ -79,7 +79,6 @@ class SourceError(RuntimeError):
         self.endpoint = endpoint
         self.status = status
         self.method = method
-        self.detail = detail
         where = f"{source}: {method} {endpoint}"
         super().__init__(
             f"{where} failed with HTTP {status}: {detail}"
@@ -88,15 +87,16 @@ class SourceError(RuntimeError):
         )
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled whole: a forked worker (`feedbackloop.forked`) hands its failure back so.
-        args = (self.source, self.endpoint, self.status, self.detail, self.method)
-        return (_source_error, (type(self), *args))
+        # Pickled whole (a forked worker, `feedbackloop.forked`, hands its failure back so):
+        # the default would call the class with the message alone.
+        return (_rebuilt, (type(self), self.args, self.__dict__))
 
 
-def _source_error(
-    cls: type[SourceError], source: str, endpoint: str, status: int | None, detail: str, method: str
-) -> SourceError:
-    return cls(source, endpoint, status, detail, method=method)
+def _rebuilt(cls: type[SourceError], args: tuple[Any, ...], state: dict[str, Any]) -> SourceError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 @dataclass(frozen=True, slots=True)

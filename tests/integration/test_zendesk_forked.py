@@ -9,13 +9,14 @@ import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
 
 from demo.fake_zendesk import PRODUCT_AREA_FIELD_ID, FakeZendesk
 from demo.generator import DemoDataset, generate
@@ -37,7 +38,6 @@ from flows.ingest import _stop_if_gate_failed
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork and Linux")
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 PAGE = 10
 SOURCES = ["zendesk", "app_store", "crm", "survey"]
 RAW = ("contacts", "accounts", "tickets", "ticket_comments", "ticket_status_changes")

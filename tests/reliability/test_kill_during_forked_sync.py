@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, text
+from support.clock import NOW
+from support.processes import start_sync, wait_while_running
 
 from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from demo.generator import generate
@@ -24,7 +23,6 @@ from feedbackloop.sources import zendesk
 
 pytestmark = pytest.mark.skipif(not can_fork(), reason="needs os.fork and Linux")
 
-NOW = datetime(2026, 11, 1, tzinfo=UTC)
 EVENTS = "incremental/ticket_events"
 
 CHILD = """
@@ -74,24 +72,14 @@ def test_sync_killed_while_events_fork_is_mid_stream_then_rerun_stores_every_row
         kills = 0
         for kill_after_requests in (4, 7, 7):  # event pages, counted from each restart
             before = fake.count(EVENTS)
-            parent = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    CHILD,
-                    str(settings.state_dir),
-                    settings.embedded_database,
-                    fake.base_url,
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            database = settings.embedded_database
+            parent = start_sync(CHILD, settings.state_dir, database, fake.base_url)
+            wait_while_running(
+                parent,
+                lambda: fake.count(EVENTS),
+                before + kill_after_requests,
+                "the events sync never got going",
             )
-            deadline = time.monotonic() + 60
-            while fake.count(EVENTS) - before < kill_after_requests:
-                assert parent.poll() is None, (parent.communicate(), fake.requests[-5:])
-                assert time.monotonic() < deadline, "the events sync never got going"
-                time.sleep(0.01)
             workers = _forked_children(parent.pid)
             assert len(workers) == 1, workers
             time.sleep(0.07)  # inside the next request's wait, or its pages' transaction

@@ -4,12 +4,11 @@ ticket of the source is stored exactly once (the cursor commits with its page's 
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 
 from sqlalchemy import Engine, text
 from support.clock import NOW
+from support.processes import start_sync, wait_while_running
 
 from demo.fake_zendesk import FaultPlan, serve_fake_zendesk
 from demo.generator import generate
@@ -41,24 +40,13 @@ def test_sync_killed_mid_stream_then_rerun_stores_every_ticket_once(
         kills = 0
         for kill_after_requests in (3, 6, 6):  # of 24 pages, counted from each restart
             before = fake.count("incremental/tickets")
-            child = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-c",
-                    CHILD,
-                    str(settings.state_dir),
-                    settings.embedded_database,
-                    fake.base_url,
-                ],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
+            child = start_sync(CHILD, settings.state_dir, settings.embedded_database, fake.base_url)
+            wait_while_running(
+                child,
+                lambda: fake.count("incremental/tickets"),
+                before + kill_after_requests,
+                "the sync never got going",
             )
-            deadline = time.monotonic() + 60
-            while fake.count("incremental/tickets") - before < kill_after_requests:
-                assert child.poll() is None, (child.communicate(), fake.requests)
-                assert time.monotonic() < deadline, "the sync never got going"
-                time.sleep(0.01)
             time.sleep(0.07)  # inside the next request's wait, or its page's transaction
             child.send_signal(signal.SIGKILL)
             child.wait(timeout=30)

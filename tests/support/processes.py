@@ -51,3 +51,26 @@ def kill_9_once(
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=30)
     assert child.returncode == -signal.SIGKILL
+
+
+def start_sync(script: str, state_dir: Path, database: str, base_url: str) -> subprocess.Popen[str]:
+    """`python -c script STATE_DIR DATABASE BASE_URL`: a sync in a process of its own, for a
+    test to kill -9 in the middle of its pages."""
+    return subprocess.Popen(
+        [sys.executable, "-c", script, str(state_dir), database, base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_while_running(
+    proc: subprocess.Popen[str], count: Callable[[], int], target: int, what: str
+) -> None:
+    """Poll `count` until it reaches `target`; the test fails with the process's output if it
+    exits first, or with `what` after a minute."""
+    deadline = time.monotonic() + 60
+    while count() < target:
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, what
+        time.sleep(0.01)

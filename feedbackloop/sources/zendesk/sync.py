@@ -30,16 +30,6 @@ from feedbackloop.sources.zendesk import parsers as p
 from feedbackloop.sources.zendesk.client import ZendeskClient
 from feedbackloop.sources.zendesk.parsers import SOURCE, Batch, Invalid
 
-__all__ = [
-    "STREAMS",
-    "fork_stream",
-    "sync_all",
-    "sync_satisfaction_ratings",
-    "sync_ticket_events",
-    "sync_tickets",
-    "sync_users",
-]
-
 STREAM_USERS = "users"
 STREAM_TICKETS = "tickets"
 STREAM_TICKET_EVENTS = "ticket_events"
