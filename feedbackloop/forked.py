@@ -12,7 +12,8 @@ What keeps it safe:
 - Engines passed as `engines` drop their pooled connections in the child without closing
   them (SQLAlchemy's rule for forks: the parent's connections stay the parent's).
 - The child freezes the heap it inherited (`gc.freeze`), so its collections neither scan nor
-  touch the parent's objects (no copy-on-write of pages it only reads).
+  touch the parent's objects (no copy-on-write of pages it only reads); the parent's heap is
+  frozen too until the child is reaped (`memory.frozen_heap`), for the same reason.
 - The child ends with `os._exit`: no atexit handler, log flusher or thread-pool shutdown of
   the parent's runs twice.
 """
@@ -29,9 +30,12 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine
+
+from feedbackloop.memory import frozen_heap
 
 T = TypeVar("T")
 
@@ -49,10 +53,11 @@ class WorkerDied(RuntimeError):
 class Forked(Generic[T]):
     """A call running in a child process; `result()` waits for it."""
 
-    def __init__(self, pid: int, fd: int, name: str) -> None:
+    def __init__(self, pid: int, fd: int, name: str, frozen: ExitStack) -> None:
         self.pid = pid
         self.name = name
         self._fd = fd
+        self._frozen = frozen
         self._done = False
         self._payload: tuple[bool, Any] | None = None
         self._lock = threading.Lock()
@@ -108,6 +113,7 @@ class Forked(Generic[T]):
         finally:
             _, status = os.waitpid(self.pid, 0)
             self._done = True
+            self._frozen.close()
         try:
             self._payload = pickle.loads(b"".join(chunks))
         except Exception:
@@ -135,7 +141,15 @@ def fork_call(
     prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
     parent = os.getpid()
     read_fd, write_fd = os.pipe()
-    pid = os.fork()
+    # Until the child is reaped, this process's collections leave the objects it shares with
+    # the child alone: scanning writes to each object, which would copy its page.
+    frozen = ExitStack()
+    frozen.enter_context(frozen_heap())
+    try:
+        pid = os.fork()
+    except BaseException:
+        frozen.close()
+        raise
     if pid == 0:  # the child: never returns
         code = 0
         try:
@@ -163,7 +177,7 @@ def fork_call(
         finally:
             os._exit(code)
     os.close(write_fd)
-    return Forked(pid, read_fd, name)
+    return Forked(pid, read_fd, name, frozen)
 
 
 def _portable(exc: BaseException) -> BaseException:

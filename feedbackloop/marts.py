@@ -5,15 +5,12 @@ the connection from it, not from the environment), artifacts and logs there too.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import shutil
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from sqlalchemy.engine import URL
 
 from feedbackloop.config import Settings
 from feedbackloop.db import database_url
+from feedbackloop.memory import frozen_heap
 
 
 class MartsBuildError(RuntimeError):
@@ -191,39 +189,6 @@ def _keep_connections() -> None:
     PostgresConnectionManager.release = release  # type: ignore[method-assign]
 
 
-# How many dbt commands of this process run inside `_frozen_heap` now (threads can overlap).
-_frozen_lock = threading.Lock()
-_frozen_depth = 0
-
-
-@contextmanager
-def _frozen_heap() -> Iterator[None]:
-    """Leave the objects this process had before dbt started out of the garbage collector's
-    scans while dbt runs (`gc.freeze`), and hand them back after (`gc.unfreeze`).
-
-    dbt allocates enough per node to set off the collector many times a build, and each full
-    collection walked the whole heap the pipeline had built before (spaCy, GX, Prefect: half a
-    million objects), none of it dbt's garbage: about 0.4 CPU-s of an increment's build and
-    0.6 of a full one (docs/decisions.md). dbt's own objects are collected as before. A
-    process that froze objects itself (a pre-fork server) is left alone: nothing is frozen
-    or unfrozen then."""
-    global _frozen_depth
-    with _frozen_lock:
-        owned = _frozen_depth > 0 or gc.get_freeze_count() == 0
-        if owned:
-            if _frozen_depth == 0:
-                gc.freeze()
-            _frozen_depth += 1
-    try:
-        yield
-    finally:
-        if owned:
-            with _frozen_lock:
-                _frozen_depth -= 1
-                if _frozen_depth == 0:
-                    gc.unfreeze()
-
-
 @dataclass(frozen=True)
 class DbtRunner:
     """dbt against the database of one Settings: our written profile, the project, and
@@ -286,7 +251,7 @@ class DbtRunner:
             after.append("--quiet")  # errors still print; the per-node progress lines do not
         if not write_json:
             before.append("--no-write-json")
-        with _frozen_heap():
+        with frozen_heap():
             # Inside: dbt's first import in a process sets off full collections too.
             from dbt.cli.main import dbtRunner
 

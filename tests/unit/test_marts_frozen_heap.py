@@ -1,6 +1,6 @@
-"""`marts._frozen_heap`: the objects from before a dbt command are left out of the garbage
-collector's scans while it runs and handed back after, also when commands overlap or fail, and
-a process's own freeze is never undone."""
+"""`memory.frozen_heap` (around dbt commands, and forked workers): the objects from before a
+dbt command are left out of the garbage collector's scans while it runs and handed back
+after, also when commands overlap or fail, and a process's own freeze is never undone."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from feedbackloop.marts import _frozen_heap
+from feedbackloop.memory import frozen_heap as _frozen_heap
 
 
 @pytest.fixture(autouse=True)
