@@ -37,6 +37,7 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import httpx
+import orjson
 from sqlalchemy import Connection, Engine, insert
 
 from feedbackloop.db.models import ApiUsage
@@ -66,6 +67,12 @@ _AUTH_HINTS = {
     403: "permission denied: the API user lacks access to this endpoint",
     404: "not found: check the base URL and that the endpoint exists for this account",
 }
+
+
+# Every digit as "9", every other byte as a space: a run of 20 digits is then a substring
+# search (two passes in C, about 40% of orjson's own time on a page; a regex took 3x orjson's).
+_DIGITS_AS_9 = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_TWENTY_DIGITS = b"9" * 20
 
 
 class SourceError(RuntimeError):
@@ -276,6 +283,15 @@ class HttpClient(Closing):
         """GET `path` (relative to the base URL) and return the decoded JSON body."""
         endpoint = urlsplit(path).path or "/"
         response = self._request("GET", path, endpoint, params)
+        content = response.content
+        # orjson: a third of json's CPU on the pages collect reads (issue #20). It refuses NaN
+        # and a non-UTF-8 body, and reads an integer past 64 bits as a float: those bodies (any
+        # run of 20 digits) go to the json module, which keeps every digit.
+        if _TWENTY_DIGITS not in content.translate(_DIGITS_AS_9):
+            try:
+                return orjson.loads(content)
+            except orjson.JSONDecodeError:
+                pass
         try:
             return response.json()
         except ValueError:

@@ -322,6 +322,14 @@ class DbtRunner:
         args += ["--indirect-selection", "empty", "--exclude", "config.materialized:view"]
         return self.run(args, quiet=quiet, write_json=False)
 
+    def parse(self) -> DbtResult:
+        """`dbt parse`: the manifest and partial-parse file under the state dir, so the next
+        build against this database skips parsing the whole project (about 4.6 CPU-s, half of
+        a first full build at 20,000 tickets). Run where this process would wait anyway
+        (`pull_tickets(prepare_marts=True)`). Does not raise: a project that fails to parse
+        fails the build that follows, with dbt's message."""
+        return self.run(["parse"], raise_on_failure=False, quiet=True)
+
     def _views_file(self) -> Path:
         return write_profile(self.settings) / _VIEWS_FILE
 

@@ -40,7 +40,8 @@ def feedback_loop() -> dict[str, Any]:
     settings = res.settings
     collected: dict[str, Any] = {}
     if settings.zendesk_base_url:
-        collected["zendesk"] = pull_tickets()
+        # dbt parses the project while the events child finishes: the build below skips it
+        collected["zendesk"] = pull_tickets(prepare_marts=True)
     if settings.reviews_base_url:
         collected["app_store"] = pull_reviews()
     collected["webhooks"] = process_webhooks(score=False)  # scored below with the rest

@@ -104,8 +104,11 @@ def pull_ticket_stream(
     timeout_seconds=2 * 3600,
     **RUN_HOOKS,
 )
-def pull_tickets() -> dict[str, SyncResult]:
-    """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings."""
+def pull_tickets(prepare_marts: bool = False) -> dict[str, SyncResult]:
+    """Zendesk: users, tickets, ticket events (comments, status changes), CSAT ratings.
+
+    `prepare_marts`: parse the dbt project while the forked events sync finishes, so the
+    marts build after this pull (the feedback-loop flow's) skips dbt's parse."""
     logger = get_run_logger()
     res = prepare_resources()
     client = zendesk_client(res)
@@ -125,6 +128,8 @@ def pull_tickets() -> dict[str, SyncResult]:
     try:
         for stream in streams:
             results[stream] = pull_ticket_stream(res, client, gate, stream)
+        if prepare_marts:
+            parse_models(res)  # this process would only wait for the events child here
     except BaseException:
         if events is not None:
             events.wait()  # its pages commit on their own; the flow ends after it, not before
@@ -143,6 +148,16 @@ def pull_tickets() -> dict[str, SyncResult]:
     publish_data_docs(res)
     _stop_if_gate_failed(res, results)
     return results
+
+
+@task(cache_policy=NO_CACHE, timeout_seconds=600)
+def parse_models(res: Resources) -> bool:
+    """`dbt parse` into the state dir's target: the next `dbt build` reads it instead of
+    parsing the project. A failure is only logged: the build then fails with dbt's message."""
+    parsed = res.dbt.parse()
+    if not parsed.success:
+        get_run_logger().warning("dbt parse failed; the marts build will parse again")
+    return parsed.success
 
 
 @task(**IO, timeout_seconds=1800)

@@ -323,6 +323,21 @@ def _weigh_tokens(emb: np.ndarray, tok: Any) -> None:
     emb *= weights[:, None]
 
 
+# Where a text may be cut so that its pieces tokenize to the ids of the whole: before a space
+# that follows any character but a space or "▁" and is not the text's last character. The
+# tokenizer turns each space into "▁" and puts one before the text; no token of the vocabulary
+# has "▁" after another character (checked when it loads), so no token spans such a cut. A
+# piece after the first is tokenized without its space, which the normalizer puts back as that
+# "▁" (a lone trailing space would be an empty piece, which it does not).
+_CUT = re.compile(r"(?<=[^\s\u2581])(?= [\s\S])")
+# The pieces' ids kept per encoder: words repeat across texts, whole texts rarely do.
+PIECE_CACHE_MAX = 50_000
+
+
+def _cuttable(tok: Any) -> bool:
+    return not any(re.search(r"[^\u2581]\u2581", t) for t in tok.get_vocab())
+
+
 def _no_bpe_cache(tok: Any) -> None:
     """Turn off the BPE model's cache of encoded words. This tokenizer has no pre-tokenizer, so
     its "word" is the whole text: the cache only helps a text seen before, and it grew by about
@@ -350,6 +365,8 @@ class WordEncoder:
         self.words_dim = words_dim
         self._embedding: np.ndarray | None = None
         self._tokenizer: Any = None
+        self._cut = False
+        self._pieces: dict[str, list[int]] = {}
 
     @property
     def dim(self) -> int:
@@ -369,16 +386,35 @@ class WordEncoder:
             tok.no_truncation()
             _no_bpe_cache(tok)
             _weigh_tokens(emb, tok)
+            self._cut = _cuttable(tok)
             self._embedding, self._tokenizer = emb, tok
         return self._embedding, self._tokenizer
+
+    def token_ids(self, text: str) -> list[int]:
+        """The tokenizer's ids of `text`, piece by piece (`_CUT`), each piece tokenized once
+        per encoder: the same ids as the whole text's, at about a third of the CPU."""
+        _, tok = self._load()
+        if not self._cut:
+            return list(tok.encode(text, add_special_tokens=False).ids)
+        pieces = self._pieces
+        if len(pieces) > PIECE_CACHE_MAX:
+            pieces.clear()
+        out: list[int] = []
+        for n, piece in enumerate(_CUT.split(text)):
+            key = piece[1:] if n else piece
+            ids = pieces.get(key)
+            if ids is None:
+                ids = pieces[key] = tok.encode(key, add_special_tokens=False).ids
+            out += ids
+        return out
 
     def token_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Unit weighted mean token embedding of each text (masked-data placeholders left out;
         the weights are in the rows, see ``_weigh_tokens``)."""
-        emb, tok = self._load()
+        emb, _ = self._load()
         clean = [(PLACEHOLDER.sub(" ", t) if "<" in t else t).strip() for t in texts]
-        # one call per text: encode_batch's thread pool costs 4x the CPU on busy cores
-        ids = [tok.encode(t, add_special_tokens=False).ids if t else [] for t in clean]
+        # one call per piece: encode_batch's thread pool costs 4x the CPU on busy cores
+        ids = [self.token_ids(t) if t else [] for t in clean]
         lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
         out = np.zeros((len(ids), emb.shape[1]), dtype=np.float32)
         # Texts of one length at a time: all their token rows are summed in one vectorised

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -68,7 +68,12 @@ def _validator(settings: Settings) -> Validator:
 
 
 def _sync(
-    engine: Engine, fake: FakeZendesk, gate: SyncHooks, workers: int, pids: Path
+    engine: Engine,
+    fake: FakeZendesk,
+    gate: SyncHooks,
+    workers: int,
+    pids: Path,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, Any]:
     def on_point(point: SyncPoint) -> None:
         if point.stage == "committed":  # which process committed each stream's pages
@@ -84,7 +89,9 @@ def _sync(
     )
     hooks = SyncHooks(on_point=on_point, gate=gate.gate)
     with client:
-        return sync_all(engine, client, hash_key=b"k", hooks=hooks, workers=workers)
+        return sync_all(
+            engine, client, hash_key=b"k", hooks=hooks, workers=workers, meanwhile=meanwhile
+        )
 
 
 def _rows(engine: Engine, sql: str) -> list[tuple[Any, ...]]:
@@ -137,8 +144,22 @@ def test_events_in_a_forked_child_store_what_the_sequential_sync_stores(
     tmp_path: Path,
 ) -> None:
     gate = SyncHooks(gate=table_gate(_validator(settings)))
-    one = _sync(engine, fake, gate, 1, tmp_path / "one")
-    two = _sync(other_engine, fake, gate, 2, tmp_path / "two")
+    # `meanwhile` runs once, after this process's own streams committed (every stream with
+    # one worker): what each run had saved a cursor for when it was called.
+    saved: dict[int, list[list[str]]] = {1: [], 2: []}
+
+    def saved_streams(engine: Engine, workers: int) -> Callable[[], None]:
+        def meanwhile() -> None:
+            sql = "SELECT stream FROM ops.sync_state WHERE source = 'zendesk' ORDER BY stream"
+            with engine.connect() as conn:
+                saved[workers].append(list(conn.execute(text(sql)).scalars()))
+
+        return meanwhile
+
+    one = _sync(engine, fake, gate, 1, tmp_path / "one", saved_streams(engine, 1))
+    two = _sync(other_engine, fake, gate, 2, tmp_path / "two", saved_streams(other_engine, 2))
+    assert saved[1] == [sorted(STREAMS)]
+    assert len(saved[2]) == 1 and set(STREAMS) - {"ticket_events"} <= set(saved[2][0])
 
     assert list(two) == list(one) == list(STREAMS)
     assert {s: dataclasses.asdict(r) for s, r in two.items()} == {

@@ -158,3 +158,29 @@ def test_labels_are_member_texts_with_distinctive_phrases() -> None:
             share_out = np.mean([all(w in d for w in words) for d in outside])
             assert share_in > 2 * share_out, (cid, phrase, share_in, share_out)
         assert desc.title.startswith(desc.label)
+
+
+def test_tokens_piece_by_piece_are_the_whole_texts_tokens() -> None:
+    """The light encoder tokenizes a text's words one at a time (each once per encoder): the
+    ids are the tokenizer's own for the whole text, so the vectors do not change."""
+    from demo.generator import generate
+
+    data = generate(seed=5, tickets=300)
+    texts = [t.description for t in data.tickets if t.description]
+    texts += [c.body for c in data.comments[:2000] if c.body]
+    texts += [
+        "a  b   c",
+        "trailing space ",
+        "tab\tand\nnewline then  two",
+        "no\u00a0break space",
+        "emoji 😀 and accents é ü ß",
+        "a literal \u2581 mark \u2581\u2581 twice",
+        "don't   stop--now!!  (really?)",
+        "x",
+    ]
+    enc = WordEncoder()
+    _, tok = enc._load()
+    whole = [tok.encode(t, add_special_tokens=False).ids for t in texts]
+    assert [enc.token_ids(t) for t in texts] == whole
+    assert [enc.token_ids(t) for t in texts] == whole  # again, from the piece cache
+    assert 0 < len(enc._pieces) < sum(len(t.split()) for t in texts)  # words repeat

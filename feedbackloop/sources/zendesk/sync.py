@@ -353,6 +353,7 @@ def sync_all(
     email_dns_timeout: float = 2.0,
     hooks: SyncHooks | None = None,
     workers: int = 2,
+    meanwhile: Callable[[], object] | None = None,
 ) -> dict[str, SyncResult]:
     """Every stream in dependency order (users first, so ids resolve from memory).
 
@@ -360,7 +361,9 @@ def sync_all(
     forked child once users are in the directory it inherits, while this process syncs
     tickets and then ratings; the streams share no cursor and no row, so the result is the
     sequential one. A failure here ends the child (its committed pages stay; a rerun resumes
-    after them); the child's failure is raised here once the other streams are done."""
+    after them); the child's failure is raised here once the other streams are done.
+    `meanwhile`: other work for this process, run after its own streams while the child still
+    syncs (after every stream with one worker)."""
     common: dict[str, Any] = {"hash_key": hash_key, "actor": actor, "hooks": hooks}
     users = sync_users(
         engine,
@@ -370,16 +373,21 @@ def sync_all(
         **common,
     )
     if workers <= 1 or not can_fork():
-        return {
+        synced = {
             STREAM_USERS: users,
             STREAM_TICKETS: sync_tickets(engine, client, **common),
             STREAM_TICKET_EVENTS: sync_ticket_events(engine, client, **common),
             STREAM_RATINGS: sync_satisfaction_ratings(engine, client, **common),
         }
+        if meanwhile is not None:
+            meanwhile()
+        return synced
     events = fork_stream(STREAM_TICKET_EVENTS, engine, client, **common)
     try:
         tickets = sync_tickets(engine, client, **common)
         ratings = sync_satisfaction_ratings(engine, client, **common)
+        if meanwhile is not None:
+            meanwhile()
     except BaseException:
         events.kill()
         raise
