@@ -121,6 +121,8 @@ def test_feedback_loop_collects_scores_and_builds_marts(
     from flows.feedback_loop import feedback_loop
 
     dataset = generate(seed=53, tickets=60, now=NOW)
+    log = settings.state_path / "dbt" / "logs" / "dbt.log"
+    logged = log.stat().st_size if log.exists() else 0
     with (
         serve_fake_zendesk(dataset, page_size=25) as zd,
         _fake_app_store(dataset, tmp_path) as app_store,
@@ -129,6 +131,10 @@ def test_feedback_loop_collects_scores_and_builds_marts(
         result = feedback_loop()
 
     assert result["marts"].success
+    # dbt parsed this new database's project during the Zendesk pull; the build read that parse
+    with log.open() as fh:
+        fh.seek(logged)
+        assert "Partial parsing enabled, no changes found, skipping parsing" in fh.read()
     by_type = dict(
         rows(engine, "SELECT item_type, count(*) FROM analytics_marts.fct_feedback GROUP BY 1")
     )
