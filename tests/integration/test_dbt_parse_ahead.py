@@ -3,6 +3,7 @@ the forked events sync finishes, and the marts build after it then skips dbt's p
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -37,3 +38,16 @@ def test_a_build_after_parse_reads_the_parse(
     with log.open() as fh:
         fh.seek(before)
         assert SKIPPED in fh.read()
+
+    # The build marked its views with this project's fingerprint: the next parse is current
+    # already, and dbt is not run for it (nothing logged).
+    before = log.stat().st_size
+    assert runner.parse().success
+    assert log.stat().st_size == before
+    # A changed project is parsed again (a copy of it with one file more).
+    project = tmp_path / "project"
+    shutil.copytree(settings.dbt_project_dir, project, ignore=shutil.ignore_patterns("target"))
+    (project / "models" / "README.md").write_text("A note beside the models.\n")
+    changed = DbtRunner(own.model_copy(update={"dbt_project_dir": project}))
+    assert changed.parse().success
+    assert log.stat().st_size > before
